@@ -1,0 +1,33 @@
+/** A parsed HTTP/1.x request head. Built by parse.ts, read by everything after it. */
+export interface Request {
+  /** Method token exactly as sent (methods are case-sensitive: "get" is not GET). */
+  method: string;
+  /** The request-target exactly as sent. */
+  target: string;
+  /**
+   * The path of the target, still percent-encoded: "/a%20b.html" for "/a%20b.html?x=1",
+   * "/x" for the absolute-form "http://host/x", "*" for the asterisk-form.
+   */
+  path: string;
+  /** "" or the query including its "?" ("?x=1"). */
+  query: string;
+  /** Minor version: 0 for HTTP/1.0, 1 for HTTP/1.1. */
+  minor: 0 | 1;
+  /** Field names lower-cased; repeated fields joined with ", " (RFC 9110 §5.3). */
+  headers: Record<string, string>;
+  /** The Host field value ("" when an HTTP/1.0 request sends none). */
+  host: string;
+  /** Whether the connection may stay open after the response (RFC 9112 §9.3). */
+  keepAlive: boolean;
+}
+
+/** Statuses the parser can refuse a request with. */
+export type ParseErrorStatus = 400 | 413 | 414 | 431 | 501 | 505;
+
+export type ParseResult =
+  /** Not a whole head yet, and no limit exceeded: read more bytes. */
+  | { kind: 'incomplete' }
+  /** One whole head; `consumed` counts its bytes from `start`, the final CRLF CRLF included. */
+  | { kind: 'request'; request: Request; consumed: number }
+  /** Refused: answer `status` with Connection: close, then close. `reason` is for logs and the page. */
+  | { kind: 'error'; status: ParseErrorStatus; reason: string };
