@@ -19,6 +19,8 @@ export interface Request {
   host: string;
   /** Whether the connection may stay open after the response (RFC 9112 §9.3). */
   keepAlive: boolean;
+  /** Set by the handler when it answers a second time after the file changed under it. */
+  retried?: boolean;
 }
 
 /** Statuses the parser can refuse a request with. */
@@ -31,3 +33,37 @@ export type ParseResult =
   | { kind: 'request'; request: Request; consumed: number }
   /** Refused: answer `status` with Connection: close, then close. `reason` is for logs and the page. */
   | { kind: 'error'; status: ParseErrorStatus; reason: string };
+
+/** Bytes of an open file to send: [start, end). The connection closes `fd` when done. */
+export interface FileBody {
+  kind: 'file';
+  fd: number;
+  start: number;
+  end: number;
+}
+
+/** multipart/byteranges from an open file: each part's head, its bytes [start, end), then the tail. */
+export interface MultipartBody {
+  kind: 'multipart';
+  fd: number;
+  parts: { head: Buffer; start: number; end: number }[];
+  tail: Buffer;
+}
+
+/** What to send for one request: decided by the handler, written by the connection. */
+export interface Reply {
+  status: number;
+  /** Header lines other than Date and Connection, each ending in CRLF. */
+  headers: string;
+  /** null: no body (HEAD, 304, 204). */
+  body: Buffer | FileBody | MultipartBody | null;
+  /** Close the connection after this response (errors do). */
+  close?: boolean;
+  /**
+   * The whole response (head and body) precomputed for an HTTP/1.1 keep-alive exchange;
+   * the connection writes it as is when it is not closing.
+   */
+  wire?: Buffer;
+  /** Why an error happened, for the log. */
+  note?: string;
+}

@@ -1,0 +1,266 @@
+/**
+ * A strict HTTP/1.1 request-head parser (RFC 9112 §2–§3, §5, §6; RFC 9110 §5).
+ *
+ * Pure: bytes in, a Request or a refusal out. A static server takes no request bodies, so
+ * anything that could frame one (Transfer-Encoding, Content-Length > 0) or that two parsers
+ * might read differently (obs-fold, bare CR or LF, control bytes, duplicate Host, whitespace
+ * before the colon) is refused rather than guessed at: refusing is what keeps request
+ * smuggling through a proxy in front of us impossible.
+ *
+ * It works on bytes with lookup tables, and makes strings only of what it keeps.
+ */
+import type { ParseErrorStatus, ParseResult, Request } from './types';
+
+export interface Limits {
+  /** Longest head, request line to the blank line included, before 431. */
+  maxHeadBytes: number;
+  /** Longest request-target before 414. */
+  maxTargetBytes: number;
+  /** Most header fields before 431. */
+  maxHeaders: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
+  maxHeadBytes: 16 * 1024,
+  maxTargetBytes: 8 * 1024,
+  maxHeaders: 100,
+});
+
+const CR = 13;
+const LF = 10;
+const SP = 32;
+const HTAB = 9;
+const COLON = 58;
+const HASH = 35;
+const CRLF2 = Buffer.from('\r\n\r\n', 'latin1');
+/** RFC 9112 §2.2 asks servers to skip at least one empty line before a request line. */
+const MAX_LEADING_EMPTY_LINES = 4;
+
+/** tchar (RFC 9110 §5.6.2). */
+const TCHAR = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~") TCHAR[c.charCodeAt(0)] = 1;
+for (let c = 0x30; c <= 0x39; c++) TCHAR[c] = 1;
+for (let c = 0x41; c <= 0x5a; c++) TCHAR[c] = 1;
+for (let c = 0x61; c <= 0x7a; c++) TCHAR[c] = 1;
+
+/** field-value bytes (RFC 9110 §5.5): HTAB, SP, VCHAR, obs-text. CR, LF, NUL and other controls are not. */
+const FIELD_VALUE = new Uint8Array(256);
+FIELD_VALUE[HTAB] = 1;
+for (let c = 0x20; c <= 0x7e; c++) FIELD_VALUE[c] = 1;
+for (let c = 0x80; c <= 0xff; c++) FIELD_VALUE[c] = 1;
+
+/** request-target bytes: visible ASCII; a fragment ("#") is never part of a request-target. */
+const TARGET = new Uint8Array(256);
+for (let c = 0x21; c <= 0x7e; c++) TARGET[c] = 1;
+TARGET[HASH] = 0;
+
+/** Bytes that can never appear in a Host value (RFC 9110 §7.2 / RFC 3986 §3.2.2). */
+const BAD_HOST = new Uint8Array(256);
+for (let c = 0; c <= 0x20; c++) BAD_HOST[c] = 1;
+for (let c = 0x7f; c <= 0xff; c++) BAD_HOST[c] = 1;
+for (const c of '/@?#\\,"<>^`{|}') BAD_HOST[c.charCodeAt(0)] = 1;
+
+function refuse(status: ParseErrorStatus, reason: string): ParseResult {
+  return { kind: 'error', status, reason };
+}
+
+/**
+ * Parses one request head starting at `start`. Bytes after it (pipelined requests) are left
+ * for the next call. An incomplete head is reported as such unless what has arrived already
+ * breaks a size limit, so a client cannot make us buffer without bound.
+ */
+export function parseRequestHead(
+  buf: Buffer,
+  start = 0,
+  end = buf.length,
+  limits: Partial<Limits> = DEFAULT_LIMITS,
+): ParseResult {
+  const maxHead = limits.maxHeadBytes ?? DEFAULT_LIMITS.maxHeadBytes;
+  const maxTarget = limits.maxTargetBytes ?? DEFAULT_LIMITS.maxTargetBytes;
+  const maxHeaders = limits.maxHeaders ?? DEFAULT_LIMITS.maxHeaders;
+
+  let p = start;
+  for (let n = 0; n < MAX_LEADING_EMPTY_LINES && p + 1 < end && buf[p] === CR && buf[p + 1] === LF; n++) p += 2;
+  const headStart = p;
+
+  let headEnd = buf.indexOf(CRLF2, headStart);
+  if (headEnd !== -1 && headEnd + 4 > end) headEnd = -1;
+  if (headEnd === -1) return checkIncomplete(buf, headStart, end, maxHead, maxTarget);
+
+  // Request line: method SP request-target SP HTTP-version CRLF
+  let i = headStart;
+  while (TCHAR[buf[i]!]) i++;
+  if (i === headStart || buf[i] !== SP) return refuse(400, 'malformed request line');
+  const method = buf.toString('latin1', headStart, i);
+  const targetStart = i + 1;
+  let j = targetStart;
+  while (TARGET[buf[j]!]) j++;
+  if (j - targetStart > maxTarget) return refuse(414, 'request-target too long');
+  if (j === targetStart || buf[j] !== SP) return refuse(400, 'malformed request-target');
+  const v = j + 1;
+  if (
+    buf[v] !== 0x48 || buf[v + 1] !== 0x54 || buf[v + 2] !== 0x54 || buf[v + 3] !== 0x50 || // HTTP
+    buf[v + 4] !== 0x2f || !isDigit(buf[v + 5]!) || buf[v + 6] !== 0x2e || !isDigit(buf[v + 7]!) ||
+    buf[v + 8] !== CR || buf[v + 9] !== LF
+  ) {
+    return refuse(400, 'malformed HTTP version');
+  }
+  if (buf[v + 5] !== 0x31) return refuse(505, 'HTTP version not supported');
+  // Any HTTP/1.x above 1.1 is answered as 1.1 (RFC 9110 §2.5).
+  const minor: 0 | 1 = buf[v + 7] === 0x30 ? 0 : 1;
+
+  if (headEnd + 4 - headStart > maxHead) return refuse(431, 'request header section too large');
+
+  // Header fields, one per CRLF-terminated line, until the empty line at headEnd + 2.
+  const headers: Record<string, string> = Object.create(null);
+  let count = 0;
+  let hostCount = 0;
+  let q = v + 10;
+  const fieldsEnd = headEnd + 2;
+  while (q < fieldsEnd) {
+    if (buf[q] === SP || buf[q] === HTAB) return refuse(400, 'obsolete line folding');
+    let k = q;
+    while (TCHAR[buf[k]!]) k++;
+    if (k === q || buf[k] !== COLON) return refuse(400, 'malformed header field name');
+    let vs = k + 1;
+    let ve = vs;
+    while (FIELD_VALUE[buf[ve]!]) ve++;
+    // The value must stop exactly at CRLF: a bare CR, a bare LF or a control byte ends it early.
+    if (buf[ve] !== CR || buf[ve + 1] !== LF) return refuse(400, 'invalid byte in header field value');
+    const next = ve + 2;
+    while (vs < ve && (buf[vs] === SP || buf[vs] === HTAB)) vs++;
+    while (ve > vs && (buf[ve - 1] === SP || buf[ve - 1] === HTAB)) ve--;
+    if (++count > maxHeaders) return refuse(431, 'too many header fields');
+    const name = lowerToken(buf, q, k);
+    const value = buf.toString('latin1', vs, ve);
+    if (name === 'host') hostCount++;
+    const prev = headers[name];
+    headers[name] = prev === undefined ? value : prev + ', ' + value;
+    q = next;
+  }
+
+  if (hostCount > 1) return refuse(400, 'duplicate Host header field');
+  if (headers['transfer-encoding'] !== undefined) return refuse(400, 'request bodies are not accepted (Transfer-Encoding)');
+  const cl = headers['content-length'];
+  if (cl !== undefined) {
+    if (!isAllDigits(cl)) return refuse(400, 'invalid Content-Length');
+    if (!isAllZeros(cl)) return refuse(413, 'request bodies are not accepted (Content-Length > 0)');
+  }
+
+  let host = headers.host;
+  if (host === undefined) {
+    if (minor === 1) return refuse(400, 'missing Host header field');
+    host = '';
+  } else if (!isValidHost(host)) {
+    return refuse(400, 'invalid Host header field');
+  }
+
+  const target = buf.toString('latin1', targetStart, j);
+  let path: string;
+  let query = '';
+  const c0 = target.charCodeAt(0);
+  if (c0 === 0x2f /* "/" */) {
+    const qm = target.indexOf('?');
+    path = qm === -1 ? target : target.slice(0, qm);
+    if (qm !== -1) query = target.slice(qm);
+  } else if (target === '*') {
+    path = '*';
+  } else {
+    const abs = splitAbsoluteForm(target);
+    if (abs === null) return refuse(400, 'unsupported request-target form');
+    // RFC 9112 §3.2.2: the authority in an absolute-form target replaces the Host field.
+    host = abs.authority;
+    path = abs.path;
+    query = abs.query;
+  }
+
+  const request: Request = {
+    method,
+    target,
+    path,
+    query,
+    minor,
+    headers,
+    host,
+    keepAlive: keepAliveOf(headers.connection, minor),
+  };
+  return { kind: 'request', request, consumed: headEnd + 4 - start };
+}
+
+/** What an incomplete head may already tell: a limit it has broken. */
+function checkIncomplete(buf: Buffer, headStart: number, end: number, maxHead: number, maxTarget: number): ParseResult {
+  const lineEnd = buf.indexOf(LF, headStart);
+  if (lineEnd === -1 || lineEnd >= end) {
+    // Still inside the request line: is the target already too long?
+    const sp = buf.indexOf(SP, headStart);
+    if (sp !== -1 && sp < end) {
+      const sp2 = buf.indexOf(SP, sp + 1);
+      const targetEnd = sp2 === -1 || sp2 >= end ? end : sp2;
+      if (targetEnd - sp - 1 > maxTarget) return refuse(414, 'request-target too long');
+    }
+  }
+  if (end - headStart > maxHead) return refuse(431, 'request header section too large');
+  return { kind: 'incomplete' };
+}
+
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
+}
+
+function isAllDigits(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) if (!isDigit(s.charCodeAt(i))) return false;
+  return true;
+}
+
+function isAllZeros(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) !== 0x30) return false;
+  return true;
+}
+
+/** Lower-cases an ASCII token without the cost of toLowerCase() when it is already lower case. */
+function lowerToken(buf: Buffer, from: number, to: number): string {
+  for (let i = from; i < to; i++) {
+    const c = buf[i]!;
+    if (c >= 0x41 && c <= 0x5a) return buf.toString('latin1', from, to).toLowerCase();
+  }
+  return buf.toString('latin1', from, to);
+}
+
+function isValidHost(host: string): boolean {
+  for (let i = 0; i < host.length; i++) {
+    const c = host.charCodeAt(i);
+    if (c > 0xff || BAD_HOST[c]) return false;
+  }
+  return true;
+}
+
+/** RFC 9112 §9.3: 1.1 persists unless "close"; 1.0 only with "keep-alive". */
+function keepAliveOf(connection: string | undefined, minor: 0 | 1): boolean {
+  if (connection === undefined) return minor === 1;
+  let close = false;
+  let keep = false;
+  for (const raw of connection.split(',')) {
+    const token = raw.trim().toLowerCase();
+    if (token === 'close') close = true;
+    else if (token === 'keep-alive') keep = true;
+  }
+  if (close) return false;
+  return minor === 1 || keep;
+}
+
+function splitAbsoluteForm(target: string): { authority: string; path: string; query: string } | null {
+  const lower = target.slice(0, 8).toLowerCase();
+  let rest: string;
+  if (lower.startsWith('http://')) rest = target.slice(7);
+  else if (lower.startsWith('https://')) rest = target.slice(8);
+  else return null;
+  let a = 0;
+  while (a < rest.length && rest[a] !== '/' && rest[a] !== '?') a++;
+  const authority = rest.slice(0, a);
+  if (authority.length === 0 || !isValidHost(authority)) return null;
+  const tail = rest.slice(a);
+  const qm = tail.indexOf('?');
+  const rawPath = qm === -1 ? tail : tail.slice(0, qm);
+  return { authority, path: rawPath === '' ? '/' : rawPath, query: qm === -1 ? '' : tail.slice(qm) };
+}
