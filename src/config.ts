@@ -1,0 +1,452 @@
+/**
+ * The one configuration schema. Every key has a doc, a format, a default, an env var and a
+ * flag; `--help` is generated from it. Precedence (convict): defaults < JSON file < env < flags.
+ *
+ * Modules never read process.env or process.argv: main.ts calls loadConfig once with both
+ * and passes the frozen result down (workers receive it from the primary, not from argv).
+ */
+import convict from 'convict';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { compileHeaderRules, type HeaderRule } from './http/cache-policy';
+
+export type LogPretty = 'auto' | 'true' | 'false';
+
+export interface Config {
+  /** Path of the JSON file the values came from ('' when none). */
+  config: string;
+  host: string;
+  port: number;
+  root: string;
+  workers: number;
+  scheduling: 'rr' | 'none';
+  drainTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  headersTimeoutMs: number;
+  sendTimeoutMs: number;
+  logLevel: string;
+  accessLog: boolean;
+  logPretty: LogPretty;
+  cacheControl: string;
+  immutableCacheControl: string;
+  headers: HeaderRule[];
+  dotfiles: 'ignore' | 'allow' | 'deny';
+  symlinks: 'follow' | 'inside-root' | 'deny';
+  listing: boolean;
+  spa: boolean;
+  precompressed: boolean;
+  maxRanges: number;
+  cacheMaxEntries: number;
+  cacheMaxBytes: number;
+  cacheMaxFileBytes: number;
+  cacheValidMs: number;
+}
+
+/** A configuration problem: one line for the user, exit code 2. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  readonly code = 'FLEETSERVE_CONFIG';
+}
+
+const TRUE_WORDS = new Set(['true', '1', 'yes', 'on']);
+const FALSE_WORDS = new Set(['false', '0', 'no', 'off']);
+
+function toStrictBoolean(v: unknown): unknown {
+  if (typeof v === 'boolean') return v;
+  const s = String(v).trim().toLowerCase();
+  if (TRUE_WORDS.has(s)) return true;
+  if (FALSE_WORDS.has(s)) return false;
+  return v; // left as is so validate() names it
+}
+
+convict.addFormats({
+  'strict-boolean': {
+    validate(v: unknown) {
+      if (typeof v !== 'boolean') throw new Error('must be true or false');
+    },
+    coerce: toStrictBoolean,
+  },
+  'host-address': {
+    validate(v: unknown) {
+      if (typeof v !== 'string' || v.length === 0) throw new Error('must be an IP address or a host name');
+      if (net.isIP(v) !== 0) return;
+      if (!/^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(v)) {
+        throw new Error(`must be an IP address or a host name: value was ${JSON.stringify(v)}`);
+      }
+    },
+  },
+  'whole-number': {
+    validate(v: unknown) {
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
+        throw new Error(`must be a whole number ≥ 0: value was ${JSON.stringify(v)}`);
+      }
+    },
+    coerce: (v: unknown) => (typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : v),
+  },
+  'positive-number': {
+    validate(v: unknown) {
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) {
+        throw new Error(`must be a whole number ≥ 1: value was ${JSON.stringify(v)}`);
+      }
+    },
+    coerce: (v: unknown) => (typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : v),
+  },
+  'log-pretty': {
+    validate(v: unknown) {
+      if (v !== 'auto' && v !== 'true' && v !== 'false') throw new Error('must be auto, true or false');
+    },
+    coerce: (v: unknown) => {
+      const b = toStrictBoolean(v);
+      return typeof b === 'boolean' ? String(b) : String(v).trim().toLowerCase();
+    },
+  },
+  'header-rules': {
+    validate(v: unknown) {
+      if (!Array.isArray(v)) throw new Error('must be an array of {"glob": "...", "headers": {"Name": "value"}}');
+      for (const rule of v) {
+        if (!rule || typeof rule !== 'object' || typeof rule.glob !== 'string' || !rule.headers || typeof rule.headers !== 'object') {
+          throw new Error(`each rule must be {"glob": "...", "headers": {...}}: got ${JSON.stringify(rule)}`);
+        }
+      }
+      compileHeaderRules(v as HeaderRule[]); // throws with the bad rule named
+    },
+    coerce: (v: unknown) => {
+      if (typeof v !== 'string') return v;
+      try {
+        return JSON.parse(v);
+      } catch {
+        return v;
+      }
+    },
+  },
+});
+
+const cores = os.availableParallelism();
+
+/** Flags that are not config keys. */
+const EXTRA_FLAGS = ['--help', '-h', '--version', '-v'];
+
+const SCHEMA = {
+  config: {
+    doc: 'A JSON file of settings (any key below); env vars and flags override it.',
+    format: String,
+    default: '',
+    env: 'FLEETSERVE_CONFIG',
+    arg: 'config',
+  },
+  host: {
+    doc: 'Address to listen on: 0.0.0.0 (every IPv4 interface), 127.0.0.1 (this machine only), :: or a host name.',
+    format: 'host-address',
+    default: '0.0.0.0',
+    env: 'HOST',
+    arg: 'host',
+  },
+  port: {
+    doc: 'TCP port to listen on (0 = any free port).',
+    format: 'port',
+    default: 6789,
+    env: 'PORT',
+    arg: 'port',
+  },
+  root: {
+    doc: 'Directory to serve, resolved against the working directory. A positional argument sets it too.',
+    format: String,
+    default: './site',
+    env: 'FLEETSERVE_ROOT',
+    arg: 'root',
+  },
+  workers: {
+    doc: `Worker processes; 0 serves in a single process without a cluster. Default: one per core (${cores} here).`,
+    format: 'whole-number',
+    default: cores,
+    env: 'FLEETSERVE_WORKERS',
+    arg: 'workers',
+  },
+  scheduling: {
+    doc: 'How connections reach workers: "none" lets the kernel balance accept() among workers, "rr" has the primary accept and hand sockets out round-robin.',
+    format: ['rr', 'none'],
+    default: 'none',
+    env: 'FLEETSERVE_SCHEDULING',
+    arg: 'scheduling',
+  },
+  drainTimeoutMs: {
+    doc: 'On SIGINT/SIGTERM, how long in-flight responses may take before the rest are cut (exit code 1).',
+    format: 'positive-number',
+    default: 10000,
+    env: 'FLEETSERVE_DRAIN_TIMEOUT_MS',
+    arg: 'drain-timeout-ms',
+  },
+  keepAliveTimeoutMs: {
+    doc: 'How long an idle keep-alive connection stays open waiting for its next request.',
+    format: 'positive-number',
+    default: 5000,
+    env: 'FLEETSERVE_KEEP_ALIVE_TIMEOUT_MS',
+    arg: 'keep-alive-timeout-ms',
+  },
+  headersTimeoutMs: {
+    doc: 'How long a client may take to send one whole request head once it has started (slow-loris guard); 408 after.',
+    format: 'positive-number',
+    default: 10000,
+    env: 'FLEETSERVE_HEADERS_TIMEOUT_MS',
+    arg: 'headers-timeout-ms',
+  },
+  sendTimeoutMs: {
+    doc: 'How long a response may make no progress because the client reads nothing before the connection is dropped.',
+    format: 'positive-number',
+    default: 60000,
+    env: 'FLEETSERVE_SEND_TIMEOUT_MS',
+    arg: 'send-timeout-ms',
+  },
+  logLevel: {
+    doc: 'Lowest level logged.',
+    format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+    default: 'info',
+    env: 'FLEETSERVE_LOG_LEVEL',
+    arg: 'log-level',
+  },
+  accessLog: {
+    doc: 'One log line per response (method, path, status, bytes, duration, remote address).',
+    format: 'strict-boolean',
+    default: true,
+    env: 'FLEETSERVE_ACCESS_LOG',
+    arg: 'access-log',
+  },
+  logPretty: {
+    doc: 'Human-readable logs instead of JSON lines: auto = only when stdout is a terminal.',
+    format: 'log-pretty',
+    default: 'auto',
+    env: 'FLEETSERVE_LOG_PRETTY',
+    arg: 'log-pretty',
+  },
+  cacheControl: {
+    doc: 'Cache-Control sent with files (and 304s).',
+    format: String,
+    default: 'public, max-age=0, must-revalidate',
+    env: 'FLEETSERVE_CACHE_CONTROL',
+    arg: 'cache-control',
+  },
+  immutableCacheControl: {
+    doc: 'Cache-Control for files whose names carry a content hash (app.3f9a1c2e.js); "" treats them like any file.',
+    format: String,
+    default: 'public, max-age=31536000, immutable',
+    env: 'FLEETSERVE_IMMUTABLE_CACHE_CONTROL',
+    arg: 'immutable-cache-control',
+  },
+  headers: {
+    doc: 'Extra response headers by path glob, e.g. [{"glob": "/assets/**", "headers": {"Access-Control-Allow-Origin": "*"}}] (JSON in env/flag).',
+    format: 'header-rules',
+    default: [] as HeaderRule[],
+    env: 'FLEETSERVE_HEADERS',
+    arg: 'headers',
+  },
+  dotfiles: {
+    doc: 'Paths with a segment starting with "." (except /.well-known/): ignore = 404, deny = 403, allow = serve.',
+    format: ['ignore', 'allow', 'deny'],
+    default: 'ignore',
+    env: 'FLEETSERVE_DOTFILES',
+    arg: 'dotfiles',
+  },
+  symlinks: {
+    doc: 'Symbolic links: inside-root = follow only when the target stays inside the root, follow = always, deny = never (404).',
+    format: ['inside-root', 'follow', 'deny'],
+    default: 'inside-root',
+    env: 'FLEETSERVE_SYMLINKS',
+    arg: 'symlinks',
+  },
+  listing: {
+    doc: 'List a directory that has no index.html (HTML, or JSON when the client asks for application/json).',
+    format: 'strict-boolean',
+    default: false,
+    env: 'FLEETSERVE_LISTING',
+    arg: 'listing',
+  },
+  spa: {
+    doc: 'Single-page-app fallback: unknown paths without a file extension get /index.html.',
+    format: 'strict-boolean',
+    default: false,
+    env: 'FLEETSERVE_SPA',
+    arg: 'spa',
+  },
+  precompressed: {
+    doc: 'Serve x.br / x.zst / x.gz siblings of x to clients that accept them.',
+    format: 'strict-boolean',
+    default: true,
+    env: 'FLEETSERVE_PRECOMPRESSED',
+    arg: 'precompressed',
+  },
+  maxRanges: {
+    doc: 'Most ranges one Range header may ask for; more are answered with the whole file (200).',
+    format: 'positive-number',
+    default: 16,
+    env: 'FLEETSERVE_MAX_RANGES',
+    arg: 'max-ranges',
+  },
+  cacheMaxEntries: {
+    doc: 'Per-worker file cache: most entries (stat, validators and headers; bodies of small files).',
+    format: 'whole-number',
+    default: 10000,
+    env: 'FLEETSERVE_CACHE_MAX_ENTRIES',
+    arg: 'cache-max-entries',
+  },
+  cacheMaxBytes: {
+    doc: 'Per-worker file cache: most bytes of file bodies held in memory.',
+    format: 'whole-number',
+    default: 64 * 1024 * 1024,
+    env: 'FLEETSERVE_CACHE_MAX_BYTES',
+    arg: 'cache-max-bytes',
+  },
+  cacheMaxFileBytes: {
+    doc: 'Files up to this size are kept in memory; larger ones are streamed from disk.',
+    format: 'whole-number',
+    default: 256 * 1024,
+    env: 'FLEETSERVE_CACHE_MAX_FILE_BYTES',
+    arg: 'cache-max-file-bytes',
+  },
+  cacheValidMs: {
+    doc: 'How long a cached file is trusted before it is checked again with stat (a changed file is served within this delay).',
+    format: 'whole-number',
+    default: 1000,
+    env: 'FLEETSERVE_CACHE_VALID_MS',
+    arg: 'cache-valid-ms',
+  },
+};
+
+type Schema = convict.Config<Config>;
+
+function makeSchema(args: string[], env: NodeJS.ProcessEnv): Schema {
+  return convict(SCHEMA as convict.Schema<Config>, { args, env }) as unknown as Schema;
+}
+
+export type CommandLine =
+  | { kind: 'run'; config: Config }
+  | { kind: 'help'; text: string }
+  | { kind: 'version' };
+
+function flagNames(): Map<string, string> {
+  const flags = new Map<string, string>();
+  for (const [key, def] of Object.entries(SCHEMA)) flags.set('--' + def.arg, key);
+  return flags;
+}
+
+/**
+ * Splits argv into flags convict understands and at most one positional root directory.
+ * A flag without "=" takes the next word as its value, as convict's parser does.
+ */
+function splitArgs(argv: readonly string[], flags: Map<string, string>): { args: string[]; positional?: string; help: boolean; version: boolean } {
+  const args: string[] = [];
+  let positional: string | undefined;
+  let help = false;
+  let version = false;
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i]!;
+    if (word === '--help' || word === '-h') help = true;
+    else if (word === '--version' || word === '-v') version = true;
+    else if (word.startsWith('-') && word !== '-') {
+      const name = word.includes('=') ? word.slice(0, word.indexOf('=')) : word;
+      if (!flags.has(name)) {
+        throw new ConfigError(`unknown option ${name} (see --help; known: ${[...flags.keys(), ...EXTRA_FLAGS].join(' ')})`);
+      }
+      args.push(word);
+      if (!word.includes('=')) {
+        const value = argv[i + 1];
+        if (value === undefined) throw new ConfigError(`option ${name} needs a value`);
+        args.push(value);
+        i++;
+      }
+    } else if (positional === undefined) positional = word;
+    else throw new ConfigError(`only one directory may be given, got ${JSON.stringify(positional)} and ${JSON.stringify(word)}`);
+  }
+  return { args, positional, help, version };
+}
+
+/** The --help text, generated from the schema so it can never drift from it. */
+export function helpText(): string {
+  const lines = [
+    'Usage: fleetserve [DIRECTORY] [--key value ...]',
+    '',
+    'Serves DIRECTORY (default ./site) over HTTP/1.1 with one worker process per core.',
+    'Settings come from defaults < a JSON file (--config) < environment < flags.',
+    '',
+  ];
+  for (const [key, def] of Object.entries(SCHEMA)) {
+    lines.push(`  --${def.arg}  (env ${def.env}, key "${key}", default ${JSON.stringify(def.default)})`);
+    lines.push(`      ${def.doc}`);
+  }
+  lines.push('', '  --help, -h     this text', '  --version, -v  print the version', '');
+  lines.push('Signals: SIGINT (Ctrl+C) or SIGTERM drain open connections then exit; a second SIGINT exits at once.');
+  return lines.join('\n');
+}
+
+/** The first line of convict's (possibly multi-line) error, tidied into one line. */
+function oneLine(message: string): string {
+  return message
+    .split('\n')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .join('; ');
+}
+
+/**
+ * Loads and validates configuration from explicit argv (without node and script) and env.
+ * Throws ConfigError with a one-line message for anything wrong.
+ */
+export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, cwd: string = process.cwd()): CommandLine {
+  const split = splitArgs(argv, flagNames());
+  if (split.help) return { kind: 'help', text: helpText() };
+  if (split.version) return { kind: 'version' };
+  if (split.positional !== undefined) {
+    if (split.args.some((a) => a === '--root' || a.startsWith('--root='))) {
+      throw new ConfigError('give the root once: either a directory argument or --root');
+    }
+    split.args.push('--root', split.positional);
+  }
+
+  let instance: Schema;
+  try {
+    instance = makeSchema(split.args, env);
+  } catch (err) {
+    throw new ConfigError(oneLine((err as Error).message));
+  }
+  const file = instance.get('config');
+  if (file) {
+    const abs = path.resolve(cwd, file);
+    let text: string;
+    try {
+      text = fs.readFileSync(abs, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`config: cannot read ${abs}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    let data: unknown;
+    try {
+      data = JSON.parse(text);
+    } catch (err) {
+      throw new ConfigError(`config: ${abs} is not valid JSON: ${(err as Error).message}`);
+    }
+    if (!data || typeof data !== 'object' || Array.isArray(data)) throw new ConfigError(`config: ${abs} must hold a JSON object`);
+    if ('config' in data) throw new ConfigError(`config: ${abs} may not name another config file`);
+    try {
+      instance.load(data as object);
+    } catch (err) {
+      throw new ConfigError(`config: ${abs}: ${oneLine((err as Error).message)}`);
+    }
+  }
+  try {
+    instance.validate({ allowed: 'strict' });
+  } catch (err) {
+    throw new ConfigError(oneLine((err as Error).message));
+  }
+
+  const values = instance.getProperties() as Config;
+  const root = path.resolve(cwd, values.root);
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(root);
+  } catch {
+    throw new ConfigError(`root: ${root} does not exist`);
+  }
+  if (!st.isDirectory()) throw new ConfigError(`root: ${root} is not a directory`);
+  const config: Config = { ...values, root: fs.realpathSync(root), config: file ? path.resolve(cwd, file) : '' };
+  return { kind: 'run', config: Object.freeze(config) };
+}
