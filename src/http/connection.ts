@@ -1,0 +1,339 @@
+/**
+ * One TCP connection: reads request heads, answers them in order (keep-alive and
+ * pipelining), applies backpressure, enforces timeouts, and takes part in the drain.
+ *
+ * States: idle (waiting for a request), head (part of a head has arrived), busy (a reply is
+ * being prepared asynchronously or a body is being streamed), closed. While busy the socket
+ * is paused, so a client that pipelines many requests is held back by TCP rather than by
+ * our memory, and a slow reader never makes us buffer more than two file chunks.
+ */
+import type net from 'node:net';
+import { DEFAULT_LIMITS, parseRequestHead, type Limits } from './parse';
+import { errorPage, HTML_TYPE, SERVER_HEADERS, serializeHead } from './respond';
+import { sendFileRange } from '../files/stream';
+import type { FileBody, MultipartBody, Reply, Request } from './types';
+import fs from 'node:fs';
+
+export interface AccessRecord {
+  method: string;
+  path: string;
+  status: number;
+  bytes: number;
+  ms: number;
+  remote: string;
+}
+
+export interface ConnectionOptions {
+  keepAliveTimeoutMs: number;
+  headersTimeoutMs: number;
+  sendTimeoutMs: number;
+  limits?: Partial<Limits>;
+  /** Decides the reply for one request: synchronously on a cache hit, else a promise. */
+  handle(req: Request): Reply | Promise<Reply>;
+  /** One call per response, when access logging is on. */
+  onAccess: ((record: AccessRecord) => void) | null;
+  /** Something unexpected happened on this connection (logged by the worker). */
+  onError(err: unknown, what: string): void;
+}
+
+const enum State {
+  Idle,
+  Head,
+  Busy,
+  Closed,
+}
+
+/** Stop answering pipelined requests while this much is queued for a slow reader. */
+const WRITE_HIGH_WATER = 1024 * 1024;
+
+export function errorReply(status: number, note: string): Reply {
+  const body = errorPage(status);
+  return {
+    status,
+    headers: `Content-Type: ${HTML_TYPE}\r\nContent-Length: ${body.length}\r\nCache-Control: no-store\r\n${SERVER_HEADERS}`,
+    body,
+    close: true,
+    note,
+  };
+}
+
+export class Connection {
+  private state = State.Idle;
+  private pending: Buffer | null = null;
+  private headStartedAt = 0;
+  private timeoutMs = 0;
+  private draining = false;
+  private readonly remote: string;
+  /** Wakes a body stream waiting on the socket when the socket goes away. */
+  private wake: (() => void) | null = null;
+
+  constructor(
+    readonly socket: net.Socket,
+    private readonly opts: ConnectionOptions,
+    onClosed: (conn: Connection) => void,
+  ) {
+    this.remote = socket.remoteAddress ?? '';
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('timeout', () => this.onTimeout());
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      // Resets and broken pipes are the client's business; anything else is worth a line.
+      if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') opts.onError(err, 'socket error');
+    });
+    socket.on('close', () => {
+      this.state = State.Closed;
+      this.pending = null;
+      this.wake?.();
+      onClosed(this);
+    });
+    this.setTimer(opts.keepAliveTimeoutMs);
+  }
+
+  /** Idle: waiting for a request with nothing of one received yet. */
+  get idle(): boolean {
+    return this.state === State.Idle && this.pending === null;
+  }
+
+  /**
+   * Graceful stop: an idle connection closes now; any other finishes its current response
+   * (with Connection: close) and then closes. Pipelined requests not yet answered are
+   * dropped, which RFC 9112 §9.3.2 lets a client retry on a new connection.
+   */
+  drain(): void {
+    this.draining = true;
+    if (this.idle) this.socket.destroy();
+  }
+
+  private setTimer(ms: number): void {
+    if (ms !== this.timeoutMs) {
+      this.timeoutMs = ms;
+      this.socket.setTimeout(ms);
+    }
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.state === State.Closed) return; // lingering after a final response: discard
+    this.pending = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
+    if (this.state === State.Busy) return; // the socket is paused; this is what was in flight
+    this.processPending();
+  }
+
+  private onTimeout(): void {
+    switch (this.state) {
+      case State.Head:
+        this.respondError(408, 'request head not completed in time');
+        break;
+      case State.Busy:
+        this.opts.onError(new Error('client stopped reading'), 'send timeout');
+        this.socket.destroy();
+        break;
+      default:
+        this.socket.destroy(); // idle keep-alive expired, or a closed socket that lingers
+    }
+  }
+
+  /** Answers every whole request head in `pending`, in order, while it can do so synchronously. */
+  private processPending(): void {
+    const sock = this.socket;
+    let buf = this.pending;
+    let off = 0;
+    let corked = false;
+    try {
+      while (buf !== null && off < buf.length) {
+        const parsed = parseRequestHead(buf, off, buf.length, this.opts.limits ?? DEFAULT_LIMITS);
+        if (parsed.kind === 'incomplete') break;
+        if (parsed.kind === 'error') {
+          this.pending = null;
+          this.respondError(parsed.status, parsed.reason);
+          return;
+        }
+        off += parsed.consumed;
+        const req = parsed.request;
+        const started = performance.now();
+        let reply: Reply | Promise<Reply>;
+        try {
+          reply = this.opts.handle(req);
+        } catch (err) {
+          this.opts.onError(err, 'handler failed');
+          reply = errorReply(500, 'internal error');
+        }
+        if (reply instanceof Promise) {
+          this.pending = off < buf.length ? buf.subarray(off) : null;
+          this.becomeBusy();
+          reply.then(
+            (r) => this.deliverThenContinue(req, r, started),
+            (err) => {
+              this.opts.onError(err, 'handler failed');
+              this.deliverThenContinue(req, errorReply(500, 'internal error'), started);
+            },
+          );
+          return;
+        }
+        if (!corked) {
+          sock.cork();
+          corked = true;
+        }
+        if (!this.deliver(req, reply, started)) {
+          this.pending = off < buf.length ? buf.subarray(off) : null;
+          return;
+        }
+        if (sock.writableLength > WRITE_HIGH_WATER) {
+          // A reader slower than its own pipeline: wait until it has taken what it asked for.
+          this.pending = off < buf.length ? buf.subarray(off) : null;
+          this.becomeBusy();
+          sock.once('drain', () => this.continueAfterBusy());
+          return;
+        }
+      }
+      this.pending = buf === null || off >= buf.length ? null : off === 0 ? buf : buf.subarray(off);
+      this.afterBatch();
+    } finally {
+      if (corked) sock.uncork();
+    }
+  }
+
+  /** Sets the state and timer once a batch of requests has been answered. */
+  private afterBatch(): void {
+    if (this.state === State.Closed) return;
+    if (this.pending === null) {
+      this.state = State.Idle;
+      if (this.draining) {
+        this.socket.destroy();
+        return;
+      }
+      this.setTimer(this.opts.keepAliveTimeoutMs);
+      return;
+    }
+    const now = performance.now();
+    if (this.state !== State.Head) {
+      this.state = State.Head;
+      this.headStartedAt = now;
+      this.setTimer(this.opts.headersTimeoutMs);
+    } else if (now - this.headStartedAt > this.opts.headersTimeoutMs) {
+      // A head trickled in slowly enough to dodge the inactivity timer (slow loris).
+      this.pending = null;
+      this.respondError(408, 'request head not completed in time');
+    }
+  }
+
+  private becomeBusy(): void {
+    this.state = State.Busy;
+    this.socket.pause();
+    this.setTimer(this.opts.sendTimeoutMs);
+  }
+
+  private continueAfterBusy(): void {
+    if (this.state === State.Closed) return;
+    this.state = State.Idle;
+    this.socket.resume();
+    if (this.pending !== null) this.processPending();
+    else this.afterBatch();
+  }
+
+  private deliverThenContinue(req: Request, reply: Reply, started: number): void {
+    if (this.state === State.Closed) {
+      closeBody(reply);
+      return;
+    }
+    if (this.deliver(req, reply, started)) this.continueAfterBusy();
+  }
+
+  /**
+   * Writes one response. Returns true when it is fully queued and the connection may go on
+   * to the next request; false when it is closing or streaming a body (busy).
+   */
+  private deliver(req: Request, reply: Reply, started: number): boolean {
+    const sock = this.socket;
+    const close = reply.close === true || !req.keepAlive || this.draining;
+    const body = reply.body;
+    if (!close && req.minor === 1 && reply.wire !== undefined) {
+      sock.write(reply.wire);
+    } else {
+      sock.write(serializeHead(reply.status, reply.headers, close, req.minor), 'latin1');
+      if (body !== null && !Buffer.isBuffer(body) && req.method === 'HEAD') {
+        closeBody(reply); // a handler should not open files for HEAD, but never leak one
+      } else if (body !== null && !Buffer.isBuffer(body)) {
+        this.becomeBusy();
+        this.streamBody(body).then(
+          (bytes) => {
+            this.logAccess(req, reply.status, bytes, started);
+            if (close) this.finish();
+            else this.continueAfterBusy();
+          },
+          (err) => {
+            if (this.state !== State.Closed) this.opts.onError(err, 'body stream failed');
+            this.logAccess(req, reply.status, -1, started);
+            sock.destroy();
+          },
+        );
+        return false;
+      }
+      if (Buffer.isBuffer(body) && req.method !== 'HEAD') sock.write(body);
+    }
+    this.logAccess(req, reply.status, body !== null && Buffer.isBuffer(body) && req.method !== 'HEAD' ? body.length : 0, started);
+    if (close) {
+      this.finish();
+      return false;
+    }
+    return true;
+  }
+
+  private logAccess(req: Request, status: number, bytes: number, started: number): void {
+    const onAccess = this.opts.onAccess;
+    if (onAccess === null) return;
+    onAccess({
+      method: req.method,
+      path: req.target,
+      status,
+      bytes,
+      ms: Math.round((performance.now() - started) * 1000) / 1000,
+      remote: this.remote,
+    });
+  }
+
+  /** After a final response: half-close, read and discard until the client closes (or the timer fires). */
+  private finish(): void {
+    this.state = State.Closed;
+    this.pending = null;
+    this.socket.resume();
+    this.setTimer(Math.min(this.opts.keepAliveTimeoutMs, 2000));
+    this.socket.end();
+  }
+
+  private respondError(status: number, reason: string): void {
+    const reply = errorReply(status, reason);
+    this.socket.write(serializeHead(status, reply.headers, true, 1), 'latin1');
+    this.socket.write(reply.body as Buffer);
+    this.opts.onAccess?.({ method: '-', path: '-', status, bytes: (reply.body as Buffer).length, ms: 0, remote: this.remote });
+    this.finish();
+  }
+
+  private async streamBody(body: FileBody | MultipartBody): Promise<number> {
+    const sock = this.socket;
+    const alive = () => this.state !== State.Closed;
+    const waitFor = (register: (wake: () => void) => void) =>
+      new Promise<void>((resolve) => {
+        this.wake = resolve;
+        register(resolve);
+      });
+    try {
+      if (body.kind === 'file') return await sendFileRange(sock, body.fd, body.start, body.end, alive, waitFor);
+      let bytes = 0;
+      for (const part of body.parts) {
+        sock.write(part.head);
+        bytes += part.head.length;
+        bytes += await sendFileRange(sock, body.fd, part.start, part.end, alive, waitFor);
+      }
+      sock.write(body.tail);
+      return bytes + body.tail.length;
+    } finally {
+      this.wake = null;
+      fs.close(body.fd, () => {});
+    }
+  }
+}
+
+/** A reply that will never be written still owns its file descriptor. */
+function closeBody(reply: Reply): void {
+  const body = reply.body;
+  if (body !== null && !Buffer.isBuffer(body)) fs.close(body.fd, () => {});
+}

@@ -1,0 +1,82 @@
+/**
+ * The drain protocol for one serving process (see shared/DESIGN.md):
+ * stop accepting, close idle keep-alive sockets at once, let in-flight responses finish
+ * (their heads, if not yet written, say Connection: close), exit 0 when the last connection
+ * is gone — or cut what is left at the deadline and exit 1. A forced stop exits 130.
+ */
+import type net from 'node:net';
+import type { Logger } from './logger';
+
+export interface Drainable {
+  drain(): void;
+  readonly socket: net.Socket;
+}
+
+export interface DrainOptions {
+  server: net.Server;
+  connections: Set<Drainable>;
+  timeoutMs: number;
+  log: Logger;
+  /** Called last, with the exit code: flush logs and exit. */
+  exit(code: number): void;
+}
+
+export const EXIT_FORCED = 130;
+
+export class Drainer {
+  private startedAt = 0;
+  private openAtStart = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private done = false;
+
+  constructor(private readonly opts: DrainOptions) {}
+
+  get draining(): boolean {
+    return this.startedAt !== 0;
+  }
+
+  begin(reason: string): void {
+    if (this.startedAt !== 0) return;
+    const { server, connections, log, timeoutMs } = this.opts;
+    this.startedAt = performance.now();
+    this.openAtStart = connections.size;
+    let idle = 0;
+    for (const c of connections) if ((c as { idle?: boolean }).idle) idle++;
+    log.info({ reason, open: connections.size, idle, timeoutMs }, `draining: ${connections.size} open connections (${idle} idle closed now)`);
+    server.close();
+    // The deadline timer is created before any connection is touched, so nothing that
+    // happens while draining can leave the process without one.
+    this.timer = setTimeout(() => this.cut(), timeoutMs);
+    for (const c of [...connections]) c.drain();
+    this.check();
+  }
+
+  /** Call whenever a connection closes. */
+  check(): void {
+    if (this.startedAt === 0 || this.done || this.opts.connections.size !== 0) return;
+    this.finish(0, `drained ${this.openAtStart} connections in ${Math.round(performance.now() - this.startedAt)} ms`);
+  }
+
+  /** A second signal: stop now. */
+  force(reason: string): void {
+    if (this.done) return;
+    this.opts.log.warn({ reason, cut: this.opts.connections.size }, `forced exit: cutting ${this.opts.connections.size} connections`);
+    for (const c of this.opts.connections) c.socket.destroy();
+    this.finish(EXIT_FORCED);
+  }
+
+  private cut(): void {
+    if (this.done) return;
+    const left = this.opts.connections.size;
+    this.opts.log.warn({ cut: left, timeoutMs: this.opts.timeoutMs }, `drain timeout after ${this.opts.timeoutMs} ms: cutting ${left} connections`);
+    for (const c of this.opts.connections) c.socket.destroy();
+    this.finish(1);
+  }
+
+  private finish(code: number, message?: string): void {
+    this.done = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (message) this.opts.log.info({ ms: Math.round(performance.now() - this.startedAt), connections: this.openAtStart }, message);
+    this.opts.exit(code);
+  }
+}

@@ -1,0 +1,497 @@
+/**
+ * The static-file handler: a parsed request in, a Reply out. On a cache hit it answers
+ * synchronously from precomputed header strings (and, for small files, a precomputed
+ * response buffer refreshed once a second for the Date header); otherwise it looks the path
+ * up on disk, fills the cache and answers from the new entry.
+ *
+ * Order of decisions for a file (RFC 9110): method → path resolution → representation
+ * (Accept-Encoding) → preconditions (§13.2.2) → Range / If-Range (§14) → 200.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import mime from 'mime-types';
+import type { Config } from './config';
+import type { Logger } from './logger';
+import { statusForErrno } from './errors';
+import { etagOfBytes, etagOfFile, identityOf, LruCache, readWhole, sameIdentity, type Cached, type FileIdentity } from './files/cache';
+import { resolveRequestPath } from './files/resolve';
+import { renderListing, readListing } from './files/listing';
+import { compileHeaderRules, isContentHashedName } from './http/cache-policy';
+import { evaluatePreconditions, isRangeFresh } from './http/conditional';
+import { formatHttpDate } from './http/http-date';
+import { chooseEncoding, prefersJson, type Coding } from './http/negotiate';
+import { contentRange, makeBoundary, multipartByteranges, parseRange, unsatisfiedRange } from './http/range';
+import { errorReply } from './http/connection';
+import { dateEpoch, dateHeader, errorPage, HTML_TYPE, SERVER_HEADERS, statusLine } from './http/respond';
+import type { Reply, Request } from './http/types';
+
+/** One file on disk that can answer: the original, or a precompressed sibling. */
+interface Representation extends FileIdentity {
+  path: string;
+  coding: Coding | null;
+  etag: string;
+  lastModifiedMs: number;
+  /** "ETag: ...\r\nLast-Modified: ...\r\n" */
+  validatorLines: string;
+  /** The whole file when it is small enough to keep. */
+  body: Buffer | null;
+}
+
+interface FileEntry extends Cached {
+  kind: 'file';
+  rep: Representation;
+  /** Precompressed siblings, in server preference order. */
+  variants: Representation[];
+  codings: Coding[];
+  contentType: string;
+  /** Cache-Control, Accept-Ranges, Vary, nosniff and configured headers. */
+  headerLines: string;
+  /** The whole 200 response to a keep-alive HTTP/1.1 GET, for the second `wireEpoch`. */
+  wire: Buffer | null;
+  wireEpoch: number;
+}
+
+interface RedirectEntry extends Cached {
+  kind: 'redirect';
+  /** Percent-encoded path with its trailing slash; the query is added per request. */
+  location: string;
+}
+
+interface RefusalEntry extends Cached {
+  kind: 'refuse';
+  status: number;
+  reason: string;
+}
+
+interface ListingEntry extends Cached {
+  kind: 'listing';
+  dir: string;
+  urlPath: string;
+}
+
+type Entry = FileEntry | RedirectEntry | RefusalEntry | ListingEntry;
+
+const CODING_SUFFIX: Record<Coding, string> = { br: '.br', zstd: '.zst', gzip: '.gz' };
+const CODING_ORDER: readonly Coding[] = ['br', 'zstd', 'gzip'];
+/** Above this a cached body is written after its head rather than copied into one buffer. */
+const WIRE_MAX_BODY = 64 * 1024;
+/** The site's own 404 page, looked up and cached like any other path. */
+const NOT_FOUND_PAGE = '/404.html';
+const ALLOW = 'Allow: GET, HEAD, OPTIONS\r\n';
+/** Types served as they are although mime-types has no charset for them. */
+const UTF8_TYPES = new Set(['application/javascript', 'application/json', 'application/xml', 'image/svg+xml', 'application/manifest+json']);
+
+export function contentTypeOf(filePath: string): string {
+  const type = mime.lookup(filePath) || 'application/octet-stream';
+  const charset = mime.charset(type);
+  return charset || UTF8_TYPES.has(type) ? `${type}; charset=utf-8` : type;
+}
+
+/** Percent-encodes each segment of a decoded relative path for a Location header. */
+export function encodePathSegments(relPath: string): string {
+  return relPath
+    .split('/')
+    .map((s) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase()))
+    .join('/');
+}
+
+export type StaticConfig = Pick<
+  Config,
+  | 'root'
+  | 'dotfiles'
+  | 'symlinks'
+  | 'listing'
+  | 'spa'
+  | 'precompressed'
+  | 'maxRanges'
+  | 'cacheControl'
+  | 'immutableCacheControl'
+  | 'headers'
+  | 'cacheMaxEntries'
+  | 'cacheMaxBytes'
+  | 'cacheMaxFileBytes'
+  | 'cacheValidMs'
+>;
+
+export class StaticHandler {
+  private readonly cache: LruCache<Entry>;
+  private readonly inFlight = new Map<string, Promise<Entry>>();
+  private readonly headersFor: (urlPath: string) => [string, string][];
+
+  constructor(
+    private readonly config: StaticConfig,
+    private readonly log: Logger,
+  ) {
+    this.cache = new LruCache<Entry>({ maxEntries: config.cacheMaxEntries, maxBytes: config.cacheMaxBytes });
+    this.headersFor = compileHeaderRules(config.headers);
+  }
+
+  /** Decides the reply: synchronously when the path is cached and fresh. */
+  handle(req: Request): Reply | Promise<Reply> {
+    const method = req.method;
+    if (method !== 'GET' && method !== 'HEAD') {
+      if (method === 'OPTIONS') return { status: 204, headers: ALLOW + SERVER_HEADERS, body: null };
+      return withHeader(errorReply(405, `method ${method} not allowed`), ALLOW, false);
+    }
+    if (req.path === '*') return errorReply(400, 'asterisk-form is for OPTIONS only');
+    const entry = this.cache.get(req.path);
+    if (entry !== undefined && performance.now() - entry.checkedAt < this.config.cacheValidMs) {
+      return this.answer(req, entry);
+    }
+    return this.lookupCached(req.path, entry).then((e) => this.answer(req, e));
+  }
+
+  /** One disk lookup per path at a time, however many requests wait for it. */
+  private lookupCached(rawPath: string, previous: Entry | undefined): Promise<Entry> {
+    let p = this.inFlight.get(rawPath);
+    if (p === undefined) {
+      p = this.lookup(rawPath, previous).then(
+        (e) => {
+          this.inFlight.delete(rawPath);
+          this.cache.set(rawPath, e);
+          return e;
+        },
+        (err) => {
+          this.inFlight.delete(rawPath);
+          throw err;
+        },
+      );
+      this.inFlight.set(rawPath, p);
+    }
+    return p;
+  }
+
+  private refusal(status: number, reason: string): RefusalEntry {
+    return { kind: 'refuse', status, reason, checkedAt: performance.now(), bytes: 0 };
+  }
+
+  /** Where a path leads on disk now. */
+  private async lookup(rawPath: string, previous: Entry | undefined): Promise<Entry> {
+    const { config } = this;
+    const resolved = resolveRequestPath(config.root, rawPath, { dotfiles: config.dotfiles });
+    if (resolved.kind === 'refuse') return this.refusal(resolved.status, resolved.reason);
+
+    let target: { real: string; st: fs.Stats };
+    try {
+      target = await this.statInsideRoot(resolved.filePath);
+    } catch (err) {
+      const status = statusForErrno(err);
+      if (status === 404 && config.spa && !path.posix.basename(resolved.relPath).includes('.')) {
+        return this.spaFallback();
+      }
+      if (status === 500) this.log.error({ err, path: resolved.filePath }, 'file lookup failed');
+      return this.refusal(status, (err as Error).message);
+    }
+
+    if (target.st.isDirectory()) {
+      if (!resolved.trailingSlash) {
+        // Built from the decoded segments, so the Location always starts with exactly one "/"
+        // and "//evil.example" can never become a protocol-relative open redirect.
+        const enc = resolved.relPath === '' ? '' : encodePathSegments(resolved.relPath);
+        return { kind: 'redirect', location: `/${enc}/`, checkedAt: performance.now(), bytes: 0 };
+      }
+      const index = path.join(target.real, 'index.html');
+      try {
+        const st = await fs.promises.stat(index);
+        if (st.isFile()) return await this.fileEntry(index, st, resolved.relPath ? `/${resolved.relPath}/index.html` : '/index.html', previous);
+      } catch (err) {
+        const status = statusForErrno(err);
+        if (status !== 404) return this.refusal(status, (err as Error).message);
+      }
+      if (config.listing) return { kind: 'listing', dir: target.real, urlPath: `/${resolved.relPath}${resolved.relPath ? '/' : ''}`, checkedAt: performance.now(), bytes: 0 };
+      return this.refusal(404, 'directory without index.html');
+    }
+    if (!target.st.isFile()) return this.refusal(404, 'not a regular file');
+    return this.fileEntry(target.real, target.st, `/${resolved.relPath}`, previous);
+  }
+
+  private async spaFallback(): Promise<Entry> {
+    const index = path.join(this.config.root, 'index.html');
+    try {
+      const st = await fs.promises.stat(index);
+      if (st.isFile()) return await this.fileEntry(index, st, '/index.html', undefined);
+    } catch {
+      // no index.html: a plain 404
+    }
+    return this.refusal(404, 'not found');
+  }
+
+  /** stat() under the symlink policy: targets outside the root are "not found", never served. */
+  private async statInsideRoot(filePath: string): Promise<{ real: string; st: fs.Stats }> {
+    const policy = this.config.symlinks;
+    if (policy === 'follow') return { real: filePath, st: await fs.promises.stat(filePath) };
+    const real = await fs.promises.realpath(filePath);
+    const notFound = () => Object.assign(new Error('symbolic link refused by policy'), { code: 'ENOENT' });
+    if (policy === 'deny') {
+      if (real !== filePath) throw notFound();
+    } else {
+      const rel = path.relative(this.config.root, real);
+      if (rel === '..' || rel.startsWith('../') || path.isAbsolute(rel)) throw notFound();
+    }
+    return { real, st: await fs.promises.stat(real) };
+  }
+
+  private async representation(filePath: string, st: fs.Stats, coding: Coding | null, previous: Representation | undefined): Promise<Representation> {
+    const id = identityOf(st);
+    if (previous !== undefined && previous.path === filePath && sameIdentity(previous, id)) return previous;
+    let body: Buffer | null = null;
+    let etag: string;
+    if (id.size <= this.config.cacheMaxFileBytes) {
+      body = await readWhole(filePath, id);
+      if (body === null) throw Object.assign(new Error(`${filePath} changed while it was read`), { code: 'ECHANGED' });
+      etag = etagOfBytes(id, body);
+    } else {
+      etag = await etagOfFile(filePath, id);
+    }
+    const lastModifiedMs = Math.floor(id.mtimeMs / 1000) * 1000;
+    return {
+      ...id,
+      path: filePath,
+      coding,
+      etag,
+      lastModifiedMs,
+      validatorLines: `ETag: ${etag}\r\nLast-Modified: ${formatHttpDate(lastModifiedMs)}\r\n`,
+      body,
+    };
+  }
+
+  private async fileEntry(filePath: string, st: fs.Stats, urlPath: string, previous: Entry | undefined, attempt = 0): Promise<FileEntry> {
+    const prev = previous?.kind === 'file' ? previous : undefined;
+    try {
+      const rep = await this.representation(filePath, st, null, prev?.rep);
+      const variants: Representation[] = [];
+      if (this.config.precompressed) {
+        for (const coding of CODING_ORDER) {
+          const sibling = filePath + CODING_SUFFIX[coding];
+          let sst: fs.Stats;
+          try {
+            sst = await fs.promises.stat(sibling);
+          } catch {
+            continue;
+          }
+          if (!sst.isFile()) continue;
+          variants.push(await this.representation(sibling, sst, coding, prev?.variants.find((v) => v.path === sibling)));
+        }
+      }
+      const base = path.posix.basename(urlPath);
+      const cacheControl = this.config.immutableCacheControl && isContentHashedName(base) ? this.config.immutableCacheControl : this.config.cacheControl;
+      let headerLines = `Cache-Control: ${cacheControl}\r\nAccept-Ranges: bytes\r\n`;
+      if (variants.length > 0) headerLines += 'Vary: Accept-Encoding\r\n';
+      headerLines += SERVER_HEADERS;
+      for (const [name, value] of this.headersFor(urlPath)) headerLines += `${name}: ${value}\r\n`;
+      const bytes = (rep.body?.length ?? 0) + variants.reduce((n, v) => n + (v.body?.length ?? 0), 0);
+      return {
+        kind: 'file',
+        rep,
+        variants,
+        codings: variants.map((v) => v.coding as Coding),
+        contentType: contentTypeOf(filePath),
+        headerLines,
+        wire: null,
+        wireEpoch: -1,
+        checkedAt: performance.now(),
+        bytes,
+      };
+    } catch (err) {
+      // The file changed under us between stat and read: look once more, then give up with 503.
+      if ((err as NodeJS.ErrnoException).code === 'ECHANGED' && attempt < 2) {
+        return this.fileEntry(filePath, await fs.promises.stat(filePath), urlPath, undefined, attempt + 1);
+      }
+      throw err;
+    }
+  }
+
+  private answer(req: Request, entry: Entry): Reply | Promise<Reply> {
+    switch (entry.kind) {
+      case 'file':
+        return this.answerFile(req, entry);
+      case 'redirect': {
+        const location = entry.location + req.query;
+        const body = errorPage(301, `Moved to ${location}`);
+        return {
+          status: 301,
+          headers: `Location: ${location}\r\nContent-Type: ${HTML_TYPE}\r\nContent-Length: ${body.length}\r\n${SERVER_HEADERS}`,
+          body,
+        };
+      }
+      case 'listing':
+        return this.answerListing(req, entry);
+      case 'refuse':
+        if (entry.status === 404) return this.notFound(req);
+        return entry.status === 400 ? errorReply(400, entry.reason) : keepAlive(errorReply(entry.status, entry.reason));
+    }
+  }
+
+  /** 404 with the site's 404.html when it has one. */
+  private notFound(req: Request): Reply | Promise<Reply> {
+    const page = this.cache.get(NOT_FOUND_PAGE);
+    const fresh = page !== undefined && performance.now() - page.checkedAt < this.config.cacheValidMs;
+    const build = (p: Entry): Reply => {
+      const body = p.kind === 'file' && p.rep.body !== null ? p.rep.body : errorPage(404);
+      return {
+        status: 404,
+        headers: `Content-Type: ${HTML_TYPE}\r\nContent-Length: ${body.length}\r\nCache-Control: no-cache\r\n${SERVER_HEADERS}`,
+        body: req.method === 'HEAD' ? null : body,
+      };
+    };
+    if (fresh) return build(page);
+    return this.lookupCached(NOT_FOUND_PAGE, page).then(build);
+  }
+
+  private answerFile(req: Request, entry: FileEntry): Reply | Promise<Reply> {
+    const h = req.headers;
+    // The fast path: a plain GET of a cached small file.
+    if (
+      req.method === 'GET' &&
+      entry.rep.body !== null &&
+      h.range === undefined &&
+      h['if-none-match'] === undefined &&
+      h['if-modified-since'] === undefined &&
+      h['if-match'] === undefined &&
+      h['if-unmodified-since'] === undefined &&
+      (entry.variants.length === 0 || h['accept-encoding'] === undefined)
+    ) {
+      const body = entry.rep.body;
+      const headers = this.headLines(entry, entry.rep, body.length);
+      if (body.length > WIRE_MAX_BODY) return { status: 200, headers, body };
+      dateHeader();
+      if (entry.wireEpoch !== dateEpoch() || entry.wire === null) {
+        entry.wire = Buffer.concat([Buffer.from(statusLine(200) + dateHeader() + headers + '\r\n', 'latin1'), body]);
+        entry.wireEpoch = dateEpoch();
+      }
+      return { status: 200, headers, body, wire: entry.wire };
+    }
+
+    let rep = entry.rep;
+    if (entry.variants.length > 0) {
+      const coding = chooseEncoding(h['accept-encoding'], entry.codings);
+      if (coding !== null) rep = entry.variants[entry.codings.indexOf(coding)]!;
+    }
+
+    const outcome = evaluatePreconditions(
+      req.method,
+      { ifMatch: h['if-match'], ifNoneMatch: h['if-none-match'], ifModifiedSince: h['if-modified-since'], ifUnmodifiedSince: h['if-unmodified-since'] },
+      { etag: rep.etag, lastModifiedMs: rep.lastModifiedMs },
+    );
+    if (outcome === 304) {
+      // RFC 9110 §15.4.5: the fields a 200 would have carried that describe caching.
+      return { status: 304, headers: entry.headerLines + rep.validatorLines, body: null };
+    }
+    if (outcome === 412) {
+      const body = errorPage(412);
+      return { status: 412, headers: `Content-Type: ${HTML_TYPE}\r\nContent-Length: ${body.length}\r\n${SERVER_HEADERS}`, body };
+    }
+
+    const size = rep.size;
+    if (h.range !== undefined && isRangeFresh(h['if-range'], { etag: rep.etag, lastModifiedMs: rep.lastModifiedMs })) {
+      const range = parseRange(h.range, size, { maxRanges: this.config.maxRanges });
+      if (range.kind === 'unsatisfiable') {
+        return {
+          status: 416,
+          headers: `Content-Range: ${unsatisfiedRange(size)}\r\nContent-Length: 0\r\n${entry.headerLines}${rep.validatorLines}`,
+          body: null,
+        };
+      }
+      if (range.kind === 'ranges' && range.ranges.length === 1) {
+        const { start, end } = range.ranges[0]!;
+        const length = end - start + 1;
+        const headers =
+          `Content-Type: ${entry.contentType}\r\n${entry.headerLines}${rep.validatorLines}` +
+          encodingLine(rep) +
+          `Content-Range: ${contentRange(start, end, size)}\r\nContent-Length: ${length}\r\n`;
+        return this.body(req, rep, 206, headers, start, end + 1);
+      }
+      if (range.kind === 'ranges') {
+        const mp = multipartByteranges(range.ranges, size, entry.contentType, makeBoundary());
+        const headers =
+          `Content-Type: ${mp.contentType}\r\n${entry.headerLines}${rep.validatorLines}` + encodingLine(rep) + `Content-Length: ${mp.length}\r\n`;
+        if (req.method === 'HEAD') return { status: 206, headers, body: null };
+        // Part ends from range.ts are inclusive; bodies here are [start, end).
+        if (rep.body !== null) {
+          const chunks: Buffer[] = [];
+          for (const part of mp.parts) chunks.push(part.head, rep.body.subarray(part.start, part.end + 1));
+          chunks.push(mp.tail);
+          return { status: 206, headers, body: Buffer.concat(chunks, mp.length) };
+        }
+        return this.openOrRetry(req, rep, (fd) => ({
+          status: 206,
+          headers,
+          body: { kind: 'multipart', fd, parts: mp.parts.map((p) => ({ head: p.head, start: p.start, end: p.end + 1 })), tail: mp.tail },
+        }));
+      }
+    }
+    return this.body(req, rep, 200, this.headLines(entry, rep, size), 0, size);
+  }
+
+  private headLines(entry: FileEntry, rep: Representation, length: number): string {
+    return `Content-Type: ${entry.contentType}\r\n${entry.headerLines}${rep.validatorLines}${encodingLine(rep)}Content-Length: ${length}\r\n`;
+  }
+
+  /** A body from memory when the file is cached, else from an opened and re-checked descriptor. */
+  private body(req: Request, rep: Representation, status: number, headers: string, start: number, end: number): Reply | Promise<Reply> {
+    if (req.method === 'HEAD') return { status, headers, body: null };
+    if (rep.body !== null) return { status, headers, body: start === 0 && end === rep.body.length ? rep.body : rep.body.subarray(start, end) };
+    return this.openOrRetry(req, rep, (fd) => ({ status, headers, body: { kind: 'file', fd, start, end } }));
+  }
+
+  /**
+   * Opens a large file and checks it is still the one whose length and ETag we are about to
+   * send. If it changed or vanished since it was cached, the entry is dropped and the request
+   * answered once more from a fresh lookup; a file that keeps changing gets a 503.
+   */
+  private openOrRetry(req: Request, rep: Representation, reply: (fd: number) => Reply): Promise<Reply> {
+    return openChecked(rep).then(reply, (err: NodeJS.ErrnoException) => {
+      if (req.retried) {
+        return keepAlive(errorReply(err.code === 'ECHANGED' ? 503 : statusForErrno(err), err.message));
+      }
+      this.cache.delete(req.path);
+      return this.lookupCached(req.path, undefined).then((e) => this.answer({ ...req, retried: true }, e));
+    });
+  }
+
+  private async answerListing(req: Request, entry: ListingEntry): Promise<Reply> {
+    let items;
+    try {
+      items = await readListing(entry.dir, this.config.dotfiles === 'allow');
+    } catch (err) {
+      const status = statusForErrno(err);
+      return keepAlive(errorReply(status, (err as Error).message));
+    }
+    const json = prefersJson(req.headers.accept);
+    const body = renderListing(entry.urlPath, items, json ? 'json' : 'html');
+    const type = json ? 'application/json; charset=utf-8' : HTML_TYPE;
+    return {
+      status: 200,
+      headers: `Content-Type: ${type}\r\nContent-Length: ${body.length}\r\nCache-Control: no-cache\r\nVary: Accept\r\n${SERVER_HEADERS}`,
+      body: req.method === 'HEAD' ? null : body,
+    };
+  }
+}
+
+function openChecked(rep: Representation): Promise<number> {
+  return new Promise((resolve, reject) => {
+    fs.open(rep.path, 'r', (err, fd) => {
+      if (err) return reject(err);
+      fs.fstat(fd, (err2, st) => {
+        if (err2 || !sameIdentity(identityOf(st), rep)) {
+          fs.close(fd, () => {});
+          return reject(err2 ?? Object.assign(new Error(`${rep.path} changed since it was cached`), { code: 'ECHANGED' }));
+        }
+        resolve(fd); // the connection owns it now and closes it when the body ends
+      });
+    });
+  });
+}
+
+function encodingLine(rep: Representation): string {
+  return rep.coding === null ? '' : `Content-Encoding: ${rep.coding}\r\n`;
+}
+
+/** Errors that are not about the request's framing keep the connection open. */
+function keepAlive(reply: Reply): Reply {
+  return { ...reply, close: false };
+}
+
+function withHeader(reply: Reply, line: string, close: boolean): Reply {
+  return { ...reply, headers: line + reply.headers, close };
+}

@@ -1,0 +1,89 @@
+/**
+ * One serving process: a node:net server whose connections answer from the static handler.
+ * Runs as a cluster worker (drain on a signal or on the primary's request) or, with
+ * workers = 0, alone.
+ */
+import net from 'node:net';
+import type { Config } from './config';
+import { describeListenError } from './errors';
+import { Connection, type AccessRecord } from './http/connection';
+import type { Loggers } from './logger';
+import { Drainer } from './shutdown';
+import { StaticHandler } from './static';
+
+/** Messages between primary and workers over the cluster IPC channel. */
+export type ToWorker = { cmd: 'drain' } | { cmd: 'force' };
+export type ToPrimary = { type: 'listen-error'; message: string };
+
+export function runWorker(config: Config, loggers: Loggers, mode: 'cluster' | 'single'): void {
+  const { log, access } = loggers;
+  const handler = new StaticHandler(config, log);
+  const connections = new Set<Connection>();
+  const onAccess = access === null ? null : (r: AccessRecord) => access.info(r);
+  const connOptions = {
+    keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+    headersTimeoutMs: config.headersTimeoutMs,
+    sendTimeoutMs: config.sendTimeoutMs,
+    handle: (req: Parameters<StaticHandler['handle']>[0]) => handler.handle(req),
+    onAccess,
+    onError: (err: unknown, what: string) => log.warn({ err }, what),
+  };
+
+  const server = net.createServer({ noDelay: true }, (socket) => {
+    if (drainer.draining) {
+      socket.destroy();
+      return;
+    }
+    connections.add(
+      new Connection(socket, connOptions, (c) => {
+        connections.delete(c);
+        drainer.check();
+      }),
+    );
+  });
+
+  const exit = (code: number) => {
+    loggers.flush();
+    process.exit(code);
+  };
+  const drainer = new Drainer({ server, connections, timeoutMs: config.drainTimeoutMs, log, exit });
+
+  server.on('error', (err: NodeJS.ErrnoException) => {
+    const message = describeListenError(err, config.host, config.port);
+    if (mode === 'cluster' && process.send) {
+      // The primary prints the one line and stops everything; a respawn would only fail again.
+      process.send({ type: 'listen-error', message } satisfies ToPrimary, () => exit(1));
+    } else {
+      process.stderr.write(`fleetserve: ${message}\n`);
+      exit(1);
+    }
+  });
+
+  server.listen({ host: config.host, port: config.port, backlog: 4096 }, () => {
+    if (mode === 'single') {
+      const addr = server.address() as net.AddressInfo;
+      log.info({ url: urlOf(config.host, addr.port), host: config.host, port: addr.port, workers: 0 }, `listening on ${urlOf(config.host, addr.port)} (single process)`);
+    }
+  });
+
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals === 1) drainer.begin(signal);
+    else drainer.force(`second ${signal}`);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  if (mode === 'cluster') {
+    process.on('message', (m: ToWorker) => {
+      if (m?.cmd === 'drain') drainer.begin('primary');
+      else if (m?.cmd === 'force') drainer.force('primary');
+    });
+    // The primary is gone (killed): nobody will replace or stop us, so stop ourselves.
+    process.on('disconnect', () => drainer.begin('primary exited'));
+  }
+}
+
+export function urlOf(host: string, port: number): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}/`;
+}
