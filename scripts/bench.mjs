@@ -1,0 +1,289 @@
+#!/usr/bin/env node
+// npm run bench -- [--rounds 3] [--duration 10] [--warmup 2] [--workers 2]
+//                  [--tests small-c50,small-c256,1m,100m] [--servers fleetserve,fleetserve-nolog,nginx]
+//                  [--out DIR]
+//
+// Starts fleetserve (built dist/) and, when installed, nginx with an equivalent config
+// (same worker count, sendfile, open_file_cache) on the same generated files; runs wrk
+// (autocannon when wrk is missing) on 127.0.0.1 only; samples each server's resident memory
+// (all its processes) and prints a markdown table of medians with ratios to nginx measured
+// in the same run. Rounds alternate server order (A B, B A) so drift hits both alike.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const PROJECT = path.resolve(HERE, '..');
+
+function parseArgs(argv) {
+  const o = { rounds: 3, duration: 10, warmup: 2, workers: 2, tests: 'small-c50,small-c256,1m,100m', servers: 'fleetserve,fleetserve-nolog,nginx', out: '' };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i].replace(/^--/, '');
+    if (!(k in o)) throw new Error(`unknown option ${argv[i]} (known: ${Object.keys(o).map((x) => '--' + x).join(' ')})`);
+    const v = argv[++i];
+    if (v === undefined) throw new Error(`option --${k} needs a value`);
+    o[k] = typeof o[k] === 'number' ? Number(v) : v;
+    if (typeof o[k] === 'number' && !(o[k] > 0)) throw new Error(`--${k} must be a positive number`);
+  }
+  return o;
+}
+
+const TESTS = {
+  'small-c50': { path: '/index.html', conns: 50 },
+  'small-c256': { path: '/index.html', conns: 256 },
+  '16k-c50': { path: '/16k.bin', conns: 50 },
+  '1m': { path: '/1m.bin', conns: 32 },
+  '100m': { path: '/100m.bin', conns: 8 },
+};
+
+const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** The benchmark site: a 455-byte index.html and incompressible 16 KiB, 1 MiB and 100 MiB files. */
+function makeSite(dir) {
+  fs.mkdirSync(dir, { recursive: true });
+  let html =
+    '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<meta name="viewport" content="width=device-width, initial-scale=1">\n' +
+    '<title>Hello, world</title>\n<style>body{font-family:sans-serif;margin:2em auto;max-width:40em;color:#222}</style>\n</head>\n<body>\n' +
+    '<h1>Hello, world!</h1>\n<p>This is a small static page used to benchmark static file servers.</p>\n';
+  const tail = '</body>\n</html>\n';
+  html += '<p>' + 'x'.repeat(455 - Buffer.byteLength(html + tail) - 8) + '</p>\n' + tail;
+  fs.writeFileSync(path.join(dir, 'index.html'), html);
+  for (const [name, size] of [['16k.bin', 16384], ['1m.bin', 1 << 20], ['100m.bin', 100 << 20]]) {
+    const p = path.join(dir, name);
+    if (fs.existsSync(p) && fs.statSync(p).size === size) continue;
+    const fd = fs.openSync(p, 'w');
+    const chunk = Buffer.alloc(1 << 20);
+    for (let left = size; left > 0; left -= chunk.length) {
+      for (let i = 0; i < chunk.length; i += 4) chunk.writeUInt32LE((Math.random() * 0x100000000) >>> 0, i);
+      fs.writeSync(fd, chunk, 0, Math.min(chunk.length, left));
+    }
+    fs.closeSync(fd);
+  }
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+async function waitForPort(port, proc, name) {
+  for (let i = 0; i < 100; i++) {
+    if (proc.exitCode !== null) throw new Error(`${name} exited with ${proc.exitCode}`);
+    const ok = await new Promise((r) => {
+      const s = net.connect(port, '127.0.0.1', () => (s.destroy(), r(true)));
+      s.on('error', () => r(false));
+    });
+    if (ok) return;
+    await sleep(100);
+  }
+  throw new Error(`${name} did not listen on ${port}`);
+}
+
+/** pid and every descendant, from /proc. */
+function treePids(root) {
+  const children = new Map();
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (!children.has(ppid)) children.set(ppid, []);
+      children.get(ppid).push(Number(d));
+    } catch {
+      // gone
+    }
+  }
+  const out = [root];
+  for (let i = 0; i < out.length; i++) out.push(...(children.get(out[i]) ?? []));
+  return out;
+}
+
+function rssKiB(pid) {
+  let total = 0;
+  for (const p of treePids(pid)) {
+    try {
+      const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'));
+      if (m) total += Number(m[1]);
+    } catch {
+      // gone
+    }
+  }
+  return total;
+}
+
+async function startFleetserve(site, workers, accessLog, logFile) {
+  const port = await freePort();
+  const out = fs.openSync(logFile, 'a');
+  const proc = spawn(process.execPath, [path.join(PROJECT, 'dist/main.js'), site, '--host', '127.0.0.1', '--port', String(port), '--workers', String(workers), '--log-pretty', 'false', '--access-log', String(accessLog)], { stdio: ['ignore', out, out] });
+  await waitForPort(port, proc, 'fleetserve');
+  return { port, proc, stop: () => stopProc(proc, 'SIGTERM') };
+}
+
+async function startNginx(site, workers, dir) {
+  const port = await freePort();
+  fs.mkdirSync(dir, { recursive: true });
+  const conf = `worker_processes ${workers};
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+worker_rlimit_nofile 65535;
+events { worker_connections 16384; multi_accept on; use epoll; }
+http {
+  types { text/html html; application/octet-stream bin; }
+  default_type application/octet-stream;
+  access_log off;
+  server_tokens off;
+  sendfile on; sendfile_max_chunk 2m; tcp_nopush on; tcp_nodelay on;
+  keepalive_timeout 65s; keepalive_requests 1000000;
+  open_file_cache max=10000 inactive=60s; open_file_cache_valid 60s; open_file_cache_min_uses 1; open_file_cache_errors on;
+  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fastcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
+  server { listen 127.0.0.1:${port} backlog=4096; root ${site}; location / { } }
+}
+`;
+  fs.writeFileSync(path.join(dir, 'nginx.conf'), conf);
+  const proc = spawn('nginx', ['-p', dir + '/', '-c', 'nginx.conf', '-e', `${dir}/error.log`], { stdio: 'ignore' });
+  await waitForPort(port, proc, 'nginx');
+  return { port, proc, stop: () => stopProc(proc, 'SIGQUIT') };
+}
+
+function stopProc(proc, signal) {
+  return new Promise((resolve) => {
+    if (proc.exitCode !== null) return resolve();
+    const t = setTimeout(() => proc.kill('SIGKILL'), 15000);
+    proc.once('exit', () => (clearTimeout(t), resolve()));
+    proc.kill(signal);
+  });
+}
+
+const WRK_LUA = `done = function(summary, latency, requests)
+  local s = summary.duration / 1e6
+  local e = summary.errors
+  io.write(string.format('BENCHJSON {"requests":%d,"rps":%.1f,"mbps":%.2f,"p99_ms":%.3f,"errors":%d,"non2xx":%d}\\n',
+    summary.requests, summary.requests / s, summary.bytes / s / 1e6, latency:percentile(99) / 1000,
+    e.connect + e.read + e.write + e.timeout, e.status))
+end
+`;
+
+async function load(url, conns, seconds, luaFile) {
+  if (has('wrk')) {
+    const pin = has('taskset') && os.availableParallelism() > 1 ? ['taskset', '-c', String(os.availableParallelism() - 1)] : [];
+    const args = [...pin, 'wrk', '-t1', `-c${conns}`, `-d${seconds}s`, '--timeout', '60s', '--latency', '-s', luaFile, url];
+    const r = spawnSync(args[0], args.slice(1), { encoding: 'utf8' });
+    const m = /BENCHJSON (.*)/.exec(r.stdout ?? '');
+    if (!m) throw new Error(`wrk failed: ${r.stderr || r.stdout}`);
+    return JSON.parse(m[1]);
+  }
+  const { default: autocannon } = await import('autocannon');
+  const r = await autocannon({ url, connections: conns, duration: seconds, pipelining: 1 });
+  return { requests: r.requests.total, rps: r.requests.average, mbps: r.throughput.average / 1e6, p99_ms: r.latency.p99, errors: r.errors + r.timeouts, non2xx: r.non2xx };
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const n = s.length;
+  return n === 0 ? NaN : n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+};
+
+async function main() {
+  const o = parseArgs(process.argv.slice(2));
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const out = path.resolve(o.out || path.join(PROJECT, 'bench-results', stamp));
+  fs.mkdirSync(out, { recursive: true });
+  const site = path.join(os.tmpdir(), 'fleetserve-bench-site');
+  makeSite(site);
+  const luaFile = path.join(out, 'report.lua');
+  fs.writeFileSync(luaFile, WRK_LUA);
+  let servers = o.servers.split(',').filter(Boolean);
+  if (servers.includes('nginx') && !has('nginx')) {
+    process.stderr.write('nginx is not installed: benchmarking without it (apt-get install nginx-light)\n');
+    servers = servers.filter((s) => s !== 'nginx');
+  }
+  const tests = o.tests.split(',').filter(Boolean);
+  for (const t of tests) if (!TESTS[t]) throw new Error(`unknown test ${t} (known: ${Object.keys(TESTS).join(', ')})`);
+  const tool = has('wrk') ? 'wrk' : 'autocannon';
+  const info = {
+    date: new Date().toISOString(),
+    cpus: `${os.availableParallelism()} × ${os.cpus()[0]?.model ?? '?'}`,
+    memory: `${Math.round(os.totalmem() / 2 ** 30)} GiB`,
+    kernel: os.release(),
+    node: process.version,
+    nginx: has('nginx') ? spawnSync('nginx', ['-v'], { encoding: 'utf8' }).stderr.trim() : 'not installed',
+    tool,
+    rounds: o.rounds,
+    duration: `${o.duration}s (+${o.warmup}s warm-up)`,
+    workers: o.workers,
+  };
+  process.stderr.write(JSON.stringify(info) + '\n');
+
+  const results = [];
+  for (let round = 1; round <= o.rounds; round++) {
+    const order = round % 2 ? servers : [...servers].reverse();
+    for (const t of tests) {
+      for (const name of order) {
+        const { path: p, conns } = TESTS[t];
+        const srv =
+          name === 'nginx'
+            ? await startNginx(site, o.workers, path.join(out, 'nginx'))
+            : await startFleetserve(site, o.workers, name !== 'fleetserve-nolog', path.join(out, `${name}.log`));
+        try {
+          const url = `http://127.0.0.1:${srv.port}${p}`;
+          await load(url, conns, o.warmup, luaFile);
+          await sleep(300);
+          const idle = rssKiB(srv.proc.pid);
+          let peak = idle;
+          const sampler = setInterval(() => (peak = Math.max(peak, rssKiB(srv.proc.pid))), 200);
+          const r = await load(url, conns, o.duration, luaFile);
+          clearInterval(sampler);
+          peak = Math.max(peak, rssKiB(srv.proc.pid));
+          const row = { round, test: t, server: name, ...r, idle_rss_kib: idle, peak_rss_kib: peak };
+          results.push(row);
+          fs.appendFileSync(path.join(out, 'results.jsonl'), JSON.stringify(row) + '\n');
+          process.stderr.write(`[${round}/${t}] ${name.padEnd(17)} ${r.rps.toFixed(0).padStart(8)} req/s ${r.mbps.toFixed(1).padStart(8)} MB/s p99 ${r.p99_ms.toFixed(2)} ms rss ${idle}→${peak} KiB errors ${r.errors} non2xx ${r.non2xx}\n`);
+        } finally {
+          await srv.stop();
+        }
+        await sleep(500);
+      }
+    }
+  }
+
+  const lines = [
+    `Machine: ${info.cpus}, ${info.memory}, Linux ${info.kernel}, Node ${info.node}, ${info.nginx}. Load: ${tool} on 127.0.0.1${tool === 'wrk' ? ' (1 thread, pinned to the last core)' : ''}, ${info.duration}, median of ${o.rounds} rounds, ${o.workers} workers each.`,
+    '',
+    '| test | server | req/s | MB/s | p99 ms | RSS idle→peak MiB | ratio to nginx |',
+    '|---|---|---:|---:|---:|---:|---:|',
+  ];
+  for (const t of tests) {
+    const base = median(results.filter((r) => r.test === t && r.server === 'nginx').map((r) => (t === '1m' || t === '100m' ? r.mbps : r.rps)));
+    for (const name of servers) {
+      const rs = results.filter((r) => r.test === t && r.server === name);
+      if (rs.length === 0) continue;
+      const rps = median(rs.map((r) => r.rps));
+      const mbps = median(rs.map((r) => r.mbps));
+      const p99 = median(rs.map((r) => r.p99_ms));
+      const idle = median(rs.map((r) => r.idle_rss_kib)) / 1024;
+      const peak = median(rs.map((r) => r.peak_rss_kib)) / 1024;
+      const metric = t === '1m' || t === '100m' ? mbps : rps;
+      const ratio = Number.isFinite(base) ? `${(metric / base).toFixed(2)}x ${t === '1m' || t === '100m' ? 'MB/s' : 'req/s'}` : 'n/a';
+      lines.push(`| ${t} | ${name} | ${rps.toFixed(0)} | ${mbps.toFixed(1)} | ${p99.toFixed(2)} | ${idle.toFixed(0)}→${peak.toFixed(0)} | ${ratio} |`);
+    }
+  }
+  const table = lines.join('\n') + '\n';
+  fs.writeFileSync(path.join(out, 'summary.md'), table);
+  process.stdout.write(table);
+  process.stderr.write(`results: ${out}\n`);
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench: ${err.message}\n`);
+  process.exit(1);
+});
