@@ -173,7 +173,8 @@ export class Connection {
           corked = true;
         }
         if (!this.deliver(req, reply, started)) {
-          this.pending = off < buf.length ? buf.subarray(off) : null;
+          // Streaming a body (keep what was pipelined behind it) or closing (drop it).
+          if (this.state !== State.Closed) this.pending = off < buf.length ? buf.subarray(off) : null;
           return;
         }
         if (sock.writableLength > WRITE_HIGH_WATER) {
