@@ -189,15 +189,14 @@ export function parseRequestHead(
 
 /** What an incomplete head may already tell: a limit it has broken. */
 function checkIncomplete(buf: Buffer, headStart: number, end: number, maxHead: number, maxTarget: number): ParseResult {
-  const lineEnd = buf.indexOf(LF, headStart);
-  if (lineEnd === -1 || lineEnd >= end) {
-    // Still inside the request line: is the target already too long?
-    const sp = buf.indexOf(SP, headStart);
-    if (sp !== -1 && sp < end) {
-      const sp2 = buf.indexOf(SP, sp + 1);
-      const targetEnd = sp2 === -1 || sp2 >= end ? end : sp2;
-      if (targetEnd - sp - 1 > maxTarget) return refuse(414, 'request-target too long');
-    }
+  // The request line (whole or in part) shows the target's length before the head is complete.
+  const lf = buf.indexOf(LF, headStart);
+  const lineEnd = lf === -1 || lf >= end ? end : lf;
+  const sp = buf.indexOf(SP, headStart);
+  if (sp !== -1 && sp < lineEnd) {
+    const sp2 = buf.indexOf(SP, sp + 1);
+    const targetEnd = sp2 === -1 || sp2 >= lineEnd ? lineEnd : sp2;
+    if (targetEnd - sp - 1 > maxTarget) return refuse(414, 'request-target too long');
   }
   if (end - headStart > maxHead) return refuse(431, 'request header section too large');
   return { kind: 'incomplete' };
@@ -241,12 +240,21 @@ function keepAliveOf(connection: string | undefined, minor: 0 | 1): boolean {
   let close = false;
   let keep = false;
   for (const raw of connection.split(',')) {
-    const token = raw.trim().toLowerCase();
+    // Only OWS (SP, HTAB) is trimmed: String#trim would also eat U+00A0 and accept "close\xa0".
+    const token = trimOws(raw).toLowerCase();
     if (token === 'close') close = true;
     else if (token === 'keep-alive') keep = true;
   }
   if (close) return false;
   return minor === 1 || keep;
+}
+
+function trimOws(s: string): string {
+  let a = 0;
+  let b = s.length;
+  while (a < b && (s.charCodeAt(a) === SP || s.charCodeAt(a) === HTAB)) a++;
+  while (b > a && (s.charCodeAt(b - 1) === SP || s.charCodeAt(b - 1) === HTAB)) b--;
+  return s.slice(a, b);
 }
 
 function splitAbsoluteForm(target: string): { authority: string; path: string; query: string } | null {
