@@ -6,7 +6,7 @@
 import net from 'node:net';
 import type { Config } from './config';
 import { describeListenError } from './errors';
-import { Connection, type AccessRecord } from './http/connection';
+import { Connection } from './http/connection';
 import type { Loggers } from './logger';
 import { Drainer } from './shutdown';
 import { StaticHandler } from './static';
@@ -19,13 +19,12 @@ export function runWorker(config: Config, loggers: Loggers, mode: 'cluster' | 's
   const { log, access } = loggers;
   const handler = new StaticHandler(config, log);
   const connections = new Set<Connection>();
-  const onAccess = access === null ? null : (r: AccessRecord) => access.info(r);
   const connOptions = {
     keepAliveTimeoutMs: config.keepAliveTimeoutMs,
     headersTimeoutMs: config.headersTimeoutMs,
     sendTimeoutMs: config.sendTimeoutMs,
     handle: (req: Parameters<StaticHandler['handle']>[0]) => handler.handle(req),
-    onAccess,
+    onAccess: access,
     onError: (err: unknown, what: string) => log.warn({ err }, what),
   };
 

@@ -11,17 +11,8 @@ import type net from 'node:net';
 import { DEFAULT_LIMITS, parseRequestHead, type Limits } from './parse';
 import { errorPage, HTML_TYPE, SERVER_HEADERS, serializeHead } from './respond';
 import { sendFileRange } from '../files/stream';
-import type { FileBody, MultipartBody, Reply, Request } from './types';
+import type { AccessRecord, FileBody, MultipartBody, Reply, Request } from './types';
 import fs from 'node:fs';
-
-export interface AccessRecord {
-  method: string;
-  path: string;
-  status: number;
-  bytes: number;
-  ms: number;
-  remote: string;
-}
 
 export interface ConnectionOptions {
   keepAliveTimeoutMs: number;

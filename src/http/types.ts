@@ -67,3 +67,16 @@ export interface Reply {
   /** Why an error happened, for the log. */
   note?: string;
 }
+
+/** One access-log record: a response and how long it took. */
+export interface AccessRecord {
+  method: string;
+  /** The request-target as sent. */
+  path: string;
+  status: number;
+  /** Body bytes sent; -1 when the connection failed mid-body. */
+  bytes: number;
+  /** From the complete head to the last byte handed to the kernel. */
+  ms: number;
+  remote: string;
+}
