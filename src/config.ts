@@ -73,14 +73,21 @@ convict.addFormats({
       if (typeof v !== 'string' || v.length === 0) throw new Error('must be an IP address or a host name');
       if (net.isIP(v) !== 0) return;
       if (!/^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(v)) {
-        throw new Error(`must be an IP address or a host name: value was ${JSON.stringify(v)}`);
+        throw new Error('must be an IP address or a host name');
       }
     },
+  },
+  'port-number': {
+    validate(v: unknown) {
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 65535) throw new Error('must be a port number from 0 to 65535');
+    },
+    // Only plain digits: "8080abc", "80.5", "1e3" or "0x50" are mistakes, not ports.
+    coerce: (v: unknown) => (typeof v === 'string' && /^\d{1,5}$/.test(v.trim()) ? Number(v) : v),
   },
   'whole-number': {
     validate(v: unknown) {
       if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
-        throw new Error(`must be a whole number ≥ 0: value was ${JSON.stringify(v)}`);
+        throw new Error('must be a whole number ≥ 0');
       }
     },
     coerce: (v: unknown) => (typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : v),
@@ -88,7 +95,7 @@ convict.addFormats({
   'positive-number': {
     validate(v: unknown) {
       if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) {
-        throw new Error(`must be a whole number ≥ 1: value was ${JSON.stringify(v)}`);
+        throw new Error('must be a whole number ≥ 1');
       }
     },
     coerce: (v: unknown) => (typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : v),
@@ -145,7 +152,7 @@ const SCHEMA = {
   },
   port: {
     doc: 'TCP port to listen on (0 = any free port).',
-    format: 'port',
+    format: 'port-number',
     default: 6789,
     env: 'PORT',
     arg: 'port',
@@ -315,8 +322,13 @@ const SCHEMA = {
 
 type Schema = convict.Config<Config>;
 
-function makeSchema(args: string[], env: NodeJS.ProcessEnv): Schema {
-  return convict(SCHEMA as convict.Schema<Config>, { args, env }) as unknown as Schema;
+/**
+ * convict reads env itself; flags are applied by loadConfig with set(), after the file, so
+ * the precedence stays defaults < file < env < flags. (convict's own argv parser would turn
+ * "--root 1.10" into the number 1.1 and keep only the first of two repeated flags.)
+ */
+function makeSchema(env: NodeJS.ProcessEnv): Schema {
+  return convict(SCHEMA as convict.Schema<Config>, { args: [], env }) as unknown as Schema;
 }
 
 export type CommandLine =
@@ -334,8 +346,8 @@ function flagNames(): Map<string, string> {
  * Splits argv into flags convict understands and at most one positional root directory.
  * A flag without "=" takes the next word as its value, as convict's parser does.
  */
-function splitArgs(argv: readonly string[], flags: Map<string, string>): { args: string[]; positional?: string; help: boolean; version: boolean } {
-  const args: string[] = [];
+function splitArgs(argv: readonly string[], flags: Map<string, string>): { args: [key: string, value: string][]; positional?: string; help: boolean; version: boolean } {
+  const args: [string, string][] = [];
   let positional: string | undefined;
   let help = false;
   let version = false;
@@ -344,17 +356,18 @@ function splitArgs(argv: readonly string[], flags: Map<string, string>): { args:
     if (word === '--help' || word === '-h') help = true;
     else if (word === '--version' || word === '-v') version = true;
     else if (word.startsWith('-') && word !== '-') {
-      const name = word.includes('=') ? word.slice(0, word.indexOf('=')) : word;
-      if (!flags.has(name)) {
+      const eq = word.indexOf('=');
+      const name = eq === -1 ? word : word.slice(0, eq);
+      const key = flags.get(name);
+      if (key === undefined) {
         throw new ConfigError(`unknown option ${name} (see --help; known: ${[...flags.keys(), ...EXTRA_FLAGS].join(' ')})`);
       }
-      args.push(word);
-      if (!word.includes('=')) {
-        const value = argv[i + 1];
+      const value: string | undefined = eq === -1 ? argv[i + 1] : word.slice(eq + 1);
+      if (eq === -1) {
         if (value === undefined) throw new ConfigError(`option ${name} needs a value`);
-        args.push(value);
         i++;
       }
+      args.push([key, value]); // a repeated flag: the last one wins, as in most tools
     } else if (positional === undefined) positional = word;
     else throw new ConfigError(`only one directory may be given, got ${JSON.stringify(positional)} and ${JSON.stringify(word)}`);
   }
@@ -397,19 +410,21 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, cwd:
   if (split.help) return { kind: 'help', text: helpText() };
   if (split.version) return { kind: 'version' };
   if (split.positional !== undefined) {
-    if (split.args.some((a) => a === '--root' || a.startsWith('--root='))) {
+    if (split.args.some(([key]) => key === 'root')) {
       throw new ConfigError('give the root once: either a directory argument or --root');
     }
-    split.args.push('--root', split.positional);
+    split.args.push(['root', split.positional]);
   }
 
   let instance: Schema;
   try {
-    instance = makeSchema(split.args, env);
+    instance = makeSchema(env);
   } catch (err) {
     throw new ConfigError(oneLine((err as Error).message));
   }
-  const file = instance.get('config');
+  // The file is named by the last --config flag, else FLEETSERVE_CONFIG (already in instance).
+  const fileFlag = split.args.filter(([key]) => key === 'config').pop();
+  const file = fileFlag ? fileFlag[1] : instance.get('config');
   if (file) {
     const abs = path.resolve(cwd, file);
     let text: string;
@@ -432,6 +447,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, cwd:
       throw new ConfigError(`config: ${abs}: ${oneLine((err as Error).message)}`);
     }
   }
+  for (const [key, value] of split.args) instance.set(key as keyof Config, value as never);
   try {
     instance.validate({ allowed: 'strict' });
   } catch (err) {

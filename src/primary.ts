@@ -21,7 +21,7 @@ export function runPrimary(config: Config, loggers: Loggers): void {
   const { log } = loggers;
   cluster.schedulingPolicy = config.scheduling === 'rr' ? cluster.SCHED_RR : cluster.SCHED_NONE;
   cluster.setupPrimary({ args: [] });
-  const env = { [WORKER_CONFIG_ENV]: JSON.stringify(config) };
+  let env = { [WORKER_CONFIG_ENV]: JSON.stringify(config) };
 
   const started = new Map<Worker, number>();
   let stopping = false;
@@ -54,6 +54,11 @@ export function runPrimary(config: Config, loggers: Loggers): void {
     listening++;
     if (!announced && listening >= config.workers) {
       announced = true;
+      if (config.port === 0) {
+        // Replacements must join the port that was announced, not pick a new free one
+        // (cluster closes the shared socket when its last worker dies).
+        env = { [WORKER_CONFIG_ENV]: JSON.stringify({ ...config, port: address.port }) };
+      }
       const url = urlOf(config.host, address.port);
       log.info({ url, host: config.host, port: address.port, workers: config.workers, scheduling: config.scheduling }, `listening on ${url} with ${config.workers} workers`);
     }

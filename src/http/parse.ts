@@ -199,6 +199,13 @@ function checkIncomplete(buf: Buffer, headStart: number, end: number, maxHead: n
     if (targetEnd - sp - 1 > maxTarget) return refuse(414, 'request-target too long');
   }
   if (end - headStart > maxHead) return refuse(431, 'request header section too large');
+  // A head that uses bare LF (or bare CR) line ends would never show CRLF CRLF: refuse it now
+  // instead of waiting for the headers timeout.
+  for (let i = headStart; i < end; i++) {
+    const c = buf[i];
+    if (c === LF && (i === headStart || buf[i - 1] !== CR)) return refuse(400, 'bare LF in request head');
+    if (c === CR && i + 1 < end && buf[i + 1] !== LF) return refuse(400, 'bare CR in request head');
+  }
   return { kind: 'incomplete' };
 }
 
