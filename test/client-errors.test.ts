@@ -1,0 +1,248 @@
+/** Every error path of fleetserve-client: one line on stderr, and its own exit code. */
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { PassThrough } from 'node:stream';
+import t from 'tap';
+import { parseArgs } from '../src/client/args';
+import { EXIT } from '../src/client/exit-codes';
+import { run } from '../src/client/run';
+import { buildProblem, onRequestHeads, refusedPort, runClient, startHttp, startRaw } from './fixtures/client/harness';
+
+/** The last line of stderr: where the error is, after any dump. */
+const lastLine = (s: string): string => s.trimEnd().split('\n').pop() ?? '';
+
+t.test('exit codes are distinct', async (t) => {
+  const values = Object.values(EXIT);
+  t.equal(new Set(values).size, values.length);
+  t.same(EXIT, {
+    OK: 0,
+    INTERNAL: 1,
+    USAGE: 2,
+    CONNECT: 3,
+    HOST_NOT_FOUND: 4,
+    TIMEOUT: 5,
+    INCOMPLETE: 6,
+    MALFORMED: 7,
+    OUTPUT: 8,
+    HTTP_ERROR: 22,
+  }, 'the documented table');
+});
+
+t.test('connect timeout (in-process, with a connection that never completes)', async (t) => {
+  const parsed = parseArgs(['--connect-timeout', '150', 'http://127.0.0.1:9/']);
+  if (parsed.kind !== 'run') throw new Error('bad test arguments');
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let err = '';
+  stderr.on('data', (c: Buffer) => (err += c.toString()));
+  let socket: net.Socket | undefined;
+  const started = Date.now();
+  const code = await run(parsed.options, {
+    stdout,
+    stderr,
+    stdoutIsTTY: false,
+    progressAllowed: false,
+    columns: 80,
+    userAgent: 'test',
+    // A socket that is never connected stands in for a SYN that gets no answer.
+    connect: () => (socket = new net.Socket()),
+    now: () => Date.now(),
+  });
+  t.equal(code, EXIT.TIMEOUT);
+  t.equal(err, '* connecting to 127.0.0.1 port 9\nfleetserve-client: connection to 127.0.0.1:9 timed out after 150 ms\n');
+  t.ok(Date.now() - started >= 140, 'waited for the timeout');
+  t.equal(socket?.destroyed, true, 'the pending socket was destroyed');
+});
+
+const problem = buildProblem();
+if (problem) {
+  t.fail(problem);
+} else {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fleetserve-client-'));
+  t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  t.test('usage errors: exit 2, one line, nothing on stdout', async (t) => {
+    const cases: [string[], string][] = [
+      [[], 'fleetserve-client: missing URL (or HOST PORT PATH) (see --help)\n'],
+      [['127.0.0.1', 'port', 'x'], 'fleetserve-client: bad port "port" (1 to 65535) (see --help)\n'],
+      [['-H', 'NoColonHere', 'http://127.0.0.1:1/'], ''],
+      [['https://127.0.0.1:6789/'], 'fleetserve-client: https:// is not supported: fleetserve-client speaks plain HTTP only (no TLS); use http:// (see --help)\n'],
+      [['http://127.0.0.1:1/a', 'http://127.0.0.2:1/b'], ''],
+      [['--frobnicate'], 'fleetserve-client: unknown option --frobnicate (see --help)\n'],
+      [['--timeout', 'x', 'http://127.0.0.1:1/'], ''],
+    ];
+    const runs = await Promise.all(cases.map(([argv]) => runClient(argv)));
+    cases.forEach(([argv, expected], i) => {
+      const r = runs[i]!;
+      const name = JSON.stringify(argv);
+      t.equal(r.code, 2, name);
+      t.equal(r.stdout.length, 0, `${name}: no stdout`);
+      t.match(r.stderr, /^fleetserve-client: [^\n]+\n$/, `${name}: one line`);
+      if (expected) t.equal(r.stderr, expected, name);
+    });
+  });
+
+  t.test('connection refused: exit 3', async (t) => {
+    const port = await refusedPort();
+    const r = await runClient(['127.0.0.1', String(port), '/']);
+    t.equal(r.code, 3);
+    t.equal(lastLine(r.stderr), `fleetserve-client: connection refused by 127.0.0.1:${port}`);
+    const s = await runClient(['-s', `http://127.0.0.1:${port}/`]);
+    t.equal(s.stderr, `fleetserve-client: connection refused by 127.0.0.1:${port}\n`, 'with -s only the error line');
+  });
+
+  t.test('host not found: exit 4', async (t) => {
+    const r = await runClient(['-s', 'http://nosuchhost.invalid:6789/x']);
+    t.equal(r.code, 4);
+    t.equal(r.stderr, 'fleetserve-client: host not found: nosuchhost.invalid\n');
+  });
+
+  t.test('read timeout: exit 5, before the head and in the middle of the body', async (t) => {
+    const srv = await startRaw((s) =>
+      onRequestHeads(s, (head) => {
+        if (head.startsWith('GET /stall-body ')) s.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789');
+        // /silent: never answers
+      }),
+    );
+    t.teardown(srv.close);
+    const u = `http://127.0.0.1:${srv.port}`;
+    const [silent, body] = await Promise.all([
+      runClient(['-s', '--timeout', '300', `${u}/silent`]),
+      runClient(['-s', '--timeout', '300', `${u}/stall-body`]),
+    ]);
+    t.equal(silent.code, 5);
+    t.equal(silent.stderr, `fleetserve-client: timed out: no data from 127.0.0.1:${srv.port} for 300 ms while waiting for the response\n`);
+    t.equal(body.code, 5);
+    t.equal(body.stdout.toString(), '0123456789', 'what arrived was written');
+    t.equal(body.stderr, `fleetserve-client: timed out: no data from 127.0.0.1:${srv.port} for 300 ms after 10 of 100 body bytes\n`);
+  });
+
+  t.test('connection closed before the full body: exit 6 with the byte counts', async (t) => {
+    const srv = await startRaw((s) =>
+      onRequestHeads(s, (head) => {
+        if (head.startsWith('GET /big ')) {
+          s.end('HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\n\r\n' + 'x'.repeat(512));
+        } else if (head.startsWith('GET /chunked ')) {
+          s.end('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n');
+        } else if (head.startsWith('GET /reset ')) {
+          s.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc', () => setTimeout(() => s.resetAndDestroy(), 20));
+        } else {
+          s.end();
+        }
+      }),
+    );
+    t.teardown(srv.close);
+    const u = `http://127.0.0.1:${srv.port}`;
+    const [big, chunked, reset, empty] = await Promise.all([
+      runClient([`${u}/big`]),
+      runClient(['-s', `${u}/chunked`]),
+      runClient(['-s', `${u}/reset`]),
+      runClient(['-s', `${u}/empty`]),
+    ]);
+    t.equal(big.code, 6);
+    t.equal(big.stdout.length, 512);
+    t.equal(lastLine(big.stderr), `fleetserve-client: connection closed after 512 of 1048576 body bytes (/big from 127.0.0.1:${srv.port})`);
+    t.equal(chunked.code, 6);
+    t.equal(chunked.stderr, `fleetserve-client: connection closed after 5 body bytes of a chunked body, before its last chunk (/chunked from 127.0.0.1:${srv.port})\n`);
+    t.equal(reset.code, 6);
+    t.equal(reset.stderr, `fleetserve-client: connection reset after 3 of 100 body bytes (/reset from 127.0.0.1:${srv.port})\n`);
+    t.equal(empty.code, 6);
+    t.equal(empty.stderr, `fleetserve-client: connection closed before any response (/empty from 127.0.0.1:${srv.port})\n`);
+  });
+
+  t.test('a close mid-body on a long download ends the progress line first', async (t) => {
+    const srv = await startRaw((s) =>
+      onRequestHeads(s, () => {
+        s.write('HTTP/1.1 200 OK\r\nContent-Length: 200000\r\n\r\n');
+        s.write(Buffer.alloc(50_000));
+        setTimeout(() => s.end(Buffer.alloc(50_000)), 300);
+      }),
+    );
+    t.teardown(srv.close);
+    const file = path.join(tmp, 'cut.bin');
+    const r = await runClient(['-o', file, `http://127.0.0.1:${srv.port}/`], { FLEETSERVE_CLIENT_FORCE_PROGRESS: '1' });
+    t.equal(r.code, 6);
+    t.equal(fs.statSync(file).size, 100_000, 'what arrived is in the file');
+    t.match(r.stderr, /\r\[[#-]+\] +\d+%[^\n]*\n(fleetserve-client: connection closed after 100000 of 200000 body bytes[^\n]*)\n$/);
+  });
+
+  t.test('malformed responses: exit 7', async (t) => {
+    const responses: Record<string, string> = {
+      '/garbage': 'SSH-2.0-OpenSSH_9.6\r\n',
+      '/header': 'HTTP/1.1 200 OK\r\nThis is not a header\r\n\r\n',
+      '/chunk': 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nnot-hex\r\n',
+      '/both': 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+      '/cl': 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd',
+      '/version': 'HTTP/2.0 200 OK\r\n\r\n',
+    };
+    const srv = await startRaw((s) =>
+      onRequestHeads(s, (head) => {
+        const target = head.split(' ')[1] ?? '';
+        s.end(responses[target] ?? '');
+      }),
+    );
+    t.teardown(srv.close);
+    const u = `http://127.0.0.1:${srv.port}`;
+    const expected: Record<string, string> = {
+      '/garbage': 'bad status line "SSH-2.0-OpenSSH_9.6"',
+      '/header': 'bad header line "This is not a header"',
+      '/chunk': 'bad chunk size "not-hex"',
+      '/both': 'response has both Content-Length and Transfer-Encoding',
+      '/cl': 'conflicting Content-Length values (3, 4)',
+      '/version': 'unsupported HTTP version HTTP/2.0',
+    };
+    const targets = Object.keys(responses);
+    const runs = await Promise.all(targets.map((p) => runClient(['-s', u + p])));
+    targets.forEach((p, i) => {
+      const r = runs[i]!;
+      t.equal(r.code, 7, p);
+      t.equal(r.stderr, `fleetserve-client: malformed response from 127.0.0.1:${srv.port}: ${expected[p]}\n`, p);
+    });
+  });
+
+  t.test('a hostile status line cannot reach the terminal raw', async (t) => {
+    const srv = await startRaw((s) => onRequestHeads(s, () => s.end('HTTP/1.1 200 OK\r\nX-Evil: \x1b]0;pwned\x07\r\nContent-Length: 0\r\n\r\n')));
+    t.teardown(srv.close);
+    const r = await runClient([`http://127.0.0.1:${srv.port}/`]);
+    t.equal(r.code, 0);
+    t.match(r.stderr, '< X-Evil: \\x1b]0;pwned\\x07\n');
+    t.notMatch(r.stderr, /\x1b/);
+  });
+
+  t.test('HTTP status >= 400: exit 22, the body is still written, later paths still fetched', async (t) => {
+    const srv = await startHttp((req, res) => {
+      if (req.url === '/missing') {
+        res.statusCode = 404;
+        res.end('not here\n');
+      } else {
+        res.end('fine\n');
+      }
+    });
+    t.teardown(srv.close);
+    const u = `http://127.0.0.1:${srv.port}`;
+    const r = await runClient(['-s', `${u}/missing`, `${u}/ok`]);
+    t.equal(r.code, 22);
+    t.equal(r.stdout.toString(), 'not here\nfine\n');
+    t.equal(r.stderr, 'fleetserve-client: HTTP 404 Not Found for /missing\n');
+    const ok = await runClient(['-s', `${u}/ok`]);
+    t.equal(ok.code, 0, 'and 0 when all are below 400');
+  });
+
+  t.test('the -o file cannot be written: exit 8, and a failed connection leaves the file alone', async (t) => {
+    const srv = await startHttp((_req, res) => res.end('x'));
+    t.teardown(srv.close);
+    const bad = path.join(tmp, 'no-such-dir', 'out.txt');
+    const r = await runClient(['-s', '-o', bad, `http://127.0.0.1:${srv.port}/`]);
+    t.equal(r.code, 8);
+    t.match(r.stderr, /^fleetserve-client: cannot write .*no-such-dir\/out\.txt: ENOENT[^\n]*\n$/);
+
+    const keep = path.join(tmp, 'keep.txt');
+    fs.writeFileSync(keep, 'precious');
+    const port = await refusedPort();
+    const refused = await runClient(['-s', '-o', keep, `http://127.0.0.1:${port}/`]);
+    t.equal(refused.code, 3);
+    t.equal(fs.readFileSync(keep, 'utf8'), 'precious');
+  });
+}
