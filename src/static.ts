@@ -78,6 +78,11 @@ const WIRE_MAX_BODY = 64 * 1024;
 /** The site's own 404 page, looked up and cached like any other path. */
 const NOT_FOUND_PAGE = '/404.html';
 const ALLOW = 'Allow: GET, HEAD, OPTIONS\r\n';
+/**
+ * Fields that describe one particular response (its validators, coding, range, date): a
+ * configured header rule cannot set them; it would contradict what the server sends.
+ */
+const SERVER_MANAGED = new Set(['etag', 'last-modified', 'content-encoding', 'content-range', 'accept-ranges', 'date', 'allow', 'location']);
 /** Types served as they are although mime-types has no charset for them. */
 const UTF8_TYPES = new Set(['application/javascript', 'application/json', 'application/xml', 'image/svg+xml', 'application/manifest+json']);
 
@@ -117,6 +122,7 @@ export class StaticHandler {
   private readonly cache: LruCache<Entry>;
   private readonly inFlight = new Map<string, Promise<Entry>>();
   private readonly headersFor: (urlPath: string) => [string, string][];
+  private readonly warnedManaged = new Set<string>();
 
   constructor(
     private readonly config: StaticConfig,
@@ -138,7 +144,7 @@ export class StaticHandler {
     if (entry !== undefined && performance.now() - entry.checkedAt < this.config.cacheValidMs) {
       return this.answer(req, entry);
     }
-    return this.lookupCached(req.path, entry).then((e) => this.answer(req, e));
+    return this.lookupCached(req.path, entry).then((e) => this.answer(req, e), busy);
   }
 
   /** One disk lookup per path at a time, however many requests wait for it. */
@@ -159,6 +165,13 @@ export class StaticHandler {
       this.inFlight.set(rawPath, p);
     }
     return p;
+  }
+
+  private warnManaged(name: string, urlPath: string): void {
+    const lower = name.toLowerCase();
+    if (this.warnedManaged.has(lower)) return;
+    this.warnedManaged.add(lower);
+    this.log.warn({ header: name, path: urlPath }, `configured header ${name} ignored: the server sets it per response`);
   }
 
   private refusal(status: number, reason: string): RefusalEntry {
@@ -190,30 +203,49 @@ export class StaticHandler {
         const enc = resolved.relPath === '' ? '' : encodePathSegments(resolved.relPath);
         return { kind: 'redirect', location: `/${enc}/`, checkedAt: performance.now(), bytes: 0 };
       }
-      const index = path.join(target.real, 'index.html');
+      // index.html goes through the symlink policy like any file: a link named index.html
+      // must not lead out of the root when the file itself could not be asked for.
+      let index: { real: string; st: fs.Stats } | null = null;
       try {
-        const st = await fs.promises.stat(index);
-        if (st.isFile()) return await this.fileEntry(index, st, resolved.relPath ? `/${resolved.relPath}/index.html` : '/index.html', previous);
+        index = await this.statInsideRoot(path.join(target.real, 'index.html'));
       } catch (err) {
         const status = statusForErrno(err);
         if (status !== 404) return this.refusal(status, (err as Error).message);
+      }
+      if (index !== null && index.st.isFile()) {
+        return this.fileEntryOrRefusal(index.real, index.st, resolved.relPath ? `/${resolved.relPath}/index.html` : '/index.html', previous);
       }
       if (config.listing) return { kind: 'listing', dir: target.real, urlPath: `/${resolved.relPath}${resolved.relPath ? '/' : ''}`, checkedAt: performance.now(), bytes: 0 };
       return this.refusal(404, 'directory without index.html');
     }
     if (!target.st.isFile()) return this.refusal(404, 'not a regular file');
-    return this.fileEntry(target.real, target.st, `/${resolved.relPath}`, previous);
+    // "/file.txt/" names a child of a file: nothing (as stat("file.txt/") says, ENOTDIR). Serving
+    // the file there would give it a second URL whose relative links resolve elsewhere.
+    if (resolved.trailingSlash) return this.refusal(404, 'a file has no children');
+    return this.fileEntryOrRefusal(target.real, target.st, `/${resolved.relPath}`, previous);
   }
 
   private async spaFallback(): Promise<Entry> {
-    const index = path.join(this.config.root, 'index.html');
     try {
-      const st = await fs.promises.stat(index);
-      if (st.isFile()) return await this.fileEntry(index, st, '/index.html', undefined);
+      const index = await this.statInsideRoot(path.join(this.config.root, 'index.html'));
+      if (index.st.isFile()) return await this.fileEntryOrRefusal(index.real, index.st, '/index.html', undefined);
     } catch {
-      // no index.html: a plain 404
+      // no index.html (or one the symlink policy refuses): a plain 404
     }
     return this.refusal(404, 'not found');
+  }
+
+  /** A file that cannot be read (EACCES, or gone between stat and open) is a refusal with its status, not a 500. */
+  private async fileEntryOrRefusal(filePath: string, st: fs.Stats, urlPath: string, previous: Entry | undefined): Promise<Entry> {
+    try {
+      return await this.fileEntry(filePath, st, urlPath, previous);
+    } catch (err) {
+      // Anything else (a file that keeps changing while read, an I/O error) is not cached: the
+      // connection answers it with a 500 and the next request looks again.
+      const status = statusForErrno(err);
+      if (status !== 403 && status !== 404) throw err;
+      return this.refusal(status, (err as Error).message);
+    }
   }
 
   /** stat() under the symlink policy: targets outside the root are "not found", never served. */
@@ -262,30 +294,46 @@ export class StaticHandler {
       const variants: Representation[] = [];
       if (this.config.precompressed) {
         for (const coding of CODING_ORDER) {
-          const sibling = filePath + CODING_SUFFIX[coding];
-          let sst: fs.Stats;
+          // A sibling is a file like any other: the symlink policy decides whether it may be
+          // read (x.gz linking out of the root must not be served to gzip clients).
+          let sib: { real: string; st: fs.Stats };
           try {
-            sst = await fs.promises.stat(sibling);
+            sib = await this.statInsideRoot(filePath + CODING_SUFFIX[coding]);
           } catch {
             continue;
           }
-          if (!sst.isFile()) continue;
-          variants.push(await this.representation(sibling, sst, coding, prev?.variants.find((v) => v.path === sibling)));
+          if (!sib.st.isFile()) continue;
+          variants.push(await this.representation(sib.real, sib.st, coding, prev?.variants.find((v) => v.path === sib.real)));
         }
       }
       const base = path.posix.basename(urlPath);
-      const cacheControl = this.config.immutableCacheControl && isContentHashedName(base) ? this.config.immutableCacheControl : this.config.cacheControl;
+      let cacheControl = this.config.immutableCacheControl && isContentHashedName(base) ? this.config.immutableCacheControl : this.config.cacheControl;
+      let contentType = contentTypeOf(filePath);
+      let vary = variants.length > 0 ? 'Accept-Encoding' : '';
+      let nosniff = SERVER_HEADERS;
+      let configured = '';
+      // A configured field replaces the server's own value rather than adding a second field
+      // with the same name (two Cache-Control fields would be combined by a cache into a
+      // contradiction); Vary is merged; fields that describe this very response are ours.
+      for (const [name, value] of this.headersFor(urlPath)) {
+        const lower = name.toLowerCase();
+        if (lower === 'cache-control') cacheControl = value;
+        else if (lower === 'content-type') contentType = value;
+        else if (lower === 'vary') vary = vary === '' ? value : `${vary}, ${value}`;
+        else if (lower === 'x-content-type-options') nosniff = `${name}: ${value}\r\n`;
+        else if (SERVER_MANAGED.has(lower)) this.warnManaged(name, urlPath);
+        else configured += `${name}: ${value}\r\n`;
+      }
       let headerLines = `Cache-Control: ${cacheControl}\r\nAccept-Ranges: bytes\r\n`;
-      if (variants.length > 0) headerLines += 'Vary: Accept-Encoding\r\n';
-      headerLines += SERVER_HEADERS;
-      for (const [name, value] of this.headersFor(urlPath)) headerLines += `${name}: ${value}\r\n`;
+      if (vary !== '') headerLines += `Vary: ${vary}\r\n`;
+      headerLines += nosniff + configured;
       const bytes = (rep.body?.length ?? 0) + variants.reduce((n, v) => n + (v.body?.length ?? 0), 0);
       return {
         kind: 'file',
         rep,
         variants,
         codings: variants.map((v) => v.coding as Coding),
-        contentType: contentTypeOf(filePath),
+        contentType,
         headerLines,
         wire: null,
         wireEpoch: -1,
@@ -293,7 +341,7 @@ export class StaticHandler {
         bytes,
       };
     } catch (err) {
-      // The file changed under us between stat and read: look once more, then give up with 503.
+      // The file changed under us between stat and read: look again, then give up (503, see busy).
       if ((err as NodeJS.ErrnoException).code === 'ECHANGED' && attempt < 2) {
         return this.fileEntry(filePath, await fs.promises.stat(filePath), urlPath, undefined, attempt + 1);
       }
@@ -445,14 +493,14 @@ export class StaticHandler {
         return keepAlive(errorReply(err.code === 'ECHANGED' ? 503 : statusForErrno(err), err.message));
       }
       this.cache.delete(req.path);
-      return this.lookupCached(req.path, undefined).then((e) => this.answer({ ...req, retried: true }, e));
+      return this.lookupCached(req.path, undefined).then((e) => this.answer({ ...req, retried: true }, e), busy);
     });
   }
 
   private async answerListing(req: Request, entry: ListingEntry): Promise<Reply> {
     let items;
     try {
-      items = await readListing(entry.dir, this.config.dotfiles === 'allow');
+      items = await readListing(entry.dir, { showDotfiles: this.config.dotfiles === 'allow', symlinks: this.config.symlinks, root: this.config.root });
     } catch (err) {
       const status = statusForErrno(err);
       return keepAlive(errorReply(status, (err as Error).message));
@@ -485,6 +533,15 @@ function openChecked(rep: Representation): Promise<number> {
 
 function encodingLine(rep: Representation): string {
   return rep.coding === null ? '' : `Content-Encoding: ${rep.coding}\r\n`;
+}
+
+/**
+ * A file that kept changing while it was read (ECHANGED after the retries) is a transient
+ * 503, not cached; anything else goes on to the connection's 500.
+ */
+function busy(err: unknown): Reply {
+  if ((err as NodeJS.ErrnoException | null)?.code === 'ECHANGED') return keepAlive(errorReply(503, (err as Error).message));
+  throw err;
 }
 
 /** Errors that are not about the request's framing keep the connection open. */

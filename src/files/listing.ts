@@ -19,13 +19,33 @@ export function sortListing(items: ListingItem[]): ListingItem[] {
   return items.sort((a, b) => (a.directory === b.directory ? a.name.localeCompare(b.name, 'en', { sensitivity: 'base' }) || (a.name < b.name ? -1 : 1) : a.directory ? -1 : 1));
 }
 
-export async function readListing(dir: string, showDotfiles: boolean): Promise<ListingItem[]> {
+export interface ListingOptions {
+  /** List names starting with "." (dotfiles: allow). */
+  showDotfiles: boolean;
+  /** The symlink policy: a link is listed only when a request for it would be served. */
+  symlinks: 'follow' | 'inside-root' | 'deny';
+  /** The (real) root directory, for the inside-root check. */
+  root: string;
+}
+
+/**
+ * The entries a client could ask for: names hidden by the dotfile policy and links refused by
+ * the symlink policy are left out, so a listing never tells the size or date of a file
+ * outside the root.
+ */
+export async function readListing(dir: string, opts: ListingOptions): Promise<ListingItem[]> {
   const names = await fs.promises.readdir(dir);
   const items: ListingItem[] = [];
   for (const name of names) {
-    if (!showDotfiles && name.startsWith('.')) continue;
+    if (!opts.showDotfiles && name.startsWith('.')) continue;
+    const full = path.join(dir, name);
     try {
-      const st = await fs.promises.stat(path.join(dir, name));
+      if (opts.symlinks !== 'follow' && (await fs.promises.lstat(full)).isSymbolicLink()) {
+        if (opts.symlinks === 'deny') continue;
+        const rel = path.relative(opts.root, await fs.promises.realpath(full));
+        if (rel === '..' || rel.startsWith('..' + path.sep) || path.isAbsolute(rel)) continue;
+      }
+      const st = await fs.promises.stat(full);
       if (!st.isFile() && !st.isDirectory()) continue;
       items.push({ name, directory: st.isDirectory(), size: st.isFile() ? st.size : 0, mtimeMs: st.mtimeMs });
     } catch {
