@@ -159,7 +159,9 @@ export class Connection {
           );
           return;
         }
-        if (!corked) {
+        // Cork only when more than one write is coming (a head and a body, or pipelined
+        // responses) so they leave in one writev; a lone precomputed response is one write.
+        if (!corked && (off < buf.length || reply.wire === undefined)) {
           sock.cork();
           corked = true;
         }
