@@ -307,7 +307,7 @@ const SCHEMA = {
   cacheMaxFileBytes: {
     doc: 'Files up to this size are kept in memory; larger ones are streamed from disk.',
     format: 'whole-number',
-    default: 256 * 1024,
+    default: 2 * 1024 * 1024,
     env: 'FLEETSERVE_CACHE_MAX_FILE_BYTES',
     arg: 'cache-max-file-bytes',
   },

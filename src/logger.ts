@@ -64,6 +64,14 @@ export function createLoggers(config: Pick<Config, 'logLevel' | 'logPretty' | 'a
   };
 }
 
+/**
+ * A JSON string literal. Methods are tokens and targets visible ASCII (the parser refuses
+ * anything else), so only '"' and '\\' can need escaping, and rarely do.
+ */
+function jsonString(s: string): string {
+  return s.indexOf('"') === -1 && s.indexOf('\\') === -1 ? `"${s}"` : JSON.stringify(s);
+}
+
 /** Formats access records as pino's JSON lines (level 30, ISO time, pid, worker, kind). */
 export function accessLineWriter(dest: { write(s: string): unknown }, worker: number | string): (r: AccessRecord) => void {
   const prefix = `{"level":30,"time":"`;
@@ -77,8 +85,8 @@ export function accessLineWriter(dest: { write(s: string): unknown }, worker: nu
       lastIso = new Date(now).toISOString();
     }
     dest.write(
-      `${prefix}${lastIso}${middle}${JSON.stringify(r.method)},"path":${JSON.stringify(r.path)},"status":${r.status},` +
-        `"bytes":${r.bytes},"ms":${r.ms},"remote":${JSON.stringify(r.remote)}}\n`,
+      `${prefix}${lastIso}${middle}"${r.method}","path":${jsonString(r.path)},"status":${r.status},` +
+        `"bytes":${r.bytes},"ms":${r.ms},"remote":${jsonString(r.remote)}}\n`,
     );
   };
 }

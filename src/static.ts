@@ -82,7 +82,6 @@ const ALLOW = 'Allow: GET, HEAD, OPTIONS\r\n';
  * Fields that describe one particular response (its validators, coding, range, date): a
  * configured header rule cannot set them; it would contradict what the server sends.
  */
-const SERVER_MANAGED = new Set(['etag', 'last-modified', 'content-encoding', 'content-range', 'accept-ranges', 'date', 'allow', 'location']);
 /** Types served as they are although mime-types has no charset for them. */
 const UTF8_TYPES = new Set(['application/javascript', 'application/json', 'application/xml', 'image/svg+xml', 'application/manifest+json']);
 
@@ -122,7 +121,6 @@ export class StaticHandler {
   private readonly cache: LruCache<Entry>;
   private readonly inFlight = new Map<string, Promise<Entry>>();
   private readonly headersFor: (urlPath: string) => [string, string][];
-  private readonly warnedManaged = new Set<string>();
 
   constructor(
     private readonly config: StaticConfig,
@@ -165,13 +163,6 @@ export class StaticHandler {
       this.inFlight.set(rawPath, p);
     }
     return p;
-  }
-
-  private warnManaged(name: string, urlPath: string): void {
-    const lower = name.toLowerCase();
-    if (this.warnedManaged.has(lower)) return;
-    this.warnedManaged.add(lower);
-    this.log.warn({ header: name, path: urlPath }, `configured header ${name} ignored: the server sets it per response`);
   }
 
   private refusal(status: number, reason: string): RefusalEntry {
@@ -314,14 +305,14 @@ export class StaticHandler {
       let configured = '';
       // A configured field replaces the server's own value rather than adding a second field
       // with the same name (two Cache-Control fields would be combined by a cache into a
-      // contradiction); Vary is merged; fields that describe this very response are ours.
+      // contradiction); Vary is merged. Fields that describe this very response (ETag,
+      // Content-Range, ...) are refused when the configuration is loaded (cache-policy.ts).
       for (const [name, value] of this.headersFor(urlPath)) {
         const lower = name.toLowerCase();
         if (lower === 'cache-control') cacheControl = value;
         else if (lower === 'content-type') contentType = value;
         else if (lower === 'vary') vary = vary === '' ? value : `${vary}, ${value}`;
         else if (lower === 'x-content-type-options') nosniff = `${name}: ${value}\r\n`;
-        else if (SERVER_MANAGED.has(lower)) this.warnManaged(name, urlPath);
         else configured += `${name}: ${value}\r\n`;
       }
       let headerLines = `Cache-Control: ${cacheControl}\r\nAccept-Ranges: bytes\r\n`;
@@ -490,7 +481,7 @@ export class StaticHandler {
   private openOrRetry(req: Request, rep: Representation, reply: (fd: number) => Reply): Promise<Reply> {
     return openChecked(rep).then(reply, (err: NodeJS.ErrnoException) => {
       if (req.retried) {
-        return keepAlive(errorReply(err.code === 'ECHANGED' ? 503 : statusForErrno(err), err.message));
+        return err.code === 'ECHANGED' ? fileChanging(err.message) : keepAlive(errorReply(statusForErrno(err), err.message));
       }
       this.cache.delete(req.path);
       return this.lookupCached(req.path, undefined).then((e) => this.answer({ ...req, retried: true }, e), busy);
@@ -540,8 +531,14 @@ function encodingLine(rep: Representation): string {
  * 503, not cached; anything else goes on to the connection's 500.
  */
 function busy(err: unknown): Reply {
-  if ((err as NodeJS.ErrnoException | null)?.code === 'ECHANGED') return keepAlive(errorReply(503, (err as Error).message));
+  if ((err as NodeJS.ErrnoException | null)?.code === 'ECHANGED') return fileChanging((err as Error).message);
   throw err;
+}
+
+/** 503 for a file that is being rewritten while we read it: worth asking again in a moment. */
+function fileChanging(note: string): Reply {
+  const reply = keepAlive(errorReply(503, note));
+  return { ...reply, headers: 'Retry-After: 1\r\n' + reply.headers };
 }
 
 /** Errors that are not about the request's framing keep the connection open. */

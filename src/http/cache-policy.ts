@@ -136,7 +136,9 @@ function isFieldValue(value: string): boolean {
 
 /**
  * Fields the server itself must control: message framing (RFC 9112 §6) and
- * connection-specific fields (RFC 9110 §7.6.1). A rule setting them would corrupt the stream.
+ * connection-specific fields (RFC 9110 §7.6.1), which would corrupt the stream, and the
+ * fields it computes per response (validators, ranges, encoding, Date, Allow, Location),
+ * which a fixed value would make lie. A rule naming one is a configuration error.
  */
 const RESERVED_FIELDS: ReadonlySet<string> = new Set([
   'content-length',
@@ -147,6 +149,14 @@ const RESERVED_FIELDS: ReadonlySet<string> = new Set([
   'upgrade',
   'te',
   'trailer',
+  'etag',
+  'last-modified',
+  'content-encoding',
+  'content-range',
+  'accept-ranges',
+  'date',
+  'allow',
+  'location',
 ]);
 
 function trimOws(v: string): string {
@@ -181,7 +191,9 @@ interface CompiledRule {
  * a field name that is not a token (§5.1); a value that is not a string or contains control
  * characters (CR, LF, NUL, … §5.5); the same name twice in one rule (differing only in case);
  * and framing/connection fields the server owns (Content-Length, Transfer-Encoding,
- * Connection, Keep-Alive, Proxy-Connection, Upgrade, TE, Trailer). Values are trimmed of
+ * Connection, Keep-Alive, Proxy-Connection, Upgrade, TE, Trailer) or that it computes per
+ * response (ETag, Last-Modified, Content-Encoding, Content-Range, Accept-Ranges, Date, Allow,
+ * Location). Values are trimmed of
  * leading/trailing SP/HTAB (not part of a field value, §5.5).
  */
 export function compileHeaderRules(rules: readonly HeaderRule[]): HeaderRuleMatcher {
