@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // npm run bench -- [--rounds 3] [--duration 10] [--warmup 2] [--workers 2]
-//                  [--tests small-c50,small-c256,1m,100m] [--servers fleetserve,fleetserve-nolog,nginx]
+//                  [--tests small-c50,small-c256,1m,100m] [--servers fleetserve,fleetserve-nolog,fleetserve-rr,nginx]
 //                  [--out DIR]
 //
 // Starts fleetserve (built dist/) and, when installed, nginx with an equivalent config
@@ -120,10 +120,18 @@ function rssKiB(pid) {
   return total;
 }
 
-async function startFleetserve(site, workers, accessLog, logFile) {
+/** fleetserve variants: the default config, and one setting changed each. */
+const FLEETSERVE_VARIANTS = {
+  fleetserve: [],
+  'fleetserve-nolog': ['--access-log', 'false'],
+  'fleetserve-rr': ['--scheduling', 'rr'],
+};
+
+async function startFleetserve(site, workers, variant, logFile) {
   const port = await freePort();
   const out = fs.openSync(logFile, 'a');
-  const proc = spawn(process.execPath, [path.join(PROJECT, 'dist/main.js'), site, '--host', '127.0.0.1', '--port', String(port), '--workers', String(workers), '--log-pretty', 'false', '--access-log', String(accessLog)], { stdio: ['ignore', out, out] });
+  const args = [path.join(PROJECT, 'dist/main.js'), site, '--host', '127.0.0.1', '--port', String(port), '--workers', String(workers), '--log-pretty', 'false', ...FLEETSERVE_VARIANTS[variant]];
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', out, out] });
   await waitForPort(port, proc, 'fleetserve');
   return { port, proc, stop: () => stopProc(proc, 'SIGTERM') };
 }
@@ -207,6 +215,7 @@ async function main() {
     process.stderr.write('nginx is not installed: benchmarking without it (apt-get install nginx-light)\n');
     servers = servers.filter((s) => s !== 'nginx');
   }
+  for (const s of servers) if (s !== 'nginx' && !FLEETSERVE_VARIANTS[s]) throw new Error(`unknown server ${s} (known: nginx, ${Object.keys(FLEETSERVE_VARIANTS).join(', ')})`);
   const tests = o.tests.split(',').filter(Boolean);
   for (const t of tests) if (!TESTS[t]) throw new Error(`unknown test ${t} (known: ${Object.keys(TESTS).join(', ')})`);
   const tool = has('wrk') ? 'wrk' : 'autocannon';
@@ -233,7 +242,7 @@ async function main() {
         const srv =
           name === 'nginx'
             ? await startNginx(site, o.workers, path.join(out, 'nginx'))
-            : await startFleetserve(site, o.workers, name !== 'fleetserve-nolog', path.join(out, `${name}.log`));
+            : await startFleetserve(site, o.workers, name, path.join(out, `${name}.log`));
         try {
           const url = `http://127.0.0.1:${srv.port}${p}`;
           await load(url, conns, o.warmup, luaFile);
