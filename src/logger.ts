@@ -1,13 +1,15 @@
 /**
  * pino loggers for every process. Lifecycle lines are written synchronously so lines from
  * different workers never interleave mid-line and nothing is lost when a process exits;
- * access lines go through a buffered asynchronous destination (one write per ~4 KiB instead
- * of one per request) that is flushed at least once a second and when the worker drains.
+ * access lines are gathered into batches of whole lines for an asynchronous destination (one
+ * write per 20–300 lines instead of one per request), pushed at least once a second and
+ * flushed synchronously when the worker drains.
  *
  * Access lines are the one place where logging sits on the hot path, so in JSON mode they
  * are formatted here as the exact line pino would write (same fields, same order) with one
  * template string, instead of pino's generic serializer: that halves their cost.
  */
+import fs from 'node:fs';
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
 import type { Config } from './config';
@@ -40,21 +42,16 @@ export function createLoggers(config: Pick<Config, 'logLevel' | 'logPretty' | 'a
   }
   const log = pino(options, pino.destination({ dest: 1, sync: true }));
   if (!config.accessLog) return { log, access: null, flush: () => {} };
-  const accessDest = pino.destination({ dest: 1, sync: false, minLength: 4096 });
-  const access = accessLineWriter(accessDest, worker);
-  // minLength holds lines until 4 KiB gather; on a quiet server that could be minutes, so
-  // push them out at least once a second.
-  setInterval(() => {
-    try {
-      accessDest.flush();
-    } catch {
-      // not open yet
-    }
-  }, 1000).unref();
+  const batchBytes = accessBatchBytes(1);
+  const accessDest = pino.destination({ dest: 1, sync: false, minLength: 0, maxWrite: batchBytes });
+  const batch = new LineBatcher(accessDest, batchBytes);
+  // A quiet server still shows its access lines within a second.
+  setInterval(() => batch.push(), 1000).unref();
   return {
     log,
-    access,
+    access: accessLineWriter(batch, worker),
     flush: () => {
+      batch.push();
       try {
         accessDest.flushSync();
       } catch {
@@ -62,6 +59,53 @@ export function createLoggers(config: Pick<Config, 'logLevel' | 'logPretty' | 'a
       }
     },
   };
+}
+
+/**
+ * How many bytes of whole access lines go into one write(2). Into a regular file any size
+ * lands whole. Into a pipe or socket (docker, systemd) only writes of at most PIPE_BUF
+ * (4096 on Linux) are atomic: a larger one could be split by another worker's line, so
+ * batches stay at 4 KiB there, ~20 lines a write.
+ */
+export function accessBatchBytes(fd: number): number {
+  try {
+    return fs.fstatSync(fd).isFile() ? 64 * 1024 : 4096;
+  } catch {
+    return 4096;
+  }
+}
+
+/**
+ * Gathers whole lines and hands them to the destination in batches of at most `batchBytes`
+ * (unless one line is longer), so each write the destination makes holds whole lines only.
+ * sonic-boom's own per-call buffering costs ~2 µs per line; one call per batch costs ~0.4 µs
+ * (64 KiB) to ~0.9 µs (4 KiB) per line. The destination still writes asynchronously and copes
+ * with a slow reader of stdout (EAGAIN, backlog) as it does for every pino line.
+ */
+export class LineBatcher {
+  private parts: string[] = [];
+  private length = 0;
+
+  constructor(
+    private readonly dest: { write(s: string): unknown },
+    private readonly batchBytes: number,
+  ) {}
+
+  /** `line` is ASCII (access lines are built from ASCII only), so its length is its byte count. */
+  write(line: string): void {
+    if (this.length + line.length > this.batchBytes) this.push();
+    this.parts.push(line);
+    this.length += line.length;
+  }
+
+  /** Hands what has gathered to the destination. */
+  push(): void {
+    if (this.length === 0) return;
+    const text = this.parts.length === 1 ? this.parts[0]! : this.parts.join('');
+    this.parts = [];
+    this.length = 0;
+    this.dest.write(text);
+  }
 }
 
 /**

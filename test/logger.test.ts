@@ -1,0 +1,52 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import t from 'tap';
+import { accessBatchBytes, accessLineWriter, LineBatcher } from '../src/logger';
+
+const record = { method: 'GET', path: '/a "quoted"\\path?x=1', status: 200, bytes: 455, ms: 0.25, remote: '127.0.0.1' };
+
+t.test('an access line is one JSON object with the fields pino would write, in order', (t) => {
+  const out: string[] = [];
+  accessLineWriter({ write: (s: string) => out.push(s) }, 3)(record);
+  t.equal(out.length, 1);
+  t.ok(out[0]!.endsWith('\n'));
+  const obj = JSON.parse(out[0]!);
+  t.same(Object.keys(obj), ['level', 'time', 'pid', 'worker', 'kind', 'method', 'path', 'status', 'bytes', 'ms', 'remote']);
+  t.match(obj, { level: 30, pid: process.pid, worker: 3, kind: 'access', ...record });
+  t.ok(!Number.isNaN(Date.parse(obj.time)), 'ISO time');
+  t.end();
+});
+
+t.test('batches hold whole lines and never exceed the batch size', (t) => {
+  const writes: string[] = [];
+  const batch = new LineBatcher({ write: (s: string) => writes.push(s) }, 4096);
+  const log = accessLineWriter(batch, 1);
+  for (let i = 0; i < 1000; i++) log({ ...record, path: `/file-${i}.html` });
+  batch.push();
+  t.ok(writes.length > 1000 / 40 && writes.length < 1000 / 10, `${writes.length} writes for 1000 lines`);
+  let n = 0;
+  for (const w of writes) {
+    t.ok(Buffer.byteLength(w) <= 4096, 'at most PIPE_BUF');
+    t.ok(w.endsWith('\n'), 'ends at a line end');
+    for (const line of w.split('\n').slice(0, -1)) t.equal(JSON.parse(line).path, `/file-${n++}.html`);
+  }
+  t.equal(n, 1000, 'every line, in order');
+  const count = writes.length;
+  batch.push();
+  t.equal(writes.length, count, 'an empty push writes nothing');
+  t.end();
+});
+
+t.test('batch size: 64 KiB into a regular file, PIPE_BUF into anything else', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleetserve-log-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const fd = fs.openSync(path.join(dir, 'out.log'), 'w');
+  t.equal(accessBatchBytes(fd), 65536);
+  fs.closeSync(fd);
+  const devnull = fs.openSync('/dev/null', 'w');
+  t.equal(accessBatchBytes(devnull), 4096);
+  fs.closeSync(devnull);
+  t.equal(accessBatchBytes(987654), 4096, 'a bad descriptor falls back to the safe size');
+  t.end();
+});
