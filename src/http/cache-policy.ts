@@ -7,6 +7,7 @@
  */
 
 import picomatch from 'picomatch';
+import { isTchar, trimOws } from './token';
 
 /** A configured rule: response header fields to add for URL paths matching `glob`. */
 export interface HeaderRule {
@@ -104,16 +105,6 @@ export function isContentHashedName(fileName: string): boolean {
   return false;
 }
 
-/** tchar (RFC 9110 §5.6.2) lookup for codes < 128. */
-const TCHAR = new Uint8Array(128);
-for (const ch of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") {
-  TCHAR[ch.charCodeAt(0)] = 1;
-}
-
-function isTchar(c: number): boolean {
-  return c < 128 && TCHAR[c] === 1;
-}
-
 /** `field-name = token` (RFC 9110 §5.1). */
 function isFieldName(name: string): boolean {
   if (name.length === 0) return false;
@@ -158,14 +149,6 @@ const RESERVED_FIELDS: ReadonlySet<string> = new Set([
   'allow',
   'location',
 ]);
-
-function trimOws(v: string): string {
-  let s = 0;
-  let e = v.length;
-  while (s < e && (v.charCodeAt(s) === 0x20 || v.charCodeAt(s) === 0x09)) s++;
-  while (e > s && (v.charCodeAt(e - 1) === 0x20 || v.charCodeAt(e - 1) === 0x09)) e--;
-  return s === 0 && e === v.length ? v : v.slice(s, e);
-}
 
 interface CompiledRule {
   test: (path: string) => boolean;

@@ -7,6 +7,7 @@
  */
 
 import { parseHttpDate } from './http-date';
+import { isOws } from './token';
 
 /** The request's conditional header fields, as received (field values, or undefined when absent). */
 export interface ConditionalHeaders {
@@ -44,10 +45,6 @@ const LIST_EMPTY = 1; // a valid list with no elements (e.g. ""): treated as abs
 const LIST_NO_MATCH = 2;
 const LIST_MATCH = 3;
 const LIST_STAR = 4; // "*"
-
-function isOws(c: number): boolean {
-  return c === 0x20 || c === 0x09;
-}
 
 /** `etagc = %x21 / %x23-7E / obs-text` (RFC 9110 §8.8.3). */
 function isEtagc(c: number): boolean {

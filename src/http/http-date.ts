@@ -7,6 +7,8 @@
  * allocation besides the returned number.
  */
 
+import { isOws } from './token';
+
 const DAY_NAMES = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'] as const;
 const DAY_NAMES_LONG = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'] as const;
 const MONTH_NAMES = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'] as const;
@@ -133,10 +135,6 @@ function toEpochMs(year: number, month: number, day: number, timeMs: number, wee
   const days = daysFromCivil(year, month, day);
   if ((((days + 4) % 7) + 7) % 7 !== weekday) return null; // 1970-01-01 was a Thursday (4)
   return days * MS_PER_DAY + timeMs;
-}
-
-function isOws(c: number): boolean {
-  return c === 0x20 || c === 0x09;
 }
 
 /**

@@ -6,25 +6,13 @@
  * split, no lower-casing copies; nothing is allocated per call.
  */
 
+import { isOws, isTchar } from './token';
+
 /** Content codings the server can send (RFC 9110 §8.4.1; br: RFC 7932, zstd: RFC 8878). */
 export type Coding = 'br' | 'zstd' | 'gzip';
 
 /** Server preference among equally weighted codings, best first. */
 const PREFERENCE: readonly Coding[] = ['br', 'zstd', 'gzip'];
-
-/** tchar (RFC 9110 §5.6.2) lookup for codes < 128. */
-const TCHAR = new Uint8Array(128);
-for (const ch of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") {
-  TCHAR[ch.charCodeAt(0)] = 1;
-}
-
-function isTchar(c: number): boolean {
-  return c < 128 && TCHAR[c] === 1;
-}
-
-function isOws(c: number): boolean {
-  return c === 0x20 || c === 0x09;
-}
 
 /** Whether s[start, end) equals the lower-case ASCII `lower`, ignoring case. */
 function equalsIgnoreCase(s: string, start: number, end: number, lower: string): boolean {

@@ -9,6 +9,7 @@
  *
  * It works on bytes with lookup tables, and makes strings only of what it keeps.
  */
+import { TCHAR, trimOws } from './token';
 import type { ParseErrorStatus, ParseResult, Request } from './types';
 
 export interface Limits {
@@ -36,12 +37,6 @@ const CRLF2 = Buffer.from('\r\n\r\n', 'latin1');
 /** RFC 9112 §2.2 asks servers to skip at least one empty line before a request line. */
 const MAX_LEADING_EMPTY_LINES = 4;
 
-/** tchar (RFC 9110 §5.6.2). */
-const TCHAR = new Uint8Array(256);
-for (const c of "!#$%&'*+-.^_`|~") TCHAR[c.charCodeAt(0)] = 1;
-for (let c = 0x30; c <= 0x39; c++) TCHAR[c] = 1;
-for (let c = 0x41; c <= 0x5a; c++) TCHAR[c] = 1;
-for (let c = 0x61; c <= 0x7a; c++) TCHAR[c] = 1;
 
 /** field-value bytes (RFC 9110 §5.5): HTAB, SP, VCHAR, obs-text. CR, LF, NUL and other controls are not. */
 const FIELD_VALUE = new Uint8Array(256);
@@ -262,14 +257,6 @@ function keepAliveOf(connection: string | undefined, minor: 0 | 1): boolean {
   }
   if (close) return false;
   return minor === 1 || keep;
-}
-
-function trimOws(s: string): string {
-  let a = 0;
-  let b = s.length;
-  while (a < b && (s.charCodeAt(a) === SP || s.charCodeAt(a) === HTAB)) a++;
-  while (b > a && (s.charCodeAt(b - 1) === SP || s.charCodeAt(b - 1) === HTAB)) b--;
-  return s.slice(a, b);
 }
 
 function splitAbsoluteForm(target: string): { authority: string; path: string; query: string } | null {

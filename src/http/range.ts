@@ -7,6 +7,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
+import { isOws } from './token';
 
 /** One byte range of the representation; both ends inclusive (`bytes=0-8` is {start: 0, end: 8}). */
 export interface ByteRange {
@@ -43,10 +44,6 @@ const OVERFLOW = Infinity;
 
 // Value of the digit run scanned by scanDigits (module scratch, so scanning allocates nothing).
 let scannedValue = 0;
-
-function isOws(c: number): boolean {
-  return c === 0x20 || c === 0x09;
-}
 
 /**
  * Scans `1*DIGIT` at `i`. Returns the index past the run (=== i when there is no digit) and
