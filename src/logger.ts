@@ -34,10 +34,10 @@ export function createLoggers(config: Pick<Config, 'logLevel' | 'logPretty' | 'a
   const base = { pid: process.pid, worker };
   const options: pino.LoggerOptions = { level: config.logLevel, base, timestamp: pino.stdTimeFunctions.isoTime };
   if (usePretty(config.logPretty, Boolean(process.stdout.isTTY))) {
-    const stream = pretty({ sync: true, colorize: Boolean(process.stdout.isTTY), ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l' });
+    const stream = pretty({ sync: true, singleLine: true, colorize: Boolean(process.stdout.isTTY), ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l' });
     const log = pino(options, stream);
     const child = log.child({ kind: 'access' });
-    const access = config.accessLog ? (r: AccessRecord) => child.info(r) : null;
+    const access = config.accessLog ? (r: AccessRecord) => child.info(r, `${r.method} ${r.path} ${r.status} ${r.bytes} B ${r.ms} ms`) : null;
     return { log, access, flush: () => {} };
   }
   const log = pino(options, pino.destination({ dest: 1, sync: true }));
