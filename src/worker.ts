@@ -47,7 +47,14 @@ export function runWorker(config: Config, loggers: Loggers, mode: 'cluster' | 's
   };
   const drainer = new Drainer({ server, connections, timeoutMs: config.drainTimeoutMs, log, exit });
 
+  let listening = false;
   server.on('error', (err: NodeJS.ErrnoException) => {
+    if (listening) {
+      // After the bind, errors come from accept() (EMFILE, ENFILE under load): that
+      // connection is lost, the server is not. Never turn them into a shutdown.
+      log.error({ err }, `accept failed: ${err.code ?? err.message}`);
+      return;
+    }
     const message = describeListenError(err, config.host, config.port);
     if (mode === 'cluster' && process.send) {
       // The primary prints the one line and stops everything; a respawn would only fail again.
@@ -59,6 +66,7 @@ export function runWorker(config: Config, loggers: Loggers, mode: 'cluster' | 's
   });
 
   server.listen({ host: config.host, port: config.port, backlog: 4096 }, () => {
+    listening = true;
     if (mode === 'single') {
       const addr = server.address() as net.AddressInfo;
       log.info({ url: urlOf(config.host, addr.port), host: config.host, port: addr.port, workers: 0 }, `listening on ${urlOf(config.host, addr.port)} (single process)`);
