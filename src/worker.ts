@@ -86,8 +86,8 @@ export function runWorker(config: Config, loggers: Loggers, mode: 'cluster' | 's
       if (m?.cmd === 'drain') drainer.begin('primary');
       else if (m?.cmd === 'force') drainer.force('primary');
     });
-    // The primary is gone (killed): nobody will replace or stop us, so stop ourselves.
-    process.on('disconnect', () => drainer.begin('primary exited'));
+    // If the primary is killed outright, Node's cluster ends this worker at once when the
+    // IPC channel closes (internal/cluster/child.js): a killed primary is a forced stop.
   }
 }
 
