@@ -729,3 +729,22 @@ t.test('result objects are fresh per call', async (t) => {
     t.fail('both parse', { r1: summary(r1), r2: summary(r2) });
   }
 });
+
+t.test('interned field names: every case spelling maps to its name, near misses stay themselves', async (t) => {
+  const names = ['Host', 'Connection', 'User-Agent', 'Accept-Encoding', 'If-None-Match', 'Sec-CH-UA-Platform', 'X-Forwarded-For', 'TE', 'DNT', 'Priority'];
+  for (const name of names) {
+    for (const spelled of [name, name.toUpperCase(), name.toLowerCase()]) {
+      const lines = spelled.toLowerCase() === 'host' ? [`${spelled}: v`] : ['Host: h', `${spelled}: v`];
+      const got = ok(t, head('GET / HTTP/1.1', lines));
+      if (got) t.equal(got.request.headers[name.toLowerCase()], 'v', `"${spelled}" → "${name.toLowerCase()}"`);
+    }
+  }
+  // Same length as a known name, one byte off (including a digit or '-' where a letter was).
+  for (const near of ['Hosu', 'Rang3', 'X-Forwarded-Fox', 'Accept-Encodinh', 'If-None_Match', 'Cookie2'.slice(0, 6).replace('e', '3')]) {
+    const got = ok(t, head('GET / HTTP/1.1', ['Host: h', `${near}: v`]));
+    if (got) {
+      t.equal(got.request.headers[near.toLowerCase()], 'v', `"${near}" keeps its own name`);
+      t.equal(Object.keys(got.request.headers).length, 2, `"${near}" did not turn into a known field`);
+    }
+  }
+});

@@ -227,8 +227,36 @@ function isAllZeros(s: string): boolean {
   return true;
 }
 
-/** Lower-cases an ASCII token without the cost of toLowerCase() when it is already lower case. */
+/**
+ * Field names that browsers, curl and load tools send, interned by length: a name that
+ * matches one (case-insensitively) costs a byte comparison instead of a new string and a
+ * toLowerCase(). Anything else is lower-cased the ordinary way.
+ */
+const KNOWN_NAMES: string[][] = [];
+for (const name of [
+  'host', 'connection', 'user-agent', 'accept', 'accept-encoding', 'accept-language', 'cache-control',
+  'pragma', 'referer', 'cookie', 'origin', 'range', 'if-range', 'if-none-match', 'if-modified-since',
+  'if-match', 'if-unmodified-since', 'content-length', 'transfer-encoding', 'upgrade-insecure-requests',
+  'sec-fetch-site', 'sec-fetch-mode', 'sec-fetch-dest', 'sec-fetch-user', 'sec-ch-ua', 'sec-ch-ua-mobile',
+  'sec-ch-ua-platform', 'dnt', 'priority', 'te', 'x-forwarded-for', 'x-forwarded-proto', 'x-real-ip',
+  'authorization', 'keep-alive', 'purpose', 'sec-purpose',
+]) {
+  (KNOWN_NAMES[name.length] ??= []).push(name);
+}
+
+/** The lower-cased field name in buf[from, to) (a token: ASCII only). */
 function lowerToken(buf: Buffer, from: number, to: number): string {
+  const candidates = KNOWN_NAMES[to - from];
+  if (candidates !== undefined) {
+    next: for (const name of candidates) {
+      for (let i = 0; i < name.length; i++) {
+        const c = buf[from + i]!;
+        // ASCII letters differ from their lower case by 0x20 only; other tchars must match exactly.
+        if (c !== name.charCodeAt(i) && !(c >= 0x41 && c <= 0x5a && (c | 0x20) === name.charCodeAt(i))) continue next;
+      }
+      return name;
+    }
+  }
   for (let i = from; i < to; i++) {
     const c = buf[i]!;
     if (c >= 0x41 && c <= 0x5a) return buf.toString('latin1', from, to).toLowerCase();
