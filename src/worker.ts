@@ -28,7 +28,7 @@ export function runWorker(config: Config, loggers: Loggers, mode: 'cluster' | 's
     onError: (err: unknown, what: string) => log.warn({ err }, what),
   };
 
-  const server = net.createServer({ noDelay: true }, (socket) => {
+  const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
     if (drainer.draining) {
       socket.destroy();
       return;

@@ -54,6 +54,8 @@ export class Connection {
   private headStartedAt = 0;
   private timeoutMs = 0;
   private draining = false;
+  /** The client has shut down its sending side (FIN): answer what it sent, then close. */
+  private peerEnded = false;
   private readonly remote: string;
   /** Wakes a body stream waiting on the socket when the socket goes away. */
   private wake: (() => void) | null = null;
@@ -66,6 +68,9 @@ export class Connection {
     this.remote = socket.remoteAddress ?? '';
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('timeout', () => this.onTimeout());
+    // The server runs with allowHalfOpen: a client may send its requests and shut down its
+    // side at once (printf ... | nc, the classic socket exercise); it still gets its answers.
+    socket.on('end', () => this.onPeerEnd());
     socket.on('error', (err: NodeJS.ErrnoException) => {
       // Resets and broken pipes are the client's business; anything else is worth a line.
       if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') opts.onError(err, 'socket error');
@@ -186,8 +191,19 @@ export class Connection {
   }
 
   /** Sets the state and timer once a batch of requests has been answered. */
+  private onPeerEnd(): void {
+    this.peerEnded = true;
+    // Busy: the reply in progress ends in afterBatch, which sees peerEnded.
+    if (this.state === State.Idle || this.state === State.Head) this.afterBatch();
+  }
+
   private afterBatch(): void {
     if (this.state === State.Closed) return;
+    if (this.peerEnded) {
+      // Nothing more can arrive; a partial head left now never completes.
+      this.finish();
+      return;
+    }
     if (this.pending === null) {
       this.state = State.Idle;
       if (this.draining) {
