@@ -84,9 +84,13 @@ export class Connection {
     this.setTimer(opts.keepAliveTimeoutMs);
   }
 
-  /** Idle: waiting for a request with nothing of one received yet. */
+  /**
+   * Idle: waiting for a request with nothing of one received, and nothing of the last
+   * response still queued for the client (a cached body is handed to the socket at once
+   * but may take a while to leave it).
+   */
   get idle(): boolean {
-    return this.state === State.Idle && this.pending === null;
+    return this.state === State.Idle && this.pending === null && this.socket.writableLength === 0;
   }
 
   /**
@@ -97,6 +101,7 @@ export class Connection {
   drain(): void {
     this.draining = true;
     if (this.idle) this.socket.destroy();
+    else if (this.state === State.Idle && this.pending === null) this.finish(); // flush, then FIN
   }
 
   private setTimer(ms: number): void {
@@ -207,7 +212,8 @@ export class Connection {
     if (this.pending === null) {
       this.state = State.Idle;
       if (this.draining) {
-        this.socket.destroy();
+        if (this.socket.writableLength === 0) this.socket.destroy();
+        else this.finish(); // the last response is still leaving: let it, then close
         return;
       }
       this.setTimer(this.opts.keepAliveTimeoutMs);
