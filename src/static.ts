@@ -47,6 +47,8 @@ interface FileEntry extends Cached {
   /** Cache-Control, Accept-Ranges, Vary, nosniff and configured headers. */
   headerLines: string;
   /** The whole 200 response to a keep-alive HTTP/1.1 GET, for the second `wireEpoch`. */
+  /** The 200 head lines for the file itself (identity), built once. */
+  okHeaders: string;
   wire: Buffer | null;
   wireEpoch: number;
 }
@@ -326,6 +328,7 @@ export class StaticHandler {
         codings: variants.map((v) => v.coding as Coding),
         contentType,
         headerLines,
+        okHeaders: `Content-Type: ${contentType}\r\n${headerLines}${rep.validatorLines}Content-Length: ${rep.size}\r\n`,
         wire: null,
         wireEpoch: -1,
         checkedAt: performance.now(),
@@ -391,7 +394,7 @@ export class StaticHandler {
       (entry.variants.length === 0 || h['accept-encoding'] === undefined)
     ) {
       const body = entry.rep.body;
-      const headers = this.headLines(entry, entry.rep, body.length);
+      const headers = entry.okHeaders;
       if (body.length > WIRE_MAX_BODY) return { status: 200, headers, body };
       dateHeader();
       if (entry.wireEpoch !== dateEpoch() || entry.wire === null) {
