@@ -14,7 +14,7 @@ import type { Config } from './config';
 import type { Logger } from './logger';
 import { statusForErrno } from './errors';
 import { etagOfBytes, etagOfFile, identityOf, LruCache, readWhole, sameIdentity, type Cached, type FileIdentity } from './files/cache';
-import { resolveRequestPath } from './files/resolve';
+import { isInsideRoot, resolveRequestPath } from './files/resolve';
 import { renderListing, readListing } from './files/listing';
 import { compileHeaderRules, isContentHashedName } from './http/cache-policy';
 import { evaluatePreconditions, isRangeFresh } from './http/conditional';
@@ -249,9 +249,8 @@ export class StaticHandler {
     const notFound = () => Object.assign(new Error('symbolic link refused by policy'), { code: 'ENOENT' });
     if (policy === 'deny') {
       if (real !== filePath) throw notFound();
-    } else {
-      const rel = path.relative(this.config.root, real);
-      if (rel === '..' || rel.startsWith('../') || path.isAbsolute(rel)) throw notFound();
+    } else if (!isInsideRoot(this.config.root, real)) {
+      throw notFound();
     }
     return { real, st: await fs.promises.stat(real) };
   }
@@ -540,8 +539,7 @@ function busy(err: unknown): Reply {
 
 /** 503 for a file that is being rewritten while we read it: worth asking again in a moment. */
 function fileChanging(note: string): Reply {
-  const reply = keepAlive(errorReply(503, note));
-  return { ...reply, headers: 'Retry-After: 1\r\n' + reply.headers };
+  return withHeader(errorReply(503, note), 'Retry-After: 1\r\n', false);
 }
 
 /** Errors that are not about the request's framing keep the connection open. */

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { formatHttpDate } from '../http/http-date';
+import { escapeHtml } from '../http/respond';
 
 export interface ListingItem {
   name: string;
@@ -53,10 +54,6 @@ export async function readListing(dir: string, opts: ListingOptions): Promise<Li
     }
   }
   return sortListing(items);
-}
-
-export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 export function formatSize(bytes: number): string {

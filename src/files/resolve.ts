@@ -61,6 +61,12 @@ export function percentDecodeOnce(raw: string): string | null {
   }
 }
 
+/** Whether `p` is `root` or below it: by path.relative, never a string prefix ("site-old/"). */
+export function isInsideRoot(root: string, p: string): boolean {
+  const rel = path.relative(root, p);
+  return !(rel === '..' || rel.startsWith('../') || path.isAbsolute(rel));
+}
+
 function refuse(status: 400 | 403 | 404, reason: string): ResolveResult {
   return { kind: 'refuse', status, reason };
 }
@@ -105,8 +111,7 @@ export function resolveRequestPath(
   const relPath = segments.join('/');
   const filePath = relPath === '' ? root : path.join(root, relPath);
   // Defence in depth: holds even if a rule above had a bug.
-  const rel = path.relative(root, filePath);
-  if (rel === '..' || rel.startsWith('../') || path.isAbsolute(rel)) return refuse(400, 'path escapes the root');
+  if (!isInsideRoot(root, filePath)) return refuse(400, 'path escapes the root');
 
   return { kind: 'ok', filePath, relPath, trailingSlash: rawPath.charCodeAt(rawPath.length - 1) === 0x2f };
 }

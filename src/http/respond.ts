@@ -49,7 +49,8 @@ export function serializeHead(status: number, headerLines: string, close: boolea
   return statusLine(status) + dateHeader() + headerLines + connectionHeader(close, minor) + '\r\n';
 }
 
-function escapeHtml(s: string): string {
+/** Text made safe inside HTML elements and quoted attributes. */
+export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
