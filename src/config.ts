@@ -133,7 +133,13 @@ convict.addFormats({
 const cores = os.availableParallelism();
 
 /** Flags that are not config keys. */
-const EXTRA_FLAGS = ['--help', '-h', '--version', '-v'];
+const EXTRA_FLAGS = ['--help', '-h', '--version', '-V'];
+
+/**
+ * Short forms, as http-server spells them: -p PORT, -a ADDRESS. Only these two: every other
+ * key is set rarely enough that its long name is clearer.
+ */
+const SHORT_FLAGS: Readonly<Record<string, string>> = { '-p': '--port', '-a': '--host' };
 
 const SCHEMA = {
   config: {
@@ -158,9 +164,9 @@ const SCHEMA = {
     arg: 'port',
   },
   root: {
-    doc: 'Directory to serve, resolved against the working directory. A positional argument sets it too.',
+    doc: 'Directory to serve, resolved against the working directory; a positional argument sets it too. Empty (the default): ./site when the working directory has one, else the working directory itself.',
     format: String,
-    default: './site',
+    default: '',
     env: 'FLEETSERVE_ROOT',
     arg: 'root',
   },
@@ -332,7 +338,8 @@ function makeSchema(env: NodeJS.ProcessEnv): Schema {
 }
 
 export type CommandLine =
-  | { kind: 'run'; config: Config }
+  /** `rootChoice` says how the root was found when none was given (for the start-up log). */
+  | { kind: 'run'; config: Config; rootChoice?: string }
   | { kind: 'help'; text: string }
   | { kind: 'version' };
 
@@ -352,19 +359,25 @@ function splitArgs(argv: readonly string[], flags: Map<string, string>): { args:
   let help = false;
   let version = false;
   for (let i = 0; i < argv.length; i++) {
-    const word = argv[i]!;
+    let word = argv[i]!;
+    // "-p8080" and "-p=8080" are "-p 8080".
+    const short = SHORT_FLAGS[word.slice(0, 2)];
+    if (short !== undefined) word = word.length === 2 ? short : `${short}=${word.slice(word[2] === '=' ? 3 : 2)}`;
     if (word === '--help' || word === '-h') help = true;
-    else if (word === '--version' || word === '-v') version = true;
-    else if (word.startsWith('-') && word !== '-') {
+    else if (word === '--version' || word === '-V') version = true;
+    else if (word === '-v') {
+      // curl (and fleetserve-client) read -v as "verbose": refuse it rather than guess.
+      throw new ConfigError('unknown option -v (the version is -V; more logs: --log-level debug)');
+    } else if (word.startsWith('-') && word !== '-') {
       const eq = word.indexOf('=');
       const name = eq === -1 ? word : word.slice(0, eq);
       const key = flags.get(name);
       if (key === undefined) {
-        throw new ConfigError(`unknown option ${name} (see --help; known: ${[...flags.keys(), ...EXTRA_FLAGS].join(' ')})`);
+        throw new ConfigError(`unknown option ${name} (see --help; known: ${[...flags.keys(), ...Object.keys(SHORT_FLAGS), ...EXTRA_FLAGS].join(' ')})`);
       }
       const value: string | undefined = eq === -1 ? argv[i + 1] : word.slice(eq + 1);
       if (eq === -1) {
-        if (value === undefined) throw new ConfigError(`option ${name} needs a value`);
+        if (value === undefined) throw new ConfigError(`option ${argv[i]} needs a value`);
         i++;
       }
       args.push([key, value]); // a repeated flag: the last one wins, as in most tools
@@ -379,15 +392,19 @@ export function helpText(): string {
   const lines = [
     'Usage: fleetserve [DIRECTORY] [--key value ...]',
     '',
-    'Serves DIRECTORY (default ./site) over HTTP/1.1 with one worker process per core.',
+    'Serves DIRECTORY over HTTP/1.1 with one worker process per core. Without one: ./site when',
+    'the working directory has it, else the working directory itself.',
     'Settings come from defaults < a JSON file (--config) < environment < flags.',
     '',
   ];
+  const shortOf = new Map(Object.entries(SHORT_FLAGS).map(([short, long]) => [long, short]));
   for (const [key, def] of Object.entries(SCHEMA)) {
-    lines.push(`  --${def.arg}  (env ${def.env}, key "${key}", default ${JSON.stringify(def.default)})`);
+    const short = shortOf.get('--' + def.arg);
+    const shown = key === 'root' ? './site if it exists, else the working directory' : JSON.stringify(def.default);
+    lines.push(`  --${def.arg}${short ? `, ${short}` : ''}  (env ${def.env}, key "${key}", default ${shown})`);
     lines.push(`      ${def.doc}`);
   }
-  lines.push('', '  --help, -h     this text', '  --version, -v  print the version', '');
+  lines.push('', '  --help, -h     this text', '  --version, -V  print the version', '');
   lines.push('Signals: SIGINT (Ctrl+C) or SIGTERM drain open connections then exit; a second SIGINT exits at once.');
   return lines.join('\n');
 }
@@ -455,14 +472,36 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, cwd:
   }
 
   const values = instance.getProperties() as Config;
-  const root = path.resolve(cwd, values.root);
+  let rootChoice: string | undefined;
+  let root: string;
+  if (values.root === '') {
+    // Like serve and http-server: a directory without ./site is served itself.
+    const site = path.resolve(cwd, 'site');
+    if (isDirectory(site)) {
+      root = site;
+      rootChoice = 'no directory given: serving ./site';
+    } else {
+      root = path.resolve(cwd);
+      rootChoice = 'no ./site here: serving the current directory';
+    }
+  } else {
+    root = path.resolve(cwd, values.root);
+  }
   let st: fs.Stats;
   try {
     st = fs.statSync(root);
   } catch {
-    throw new ConfigError(`root: ${root} does not exist`);
+    throw new ConfigError(`root: ${root} does not exist (pass a directory: fleetserve ./public)`);
   }
-  if (!st.isDirectory()) throw new ConfigError(`root: ${root} is not a directory`);
+  if (!st.isDirectory()) throw new ConfigError(`root: ${root} is not a directory (pass a directory: fleetserve ./public)`);
   const config: Config = { ...values, root: fs.realpathSync(root), config: file ? path.resolve(cwd, file) : '' };
-  return { kind: 'run', config: Object.freeze(config) };
+  return { kind: 'run', config: Object.freeze(config), ...(rootChoice ? { rootChoice } : {}) };
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
 }

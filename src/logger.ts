@@ -23,6 +23,49 @@ export interface Loggers {
   access: ((record: AccessRecord) => void) | null;
   /** Writes out buffered access lines; call before exiting. */
   flush(): void;
+  /** Lines are for a person (pino-pretty), not JSON. */
+  pretty: boolean;
+}
+
+/** "1 connection", "2 connections". */
+export function countOf(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
+/**
+ * Fields a pretty line never shows: pino's own, the worker (shown as a prefix), and the
+ * drain's cause and deadline (the signal line before it said why, the deadline is configured).
+ */
+const PRETTY_HIDDEN = new Set(['level', 'time', 'pid', 'hostname', 'msg', 'worker', 'kind', 'reason', 'timeoutMs']);
+
+function fieldText(key: string, value: unknown): string {
+  if (key === 'err' && value && typeof value === 'object' && 'message' in value) return String((value as { message: unknown }).message);
+  return typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value);
+}
+
+/**
+ * One terminal line for one log record: who (a worker's number), the message, then only the
+ * fields whose values the message does not already say, as key=value. The "listening" record
+ * lists its URLs one per line, as `serve` does, so each can be clicked.
+ */
+export function prettyMessage(log: Record<string, unknown>): string {
+  const msg = typeof log.msg === 'string' ? log.msg : '';
+  const who = typeof log.worker === 'number' ? `worker ${log.worker}: ` : '';
+  const urls = Array.isArray(log.urls) ? (log.urls as unknown[]).map(String) : [];
+  if (urls.length > 0 && msg.startsWith('listening on ')) {
+    const how = msg.slice(msg.lastIndexOf(urls[urls.length - 1]!) + urls[urls.length - 1]!.length).trim();
+    const lines = [`${who}listening ${how} on ${String(log.host)} port ${String(log.port)}; open:`];
+    if (typeof log.root === 'string') lines.push(`    serving ${log.root}`);
+    for (const url of urls) lines.push(`    ${url}`);
+    return lines.join('\n');
+  }
+  const extras: string[] = [];
+  for (const [key, value] of Object.entries(log)) {
+    if (PRETTY_HIDDEN.has(key) || value === undefined || value === null) continue;
+    const text = fieldText(key, value);
+    if (!msg.includes(text)) extras.push(`${key}=${text}`);
+  }
+  return who + msg + (extras.length > 0 ? `  ${extras.join(' ')}` : '');
 }
 
 export function usePretty(setting: Config['logPretty'], isTTY: boolean): boolean {
@@ -34,14 +77,21 @@ export function createLoggers(config: Pick<Config, 'logLevel' | 'logPretty' | 'a
   const base = { pid: process.pid, worker };
   const options: pino.LoggerOptions = { level: config.logLevel, base, timestamp: pino.stdTimeFunctions.isoTime };
   if (usePretty(config.logPretty, Boolean(process.stdout.isTTY))) {
-    const stream = pretty({ sync: true, singleLine: true, colorize: Boolean(process.stdout.isTTY), ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l' });
+    const stream = pretty({
+      sync: true,
+      colorize: Boolean(process.stdout.isTTY),
+      hideObject: true,
+      ignore: 'pid,hostname',
+      translateTime: 'SYS:HH:MM:ss.l',
+      messageFormat: (log) => prettyMessage(log),
+    });
     const log = pino(options, stream);
     const child = log.child({ kind: 'access' });
-    const access = config.accessLog ? (r: AccessRecord) => child.info(r, `${r.method} ${r.path} ${r.status} ${r.bytes} B ${r.ms} ms`) : null;
-    return { log, access, flush: () => {} };
+    const access = config.accessLog ? (r: AccessRecord) => child.info(r, `${r.method} ${r.path} ${r.status} ${r.bytes} B ${r.ms} ms ${r.remote}`) : null;
+    return { log, access, flush: () => {}, pretty: true };
   }
   const log = pino(options, pino.destination({ dest: 1, sync: true }));
-  if (!config.accessLog) return { log, access: null, flush: () => {} };
+  if (!config.accessLog) return { log, access: null, flush: () => {}, pretty: false };
   const batchBytes = accessBatchBytes(1);
   const accessDest = pino.destination({ dest: 1, sync: false, minLength: 0, maxWrite: batchBytes });
   const batch = new LineBatcher(accessDest, batchBytes);
@@ -50,6 +100,7 @@ export function createLoggers(config: Pick<Config, 'logLevel' | 'logPretty' | 'a
   return {
     log,
     access: accessLineWriter(batch, worker),
+    pretty: false,
     flush: () => {
       batch.push();
       try {

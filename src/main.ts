@@ -34,8 +34,10 @@ function main(): void {
     return;
   }
   const config = cmd.config;
-  if (config.workers === 0) runWorker(config, createLoggers(config, 'single'), 'single');
-  else runPrimary(config, createLoggers(config, 'primary'));
+  const loggers = createLoggers(config, config.workers === 0 ? 'single' : 'primary');
+  if (cmd.rootChoice) loggers.log.info(cmd.rootChoice); // the listening line names the directory
+  if (config.workers === 0) runWorker(config, loggers, 'single');
+  else runPrimary(config, loggers);
 }
 
 main();

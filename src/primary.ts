@@ -8,7 +8,10 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Config } from './config';
 import type { Loggers } from './logger';
 import { EXIT_FORCED } from './shutdown';
-import { urlOf, type ToPrimary, type ToWorker } from './worker';
+import os from 'node:os';
+import { listeningRecord } from './listen-urls';
+import { countOf } from './logger';
+import type { ToPrimary, ToWorker } from './worker';
 
 export const WORKER_CONFIG_ENV = 'FLEETSERVE_WORKER_CONFIG';
 
@@ -44,7 +47,8 @@ export function runPrimary(config: Config, loggers: Loggers): void {
       fatal = true;
       stopping = true;
       process.stderr.write(`fleetserve: ${m.message}\n`);
-      log.fatal({ reason: m.message }, 'cannot listen');
+      // On a terminal the stderr line says it all; JSON logs get the record for collectors.
+      if (!loggers.pretty) log.fatal({ reason: m.message }, 'cannot listen');
       for (const other of Object.values(cluster.workers ?? {})) other?.process.kill('SIGKILL');
       exit(1);
     });
@@ -59,8 +63,8 @@ export function runPrimary(config: Config, loggers: Loggers): void {
         // (cluster closes the shared socket when its last worker dies).
         env = { [WORKER_CONFIG_ENV]: JSON.stringify({ ...config, port: address.port }) };
       }
-      const url = urlOf(config.host, address.port);
-      log.info({ url, host: config.host, port: address.port, workers: config.workers, scheduling: config.scheduling }, `listening on ${url} with ${config.workers} workers`);
+      const { fields, msg } = listeningRecord(config.host, address.port, config.workers, os.networkInterfaces());
+      log.info({ ...fields, scheduling: config.scheduling, root: config.root }, msg);
     }
   });
 
@@ -91,7 +95,7 @@ export function runPrimary(config: Config, loggers: Loggers): void {
     const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
     if (signals === 1) {
       stopping = true;
-      log.info({ signal, workers: workers.length }, `${signal}: draining ${workers.length} workers`);
+      log.info({ signal, workers: workers.length }, `${signal}: draining ${countOf(workers.length, 'worker')}`);
       if (workers.length === 0) exit(0);
       for (const w of workers) send(w, { cmd: 'drain' });
       // Workers cut their own connections at drainTimeoutMs; this is the backstop for a

@@ -1,11 +1,11 @@
 /**
- * The drain protocol for one serving process (see shared/DESIGN.md):
+ * The drain protocol for one serving process :
  * stop accepting, close idle keep-alive sockets at once, let in-flight responses finish
  * (their heads, if not yet written, say Connection: close), exit 0 when the last connection
  * is gone — or cut what is left at the deadline and exit 1. A forced stop exits 130.
  */
 import type net from 'node:net';
-import type { Logger } from './logger';
+import { countOf, type Logger } from './logger';
 
 export interface Drainable {
   drain(): void;
@@ -42,7 +42,7 @@ export class Drainer {
     this.openAtStart = connections.size;
     let idle = 0;
     for (const c of connections) if ((c as { idle?: boolean }).idle) idle++;
-    log.info({ reason, open: connections.size, idle, timeoutMs }, `draining: ${connections.size} open connections (${idle} idle closed now)`);
+    log.info({ reason, open: connections.size, idle, timeoutMs }, `draining: ${countOf(connections.size, 'open connection')} (${idle} idle closed now)`);
     server.close();
     // The deadline timer is created before any connection is touched, so nothing that
     // happens while draining can leave the process without one.
@@ -54,13 +54,13 @@ export class Drainer {
   /** Call whenever a connection closes. */
   check(): void {
     if (this.startedAt === 0 || this.done || this.opts.connections.size !== 0) return;
-    this.finish(0, `drained ${this.openAtStart} connections in ${Math.round(performance.now() - this.startedAt)} ms`);
+    this.finish(0, (ms) => `drained ${countOf(this.openAtStart, 'connection')} in ${ms} ms`);
   }
 
   /** A second signal: stop now. */
   force(reason: string): void {
     if (this.done) return;
-    this.opts.log.warn({ reason, cut: this.opts.connections.size }, `forced exit: cutting ${this.opts.connections.size} connections`);
+    this.opts.log.warn({ reason, cut: this.opts.connections.size }, `forced exit: cutting ${countOf(this.opts.connections.size, 'connection')}`);
     for (const c of this.opts.connections) c.socket.destroy();
     this.finish(EXIT_FORCED);
   }
@@ -68,15 +68,16 @@ export class Drainer {
   private cut(): void {
     if (this.done) return;
     const left = this.opts.connections.size;
-    this.opts.log.warn({ cut: left, timeoutMs: this.opts.timeoutMs }, `drain timeout after ${this.opts.timeoutMs} ms: cutting ${left} connections`);
+    this.opts.log.warn({ cut: left, timeoutMs: this.opts.timeoutMs }, `drain timeout after ${this.opts.timeoutMs} ms: cutting ${countOf(left, 'connection')}`);
     for (const c of this.opts.connections) c.socket.destroy();
     this.finish(1);
   }
 
-  private finish(code: number, message?: string): void {
+  private finish(code: number, message?: (ms: number) => string): void {
     this.done = true;
     if (this.timer) clearTimeout(this.timer);
-    if (message) this.opts.log.info({ ms: Math.round(performance.now() - this.startedAt), connections: this.openAtStart }, message);
+    const ms = Math.round(performance.now() - this.startedAt);
+    if (message) this.opts.log.info({ ms, connections: this.openAtStart }, message(ms));
     this.opts.exit(code);
   }
 }

@@ -4,9 +4,11 @@
  * workers = 0, alone.
  */
 import net from 'node:net';
+import os from 'node:os';
 import type { Config } from './config';
 import { describeListenError } from './errors';
 import { Connection } from './http/connection';
+import { listeningRecord } from './listen-urls';
 import type { Loggers } from './logger';
 import { Drainer } from './shutdown';
 import { StaticHandler } from './static';
@@ -69,7 +71,8 @@ export function runWorker(config: Config, loggers: Loggers, mode: 'cluster' | 's
     listening = true;
     if (mode === 'single') {
       const addr = server.address() as net.AddressInfo;
-      log.info({ url: urlOf(config.host, addr.port), host: config.host, port: addr.port, workers: 0 }, `listening on ${urlOf(config.host, addr.port)} (single process)`);
+      const { fields, msg } = listeningRecord(config.host, addr.port, 0, os.networkInterfaces());
+      log.info({ ...fields, root: config.root }, msg);
     }
   });
 
@@ -89,8 +92,4 @@ export function runWorker(config: Config, loggers: Loggers, mode: 'cluster' | 's
     // If the primary is killed outright, Node's cluster ends this worker at once when the
     // IPC channel closes (internal/cluster/child.js): a killed primary is a forced stop.
   }
-}
-
-export function urlOf(host: string, port: number): string {
-  return `http://${host.includes(':') ? `[${host}]` : host}:${port}/`;
 }
