@@ -15,7 +15,7 @@ import type { Logger } from './logger';
 import { statusForErrno } from './errors';
 import { etagOfBytes, etagOfFile, identityOf, LruCache, readWhole, sameIdentity, type Cached, type FileIdentity } from './files/cache';
 import { isInsideRoot, resolveRequestPath } from './files/resolve';
-import { renderListing, readListing } from './files/listing';
+import { parseListingQuery, renderListing, readListing } from './files/listing';
 import { compileHeaderRules, isContentHashedName } from './http/cache-policy';
 import { evaluatePreconditions, isRangeFresh } from './http/conditional';
 import { formatHttpDate } from './http/http-date';
@@ -491,15 +491,25 @@ export class StaticHandler {
   }
 
   private async answerListing(req: Request, entry: ListingEntry): Promise<Reply> {
+    const by = parseListingQuery(req.query);
+    if ('error' in by) {
+      // A sort link the server never wrote: say what is wrong (escaped), keep the connection.
+      const body = errorPage(400, `Bad listing query: ${by.error}. Use ?sort=name|size|date&order=asc|desc.`);
+      return {
+        status: 400,
+        headers: `Content-Type: ${HTML_TYPE}\r\nContent-Length: ${body.length}\r\nCache-Control: no-store\r\n${SERVER_HEADERS}`,
+        body: req.method === 'HEAD' ? null : body,
+      };
+    }
     let items;
     try {
-      items = await readListing(entry.dir, { showDotfiles: this.config.dotfiles === 'allow', symlinks: this.config.symlinks, root: this.config.root });
+      items = await readListing(entry.dir, { showDotfiles: this.config.dotfiles === 'allow', symlinks: this.config.symlinks, root: this.config.root }, by);
     } catch (err) {
       const status = statusForErrno(err);
       return keepAlive(errorReply(status, (err as Error).message));
     }
     const json = prefersJson(req.headers.accept);
-    const body = renderListing(entry.urlPath, items, json ? 'json' : 'html');
+    const body = renderListing(entry.urlPath, items, json ? 'json' : 'html', by);
     const type = json ? 'application/json; charset=utf-8' : HTML_TYPE;
     return {
       status: 200,
