@@ -18,6 +18,7 @@ import {
   isTextual,
 } from './format';
 import { ResponseParser, type Framing, type ParserProgress, type ResponseHead } from './response-parser';
+import { renderWriteOut } from './write-out';
 
 export interface ClientIO {
   stdout: NodeJS.WritableStream;
@@ -116,7 +117,7 @@ class Output {
   private stdoutError: Error | undefined;
 
   constructor(
-    private readonly file: string | undefined,
+    private file: string | undefined,
     private readonly stdout: NodeJS.WritableStream,
   ) {
     stdout.on('error', (err: Error) => {
@@ -126,6 +127,24 @@ class Output {
 
   get toStdout(): boolean {
     return this.file === undefined;
+  }
+
+  /** -O: the next bodies go to this file (the previous one is closed). */
+  useFile(file: string): void {
+    if (file === this.file) return;
+    this.close();
+    this.file = file;
+  }
+
+  /** -w text: always stdout, after the body when the body goes there too. */
+  async writeStdout(text: string): Promise<void> {
+    const file = this.file;
+    this.file = undefined;
+    try {
+      await this.write(Buffer.from(text, 'utf8'));
+    } finally {
+      this.file = file;
+    }
   }
 
   async write(data: Buffer | string): Promise<void> {
@@ -232,12 +251,35 @@ interface Outcome {
   reusable: boolean;
   /** Why not, when there are further requests to explain the reconnect to. */
   why?: string;
+  status: number;
+  /** -L: where this redirect leads (the response was read, its body dropped). */
+  location?: string;
+  bodyBytes: number;
+  headBytes: number;
+  contentType: string;
+}
+
+/** Where one path's next request goes; -L changes it, possibly to another host. */
+interface Hop {
+  host: string;
+  port: number;
+  authority: string;
+  target: string;
+  method: string;
+  redirects: number;
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+function originOf(hop: Pick<Hop, 'host' | 'port'>): string {
+  return `${hop.host.includes(':') ? `[${hop.host}]` : hop.host}:${hop.port}`;
 }
 
 class Client {
   private conn: Connection | undefined;
+  /** The hop the open connection (or the one being made) goes to. */
+  private current: Hop;
   private readonly output: Output;
-  private readonly origin: string;
   httpErrors = 0;
 
   constructor(
@@ -245,33 +287,49 @@ class Client {
     private readonly io: ClientIO,
   ) {
     this.output = new Output(opts.output === '-' ? undefined : opts.output, io.stdout);
-    this.origin = `${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.port}`;
+    this.current = this.firstHop(0);
+  }
+
+  private get origin(): string {
+    return originOf(this.current);
   }
 
   private info(text: string): void {
-    if (!this.opts.silent) this.io.stderr.write(text);
+    if (this.opts.verbose && !this.opts.silent) this.io.stderr.write(text);
+  }
+
+  private firstHop(i: number): Hop {
+    const { host, port, authority, method } = this.opts;
+    return { host, port, authority, target: this.opts.paths[i] ?? '/', method, redirects: 0 };
   }
 
   async fetchAll(): Promise<void> {
-    const requests = this.opts.paths.map((p) =>
-      buildRequest(this.opts.method, p, this.opts.authority, this.io.userAgent, this.opts.headers),
-    );
+    const paths = this.opts.paths;
     const retried = new Set<number>();
+    const startedAt: number[] = [];
     let pipeline = this.opts.pipeline;
+    let hop = this.firstHop(0);
     let i = 0;
-    while (i < requests.length) {
-      const conn = await this.connection(pipeline ? requests.length - i : 1);
-      const batch = pipeline ? requests.slice(i) : [requests[i] as BuiltRequest];
-      for (const req of batch) {
+    while (i < paths.length) {
+      if (this.opts.remoteNames) this.output.useFile(this.opts.remoteNames[i]!);
+      // Pipelining is refused with -L, so every request of a batch is its path's first hop.
+      const hops = pipeline ? paths.slice(i).map((_, k) => (k === 0 ? hop : this.firstHop(i + k))) : [hop];
+      const now = this.io.now();
+      for (let k = 0; k < hops.length; k++) startedAt[i + k] ??= now;
+      const conn = await this.connection(hop, hops.length);
+      const requests = hops.map((h) => buildRequest(h.method, h.target, h.authority, this.io.userAgent, this.opts.headers));
+      for (const req of requests) {
         this.info(dumpRequest(req.lines));
         conn.write(req.bytes);
       }
-      for (const req of batch) {
+      for (let k = 0; k < requests.length; k++) {
+        const req = requests[k]!;
+        const h = hops[k]!;
         // A server may close an idle reused connection just as a request goes out, and one that
         // closes with pipelined requests unread makes its kernel reset the connection, which can
         // destroy the response already sent. Either way nothing arrived: retry once, unpipelined.
-        const mayRetry = !retried.has(i) && (conn.responses > 0 || batch.length > 1);
-        const outcome = await this.readResponse(conn, req, mayRetry);
+        const mayRetry = !retried.has(i) && (conn.responses > 0 || requests.length > 1);
+        const outcome = await this.readResponse(conn, req, h, mayRetry);
         if ('retry' in outcome) {
           retried.add(i);
           const unpipelined = pipeline ? ' without pipelining' : '';
@@ -279,9 +337,16 @@ class Client {
           this.drop(`* no response to ${req.target} (${outcome.retry}); retrying on a new connection${unpipelined}\n`);
           break;
         }
+        if (outcome.location !== undefined) {
+          hop = this.nextHop(h, outcome.status, outcome.location);
+          if (!outcome.reusable) this.drop(`* ${outcome.why}; reconnecting\n`);
+          break;
+        }
+        await this.writeOut(h, outcome, conn, startedAt[i]!);
         i++;
+        hop = this.firstHop(i);
         if (!outcome.reusable) {
-          this.drop(i < requests.length ? `* ${outcome.why}; reconnecting to ${this.origin}\n` : '');
+          this.drop(i < paths.length ? `* ${outcome.why}; reconnecting to ${this.origin}\n` : '');
           break;
         }
       }
@@ -295,29 +360,75 @@ class Client {
     this.output.close();
   }
 
+  /** The request a redirect leads to, as curl -L makes it. */
+  private nextHop(from: Hop, status: number, location: string): Hop {
+    let url: URL;
+    try {
+      url = new URL(location, `http://${from.authority}${from.target}`);
+    } catch {
+      throw new ClientError(EXIT.MALFORMED, `malformed response from ${this.origin}: bad Location "${location}" in the redirect for ${from.target}`);
+    }
+    if (url.protocol !== 'http:') {
+      throw new ClientError(EXIT.USAGE, `redirected to ${url.href}: fleetserve-client follows http:// only`);
+    }
+    if (from.redirects >= this.opts.maxRedirs) {
+      throw new ClientError(EXIT.TOO_MANY_REDIRECTS, `more than ${this.opts.maxRedirs} redirects (the next to ${url.href}); see --max-redirs`);
+    }
+    // 303 means "GET the other resource"; 301/302 turn a POST into a GET, as browsers and curl do.
+    const method = (status === 303 && from.method !== 'HEAD') || ((status === 301 || status === 302) && from.method === 'POST') ? 'GET' : from.method;
+    this.info(`* following the redirect to ${url.href}\n`);
+    return {
+      host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+      port: url.port === '' ? 80 : Number(url.port),
+      authority: url.host,
+      target: url.pathname + url.search,
+      method,
+      redirects: from.redirects + 1,
+    };
+  }
+
+  private async writeOut(hop: Hop, outcome: Outcome, conn: Connection, startedAt: number): Promise<void> {
+    if (!this.opts.writeOut) return;
+    const text = renderWriteOut(this.opts.writeOut, {
+      httpCode: outcome.status,
+      sizeDownload: outcome.bodyBytes,
+      sizeHeader: outcome.headBytes,
+      timeTotalMs: this.io.now() - startedAt,
+      urlEffective: `http://${hop.authority}${hop.target}`,
+      numRedirects: hop.redirects,
+      contentType: outcome.contentType,
+      method: hop.method,
+      remoteIp: conn.socket.remoteAddress ?? '',
+      remotePort: conn.socket.remotePort ?? hop.port,
+    });
+    await this.output.writeStdout(text);
+  }
+
   private drop(message: string): void {
     this.info(message);
     this.conn?.destroy();
     this.conn = undefined;
   }
 
-  private async connection(requestCount: number): Promise<Connection> {
+  private async connection(hop: Hop, requestCount: number): Promise<Connection> {
     const pipelined = requestCount > 1 ? `; pipelining ${requestCount} requests` : '';
-    if (this.conn?.open) {
+    if (this.conn?.open && originOf(hop) === this.origin) {
       this.info(`* reusing connection to ${this.origin}${pipelined}\n`);
       return this.conn;
     }
-    this.conn = undefined;
-    this.info(`* connecting to ${this.opts.host} port ${this.opts.port}\n`);
+    if (this.conn) this.drop(`* closing the connection to ${this.origin}\n`);
+    this.current = hop;
+    this.info(`* connecting to ${hop.host} port ${hop.port}\n`);
     const socket = await this.connect();
     socket.setNoDelay(true);
     this.conn = new Connection(socket);
-    this.info(`* connected to ${this.opts.host} (${socket.remoteAddress ?? '?'}) port ${this.opts.port}${pipelined}\n`);
+    this.info(`* connected to ${hop.host} (${socket.remoteAddress ?? '?'}) port ${hop.port}${pipelined}\n`);
     return this.conn;
   }
 
   private connect(): Promise<net.Socket> {
-    const { host, port, connectTimeoutMs } = this.opts;
+    const { host, port } = this.current;
+    const { connectTimeoutMs } = this.opts;
     return new Promise((resolve, reject) => {
       const socket = this.io.connect(host, port);
       const timer =
@@ -353,7 +464,7 @@ class Client {
       case 'EAI_NONAME':
       case 'EAI_NODATA':
       case 'EAI_FAIL':
-        return new ClientError(EXIT.HOST_NOT_FOUND, `host not found: ${this.opts.host}`);
+        return new ClientError(EXIT.HOST_NOT_FOUND, `host not found: ${this.current.host}`);
       case 'ETIMEDOUT':
         return new ClientError(EXIT.TIMEOUT, `connection to ${this.origin} timed out (ETIMEDOUT)`);
       default:
@@ -367,10 +478,12 @@ class Client {
   private async readResponse(
     conn: Connection,
     req: BuiltRequest,
+    hop: Hop,
     mayRetry: boolean,
   ): Promise<Outcome | { retry: string }> {
-    const parser = new ResponseParser({ method: this.opts.method });
-    const body = new BodyState(this.opts, this.io, this.output);
+    const parser = new ResponseParser({ method: hop.method });
+    const body = new BodyState(this.opts, this.io, this.output, hop.method);
+    let location: string | undefined;
     let input: Buffer | End = conn.pending;
     conn.pending = EMPTY;
     if (input.length === 0) input = await this.next(conn, parser);
@@ -384,7 +497,8 @@ class Client {
             break;
           case 'head':
             this.info(dumpHead(ev.head));
-            await body.start(ev.head, ev.framing);
+            location = this.opts.follow && REDIRECTS.has(ev.head.status) ? fieldValue(ev.head.headers, 'location') : undefined;
+            await body.start(ev.head, ev.framing, location !== undefined);
             break;
           case 'chunk':
             // The zero-size last chunk only marks the end; it is not counted.
@@ -398,14 +512,22 @@ class Client {
             conn.responses++;
             if (ev.trailers.length > 0) this.info('* trailer fields:\n' + dumpTrailers(ev.trailers));
             this.info(`* ${body.summary(ev.bodyBytes)}\n`);
-            this.reportStatus(body.head, req);
-            if (!ev.keepAlive) return { reusable: false, why: body.whyNotReusable() };
+            if (location === undefined) this.reportStatus(body.head, req);
+            const head = body.head as ResponseHead;
+            const facts = {
+              status: head.status,
+              location,
+              bodyBytes: ev.bodyBytes,
+              headBytes: Buffer.byteLength(headAsOutput(head), 'latin1'),
+              contentType: fieldValue(head.headers, 'content-type') ?? '',
+            };
+            if (!ev.keepAlive) return { reusable: false, why: body.whyNotReusable(), ...facts };
             if (this.opts.pipeline) {
               conn.pending = ev.rest;
             } else if (ev.rest.length > 0) {
-              return { reusable: false, why: `server sent ${ev.rest.length} bytes after the response` };
+              return { reusable: false, why: `server sent ${ev.rest.length} bytes after the response`, ...facts };
             }
-            return { reusable: true };
+            return { reusable: true, ...facts };
           }
           case 'error':
             body.abort();
@@ -467,21 +589,25 @@ class BodyState {
   private toTerminal = false;
   private progress: ProgressBar | undefined;
 
+  /** A redirect that -L follows: its body is read and dropped. */
+  private dropped = false;
+
   constructor(
     private readonly opts: ClientOptions,
     private readonly io: ClientIO,
     private readonly output: Output,
+    private readonly method: string,
   ) {}
 
-  async start(head: ResponseHead, framing: Framing): Promise<void> {
+  async start(head: ResponseHead, framing: Framing, drop: boolean): Promise<void> {
     this.head = head;
     this.framing = framing;
     this.output.open();
     this.toTerminal = this.output.toStdout && this.io.stdoutIsTTY && this.opts.output !== '-';
-    if (this.opts.method === 'HEAD') {
-      await this.output.write(headAsOutput(head));
-      return;
-    }
+    // -I and -i write every head, the redirects' too, as curl -IL and -iL do.
+    if (this.opts.headOnly || this.opts.include) await this.output.write(headAsOutput(head));
+    this.dropped = drop;
+    if (drop || this.method === 'HEAD') return;
     const type = fieldValue(head.headers, 'content-type');
     if (this.toTerminal && !isTextual(type)) {
       const size = framing.kind === 'length' ? `, ${formatBytes(framing.length)}` : '';
@@ -495,6 +621,7 @@ class BodyState {
   }
 
   async write(data: Buffer): Promise<void> {
+    if (this.dropped) return;
     this.progress?.add(data.length);
     if (!this.heldBack && this.toTerminal && data.includes(0)) {
       this.holdBack(this.written > 0 ? 'the rest of the body (it contains NUL bytes)' : 'the body (it contains NUL bytes)');
@@ -538,7 +665,7 @@ class BodyState {
     const head = this.head as ResponseHead;
     switch (this.framing.kind) {
       case 'none':
-        return this.opts.method === 'HEAD'
+        return this.method === 'HEAD'
           ? 'no body (response to HEAD)'
           : `no body (status ${head.status})`;
       case 'length':
