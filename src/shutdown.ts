@@ -42,7 +42,7 @@ export class Drainer {
     this.openAtStart = connections.size;
     let idle = 0;
     for (const c of connections) if ((c as { idle?: boolean }).idle) idle++;
-    log.info({ reason, open: connections.size, idle, timeoutMs }, `draining: ${countOf(connections.size, 'open connection')} (${idle} idle closed now)`);
+    log.info({ reason, open: connections.size, idle, timeoutMs }, `draining: ${countOf(connections.size, 'open connection')}, ${idle} idle closed now`);
     server.close();
     // The deadline timer is created before any connection is touched, so nothing that
     // happens while draining can leave the process without one.

@@ -42,7 +42,7 @@ t.test('a pretty line is the message and only what it does not say', (t) => {
   );
   t.equal(prettyMessage({ ...base, worker: 'primary', workerId: 1, workerPid: 77, code: 0, signal: null, msg: 'worker 1 exited (0)' }), 'worker 1 exited (0)  workerPid=77');
   t.equal(prettyMessage({ ...base, worker: 1, err: { type: 'Error', message: 'EMFILE', stack: 'x' }, msg: 'accept failed' }), 'worker 1: accept failed  err=EMFILE');
-  t.equal(prettyMessage({ ...base, worker: 1, reason: 'primary', open: 3, idle: 2, timeoutMs: 10000, msg: 'draining: 3 open connections (2 idle closed now)' }), 'worker 1: draining: 3 open connections (2 idle closed now)');
+  t.equal(prettyMessage({ ...base, worker: 1, reason: 'primary', open: 3, idle: 2, timeoutMs: 10000, msg: 'draining: 3 open connections, 2 idle closed now' }), 'worker 1: draining: 3 open connections, 2 idle closed now');
   const r = listeningRecord('0.0.0.0', 6789, 2, interfaces);
   t.equal(
     prettyMessage({ ...base, worker: 'primary', ...r.fields, scheduling: 'none', root: '/srv/www', msg: r.msg }),
