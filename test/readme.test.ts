@@ -65,7 +65,7 @@ t.test('links to sections lead to headings that exist', (t) => {
     if (tok.type === 'heading_open') anchors.add(slug(tokens[i + 1]!.content));
   });
   const links: string[] = [];
-  for (const tok of tokens) for (const child of tok.children ?? []) if (child.type === 'link_open') links.push(child.attrGet('href') ?? '');
+  for (const tok of tokens) for (const child of tok.children ?? []) if (child.type === 'link_open') links.push(String(child.attrGet('href') ?? ''));
   const local = links.filter((h) => h.startsWith('#'));
   t.ok(local.length >= 3, 'the README links to its own sections');
   for (const href of local) t.ok(anchors.has(href.slice(1)), `${href} is a heading`);
