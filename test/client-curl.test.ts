@@ -61,6 +61,12 @@ if (problem) {
       t.notMatch(out, 'the body');
       const logged = await s.waitForLog((l) => l.kind === 'access' && l.method === 'HEAD' && l.path === '/a.txt');
       t.equal(logged.status, 200, 'the server saw a HEAD');
+      const get = await runClient(['-I', '-X', 'GET', `${hp}/a.txt`]);
+      t.equal(get.code, 0);
+      t.match(get.stdout.toString('latin1'), /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\n$/, '-I -X GET: the head only, the body read and dropped');
+      t.notMatch(get.stdout.toString(), 'the body');
+      const logGet = await s.waitForLog((l) => l.kind === 'access' && l.method === 'GET' && l.path === '/a.txt' && l.bytes === 18);
+      t.equal(logGet.status, 200, 'the server saw a GET');
     });
 
     t.test('-X METHOD', async (t) => {

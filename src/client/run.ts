@@ -468,8 +468,9 @@ class BodyState {
     this.toTerminal = this.output.toStdout && this.io.stdoutIsTTY && this.opts.output !== '-';
     // -I and -i write every head, the redirects' too, as curl -IL and -iL do.
     if (this.opts.headOnly || this.opts.include) await this.output.write(headAsOutput(head));
-    this.dropped = drop;
-    if (drop || this.method === 'HEAD') return;
+    // -I with -X GET still makes the head the whole output: the body is read and dropped.
+    this.dropped = drop || this.opts.headOnly;
+    if (this.dropped || this.method === 'HEAD') return;
     const type = fieldValue(head.headers, 'content-type');
     if (this.toTerminal && !isTextual(type)) {
       const size = framing.kind === 'length' ? `, ${formatBytes(framing.length)}` : '';
