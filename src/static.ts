@@ -16,6 +16,7 @@ import { statusForErrno } from './errors';
 import { etagOfBytes, etagOfFile, identityOf, LruCache, readWhole, sameIdentity, type Cached, type Representation } from './files/cache';
 import { isCompressibleType } from './files/compress';
 import { CompressedStore, type CompressedSet } from './files/compressed-store';
+import { cleanUrl, encodePathSegments } from './files/clean-urls';
 import { isInsideRoot, percentDecodeOnce, resolveRequestPath } from './files/resolve';
 import { renderListing, readListing } from './files/listing';
 import { compileHeaderRules, isContentHashedName } from './http/cache-policy';
@@ -91,14 +92,6 @@ export function contentTypeOf(filePath: string): string {
   const type = mime.lookup(filePath) || 'application/octet-stream';
   const charset = mime.charset(type);
   return charset || UTF8_TYPES.has(type) ? `${type}; charset=utf-8` : type;
-}
-
-/** Percent-encodes each segment of a decoded relative path for a Location header. */
-export function encodePathSegments(relPath: string): string {
-  return relPath
-    .split('/')
-    .map((s) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase()))
-    .join('/');
 }
 
 export type StaticConfig = Pick<
@@ -215,8 +208,9 @@ export class StaticHandler {
     if (resolved.kind === 'refuse') return this.refusal(resolved.status, resolved.reason, percentDecodeOnce(rawPath));
     const urlPath = `/${resolved.relPath}`;
     if (config.cleanUrls && !resolved.trailingSlash && resolved.relPath !== '') {
-      const clean = await this.cleanUrl(resolved.filePath, resolved.relPath, previous);
-      if (clean !== null) return clean;
+      const clean = await cleanUrl(resolved.relPath, (rel) => this.regularFile(path.join(config.root, rel)));
+      if (clean?.kind === 'redirect') return this.redirect(clean.location);
+      if (clean?.kind === 'page') return this.fileEntryOrRefusal(clean.found.real, clean.found.st, `/${clean.relPath}`, previous);
     }
 
     let target: { real: string; st: fs.Stats };
@@ -258,30 +252,6 @@ export class StaticHandler {
     // the file there would give it a second URL whose relative links resolve elsewhere.
     if (resolved.trailingSlash) return this.refusal(404, 'a file has no children', urlPath);
     return this.fileEntryOrRefusal(target.real, target.st, urlPath, previous);
-  }
-
-  /**
-   * Clean URLs (`cleanUrls`), for a path without a trailing slash: "/about" is "about.html"
-   * when "about" is not a file (an "about/" directory included: "about.html" comes first);
-   * "/about.html" redirects there unless "about" is a file of its own; "/docs/index.html" and
-   * "/docs/index" redirect to "/docs/". null: answer as without clean URLs.
-   */
-  private async cleanUrl(filePath: string, relPath: string, previous: Entry | undefined): Promise<Entry | null> {
-    const self = await this.regularFile(filePath);
-    const base = path.posix.basename(relPath);
-    const dir = relPath.length > base.length ? `/${encodePathSegments(relPath.slice(0, -base.length - 1))}/` : '/';
-    if (base.endsWith('.html')) {
-      if (self === null || base === '.html') return null;
-      if (base === 'index.html') return this.redirect(dir);
-      const bare = relPath.slice(0, -'.html'.length);
-      if ((await this.regularFile(path.join(this.config.root, bare))) !== null) return null;
-      return this.redirect(`/${encodePathSegments(bare)}`);
-    }
-    if (self !== null) return null;
-    const html = await this.regularFile(filePath + '.html');
-    if (html === null) return null;
-    if (base === 'index') return this.redirect(dir);
-    return this.fileEntryOrRefusal(html.real, html.st, `/${relPath}.html`, previous);
   }
 
   /** `location`: percent-encoded, starting with exactly one "/"; the query is added per request. */
@@ -518,6 +488,14 @@ export class StaticHandler {
     if (outcome === 304) {
       // RFC 9110 §15.4.5: the fields a 200 would have carried that describe caching.
       return { status: 304, headers: entry.headerLines + rep.validatorLines, body: null };
+    }
+    if (outcome === 'proceed' && rep === entry.rep && entry.compressKey !== null && h['if-none-match'] !== undefined && h['accept-encoding'] !== undefined) {
+      // No copy here yet (a new worker) but the client may hold one from another worker: it is
+      // still current when its tag is the one this file version's copy gets.
+      const coming = this.compressed.expectedValidator(entry.rep, h['accept-encoding']);
+      if (coming !== null && evaluatePreconditions(req.method, { ifNoneMatch: h['if-none-match'] }, { etag: coming.etag, lastModifiedMs: rep.lastModifiedMs }) === 304) {
+        return { status: 304, headers: entry.headerLines + coming.validatorLines, body: null };
+      }
     }
     if (outcome === 412) {
       const body = errorPage(412);

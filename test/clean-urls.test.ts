@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
+import { cleanUrl, encodePathSegments } from '../src/files/clean-urls';
 import { makeSite, rawExchange, startServer } from './fixtures/server';
 import { exchange, one } from './fixtures/semantics';
 
@@ -28,6 +29,35 @@ function site(t: Parameters<typeof makeSite>[0]): string {
   fs.symlinkSync('about.html', path.join(root, 'alias.html'));
   return root;
 }
+
+t.test('cleanUrl decides from the files that exist (unit)', async (t) => {
+  const files = new Set(['about.html', 'docs.html', 'docs/index.html', 'page', 'page.html', 'a b.html', 'index.html', 'x/index.html']);
+  const asked: string[] = [];
+  const find = async (rel: string) => {
+    asked.push(rel);
+    return files.has(rel) ? rel : null;
+  };
+  const cases: [string, unknown][] = [
+    ['about', { kind: 'page', relPath: 'about.html', found: 'about.html' }],
+    ['about.html', { kind: 'redirect', location: '/about' }],
+    ['docs', { kind: 'page', relPath: 'docs.html', found: 'docs.html' }],
+    ['docs/index.html', { kind: 'redirect', location: '/docs/' }],
+    ['docs/index', { kind: 'redirect', location: '/docs/' }],
+    ['index.html', { kind: 'redirect', location: '/' }],
+    ['index', { kind: 'redirect', location: '/' }],
+    ['x/index', { kind: 'redirect', location: '/x/' }],
+    ['page', null],
+    ['page.html', null],
+    ['a b', { kind: 'page', relPath: 'a b.html', found: 'a b.html' }],
+    ['a b.html', { kind: 'redirect', location: '/a%20b' }],
+    ['missing', null],
+    ['missing.html', null],
+    ['docs/missing', null],
+  ];
+  for (const [rel, want] of cases) t.same(await cleanUrl(rel, find), want, rel);
+  t.ok(asked.every((rel) => !rel.startsWith('/') && !rel.includes('..')), 'only relative, normalised paths are looked up');
+  t.equal(encodePathSegments("a b/c%d/é/(x)!*'"), "a%20b/c%25d/%C3%A9/%28x%29%21%2A%27");
+});
 
 t.test('clean URLs', async (t) => {
   const root = site(t);

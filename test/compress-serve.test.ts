@@ -202,6 +202,25 @@ t.test('compress once, then serve from memory', async (t) => {
       t.equal(b.body.compare(a.body), 0, `${coding}: same bytes`);
     }
   });
+
+  t.test('a new worker validates a copy it has not made yet', async (t) => {
+    const br = (await untilCoded(s.port, '/index.html', 'br'))!;
+    const gz = (await untilCoded(s.port, '/index.html', 'gzip'))!;
+    const fresh = await startServer(t, { root });
+    const [nm, other, ident] = await exchange(fresh.port, [
+      { path: '/index.html', headers: { 'Accept-Encoding': 'gzip, br', 'If-None-Match': br.headers.etag! } },
+      { path: '/index.html', headers: { 'Accept-Encoding': 'br', 'If-None-Match': gz.headers.etag! } },
+      { path: '/index.html', headers: { 'If-None-Match': br.headers.etag! } },
+    ]);
+    t.equal(nm!.status, 304, 'the first request already: 304');
+    t.equal(nm!.headers.etag, br.headers.etag, 'naming the brotli copy');
+    t.equal(nm!.headers.vary, 'Accept-Encoding');
+    t.equal(nm!.headers['last-modified'], br.headers['last-modified']);
+    t.equal(other!.status, 200, 'the gzip tag is not what a brotli client gets');
+    t.equal(other!.headers['content-encoding'] ?? 'br', 'br', 'the new worker answers with identity or its brotli copy');
+    t.equal(ident!.status, 200, 'without Accept-Encoding the brotli tag validates nothing');
+    t.equal(ident!.body.compare(INDEX), 0);
+  });
 });
 
 t.test('a changed file is compressed again; its old copy is never served', async (t) => {

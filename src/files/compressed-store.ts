@@ -10,7 +10,7 @@
  */
 import type { Logger } from '../logger';
 import { formatHttpDate } from '../http/http-date';
-import type { Coding } from '../http/negotiate';
+import { chooseEncoding, type Coding } from '../http/negotiate';
 import { identityKey, readWhole, type Cached, type FileIdentity, type LruCache, type Representation } from './cache';
 import { BackgroundQueue, compress, compressionLevel, GENERATED_CODINGS, generatedEtag, worthKeeping } from './compress';
 
@@ -79,6 +79,18 @@ export class CompressedStore {
     // A full queue: forget the set so a later request tries again.
     if (!this.queue.add(key, () => this.make(key, set, src))) this.cache.delete(key);
     return null;
+  }
+
+  /**
+   * The validator of the copy `acceptEncoding` would get once copies of `source` exist, before
+   * they do (a new worker). Copies are a pure function of the file, so a client holding that
+   * ETag holds exactly those bytes, and a 304 for it is true.
+   */
+  expectedValidator(source: Representation, acceptEncoding: string): { etag: string; validatorLines: string } | null {
+    const coding = chooseEncoding(acceptEncoding, GENERATED_CODINGS);
+    if (coding === null) return null;
+    const etag = generatedEtag(source.etag, coding, compressionLevel(coding, source.size, this.options.brotliQuality));
+    return { etag, validatorLines: `ETag: ${etag}\r\nLast-Modified: ${formatHttpDate(source.lastModifiedMs)}\r\n` };
   }
 
   private async make(key: string, set: CompressedSet, src: Source): Promise<void> {
