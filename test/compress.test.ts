@@ -1,7 +1,9 @@
 // Unit tests for src/files/compress.ts (types, levels, ETags, the compressors, the queue) and
 // the LruCache methods compressed copies rely on (peek, grow).
+import path from 'node:path';
 import zlib from 'node:zlib';
 import t from 'tap';
+import { ConfigError, loadConfig } from '../src/config';
 import { LruCache, type Cached } from '../src/files/cache';
 import {
   BackgroundQueue,
@@ -213,5 +215,34 @@ t.test('LruCache.grow: accounts added bytes, evicts others, refuses what cannot 
   c.delete('s');
   t.notOk(c.grow('s', s, 1), 'gone: refused');
   t.equal(c.totalBytes, 30);
+  t.end();
+});
+
+t.test('config: compression and clean-URL keys from defaults, env and flags', (t) => {
+  const PROJECT = path.resolve(__dirname, '..');
+  const run = (argv: string[], env: NodeJS.ProcessEnv = {}) => {
+    const cmd = loadConfig(argv, env, PROJECT);
+    if (cmd.kind !== 'run') throw new Error(cmd.kind);
+    return cmd.config;
+  };
+  const d = run([]);
+  t.same(
+    [d.compress, d.compressMinBytes, d.compressMaxBytes, d.compressBrotliQuality, d.cleanUrls],
+    [true, 1024, 4 * 1024 * 1024, 11, false],
+    'defaults',
+  );
+  const e = run([], {
+    FLEETSERVE_COMPRESS: 'off',
+    FLEETSERVE_COMPRESS_MIN_BYTES: '10',
+    FLEETSERVE_COMPRESS_MAX_BYTES: '20',
+    FLEETSERVE_COMPRESS_BROTLI_QUALITY: '4',
+    FLEETSERVE_CLEAN_URLS: 'yes',
+  });
+  t.same([e.compress, e.compressMinBytes, e.compressMaxBytes, e.compressBrotliQuality, e.cleanUrls], [false, 10, 20, 4, true], 'env');
+  const f = run(['--compress', 'false', '--compress-brotli-quality', '0', '--clean-urls', 'true'], { FLEETSERVE_COMPRESS: 'true' });
+  t.same([f.compress, f.compressBrotliQuality, f.cleanUrls], [false, 0, true], 'flags win over env');
+  for (const bad of [['--compress-brotli-quality', '12'], ['--compress-brotli-quality', '-1'], ['--compress-brotli-quality', '9.5'], ['--compress', 'maybe'], ['--compress-min-bytes', 'x'], ['--clean-urls', '2']]) {
+    t.throws(() => run(bad), ConfigError, bad.join(' '));
+  }
   t.end();
 });
