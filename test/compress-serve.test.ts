@@ -261,6 +261,15 @@ t.test('compress off, bounds and a disabled cache', async (t) => {
   }
   const exact = await startServer(t, { root, args: ['--compress-min-bytes', String(APP.length), '--compress-max-bytes', String(APP.length)] });
   t.ok(await untilCoded(exact.port, '/app.js', 'br'), 'both bounds are inclusive');
+  // A file too large to keep in memory is streamed as it is, and its copies are read from disk.
+  const streamed = await startServer(t, { root, args: ['--cache-max-file-bytes', '1000'] });
+  const br = await untilCoded(streamed.port, '/app.js', 'br');
+  t.ok(br, 'a streamed file gets copies too');
+  t.equal(decompress('br', br!.body).compare(APP), 0);
+  const slice = await one(streamed.port, '/app.js', { 'Accept-Encoding': 'br', Range: 'bytes=5-14' });
+  t.equal(slice.body.compare(br!.body.subarray(5, 15)), 0);
+  const plain = await one(streamed.port, '/app.js', { Range: 'bytes=5-14' });
+  t.equal(plain.body.compare(APP.subarray(5, 15)), 0, 'identity ranges still come from the file');
   const nocache = await startServer(t, { root, args: ['--cache-max-entries', '0'] });
   for (let i = 0; i < 5; i++) {
     const r = await one(nocache.port, '/app.js', { 'Accept-Encoding': 'br' });

@@ -95,7 +95,12 @@ export class CompressedStore {
 
   private async make(key: string, set: CompressedSet, src: Source): Promise<void> {
     if (this.cache.peek(key) !== set) return; // evicted while it waited: nobody would see the result
-    const input = src.body?.deref() ?? (await readWhole(src.path, src));
+    let input: Buffer | null;
+    try {
+      input = src.body?.deref() ?? (await readWhole(src.path, src));
+    } catch {
+      input = null; // gone or unreadable since: the next lookup tells the client
+    }
     if (input === null) return; // changed since: the new version has a key of its own
     const lastModified = `Last-Modified: ${formatHttpDate(src.lastModifiedMs)}\r\n`;
     for (const coding of GENERATED_CODINGS) {
