@@ -17,7 +17,7 @@ import { etagOfBytes, etagOfFile, identityOf, LruCache, readWhole, sameIdentity,
 import { isCompressibleType } from './files/compress';
 import { CompressedStore, type CompressedSet } from './files/compressed-store';
 import { cleanUrl, encodePathSegments } from './files/clean-urls';
-import { isInsideRoot, percentDecodeOnce, resolveRequestPath } from './files/resolve';
+import { isInsideRoot, resolveRequestPath } from './files/resolve';
 import { renderListing, readListing } from './files/listing';
 import { compileHeaderRules, isContentHashedName } from './http/cache-policy';
 import { evaluatePreconditions, isRangeFresh } from './http/conditional';
@@ -139,7 +139,7 @@ export class StaticHandler {
     if (method !== 'GET' && method !== 'HEAD') {
       if (method === 'OPTIONS') {
         // A CORS preflight asks here first: the header rules of the path answer it.
-        return { status: 204, headers: ALLOW + this.ruleLinesFor(req.path === '*' ? null : percentDecodeOnce(req.path)), body: null };
+        return { status: 204, headers: ALLOW + this.ruleLinesFor(req.path === '*' ? null : this.rulePath(req.path)), body: null };
       }
       return withHeader(errorReply(405, `method ${method} not allowed`), ALLOW, false);
     }
@@ -184,6 +184,15 @@ export class StaticHandler {
   }
 
   /**
+   * The decoded, normalised path header rules are matched against ("/api/../x" is "/x"), also
+   * for a dotfile; null when the path does not decode or leaves the root.
+   */
+  private rulePath(rawPath: string): string | null {
+    const r = resolveRequestPath(this.config.root, rawPath, { dotfiles: 'allow' });
+    return r.kind === 'ok' ? `/${r.relPath}` : null;
+  }
+
+  /**
    * nosniff and the fields of the header rules matching `urlPath`, for answers that are not a
    * file (404, OPTIONS), so CORS fields reach browsers there too. A rule's Cache-Control and
    * Content-Type describe the file: a 404 must not be cached for a year, nor be called CSS.
@@ -205,7 +214,7 @@ export class StaticHandler {
   private async lookup(rawPath: string, previous: Entry | undefined): Promise<Entry> {
     const { config } = this;
     const resolved = resolveRequestPath(config.root, rawPath, { dotfiles: config.dotfiles });
-    if (resolved.kind === 'refuse') return this.refusal(resolved.status, resolved.reason, percentDecodeOnce(rawPath));
+    if (resolved.kind === 'refuse') return this.refusal(resolved.status, resolved.reason, this.rulePath(rawPath));
     const urlPath = `/${resolved.relPath}`;
     if (config.cleanUrls && !resolved.trailingSlash && resolved.relPath !== '') {
       const clean = await cleanUrl(resolved.relPath, (rel) => this.regularFile(path.join(config.root, rel)));

@@ -74,6 +74,7 @@ t.test('header rules on 404 and OPTIONS', async (t) => {
       { path: '/api/%7Ex', method: 'OPTIONS' },
       { path: '/index.html', method: 'OPTIONS' },
       { path: '*', method: 'OPTIONS' },
+      { path: '/api/../index.html', method: 'OPTIONS' }, // normalised before matching: not under /api/
     ]);
     for (const r of rs) {
       t.equal(r.status, 204);
