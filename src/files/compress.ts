@@ -50,7 +50,7 @@ export function isCompressibleType(contentType: string): boolean {
 }
 
 interface ZstdZlib {
-  zstdCompress?: (buf: Buffer, options: { params: Record<number, number> }, cb: (err: Error | null, out: Buffer) => void) => void;
+  zstdCompress?: (buf: Buffer, options: { params: Record<number, number>; pledgedSrcSize?: number }, cb: (err: Error | null, out: Buffer) => void) => void;
   constants: { ZSTD_c_compressionLevel?: number };
 }
 
@@ -78,14 +78,15 @@ export function compressionLevel(coding: Coding, size: number, brotliQuality: nu
   return 9;
 }
 
+/** Node.js's version too: how it drives the library (zstd's pledged size) is part of the output. */
 function libraryVersion(coding: Coding): string {
   const v = process.versions as Record<string, string | undefined>;
-  return (coding === 'br' ? v.brotli : coding === 'zstd' ? v.zstd : v.zlib) ?? '';
+  return `${process.version} ${(coding === 'br' ? v.brotli : coding === 'zstd' ? v.zstd : v.zlib) ?? ''}`;
 }
 
 const libraryTags = new Map<Coding, string>();
 
-/** A short tag of the compression library's version: another version may produce other bytes. */
+/** A short tag of the Node.js and compression library versions: others may produce other bytes. */
 function libraryTag(coding: Coding): string {
   let tag = libraryTags.get(coding);
   if (tag === undefined) {
@@ -116,7 +117,9 @@ export function compress(coding: Coding, input: Buffer, level: number): Promise<
       const params = { [zlib.constants.BROTLI_PARAM_QUALITY]: level, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: input.length };
       zlib.brotliCompress(input, { params }, done);
     } else if (HAS_ZSTD) {
-      zstd.zstdCompress!(input, { params: { [zstd.constants.ZSTD_c_compressionLevel!]: level } }, done);
+      // The pledged size lets zstd size its tables to the input: at level 19 without it, a
+      // 40 KB file takes 85 MB of working memory, with it 3 MB.
+      zstd.zstdCompress!(input, { params: { [zstd.constants.ZSTD_c_compressionLevel!]: level }, pledgedSrcSize: input.length }, done);
     } else {
       reject(new Error('zstd is not available in this Node.js'));
     }
