@@ -37,6 +37,11 @@ export interface Config {
   listing: boolean;
   spa: boolean;
   precompressed: boolean;
+  compress: boolean;
+  compressMinBytes: number;
+  compressMaxBytes: number;
+  compressBrotliQuality: number;
+  cleanUrls: boolean;
   maxRanges: number;
   cacheMaxEntries: number;
   cacheMaxBytes: number;
@@ -99,6 +104,12 @@ convict.addFormats({
       }
     },
     coerce: (v: unknown) => (typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : v),
+  },
+  'brotli-quality': {
+    validate(v: unknown) {
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 11) throw new Error('must be a whole number from 0 to 11');
+    },
+    coerce: (v: unknown) => (typeof v === 'string' && /^\d{1,2}$/.test(v.trim()) ? Number(v) : v),
   },
   'log-pretty': {
     validate(v: unknown) {
@@ -288,6 +299,41 @@ const SCHEMA = {
     default: true,
     env: 'FLEETSERVE_PRECOMPRESSED',
     arg: 'precompressed',
+  },
+  compress: {
+    doc: 'Compress text-like files (text/*, JavaScript, JSON, SVG, XML, wasm, …) once per file version in the background and serve the result from memory (br, gzip, and zstd where Node.js has it) to clients that accept it.',
+    format: 'strict-boolean',
+    default: true,
+    env: 'FLEETSERVE_COMPRESS',
+    arg: 'compress',
+  },
+  compressMinBytes: {
+    doc: 'Files smaller than this are never compressed (the saving would not pay for the headers).',
+    format: 'whole-number',
+    default: 1024,
+    env: 'FLEETSERVE_COMPRESS_MIN_BYTES',
+    arg: 'compress-min-bytes',
+  },
+  compressMaxBytes: {
+    doc: 'Files larger than this are never compressed on the fly (ship x.br / x.gz siblings for those).',
+    format: 'whole-number',
+    default: 4 * 1024 * 1024,
+    env: 'FLEETSERVE_COMPRESS_MAX_BYTES',
+    arg: 'compress-max-bytes',
+  },
+  compressBrotliQuality: {
+    doc: 'Brotli quality (0-11) of on-the-fly compression; above 1 MiB at most 9.',
+    format: 'brotli-quality',
+    default: 11,
+    env: 'FLEETSERVE_COMPRESS_BROTLI_QUALITY',
+    arg: 'compress-brotli-quality',
+  },
+  cleanUrls: {
+    doc: 'Clean URLs: /about serves about.html when /about does not exist, and /about.html redirects (301) to /about.',
+    format: 'strict-boolean',
+    default: false,
+    env: 'FLEETSERVE_CLEAN_URLS',
+    arg: 'clean-urls',
   },
   maxRanges: {
     doc: 'Most ranges one Range header may ask for; more are answered with the whole file (200).',
