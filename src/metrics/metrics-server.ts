@@ -7,7 +7,8 @@
  * its own counters (restarts, drains, reloads) and process metrics. The request/answer is our
  * own rather than AggregatorRegistry#clusterMetrics(), which fails the whole scrape when a
  * worker exits between the question and its answer (5 s, then an error) — a routine event
- * during a reload or a restart. Here a worker that exits is simply left out, and one that
+ * during a reload or a restart — and asks workers that are still starting. Here only workers
+ * that announced themselves ready are asked, one that exits is simply left out, and one that
  * does not answer within SCRAPE_TIMEOUT_MS is left out with a warning.
  */
 import cluster, { type Worker } from 'node:cluster';
@@ -39,6 +40,8 @@ export class PrimaryMetrics {
   private readonly own = new Registry();
   private readonly process = processRegistry('primary');
   private readonly scrapes = new Map<number, Scrape>();
+  /** Workers that have said they answer scrapes. */
+  private readonly ready = new Set<Worker>();
   private nextId = 0;
 
   constructor(
@@ -68,17 +71,23 @@ export class PrimaryMetrics {
       },
     });
     cluster.on('message', (w, m: MetricsReply) => {
+      if (m?.type === 'metrics-ready') this.ready.add(w);
       if (m?.type !== 'metrics') return;
       const scrape = this.scrapes.get(m.id);
       if (scrape === undefined || !scrape.waiting.delete(w)) return;
       scrape.snapshots.push(...m.metrics);
       if (scrape.waiting.size === 0) scrape.finish();
     });
-    cluster.on('exit', (w) => {
+    // A killed worker may show its exit before its channel is seen closed, or the other way
+    // round: either means no answer is coming.
+    const gone = (w: Worker) => {
+      this.ready.delete(w);
       for (const scrape of this.scrapes.values()) {
         if (scrape.waiting.delete(w) && scrape.waiting.size === 0) scrape.finish();
       }
-    });
+    };
+    cluster.on('exit', gone);
+    cluster.on('disconnect', gone);
   }
 
   readonly render: RenderMetrics = async () => {
@@ -104,8 +113,8 @@ export class PrimaryMetrics {
         scrape.finish();
       }, SCRAPE_TIMEOUT_MS);
       this.scrapes.set(id, scrape);
-      for (const w of Object.values(cluster.workers ?? {})) {
-        if (w === undefined || !w.isConnected()) continue;
+      for (const w of this.ready) {
+        if (w.isDead() || !w.isConnected()) continue;
         try {
           w.send({ cmd: 'metrics', id } satisfies MetricsRequest);
           scrape.waiting.add(w);

@@ -26,7 +26,7 @@ export interface ServingState {
 
 /** IPC between the primary and a worker for one scrape. */
 export type MetricsRequest = { cmd: 'metrics'; id: number };
-export type MetricsReply = { type: 'metrics'; id: number; metrics: MetricsJson[] };
+export type MetricsReply = { type: 'metrics'; id: number; metrics: MetricsJson[] } | { type: 'metrics-ready' };
 
 export class ServingMetrics {
   private readonly serving = new Registry();
@@ -67,15 +67,20 @@ export class ServingMetrics {
     return [await this.serving.getMetricsAsJSON(), await processMetricsJson(this.process)];
   }
 
-  /** Answers the primary's scrape requests over the cluster IPC channel. */
+  /**
+   * Answers the primary's scrape requests over the cluster IPC channel, and tells it when
+   * it is ready to: a request sent to a worker that is still starting can be lost (seen on
+   * Node 20 under load), so the primary asks only workers that said so.
+   */
   answerPrimary(): void {
     process.on('message', (m: MetricsRequest) => {
       if (m?.cmd !== 'metrics') return;
       this.snapshot().then(
-        (metrics) => sendToPrimary({ type: 'metrics', id: m.id, metrics } satisfies MetricsReply),
-        () => sendToPrimary({ type: 'metrics', id: m.id, metrics: [] } satisfies MetricsReply),
+        (metrics) => sendToPrimary({ type: 'metrics', id: m.id, metrics }),
+        () => sendToPrimary({ type: 'metrics', id: m.id, metrics: [] }),
       );
     });
+    sendToPrimary({ type: 'metrics-ready' });
   }
 }
 
