@@ -46,7 +46,8 @@ function main(): void {
   const config = cmd.config;
   let loggers;
   try {
-    loggers = createLoggers(config, config.workers === 0 ? 'single' : 'primary');
+    // The primary serves nothing, so it never opens the access log.
+    loggers = config.workers === 0 ? createLoggers(config, 'single') : createLoggers({ ...config, accessLog: false }, 'primary');
   } catch (err) {
     process.stderr.write(`fleetserve: ${logFileError(err)}\n`);
     process.exit(1);
