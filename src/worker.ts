@@ -49,9 +49,13 @@ export function runWorker(config: Config, loggers: Loggers, mode: 'cluster' | 's
     );
   });
 
+  /** Runs before exiting (at most about a second): a worker hands over its final counts. */
+  let beforeExit: (() => Promise<void>) | null = null;
   const exit = (code: number) => {
     loggers.flush();
-    process.exit(code);
+    if (beforeExit === null) process.exit(code);
+    const done = () => process.exit(code);
+    beforeExit().then(done, done);
   };
   const drainer = new Drainer({ server, connections, timeoutMs: config.drainTimeoutMs, log, exit });
 
@@ -85,7 +89,7 @@ export function runWorker(config: Config, loggers: Loggers, mode: 'cluster' | 's
   if (counters === null) listen();
   else {
     /* eslint-disable @typescript-eslint/no-require-imports -- loaded only when metrics are on */
-    const { ServingMetrics: Metrics } = require('./metrics/serving-metrics') as typeof ServingMetrics;
+    const { ServingMetrics: Metrics, sendFinalCounts } = require('./metrics/serving-metrics') as typeof ServingMetrics;
     const metrics = new Metrics(
       {
         counters,
@@ -98,6 +102,7 @@ export function runWorker(config: Config, loggers: Loggers, mode: 'cluster' | 's
     );
     if (mode === 'cluster') {
       metrics.answerPrimary();
+      beforeExit = () => sendFinalCounts(metrics);
       listen();
     } else {
       // Alone, this process serves the metrics itself; a metrics port it cannot bind stops

@@ -168,3 +168,34 @@ t.test('metrics off (the default): only the public port listens; on: exactly one
   t.same(listeningPortsOf(processTree(on.pid)), [on.port, metricsPort].sort((a, b) => a - b));
   t.equal(on.logs.find((l) => l.msg === `metrics on http://127.0.0.1:${metricsPort}/metrics`)?.worker, 'primary', 'the primary says where');
 });
+
+t.test('totals never go down when a worker drains and exits: its final counts are kept', async (t) => {
+  const metricsPort = await freePort();
+  const port = await freePort(); // fixed, as in the restart test above
+  const s = await startServer(t, { root, workers: 2, args: ['--metrics-port', String(metricsPort), '--port', String(port), '--scheduling', 'rr'] });
+  const N = 12;
+  for (let i = 0; i < N; i++) await rawExchange(s.port, 'GET /a.txt HTTP/1.0\r\n\r\n');
+  await poll(async () => s.logs.filter((l) => l.kind === 'access').length === N, 30, 100);
+  const served = new Set(s.logs.filter((l) => l.kind === 'access').map((l) => l.pid as number));
+  t.equal(served.size, 2, 'both workers served');
+  const before = await scrape(metricsPort);
+  t.equal(sumOf(before, 'fleetserve_http_requests_total'), N);
+
+  const [retiring] = [...served];
+  process.kill(retiring!, 'SIGTERM'); // this worker alone drains and exits 0; the primary replaces it
+  await s.waitForLog((l) => typeof l.msg === 'string' && l.msg.includes('replacing it') && l.workerPid === retiring);
+  const after = (await poll(async () => {
+    const sc = await scrape(metricsPort);
+    return sc.families.get('process_resident_memory_bytes')!.metrics.length === 3 ? sc : null;
+  }, 50, 100))!;
+  t.ok(after, 'the replacement answers scrapes');
+  t.equal(sumOf(after, 'fleetserve_http_requests_total'), N, 'requests total unchanged');
+  t.equal(valueOf(after, 'fleetserve_http_response_body_bytes_total'), N * A.length, 'bytes total unchanged');
+  t.equal(valueOf(after, 'fleetserve_connections_accepted_total'), N);
+  const hist = after.families.get('fleetserve_http_request_duration_seconds')!.metrics[0]!;
+  t.equal(Number(hist.count), N, 'histogram count unchanged');
+  t.equal(valueOf(after, 'fleetserve_connections_open'), 0, 'gauges are not carried over');
+
+  await rawExchange(s.port, 'GET /a.txt HTTP/1.0\r\n\r\n');
+  t.equal(sumOf(await scrape(metricsPort), 'fleetserve_http_requests_total'), N + 1, 'and counting goes on');
+});

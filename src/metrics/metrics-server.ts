@@ -32,8 +32,19 @@ export function renderAggregate(snapshots: MetricsJson[]): Promise<string> {
 interface Scrape {
   waiting: Set<Worker>;
   snapshots: MetricsJson[];
+  /** Ids of the workers whose snapshots these are. */
+  answered: Set<number>;
   finish(): void;
 }
+
+/** Final counts of workers that have exited, kept so the totals never go down. */
+interface Retired {
+  ids: Set<number>;
+  metrics: MetricsJson[];
+}
+
+/** Past this many retired entries they are summed into one. */
+const RETIRED_FOLD_AT = 32;
 
 /** The primary's side: its own metrics, and the scrape of every worker. */
 export class PrimaryMetrics {
@@ -43,6 +54,8 @@ export class PrimaryMetrics {
   /** Workers that have said they answer scrapes. */
   private readonly ready = new Set<Worker>();
   private nextId = 0;
+  private retired: Retired[] = [];
+  private folding = false;
 
   constructor(
     counters: PrimaryCounters,
@@ -72,10 +85,13 @@ export class PrimaryMetrics {
     });
     cluster.on('message', (w, m: MetricsReply) => {
       if (m?.type === 'metrics-ready') this.ready.add(w);
+      // Arrives before the worker's exit: from now on its counts come from here.
+      if (m?.type === 'metrics-final') this.retired.push({ ids: new Set([w.id]), metrics: [m.metrics] });
       if (m?.type !== 'metrics') return;
       const scrape = this.scrapes.get(m.id);
       if (scrape === undefined || !scrape.waiting.delete(w)) return;
       scrape.snapshots.push(...m.metrics);
+      scrape.answered.add(w.id);
       if (scrape.waiting.size === 0) scrape.finish();
     });
     // A killed worker may show its exit before its channel is seen closed, or the other way
@@ -90,22 +106,46 @@ export class PrimaryMetrics {
     cluster.on('disconnect', gone);
   }
 
+  /**
+   * Live workers' snapshots plus the final counts of exited ones, so a counter summed over
+   * the cluster never goes down when a worker is retired by a drain or a reload (Prometheus
+   * would take that for a reset). A worker whose final counts arrived after it answered this
+   * scrape is counted once, from its answer. A worker that crashes takes its counts with it.
+   */
   readonly render: RenderMetrics = async () => {
-    const fromWorkers = await this.gather();
-    return renderAggregate([...fromWorkers, await this.own.getMetricsAsJSON(), await processMetricsJson(this.process)]);
+    await this.foldRetired();
+    const scrape = await this.gather();
+    const retired = this.retired.filter((r) => ![...r.ids].some((id) => scrape.answered.has(id))).flatMap((r) => r.metrics);
+    return renderAggregate([...scrape.snapshots, ...retired, await this.own.getMetricsAsJSON(), await processMetricsJson(this.process)]);
   };
 
+  /** Keeps the retired list short: many exited workers become one summed entry. */
+  private async foldRetired(): Promise<void> {
+    if (this.folding || this.retired.length <= RETIRED_FOLD_AT) return;
+    this.folding = true;
+    try {
+      const n = this.retired.length;
+      const old = this.retired.slice(0, n);
+      const summed = (await AggregatorRegistry.aggregate(old.flatMap((r) => r.metrics)).getMetricsAsJSON()) as MetricsJson;
+      const ids = new Set(old.flatMap((r) => [...r.ids]));
+      this.retired = [{ ids, metrics: [summed] }, ...this.retired.slice(n)];
+    } finally {
+      this.folding = false;
+    }
+  }
+
   /** Every live worker's snapshot: those that exit meanwhile or do not answer in time are left out. */
-  private gather(): Promise<MetricsJson[]> {
+  private gather(): Promise<Scrape> {
     const id = this.nextId++;
     return new Promise((resolve) => {
       const scrape: Scrape = {
         waiting: new Set(),
         snapshots: [],
+        answered: new Set(),
         finish: () => {
           clearTimeout(timer);
           this.scrapes.delete(id);
-          resolve(scrape.snapshots);
+          resolve(scrape);
         },
       };
       const timer = setTimeout(() => {

@@ -26,7 +26,10 @@ export interface ServingState {
 
 /** IPC between the primary and a worker for one scrape. */
 export type MetricsRequest = { cmd: 'metrics'; id: number };
-export type MetricsReply = { type: 'metrics'; id: number; metrics: MetricsJson[] } | { type: 'metrics-ready' };
+export type MetricsReply = { type: 'metrics'; id: number; metrics: MetricsJson[] } | { type: 'metrics-ready' } | { type: 'metrics-final'; metrics: MetricsJson };
+
+/** How long an exiting worker waits for its final counts to reach the primary. */
+const FINAL_SEND_MS = 1000;
 
 export class ServingMetrics {
   private readonly serving = new Registry();
@@ -62,6 +65,12 @@ export class ServingMetrics {
     this.process = processRegistry(workerLabel);
   }
 
+  /** The monotonic fleetserve metrics (counters, histograms), for the primary to keep. */
+  async finalCounts(): Promise<MetricsJson> {
+    const all = (await this.serving.getMetricsAsJSON()) as MetricsJson;
+    return all.filter((m) => String(m.type) === 'counter' || String(m.type) === 'histogram');
+  }
+
   /** Both registries, for AggregatorRegistry.aggregate(). */
   async snapshot(): Promise<MetricsJson[]> {
     return [await this.serving.getMetricsAsJSON(), await processMetricsJson(this.process)];
@@ -82,6 +91,27 @@ export class ServingMetrics {
     });
     sendToPrimary({ type: 'metrics-ready' });
   }
+}
+
+/**
+ * Before a worker exits: hand its counters and histograms (not gauges, which end with it)
+ * to the primary, which keeps adding them to the totals. Resolves once sent, or after
+ * FINAL_SEND_MS at most: an exit is never held up for long.
+ */
+export async function sendFinalCounts(metrics: ServingMetrics): Promise<void> {
+  const counts = await metrics.finalCounts();
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, FINAL_SEND_MS);
+    try {
+      process.send?.({ type: 'metrics-final', metrics: counts } satisfies MetricsReply, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    } catch {
+      clearTimeout(timer);
+      resolve();
+    }
+  });
 }
 
 function sendToPrimary(m: MetricsReply): void {
