@@ -146,6 +146,21 @@ t.test('logFile: lifecycle lines go to the file, and to the new file after SIGUS
   t.equal(s.stdout(), '', 'still nothing on stdout');
 });
 
+t.test('single process: SIGUSR1 reopens the access log too', async (t) => {
+  const dir = tmpDir(t);
+  const access = path.join(dir, 'access.log');
+  const s = await startServer(t, { root, workers: 0, args: ['--access-log-file', access] });
+  await rawExchange(s.port, 'GET /a.txt?before HTTP/1.0\r\n\r\n');
+  fs.renameSync(access, `${access}.1`);
+  process.kill(s.pid, 'SIGUSR1');
+  await s.waitForLog((l) => l.msg === 'SIGUSR1: log files reopened');
+  await rawExchange(s.port, 'GET /a.txt?after HTTP/1.0\r\n\r\n');
+  process.kill(s.pid, 'SIGTERM');
+  t.same(await s.exited(), { code: 0, signal: null });
+  t.same(jsonLines(`${access}.1`).map((l) => l.path), ['/a.txt?before'], 'the rotated file has the request before');
+  t.same(jsonLines(access).map((l) => l.path), ['/a.txt?after'], 'the new file the one after');
+});
+
 t.test('SIGUSR1 neither kills a process nor starts the inspector', async (t) => {
   for (const workers of [2, 0]) {
     const s = await startServer(t, { root, workers });

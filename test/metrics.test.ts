@@ -3,7 +3,7 @@
 // be exactly the traffic sent, summed over both workers. Also: the metrics listener is its
 // own port (never the public one), and with metrics off nothing but the public port listens.
 import t from 'tap';
-import { makeSite, parseResponses, rawExchange, hasResponses, spawnServer, startServer, type LogLine } from './fixtures/server';
+import { makeSite, parseResponses, PROJECT, rawExchange, hasResponses, spawnServer, startServer, type LogLine } from './fixtures/server';
 import { freePort, poll } from './fixtures/wire';
 import { httpGet, listeningPortsOf, processTree, scrape, sumOf, valueOf } from './fixtures/ops';
 
@@ -198,4 +198,13 @@ t.test('totals never go down when a worker drains and exits: its final counts ar
 
   await rawExchange(s.port, 'GET /a.txt HTTP/1.0\r\n\r\n');
   t.equal(sumOf(await scrape(metricsPort), 'fleetserve_http_requests_total'), N + 1, 'and counting goes on');
+});
+
+t.test('with metrics off, serving code never loads prom-client', async (t) => {
+  // What a worker and the primary load up front; the metrics modules are required only
+  // when metricsPort is set.
+  const { execFileSync } = await import('node:child_process');
+  const code = "for (const m of ['worker', 'primary', 'logger', 'http/connection']) require('./dist/' + m + '.js');" + "process.stdout.write(JSON.stringify(Object.keys(require.cache).filter((k) => k.includes('prom-client'))));";
+  const loaded = JSON.parse(execFileSync(process.execPath, ['-e', code], { cwd: PROJECT, encoding: 'utf8' })) as string[];
+  t.same(loaded, []);
 });
