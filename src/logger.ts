@@ -52,7 +52,7 @@ export function createLoggers(config: LoggerConfig, worker: number | string): Lo
     ? pinoPretty({ sync: true, singleLine: true, colorize: Boolean(process.stdout.isTTY), ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l' })
     : null;
   const log = pino(options, logFile ?? pretty ?? pino.destination({ dest: 1, sync: true }));
-  const reopenLog = () => logFile?.reopen();
+  const reopenLog = () => reopenAll([logFile]);
   const noop = () => {};
 
   if (!config.accessLog) return { log, access: null, flush: noop, reopen: reopenLog };
@@ -68,8 +68,7 @@ export function createLoggers(config: LoggerConfig, worker: number | string): Lo
       flush,
       reopen: () => {
         flush();
-        accessFile.reopen();
-        reopenLog();
+        reopenAll([accessFile, logFile]);
       },
     };
   }
@@ -96,6 +95,19 @@ export function createLoggers(config: LoggerConfig, worker: number | string): Lo
     },
     reopen: reopenLog,
   };
+}
+
+/** Reopens every file, even when one fails; then throws the first failure. */
+function reopenAll(files: (LogFile | null)[]): void {
+  let failure: unknown = null;
+  for (const f of files) {
+    try {
+      f?.reopen();
+    } catch (err) {
+      failure ??= err;
+    }
+  }
+  if (failure !== null) throw failure;
 }
 
 /**

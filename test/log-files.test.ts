@@ -161,6 +161,22 @@ t.test('single process: SIGUSR1 reopens the access log too', async (t) => {
   t.same(jsonLines(access).map((l) => l.path), ['/a.txt?after'], 'the new file the one after');
 });
 
+t.test('a log file that cannot be reopened: an error line, and the old file stays in use', async (t) => {
+  const dir = tmpDir(t);
+  const logs = path.join(dir, 'logs');
+  fs.mkdirSync(logs);
+  const s = await startServer(t, { root, workers: 0, args: ['--access-log-file', path.join(logs, 'access.log')] });
+  await rawExchange(s.port, 'GET /a.txt?one HTTP/1.0\r\n\r\n');
+  fs.renameSync(logs, `${logs}-old`); // the directory is gone: the path cannot be opened
+  process.kill(s.pid, 'SIGUSR1');
+  const err = await s.waitForLog((l) => l.level === 50);
+  t.match(err.msg, /^cannot reopen the log files: ENOENT; still writing to the old ones$/);
+  await rawExchange(s.port, 'GET /a.txt?two HTTP/1.0\r\n\r\n');
+  process.kill(s.pid, 'SIGTERM');
+  t.same(await s.exited(), { code: 0, signal: null }, 'still a clean drain');
+  t.same(jsonLines(path.join(`${logs}-old`, 'access.log')).map((l) => l.path), ['/a.txt?one', '/a.txt?two'], 'both lines in the old file');
+});
+
 t.test('SIGUSR1 neither kills a process nor starts the inspector', async (t) => {
   for (const workers of [2, 0]) {
     const s = await startServer(t, { root, workers });
