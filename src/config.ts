@@ -29,6 +29,10 @@ export interface Config {
   logLevel: string;
   accessLog: boolean;
   logPretty: LogPretty;
+  accessLogFile: string;
+  logFile: string;
+  metricsHost: string;
+  metricsPort: number;
   cacheControl: string;
   immutableCacheControl: string;
   headers: HeaderRule[];
@@ -244,6 +248,34 @@ const SCHEMA = {
     env: 'FLEETSERVE_LOG_PRETTY',
     arg: 'log-pretty',
   },
+  accessLogFile: {
+    doc: 'Write access lines to this file (appended, created if missing) instead of stdout; SIGUSR1 reopens it after a rotation.',
+    format: String,
+    default: '',
+    env: 'FLEETSERVE_ACCESS_LOG_FILE',
+    arg: 'access-log-file',
+  },
+  logFile: {
+    doc: 'Write lifecycle log lines (start, drain, errors) to this file (appended, created if missing) instead of stdout; SIGUSR1 reopens it.',
+    format: String,
+    default: '',
+    env: 'FLEETSERVE_LOG_FILE',
+    arg: 'log-file',
+  },
+  metricsHost: {
+    doc: 'Address of the Prometheus metrics listener (keep it private: 127.0.0.1 or an internal address).',
+    format: 'host-address',
+    default: '127.0.0.1',
+    env: 'FLEETSERVE_METRICS_HOST',
+    arg: 'metrics-host',
+  },
+  metricsPort: {
+    doc: 'Port of the Prometheus metrics listener (GET /metrics), summed over all workers; 0 = no metrics at all. Never the public port.',
+    format: 'port-number',
+    default: 0,
+    env: 'FLEETSERVE_METRICS_PORT',
+    arg: 'metrics-port',
+  },
   cacheControl: {
     doc: 'Cache-Control sent with files (and 304s).',
     format: String,
@@ -452,6 +484,7 @@ export function helpText(): string {
   }
   lines.push('', '  --help, -h     this text', '  --version, -V  print the version', '');
   lines.push('Signals: SIGINT (Ctrl+C) or SIGTERM drain open connections then exit; a second SIGINT exits at once.');
+  lines.push('         SIGUSR1 reopens the log files (after logrotate moved them).');
   return lines.join('\n');
 }
 
@@ -540,7 +573,16 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, cwd:
     throw new ConfigError(`root: ${root} does not exist (pass a directory: fleetserve ./public)`);
   }
   if (!st.isDirectory()) throw new ConfigError(`root: ${root} is not a directory (pass a directory: fleetserve ./public)`);
-  const config: Config = { ...values, root: fs.realpathSync(root), config: file ? path.resolve(cwd, file) : '' };
+  if (values.metricsPort !== 0 && values.metricsPort === values.port) {
+    throw new ConfigError(`metricsPort: ${values.metricsPort} is the public port; metrics need a port of their own`);
+  }
+  const config: Config = {
+    ...values,
+    root: fs.realpathSync(root),
+    config: file ? path.resolve(cwd, file) : '',
+    accessLogFile: checkLogFile('accessLogFile', values.accessLogFile, cwd),
+    logFile: checkLogFile('logFile', values.logFile, cwd),
+  };
   return { kind: 'run', config: Object.freeze(config), ...(rootChoice ? { rootChoice } : {}) };
 }
 
@@ -550,4 +592,36 @@ function isDirectory(p: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * A log file path, made absolute (SIGUSR1 reopens it by name, whatever the working directory
+ * is by then). Its directory must exist and be writable, and the file, if it exists, must be
+ * a writable file: these are configuration mistakes (exit 2), found before anything starts.
+ * It is not created here; each process opens it for appending when it starts.
+ */
+function checkLogFile(key: string, value: string, cwd: string): string {
+  if (value === '') return '';
+  const file = path.resolve(cwd, value);
+  const dir = path.dirname(file);
+  let dirStat: fs.Stats;
+  try {
+    dirStat = fs.statSync(dir);
+  } catch {
+    throw new ConfigError(`${key}: directory ${dir} does not exist`);
+  }
+  if (!dirStat.isDirectory()) throw new ConfigError(`${key}: ${dir} is not a directory`);
+  let fileStat: fs.Stats | null = null;
+  try {
+    fileStat = fs.statSync(file);
+  } catch {
+    // Not there yet: it is created when the server starts.
+  }
+  if (fileStat?.isDirectory()) throw new ConfigError(`${key}: ${file} is a directory`);
+  try {
+    fs.accessSync(fileStat ? file : dir, fs.constants.W_OK);
+  } catch {
+    throw new ConfigError(`${key}: ${fileStat ? file : `directory ${dir}`} is not writable`);
+  }
+  return file;
 }

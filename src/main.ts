@@ -7,13 +7,23 @@ import cluster from 'node:cluster';
 import { ConfigError, loadConfig, type Config } from './config';
 import { createLoggers } from './logger';
 import { runPrimary, WORKER_CONFIG_ENV } from './primary';
-import { runWorker } from './worker';
+import { runWorker, type ToPrimary } from './worker';
 
 function main(): void {
   if (cluster.isWorker) {
     // Workers take the primary's validated configuration, never argv or env of their own.
     const config = JSON.parse(process.env[WORKER_CONFIG_ENV] ?? '{}') as Config;
-    runWorker(config, createLoggers(config, cluster.worker?.id ?? 0), 'cluster');
+    const id = cluster.worker?.id ?? 0;
+    let loggers;
+    try {
+      loggers = createLoggers(config, id);
+    } catch (err) {
+      // The primary opened the same files a moment ago, so this is rare (a permission
+      // changed meanwhile); a respawn would fail again, so the primary stops everything.
+      process.send?.({ type: 'start-error', message: logFileError(err) } satisfies ToPrimary, () => process.exit(1));
+      return;
+    }
+    runWorker(config, loggers, 'cluster', id);
     return;
   }
   let cmd;
@@ -34,10 +44,23 @@ function main(): void {
     return;
   }
   const config = cmd.config;
-  const loggers = createLoggers(config, config.workers === 0 ? 'single' : 'primary');
+  let loggers;
+  try {
+    // The primary serves nothing, so it never opens the access log.
+    loggers = config.workers === 0 ? createLoggers(config, 'single') : createLoggers({ ...config, accessLog: false }, 'primary');
+  } catch (err) {
+    process.stderr.write(`fleetserve: ${logFileError(err)}\n`);
+    process.exit(1);
+  }
   if (cmd.rootChoice) loggers.log.info(cmd.rootChoice); // the listening line names the directory
   if (config.workers === 0) runWorker(config, loggers, 'single');
   else runPrimary(config, loggers);
+}
+
+/** A log file that cannot be opened, in one line. */
+function logFileError(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  return e.path ? `cannot open log file ${e.path}: ${e.code ?? e.message}` : `cannot open the log files: ${e.message}`;
 }
 
 main();

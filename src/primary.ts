@@ -7,11 +7,13 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Config } from './config';
 import type { Loggers } from './logger';
+import { PrimaryCounters } from './metrics/counters';
+import type * as MetricsServer from './metrics/metrics-server';
 import { EXIT_FORCED } from './shutdown';
 import os from 'node:os';
 import { listeningRecord } from './listen-urls';
 import { countOf } from './logger';
-import type { ToPrimary, ToWorker } from './worker';
+import { reopenLogs, type ToPrimary, type ToWorker } from './worker';
 
 export const WORKER_CONFIG_ENV = 'FLEETSERVE_WORKER_CONFIG';
 
@@ -33,6 +35,9 @@ export function runPrimary(config: Config, loggers: Loggers): void {
   let listening = 0;
   let respawnDelay = RESPAWN_MIN_MS;
   let exitCode = 0;
+  // Counted whether metrics are on or off; the metrics listener reads them. A reload adds 1
+  // to counters.reloads when it begins replacing workers.
+  const counters = new PrimaryCounters();
 
   const exit = (code: number) => {
     loggers.flush();
@@ -43,15 +48,19 @@ export function runPrimary(config: Config, loggers: Loggers): void {
     const w = cluster.fork(env);
     started.set(w, Date.now());
     w.on('message', (m: ToPrimary) => {
-      if (m?.type !== 'listen-error' || fatal) return;
-      fatal = true;
-      stopping = true;
-      process.stderr.write(`fleetserve: ${m.message}\n`);
-      // On a terminal the stderr line says it all; JSON logs get the record for collectors.
-      if (!loggers.pretty) log.fatal({ reason: m.message }, 'cannot listen');
-      for (const other of Object.values(cluster.workers ?? {})) other?.process.kill('SIGKILL');
-      exit(1);
+      if ((m?.type !== 'listen-error' && m?.type !== 'start-error') || fatal) return;
+      stopFatally(m.message, m.type === 'listen-error' ? 'cannot listen' : 'cannot start');
     });
+  };
+
+  const stopFatally = (message: string, what: string) => {
+    fatal = true;
+    stopping = true;
+    process.stderr.write(`fleetserve: ${message}\n`);
+    // On a terminal the stderr line says it all; JSON logs get the record for collectors.
+    if (!loggers.pretty) log.fatal({ reason: message }, what);
+    for (const other of Object.values(cluster.workers ?? {})) other?.process.kill('SIGKILL');
+    exit(1);
   };
 
   cluster.on('listening', (_w, address) => {
@@ -81,6 +90,7 @@ export function runPrimary(config: Config, loggers: Loggers): void {
       return;
     }
     log.warn({ workerId: w.id, workerPid: w.process.pid, code, signal }, `worker ${w.id} died (${signal ? `signal ${signal}` : `exit code ${code}`}); replacing it`);
+    counters.workerRestarts++;
     const lived = Date.now() - bornAt;
     respawnDelay = lived > STABLE_AFTER_MS ? RESPAWN_MIN_MS : Math.min(respawnDelay * 2, RESPAWN_MAX_MS);
     setTimeout(() => {
@@ -97,7 +107,7 @@ export function runPrimary(config: Config, loggers: Loggers): void {
       stopping = true;
       log.info({ signal, workers: workers.length }, `${signal}: draining ${countOf(workers.length, 'worker')}`);
       if (workers.length === 0) exit(0);
-      for (const w of workers) send(w, { cmd: 'drain' });
+      for (const w of workers) send(w, { cmd: 'drain' }, counters);
       // Workers cut their own connections at drainTimeoutMs; this is the backstop for a
       // worker that cannot even do that.
       deadline = setTimeout(() => {
@@ -114,13 +124,30 @@ export function runPrimary(config: Config, loggers: Loggers): void {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // logrotate's postrotate (like nginx -s reopen): reopen our files and tell every worker.
+  // Handled in every process also because Node's default for SIGUSR1 starts the inspector.
+  process.on('SIGUSR1', () => {
+    reopenLogs(loggers, 'SIGUSR1');
+    for (const w of Object.values(cluster.workers ?? {})) if (w !== undefined) send(w, { cmd: 'reopen' }, counters);
+  });
 
-  for (let i = 0; i < config.workers; i++) fork();
+  const forkAll = () => {
+    for (let i = 0; i < config.workers; i++) fork();
+  };
+  if (config.metricsPort === 0) forkAll();
+  else {
+    // The metrics port is bound before any worker starts: if it cannot be, nothing starts.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only when metrics are on
+    const { PrimaryMetrics, startMetricsServer } = require('./metrics/metrics-server') as typeof MetricsServer;
+    const metrics = new PrimaryMetrics(counters, log);
+    startMetricsServer(config.metricsHost, config.metricsPort, metrics.render, log, forkAll, (message) => stopFatally(message, 'cannot listen'));
+  }
 }
 
-function send(w: Worker, m: ToWorker): void {
+function send(w: Worker, m: ToWorker, counters: PrimaryCounters): void {
   try {
     w.send(m);
+    if (m.cmd === 'drain') counters.workerDrains++;
   } catch {
     // Already gone: its exit event will be counted.
   }

@@ -123,6 +123,9 @@ export class StaticHandler {
   private readonly compressed: CompressedStore;
   private readonly inFlight = new Map<string, Promise<Entry>>();
   private readonly headersFor: (urlPath: string) => [string, string][];
+  /** GET/HEAD answered from a fresh cache entry, and those that needed the disk (metrics). */
+  cacheHits = 0;
+  cacheMisses = 0;
 
   constructor(
     private readonly config: StaticConfig,
@@ -146,9 +149,16 @@ export class StaticHandler {
     if (req.path === '*') return errorReply(400, 'asterisk-form is for OPTIONS only');
     const entry = this.cached(req.path);
     if (entry !== undefined && performance.now() - entry.checkedAt < this.config.cacheValidMs) {
+      this.cacheHits++;
       return this.answer(req, entry);
     }
+    this.cacheMisses++;
     return this.lookupCached(req.path, entry).then((e) => this.answer(req, e), busy);
+  }
+
+  /** Entries and body bytes held in the file cache now. */
+  get cacheSize(): { entries: number; bytes: number } {
+    return { entries: this.cache.size, bytes: this.cache.totalBytes };
   }
 
   /** One disk lookup per path at a time, however many requests wait for it. */

@@ -10,23 +10,30 @@ import { describeListenError } from './errors';
 import { Connection } from './http/connection';
 import { listeningRecord } from './listen-urls';
 import type { Loggers } from './logger';
+import { RequestCounters } from './metrics/counters';
+import type * as MetricsServer from './metrics/metrics-server';
+import type * as ServingMetrics from './metrics/serving-metrics';
 import { Drainer } from './shutdown';
 import { StaticHandler } from './static';
 
-/** Messages between primary and workers over the cluster IPC channel. */
-export type ToWorker = { cmd: 'drain' } | { cmd: 'force' };
-export type ToPrimary = { type: 'listen-error'; message: string };
+/** Messages between primary and workers over the cluster IPC channel (and metrics' own). */
+export type ToWorker = { cmd: 'drain' } | { cmd: 'force' } | { cmd: 'reopen' };
+export type ToPrimary = { type: 'listen-error'; message: string } | { type: 'start-error'; message: string };
 
-export function runWorker(config: Config, loggers: Loggers, mode: 'cluster' | 'single'): void {
+/** `workerId` is the cluster worker id (0 in single mode): the `worker` label of process metrics. */
+export function runWorker(config: Config, loggers: Loggers, mode: 'cluster' | 'single', workerId = 0): void {
   const { log, access } = loggers;
   const handler = new StaticHandler(config, log);
   const connections = new Set<Connection>();
+  // With metrics off nothing is counted and prom-client is never loaded.
+  const counters = config.metricsPort !== 0 ? new RequestCounters() : null;
   const connOptions = {
     keepAliveTimeoutMs: config.keepAliveTimeoutMs,
     headersTimeoutMs: config.headersTimeoutMs,
     sendTimeoutMs: config.sendTimeoutMs,
     handle: (req: Parameters<StaticHandler['handle']>[0]) => handler.handle(req),
     onAccess: access,
+    counters,
     onError: (err: unknown, what: string) => log.warn({ err }, what),
   };
 
@@ -35,6 +42,7 @@ export function runWorker(config: Config, loggers: Loggers, mode: 'cluster' | 's
       socket.destroy();
       return;
     }
+    if (counters !== null) counters.connectionsAccepted++;
     connections.add(
       new Connection(socket, connOptions, (c) => {
         connections.delete(c);
@@ -43,9 +51,13 @@ export function runWorker(config: Config, loggers: Loggers, mode: 'cluster' | 's
     );
   });
 
+  /** Runs before exiting (at most about a second): a worker hands over its final counts. */
+  let beforeExit: (() => Promise<void>) | null = null;
   const exit = (code: number) => {
     loggers.flush();
-    process.exit(code);
+    if (beforeExit === null) process.exit(code);
+    const done = () => process.exit(code);
+    beforeExit().then(done, done);
   };
   const drainer = new Drainer({ server, connections, timeoutMs: config.drainTimeoutMs, log, exit });
 
@@ -67,14 +79,45 @@ export function runWorker(config: Config, loggers: Loggers, mode: 'cluster' | 's
     }
   });
 
-  server.listen({ host: config.host, port: config.port, backlog: 4096 }, () => {
-    listening = true;
-    if (mode === 'single') {
-      const addr = server.address() as net.AddressInfo;
-      const { fields, msg } = listeningRecord(config.host, addr.port, 0, os.networkInterfaces());
-      log.info({ ...fields, root: config.root }, msg);
+  const listen = () =>
+    server.listen({ host: config.host, port: config.port, backlog: 4096 }, () => {
+      listening = true;
+      if (mode === 'single') {
+        const addr = server.address() as net.AddressInfo;
+        const { fields, msg } = listeningRecord(config.host, addr.port, 0, os.networkInterfaces());
+        log.info({ ...fields, root: config.root }, msg);
+      }
+    });
+
+  if (counters === null) listen();
+  else {
+    /* eslint-disable @typescript-eslint/no-require-imports -- loaded only when metrics are on */
+    const { ServingMetrics: Metrics, sendFinalCounts } = require('./metrics/serving-metrics') as typeof ServingMetrics;
+    const metrics = new Metrics(
+      {
+        counters,
+        openConnections: () => connections.size,
+        cacheHits: () => handler.cacheHits,
+        cacheMisses: () => handler.cacheMisses,
+        cacheSize: () => handler.cacheSize,
+      },
+      mode === 'single' ? 'single' : String(workerId),
+    );
+    if (mode === 'cluster') {
+      metrics.answerPrimary();
+      beforeExit = () => sendFinalCounts(metrics);
+      listen();
+    } else {
+      // Alone, this process serves the metrics itself; a metrics port it cannot bind stops
+      // the start before the public port is opened.
+      const { renderAggregate, startMetricsServer } = require('./metrics/metrics-server') as typeof MetricsServer;
+      /* eslint-enable @typescript-eslint/no-require-imports */
+      startMetricsServer(config.metricsHost, config.metricsPort, async () => renderAggregate(await metrics.snapshot()), log, listen, (message) => {
+        process.stderr.write(`fleetserve: ${message}\n`);
+        exit(1);
+      });
     }
-  });
+  }
 
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -84,12 +127,33 @@ export function runWorker(config: Config, loggers: Loggers, mode: 'cluster' | 's
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // SIGUSR1 reopens the log files; it must be handled in every process anyway, or Node
+  // would start its inspector on it. A group signal reaches a worker twice (the signal, and
+  // the primary's message): reopening twice is harmless.
+  process.on('SIGUSR1', () => reopenLogs(loggers, mode === 'single' ? 'SIGUSR1' : null));
   if (mode === 'cluster') {
     process.on('message', (m: ToWorker) => {
       if (m?.cmd === 'drain') drainer.begin('primary');
       else if (m?.cmd === 'force') drainer.force('primary');
+      else if (m?.cmd === 'reopen') reopenLogs(loggers, null);
     });
     // If the primary is killed outright, Node's cluster ends this worker at once when the
     // IPC channel closes (internal/cluster/child.js): a killed primary is a forced stop.
   }
 }
+
+/**
+ * Reopens the log files. `announce` names the signal when this process is the one that
+ * reports it (the primary, or the single process); workers only say so at debug level.
+ */
+export function reopenLogs(loggers: Loggers, announce: string | null): void {
+  try {
+    loggers.reopen();
+  } catch (err) {
+    loggers.log.error({ err }, `cannot reopen the log files: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; still writing to the old ones`);
+    return;
+  }
+  if (announce !== null) loggers.log.info({ signal: announce }, `${announce}: log files reopened`);
+  else loggers.log.debug('log files reopened');
+}
+

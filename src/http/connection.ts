@@ -12,6 +12,7 @@ import { DEFAULT_LIMITS, parseRequestHead, type Limits } from './parse';
 import { errorPage, HTML_TYPE, SERVER_HEADERS, serializeHead } from './respond';
 import { sendFileRange } from '../files/stream';
 import type { AccessRecord, FileBody, MultipartBody, Reply, Request } from './types';
+import type { RequestCounters } from '../metrics/counters';
 import fs from 'node:fs';
 
 export interface ConnectionOptions {
@@ -23,6 +24,8 @@ export interface ConnectionOptions {
   handle(req: Request): Reply | Promise<Reply>;
   /** One call per response, when access logging is on. */
   onAccess: ((record: AccessRecord) => void) | null;
+  /** Per-response counts for the metrics, or null when metrics are off. */
+  counters: RequestCounters | null;
   /** Something unexpected happened on this connection (logged by the worker). */
   onError(err: unknown, what: string): void;
 }
@@ -293,16 +296,24 @@ export class Connection {
     return true;
   }
 
+  /** One response is done: count it and log it (each only when switched on). */
   private logAccess(req: Request, status: number, bytes: number, started: number): void {
-    const onAccess = this.opts.onAccess;
+    const { onAccess, counters } = this.opts;
+    if (onAccess === null && counters === null) return;
+    const ms = performance.now() - started;
+    counters?.record(req.method, status, bytes, ms / 1000);
     if (onAccess === null) return;
+    const headers = req.headers;
     onAccess({
       method: req.method,
       path: req.target,
+      protocol: req.minor === 1 ? 'HTTP/1.1' : 'HTTP/1.0',
       status,
       bytes,
-      ms: Math.round((performance.now() - started) * 1000) / 1000,
+      ms: Math.round(ms * 1000) / 1000,
       remote: this.remote,
+      referer: headers['referer'] ?? '',
+      userAgent: headers['user-agent'] ?? '',
     });
   }
 
@@ -319,7 +330,9 @@ export class Connection {
     const reply = errorReply(status, reason);
     this.socket.write(serializeHead(status, reply.headers, true, 1), 'latin1');
     this.socket.write(reply.body as Buffer);
-    this.opts.onAccess?.({ method: '-', path: '-', status, bytes: (reply.body as Buffer).length, ms: 0, remote: this.remote });
+    const bytes = (reply.body as Buffer).length;
+    this.opts.counters?.record('-', status, bytes, 0);
+    this.opts.onAccess?.({ method: '-', path: '-', protocol: '-', status, bytes, ms: 0, remote: this.remote, referer: '', userAgent: '' });
     this.finish();
   }
 
