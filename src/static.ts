@@ -139,7 +139,6 @@ export class StaticHandler {
       if (method === 'OPTIONS') return { status: 204, headers: ALLOW + SERVER_HEADERS, body: null };
       return withHeader(errorReply(405, `method ${method} not allowed`), ALLOW, false);
     }
-    if (req.path === '*') return errorReply(400, 'asterisk-form is for OPTIONS only');
     const entry = this.cache.get(req.path);
     if (entry !== undefined && performance.now() - entry.checkedAt < this.config.cacheValidMs) {
       return this.answer(req, entry);
