@@ -8,7 +8,7 @@
  * our memory, and a slow reader never makes us buffer more than two file chunks.
  */
 import type net from 'node:net';
-import { DEFAULT_LIMITS, parseRequestHead, type Limits } from './parse';
+import { DEFAULT_LIMITS, MAX_LEADING_EMPTY_LINES, parseRequestHead, type Limits } from './parse';
 import { errorPage, HTML_TYPE, SERVER_HEADERS, serializeHead } from './respond';
 import { sendFileRange } from '../files/stream';
 import type { AccessRecord, FileBody, MultipartBody, Reply, Request } from './types';
@@ -33,6 +33,9 @@ const enum State {
   Busy,
   Closed,
 }
+
+/** Errors that mean the client went away (reset, closed, or we dropped it), not a fault of ours. */
+const CLIENT_GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_WRITE_AFTER_END']);
 
 /** Stop answering pipelined requests while this much is queued for a slow reader. */
 const WRITE_HIGH_WATER = 1024 * 1024;
@@ -59,6 +62,13 @@ export class Connection {
   private readonly remote: string;
   /** Wakes a body stream waiting on the socket when the socket goes away. */
   private wake: (() => void) | null = null;
+  /** Empty lines ignored since the last request (RFC 9112 §2.2), bounded. */
+  private emptyLines = 0;
+  /** The send-timeout watch while busy: see watchSend(). */
+  private sendTimer: NodeJS.Timeout | null = null;
+  private sendProgressAt = 0;
+  private sentDone = 0;
+  private sentQueued = 0;
 
   constructor(
     readonly socket: net.Socket,
@@ -77,6 +87,7 @@ export class Connection {
     });
     socket.on('close', () => {
       this.state = State.Closed;
+      this.stopSendWatch();
       this.pending = null;
       this.wake?.();
       onClosed(this);
@@ -124,9 +135,7 @@ export class Connection {
         this.respondError(408, 'request head not completed in time');
         break;
       case State.Busy:
-        this.opts.onError(new Error('client stopped reading'), 'send timeout');
-        this.socket.destroy();
-        break;
+        break; // the send timeout is watchSend's (Node's socket timer is off while busy)
       default:
         this.socket.destroy(); // idle keep-alive expired, or a closed socket that lingers
     }
@@ -148,6 +157,7 @@ export class Connection {
           return;
         }
         off += parsed.consumed;
+        this.emptyLines = 0;
         const req = parsed.request;
         const started = performance.now();
         let reply: Reply | Promise<Reply>;
@@ -219,6 +229,13 @@ export class Connection {
       this.setTimer(this.opts.keepAliveTimeoutMs);
       return;
     }
+    if (this.state !== State.Head && this.onlyEmptyLines()) {
+      // A stray CRLF after a request (RFC 9112 §2.2 asks servers to ignore it) is not the
+      // start of a head: the connection stays idle and no headers timer starts.
+      this.pending = null;
+      this.afterBatch();
+      return;
+    }
     const now = performance.now();
     if (this.state !== State.Head) {
       this.state = State.Head;
@@ -231,10 +248,72 @@ export class Connection {
     }
   }
 
+  /** Whether `pending` is nothing but whole empty lines, few enough to ignore; counts them. */
+  private onlyEmptyLines(): boolean {
+    const buf = this.pending!;
+    if (buf.length % 2 !== 0 || this.emptyLines + buf.length / 2 > MAX_LEADING_EMPTY_LINES) return false;
+    for (let i = 0; i < buf.length; i += 2) if (buf[i] !== 13 || buf[i + 1] !== 10) return false;
+    this.emptyLines += buf.length / 2;
+    return true;
+  }
+
   private becomeBusy(): void {
     this.state = State.Busy;
     this.socket.pause();
-    this.setTimer(this.opts.sendTimeoutMs);
+    this.setTimer(0);
+    this.watchSend();
+  }
+
+  /**
+   * The send timeout, measured on write progress. Node's socket.setTimeout cannot be used for
+   * it: while a write is queued it skips a firing whenever the queue changed since the write
+   * was issued, so a reader that stalls is dropped after twice the value. A tick of 1/40 of the
+   * timeout samples how many bytes the kernel has taken (completed writes, and libuv's queue
+   * of the write in progress, which shrinks with every partial write); no change for
+   * sendTimeoutMs drops the connection, at most two ticks late.
+   */
+  private watchSend(): void {
+    this.sendProgressAt = performance.now();
+    this.sampleSent();
+    if (this.sendTimer !== null) return;
+    const tick = Math.max(5, Math.min(this.opts.sendTimeoutMs / 40, 500));
+    this.sendTimer = setInterval(() => this.checkSend(), tick);
+  }
+
+  /** Samples the write counters; true when they moved since the last sample. */
+  private sampleSent(): boolean {
+    const sock = this.socket;
+    const done = sock.bytesWritten - sock.writableLength;
+    // writeQueueSize: bytes of the current write libuv still holds (not a public API, but
+    // what Node's own timeout reads for the same purpose; 0 when absent).
+    const queued = (sock as unknown as { _handle?: { writeQueueSize?: number } | null })._handle?.writeQueueSize ?? 0;
+    const moved = done !== this.sentDone || queued !== this.sentQueued;
+    this.sentDone = done;
+    this.sentQueued = queued;
+    return moved;
+  }
+
+  private checkSend(): void {
+    if (this.state !== State.Busy) {
+      this.stopSendWatch();
+      return;
+    }
+    const now = performance.now();
+    if (this.sampleSent()) {
+      this.sendProgressAt = now;
+      return;
+    }
+    if (now - this.sendProgressAt < this.opts.sendTimeoutMs) return;
+    this.stopSendWatch();
+    this.opts.onError(new Error(`client read nothing for ${this.opts.sendTimeoutMs} ms`), 'send timeout');
+    this.socket.destroy();
+  }
+
+  private stopSendWatch(): void {
+    if (this.sendTimer !== null) {
+      clearInterval(this.sendTimer);
+      this.sendTimer = null;
+    }
   }
 
   private continueAfterBusy(): void {
@@ -275,8 +354,10 @@ export class Connection {
             if (close) this.finish();
             else this.continueAfterBusy();
           },
-          (err) => {
-            if (this.state !== State.Closed) this.opts.onError(err, 'body stream failed');
+          (err: NodeJS.ErrnoException) => {
+            // A client that resets or goes away mid-body is its own business, as on the head
+            // path: the access line's bytes -1 records it, without a warning.
+            if (this.state !== State.Closed && !CLIENT_GONE.has(err?.code ?? '')) this.opts.onError(err, 'body stream failed');
             this.logAccess(req, reply.status, -1, started);
             sock.destroy();
           },
