@@ -28,6 +28,8 @@ export function runPrimary(config: Config, loggers: Loggers): void {
   let fatal = false;
   let announced = false;
   let listening = 0;
+  /** Workers that listen now: not paused by their accept gate, not dead. */
+  const listeningWorkers = new Set<number>();
   let respawnDelay = RESPAWN_MIN_MS;
   let exitCode = 0;
 
@@ -40,6 +42,14 @@ export function runPrimary(config: Config, loggers: Loggers): void {
     const w = cluster.fork(env);
     started.set(w, Date.now());
     w.on('message', (m: ToPrimary) => {
+      if (m?.type === 'accept-pause') {
+        // A full worker may stop listening only while another one listens: closing the last
+        // handle would close the shared socket and lose every queued connection.
+        const granted = !stopping && [...listeningWorkers].some((id) => id !== w.id);
+        if (granted) listeningWorkers.delete(w.id);
+        send(w, { cmd: 'accept-pause', granted });
+        return;
+      }
       if (m?.type !== 'listen-error' || fatal) return;
       fatal = true;
       stopping = true;
@@ -50,7 +60,8 @@ export function runPrimary(config: Config, loggers: Loggers): void {
     });
   };
 
-  cluster.on('listening', (_w, address) => {
+  cluster.on('listening', (w, address) => {
+    listeningWorkers.add(w.id);
     listening++;
     if (!announced && listening >= config.workers) {
       announced = true;
@@ -65,6 +76,7 @@ export function runPrimary(config: Config, loggers: Loggers): void {
   });
 
   cluster.on('exit', (w, code, signal) => {
+    listeningWorkers.delete(w.id);
     const bornAt = started.get(w) ?? Date.now();
     started.delete(w);
     if (stopping) {

@@ -4,20 +4,22 @@
  * workers = 0, alone.
  */
 import net from 'node:net';
+import { AcceptGate } from './accept-gate';
 import type { Config } from './config';
-import { describeListenError } from './errors';
+import { measureCapacity } from './descriptors';
+import { describeListenError, isOutOfDescriptors } from './errors';
 import { Connection } from './http/connection';
 import type { Loggers } from './logger';
 import { Drainer } from './shutdown';
 import { StaticHandler } from './static';
 
 /** Messages between primary and workers over the cluster IPC channel. */
-export type ToWorker = { cmd: 'drain' } | { cmd: 'force' };
-export type ToPrimary = { type: 'listen-error'; message: string };
+export type ToWorker = { cmd: 'drain' } | { cmd: 'force' } | { cmd: 'accept-pause'; granted: boolean };
+export type ToPrimary = { type: 'listen-error'; message: string } | { type: 'accept-pause' };
 
 export function runWorker(config: Config, loggers: Loggers, mode: 'cluster' | 'single'): void {
   const { log, access } = loggers;
-  const handler = new StaticHandler(config, log);
+  const handler = new StaticHandler(config, log, () => gate.outOfDescriptors());
   const connections = new Set<Connection>();
   const connOptions = {
     keepAliveTimeoutMs: config.keepAliveTimeoutMs,
@@ -28,17 +30,39 @@ export function runWorker(config: Config, loggers: Loggers, mode: 'cluster' | 's
     onError: (err: unknown, what: string) => log.warn({ err }, what),
   };
 
+  const capacity = measureCapacity(config.maxConnections);
+  if (capacity.connections < config.maxConnections) {
+    log.warn(
+      { maxConnections: config.maxConnections, capacity: capacity.connections, fdLimit: capacity.fdLimit, fdsOpen: capacity.fdsOpen },
+      `maxConnections ${config.maxConnections} lowered to ${capacity.connections}: the file-descriptor limit is ${capacity.fdLimit} (2 per connection, ${capacity.fdsOpen} already open)`,
+    );
+  }
+
   const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
     if (drainer.draining) {
       socket.destroy();
       return;
     }
+    if (!gate.admit(socket)) return;
     connections.add(
       new Connection(socket, connOptions, (c) => {
         connections.delete(c);
         drainer.check();
       }),
     );
+    gate.afterAdmit();
+  });
+  // Listening again after a pause uses the very same options: cluster finds the shared handle
+  // by them (with port 0 too), so no new socket is bound.
+  const listenOptions: net.ListenOptions = { host: config.host, port: config.port, backlog: 4096 };
+  const gate = new AcceptGate({
+    capacity: capacity.connections,
+    open: () => connections.size,
+    close: () => server.close(),
+    listen: () => server.listen(listenOptions),
+    askPause: mode === 'cluster' && process.send ? () => process.send!({ type: 'accept-pause' } satisfies ToPrimary) : null,
+    draining: () => drainer.draining,
+    log,
   });
 
   const exit = (code: number) => {
@@ -52,7 +76,8 @@ export function runWorker(config: Config, loggers: Loggers, mode: 'cluster' | 's
     if (listening) {
       // After the bind, errors come from accept() (EMFILE, ENFILE under load): that
       // connection is lost, the server is not. Never turn them into a shutdown.
-      log.error({ err }, `accept failed: ${err.code ?? err.message}`);
+      if (isOutOfDescriptors(err)) gate.acceptFailed();
+      else log.error({ err }, `accept failed: ${err.code ?? err.message}`);
       return;
     }
     const message = describeListenError(err, config.host, config.port);
@@ -65,7 +90,7 @@ export function runWorker(config: Config, loggers: Loggers, mode: 'cluster' | 's
     }
   });
 
-  server.listen({ host: config.host, port: config.port, backlog: 4096 }, () => {
+  server.listen(listenOptions, () => {
     listening = true;
     if (mode === 'single') {
       const addr = server.address() as net.AddressInfo;
@@ -85,6 +110,7 @@ export function runWorker(config: Config, loggers: Loggers, mode: 'cluster' | 's
     process.on('message', (m: ToWorker) => {
       if (m?.cmd === 'drain') drainer.begin('primary');
       else if (m?.cmd === 'force') drainer.force('primary');
+      else if (m?.cmd === 'accept-pause') gate.answer(m.granted);
     });
     // If the primary is killed outright, Node's cluster ends this worker at once when the
     // IPC channel closes (internal/cluster/child.js): a killed primary is a forced stop.
