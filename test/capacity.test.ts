@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
+import { connectionCapacity, FD_RESERVE, parseNofileLimit } from '../src/descriptors';
 import { makeSite, parseResponses, startServer, type LogLine } from './fixtures/server';
 import { sleep } from './fixtures/wire';
 
@@ -154,4 +155,16 @@ t.test('out of descriptors while opening a file → 503 + Retry-After; the reque
   const after = await get(s.port, '/big.bin', first.sock);
   t.equal(after.status, 200, 'with descriptors again → 200');
   t.equal(s.logs.filter((l) => l.level >= 50).length, 0, 'no error lines');
+});
+
+t.test('capacity from the descriptor limit (pure)', async (t) => {
+  const limits = 'Limit                     Soft Limit           Hard Limit           Units     \nMax cpu time              unlimited            unlimited            seconds   \nMax open files            1024                 524288               files     \n';
+  t.equal(parseNofileLimit(limits), 1024, 'the soft limit of /proc/self/limits');
+  t.equal(parseNofileLimit(limits.replace('1024 ', 'unlimited ')), Number.POSITIVE_INFINITY, '"unlimited"');
+  t.equal(parseNofileLimit('nothing here'), null, 'no such line → null');
+  t.equal(connectionCapacity(4096, 1024, 20), Math.floor((1024 - 20 - FD_RESERVE) / 2), 'two descriptors per connection after the reserve');
+  t.equal(connectionCapacity(100, 1024, 20), 100, 'maxConnections when it is lower');
+  t.equal(connectionCapacity(4096, null, null), 4096, 'unknown limit → maxConnections');
+  t.equal(connectionCapacity(4096, Number.POSITIVE_INFINITY, 20), 4096, 'unlimited → maxConnections');
+  t.equal(connectionCapacity(4096, 40, 20), 1, 'never below 1');
 });
