@@ -64,7 +64,7 @@ t.test('maxConnections with 2 workers: a full worker pauses and the other takes 
     const r = await get(s.port, '/index.html');
     open.push(r.sock);
     t.equal(r.status, 200, `connection ${i + 1} of 6 (3 per worker) → 200`);
-    await sleep(30); // a full worker's pause takes a round trip to the primary
+    await sleep(50); // a full worker's pause takes a round trip to the primary
   }
   const pause = await s.waitForLog((l) => l.msg?.startsWith('accept limited') && (l.pauses as number) >= 1, 2000);
   t.equal(pause.reason, 'maxConnections', 'a worker paused at its limit, and said so');
@@ -81,7 +81,7 @@ t.test('maxConnections with 2 workers: a full worker pauses and the other takes 
     const r = await get(s.port, '/index.html');
     open.push(r.sock);
     t.equal(r.status, 200, `after the clients left: connection ${i + 1} → 200`, { logs: s.logs.slice(-6) });
-    await sleep(30);
+    await sleep(50);
   }
 });
 
@@ -121,6 +121,7 @@ t.test('the file-descriptor limit lowers the capacity: no connection is dropped 
     const r = await get(s.port, '/index.html');
     open.push(r.sock);
     statuses.push(r.status);
+    await sleep(10); // room for the primary's answer when a worker asks to pause
   }
   const ok = statuses.filter((x) => x === 200).length;
   t.same(statuses.filter((x) => x !== 200 && x !== 503), [], 'every connection was answered (200 or 503)');

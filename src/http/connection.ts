@@ -11,6 +11,7 @@ import type net from 'node:net';
 import { DEFAULT_LIMITS, MAX_LEADING_EMPTY_LINES, parseRequestHead, type Limits } from './parse';
 import { errorPage, HTML_TYPE, SERVER_HEADERS, serializeHead } from './respond';
 import { sendFileRange } from '../files/stream';
+import { SendWatch } from './send-watch';
 import type { AccessRecord, FileBody, MultipartBody, Reply, Request } from './types';
 import fs from 'node:fs';
 
@@ -64,11 +65,8 @@ export class Connection {
   private wake: (() => void) | null = null;
   /** Empty lines ignored since the last request (RFC 9112 §2.2), bounded. */
   private emptyLines = 0;
-  /** The send-timeout watch while busy: see watchSend(). */
-  private sendTimer: NodeJS.Timeout | null = null;
-  private sendProgressAt = 0;
-  private sentDone = 0;
-  private sentQueued = 0;
+  /** The send timeout while busy (Node's socket timer is off then: it fires at twice the value). */
+  private readonly sendWatch: SendWatch;
 
   constructor(
     readonly socket: net.Socket,
@@ -76,6 +74,10 @@ export class Connection {
     onClosed: (conn: Connection) => void,
   ) {
     this.remote = socket.remoteAddress ?? '';
+    this.sendWatch = new SendWatch(socket, opts.sendTimeoutMs, () => this.state === State.Busy, () => {
+      this.opts.onError(new Error(`client read nothing for ${opts.sendTimeoutMs} ms`), 'send timeout');
+      socket.destroy();
+    });
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('timeout', () => this.onTimeout());
     // The server runs with allowHalfOpen: a client may send its requests and shut down its
@@ -87,7 +89,7 @@ export class Connection {
     });
     socket.on('close', () => {
       this.state = State.Closed;
-      this.stopSendWatch();
+      this.sendWatch.stop();
       this.pending = null;
       this.wake?.();
       onClosed(this);
@@ -135,7 +137,7 @@ export class Connection {
         this.respondError(408, 'request head not completed in time');
         break;
       case State.Busy:
-        break; // the send timeout is watchSend's (Node's socket timer is off while busy)
+        break; // the send timeout is sendWatch's (Node's socket timer is off while busy)
       default:
         this.socket.destroy(); // idle keep-alive expired, or a closed socket that lingers
     }
@@ -261,59 +263,7 @@ export class Connection {
     this.state = State.Busy;
     this.socket.pause();
     this.setTimer(0);
-    this.watchSend();
-  }
-
-  /**
-   * The send timeout, measured on write progress. Node's socket.setTimeout cannot be used for
-   * it: while a write is queued it skips a firing whenever the queue changed since the write
-   * was issued, so a reader that stalls is dropped after twice the value. A tick of 1/40 of the
-   * timeout samples how many bytes the kernel has taken (completed writes, and libuv's queue
-   * of the write in progress, which shrinks with every partial write); no change for
-   * sendTimeoutMs drops the connection, at most two ticks late.
-   */
-  private watchSend(): void {
-    this.sendProgressAt = performance.now();
-    this.sampleSent();
-    if (this.sendTimer !== null) return;
-    const tick = Math.max(5, Math.min(this.opts.sendTimeoutMs / 40, 500));
-    this.sendTimer = setInterval(() => this.checkSend(), tick);
-  }
-
-  /** Samples the write counters; true when they moved since the last sample. */
-  private sampleSent(): boolean {
-    const sock = this.socket;
-    const done = sock.bytesWritten - sock.writableLength;
-    // writeQueueSize: bytes of the current write libuv still holds (not a public API, but
-    // what Node's own timeout reads for the same purpose; 0 when absent).
-    const queued = (sock as unknown as { _handle?: { writeQueueSize?: number } | null })._handle?.writeQueueSize ?? 0;
-    const moved = done !== this.sentDone || queued !== this.sentQueued;
-    this.sentDone = done;
-    this.sentQueued = queued;
-    return moved;
-  }
-
-  private checkSend(): void {
-    if (this.state !== State.Busy) {
-      this.stopSendWatch();
-      return;
-    }
-    const now = performance.now();
-    if (this.sampleSent()) {
-      this.sendProgressAt = now;
-      return;
-    }
-    if (now - this.sendProgressAt < this.opts.sendTimeoutMs) return;
-    this.stopSendWatch();
-    this.opts.onError(new Error(`client read nothing for ${this.opts.sendTimeoutMs} ms`), 'send timeout');
-    this.socket.destroy();
-  }
-
-  private stopSendWatch(): void {
-    if (this.sendTimer !== null) {
-      clearInterval(this.sendTimer);
-      this.sendTimer = null;
-    }
+    this.sendWatch.start();
   }
 
   private continueAfterBusy(): void {
