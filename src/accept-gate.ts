@@ -61,6 +61,7 @@ export class AcceptGate {
   private lingering = 0;
   private counts = { pauses: 0, refused: 0, failedAccepts: 0, outOfDescriptors: 0 };
   private logTimer: NodeJS.Timeout | null = null;
+  private openAtEvent = 0;
 
   /**
    * Ask to pause a little before the limit: connections keep arriving while the primary's
@@ -169,19 +170,24 @@ export class AcceptGate {
 
   /** One log line at once, then at most one a second while it goes on, with what was counted. */
   private noteForLog(): void {
-    if (this.logTimer !== null) return;
+    // The line reports the connections open at the latest event, not when it is written.
+    this.openAtEvent = this.opts.open();
+    if (this.logTimer === null) this.logNow();
+  }
+
+  private logNow(): void {
     this.flushLog();
     this.logTimer = setTimeout(() => {
       this.logTimer = null;
       const { pauses, refused, outOfDescriptors } = this.counts;
-      if (pauses + refused + outOfDescriptors > 0) this.noteForLog();
+      if (pauses + refused + outOfDescriptors > 0) this.logNow();
     }, 1000);
     this.logTimer.unref();
   }
 
   private flushLog(): void {
     const { pauses, refused, failedAccepts, outOfDescriptors } = this.counts;
-    const open = this.opts.open();
+    const open = this.openAtEvent;
     const capacity = this.opts.capacity;
     const why = this.reason === 'descriptors' ? 'out of file descriptors' : `at ${open} of ${capacity} connections`;
     this.opts.log.warn(

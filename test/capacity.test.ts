@@ -131,6 +131,23 @@ t.test('the file-descriptor limit lowers the capacity: no connection is dropped 
   t.ok(limited(s.logs).some((l) => (l.pauses as number) >= 1), 'a full worker paused and logged it');
 });
 
+t.test('300 connections at once against 2 workers limited to 128 descriptors: each gets 200 or 503, none is dropped', async (t) => {
+  const root = makeSite(t, { 'index.html': 'hi\n' });
+  const s = await startServer(t, { root, workers: 2, wrap: ['prlimit', '--nofile=128:128'], args: ['--access-log', 'false'] });
+  const capacity = (await s.waitForLog((l) => l.msg?.startsWith('maxConnections 4096 lowered'), 2000)).capacity as number;
+  const outcomes = await Promise.all(Array.from({ length: 300 }, () => get(s.port, '/index.html')));
+  t.teardown(() => outcomes.forEach((o) => o.sock.destroy()));
+  const count = (st: number | null) => outcomes.filter((o) => o.status === st).length;
+  t.equal(count(200) + count(503), 300, `every connection answered: ${count(200)} × 200, ${count(503)} × 503, ${300 - count(200) - count(503)} dropped`);
+  t.ok(count(200) <= 2 * capacity, `no more than both workers hold (${2 * capacity})`);
+  t.ok(count(200) >= capacity, 'at least one worker filled');
+  t.ok(outcomes.filter((o) => o.status === 503).every((o) => o.headers['retry-after'] === '1'), 'every 503 with Retry-After: 1');
+  await sleep(1200);
+  const refusedLogged = limited(s.logs).reduce((n, l) => n + (l.refused as number), 0);
+  t.equal(refusedLogged, count(503), 'the log lines count every refusal');
+  t.ok(limited(s.logs).length <= 8, `at most a line a second per worker (${limited(s.logs).length} lines)`);
+});
+
 t.test('out of descriptors while opening a file → 503 + Retry-After; the request after recovery → 200', async (t) => {
   const root = makeSite(t, { 'index.html': 'hi\n' });
   const fd = fs.openSync(path.join(root, 'big.bin'), 'w');
