@@ -26,6 +26,7 @@ export interface Config {
   keepAliveTimeoutMs: number;
   headersTimeoutMs: number;
   sendTimeoutMs: number;
+  maxConnections: number;
   logLevel: string;
   accessLog: boolean;
   logPretty: LogPretty;
@@ -226,6 +227,13 @@ const SCHEMA = {
     default: 60000,
     env: 'FLEETSERVE_SEND_TIMEOUT_MS',
     arg: 'send-timeout-ms',
+  },
+  maxConnections: {
+    doc: 'Most connections one worker holds at once (lowered to what the file-descriptor limit allows, 2 per connection); at the limit a worker stops accepting for a moment and the others take the connections.',
+    format: 'positive-number',
+    default: 4096,
+    env: 'FLEETSERVE_MAX_CONNECTIONS',
+    arg: 'max-connections',
   },
   logLevel: {
     doc: 'Lowest level logged.',

@@ -33,6 +33,8 @@ export function runPrimary(config: Config, loggers: Loggers): void {
   let fatal = false;
   let announced = false;
   let listening = 0;
+  /** Workers that listen now: not paused by their accept gate, not dead. */
+  const listeningWorkers = new Set<number>();
   let respawnDelay = RESPAWN_MIN_MS;
   let exitCode = 0;
   // Counted whether metrics are on or off; the metrics listener reads them. A reload adds 1
@@ -48,6 +50,14 @@ export function runPrimary(config: Config, loggers: Loggers): void {
     const w = cluster.fork(env);
     started.set(w, Date.now());
     w.on('message', (m: ToPrimary) => {
+      if (m?.type === 'accept-pause') {
+        // A full worker may stop listening only while another one listens: closing the last
+        // handle would close the shared socket and lose every queued connection.
+        const granted = !stopping && [...listeningWorkers].some((id) => id !== w.id);
+        if (granted) listeningWorkers.delete(w.id);
+        send(w, { cmd: 'accept-pause', granted }, counters);
+        return;
+      }
       if ((m?.type !== 'listen-error' && m?.type !== 'start-error') || fatal) return;
       stopFatally(m.message, m.type === 'listen-error' ? 'cannot listen' : 'cannot start');
     });
@@ -63,7 +73,8 @@ export function runPrimary(config: Config, loggers: Loggers): void {
     exit(1);
   };
 
-  cluster.on('listening', (_w, address) => {
+  cluster.on('listening', (w, address) => {
+    listeningWorkers.add(w.id);
     listening++;
     if (!announced && listening >= config.workers) {
       announced = true;
@@ -78,6 +89,7 @@ export function runPrimary(config: Config, loggers: Loggers): void {
   });
 
   cluster.on('exit', (w, code, signal) => {
+    listeningWorkers.delete(w.id);
     const bornAt = started.get(w) ?? Date.now();
     started.delete(w);
     if (stopping) {

@@ -12,7 +12,7 @@ import path from 'node:path';
 import mime from 'mime-types';
 import type { Config } from './config';
 import type { Logger } from './logger';
-import { statusForErrno } from './errors';
+import { isOutOfDescriptors, RETRY_AFTER_SECONDS, statusForErrno } from './errors';
 import { etagOfBytes, etagOfFile, identityOf, LruCache, readWhole, sameIdentity, type Cached, type Representation } from './files/cache';
 import { isCompressibleType } from './files/compress';
 import { CompressedStore, type CompressedSet } from './files/compressed-store';
@@ -130,6 +130,8 @@ export class StaticHandler {
   constructor(
     private readonly config: StaticConfig,
     private readonly log: Logger,
+    /** Told when a file could not be opened for lack of descriptors (the worker then stops accepting a moment). */
+    private readonly onOutOfDescriptors: () => void = () => {},
   ) {
     this.cache = new LruCache<Entry | CompressedSet>({ maxEntries: config.cacheMaxEntries, maxBytes: config.cacheMaxBytes });
     this.compressed = new CompressedStore(this.cache, { brotliQuality: config.compressBrotliQuality }, log);
@@ -153,7 +155,7 @@ export class StaticHandler {
       return this.answer(req, entry);
     }
     this.cacheMisses++;
-    return this.lookupCached(req.path, entry).then((e) => this.answer(req, e), busy);
+    return this.lookupCached(req.path, entry).then((e) => this.answer(req, e), (err) => this.busy(err));
   }
 
   /** Entries and body bytes held in the file cache now. */
@@ -236,6 +238,8 @@ export class StaticHandler {
     try {
       target = await this.statInsideRoot(resolved.filePath);
     } catch (err) {
+      // Out of descriptors is not an answer about this path: nothing is cached, the request gets a 503.
+      if (isOutOfDescriptors(err)) throw err;
       const status = statusForErrno(err);
       if (status === 404 && config.spa && !path.posix.basename(resolved.relPath).includes('.')) {
         return this.spaFallback(urlPath);
@@ -257,6 +261,7 @@ export class StaticHandler {
       try {
         index = await this.statInsideRoot(path.join(target.real, 'index.html'));
       } catch (err) {
+        if (isOutOfDescriptors(err)) throw err;
         const status = statusForErrno(err);
         if (status !== 404) return this.refusal(status, (err as Error).message, urlPath);
       }
@@ -292,7 +297,8 @@ export class StaticHandler {
     try {
       const index = await this.statInsideRoot(path.join(this.config.root, 'index.html'));
       if (index.st.isFile()) return await this.fileEntryOrRefusal(index.real, index.st, '/index.html', undefined);
-    } catch {
+    } catch (err) {
+      if (isOutOfDescriptors(err)) throw err;
       // no index.html (or one the symlink policy refuses): a plain 404
     }
     return this.refusal(404, 'not found', urlPath);
@@ -576,12 +582,26 @@ export class StaticHandler {
    */
   private openOrRetry(req: Request, rep: Representation, reply: (fd: number) => Reply): Promise<Reply> {
     return openChecked(rep).then(reply, (err: NodeJS.ErrnoException) => {
+      if (isOutOfDescriptors(err)) return this.busy(err);
       if (req.retried) {
         return err.code === 'ECHANGED' ? fileChanging(err.message) : keepAlive(errorReply(statusForErrno(err), err.message));
       }
       this.cache.delete(req.path);
-      return this.lookupCached(req.path, undefined).then((e) => this.answer({ ...req, retried: true }, e), busy);
+      return this.lookupCached(req.path, undefined).then((e) => this.answer({ ...req, retried: true }, e), (err) => this.busy(err));
     });
+  }
+
+  /**
+   * A file that kept changing while it was read (ECHANGED after the retries), or no descriptor
+   * to open it with, is a transient 503, not cached; anything else goes on to the connection's 500.
+   */
+  private busy(err: unknown): Reply {
+    if ((err as NodeJS.ErrnoException | null)?.code === 'ECHANGED') return fileChanging((err as Error).message);
+    if (isOutOfDescriptors(err)) {
+      this.onOutOfDescriptors();
+      return outOfDescriptors(err);
+    }
+    throw err;
   }
 
   private async answerListing(req: Request, entry: ListingEntry): Promise<Reply> {
@@ -599,6 +619,7 @@ export class StaticHandler {
     try {
       items = await readListing(entry.dir, { showDotfiles: this.config.dotfiles === 'allow', symlinks: this.config.symlinks, root: this.config.root }, by);
     } catch (err) {
+      if (isOutOfDescriptors(err)) return this.busy(err);
       const status = statusForErrno(err);
       return keepAlive(errorReply(status, (err as Error).message));
     }
@@ -649,18 +670,14 @@ function encodingLine(rep: Representation): string {
   return rep.coding === null ? '' : `Content-Encoding: ${rep.coding}\r\n`;
 }
 
-/**
- * A file that kept changing while it was read (ECHANGED after the retries) is a transient
- * 503, not cached; anything else goes on to the connection's 500.
- */
-function busy(err: unknown): Reply {
-  if ((err as NodeJS.ErrnoException | null)?.code === 'ECHANGED') return fileChanging((err as Error).message);
-  throw err;
+/** EMFILE / ENFILE while opening or reading a file: 503, try again in a moment (as nginx answers). */
+function outOfDescriptors(err: unknown): Reply {
+  return withHeader(errorReply(503, (err as Error).message), `Retry-After: ${RETRY_AFTER_SECONDS}\r\n`, false);
 }
 
 /** 503 for a file that is being rewritten while we read it: worth asking again in a moment. */
 function fileChanging(note: string): Reply {
-  return withHeader(errorReply(503, note), 'Retry-After: 1\r\n', false);
+  return withHeader(errorReply(503, note), `Retry-After: ${RETRY_AFTER_SECONDS}\r\n`, false);
 }
 
 /** Errors that are not about the request's framing keep the connection open. */

@@ -5,8 +5,10 @@
  */
 import net from 'node:net';
 import os from 'node:os';
+import { AcceptGate } from './accept-gate';
 import type { Config } from './config';
-import { describeListenError } from './errors';
+import { measureCapacity } from './descriptors';
+import { describeListenError, isOutOfDescriptors } from './errors';
 import { Connection } from './http/connection';
 import { listeningRecord } from './listen-urls';
 import type { Loggers } from './logger';
@@ -17,13 +19,13 @@ import { Drainer } from './shutdown';
 import { StaticHandler } from './static';
 
 /** Messages between primary and workers over the cluster IPC channel (and metrics' own). */
-export type ToWorker = { cmd: 'drain' } | { cmd: 'force' } | { cmd: 'reopen' };
-export type ToPrimary = { type: 'listen-error'; message: string } | { type: 'start-error'; message: string };
+export type ToWorker = { cmd: 'drain' } | { cmd: 'force' } | { cmd: 'reopen' } | { cmd: 'accept-pause'; granted: boolean };
+export type ToPrimary = { type: 'listen-error'; message: string } | { type: 'start-error'; message: string } | { type: 'accept-pause' };
 
 /** `workerId` is the cluster worker id (0 in single mode): the `worker` label of process metrics. */
 export function runWorker(config: Config, loggers: Loggers, mode: 'cluster' | 'single', workerId = 0): void {
   const { log, access } = loggers;
-  const handler = new StaticHandler(config, log);
+  const handler = new StaticHandler(config, log, () => gate.outOfDescriptors());
   const connections = new Set<Connection>();
   // With metrics off nothing is counted and prom-client is never loaded.
   const counters = config.metricsPort !== 0 ? new RequestCounters() : null;
@@ -37,18 +39,40 @@ export function runWorker(config: Config, loggers: Loggers, mode: 'cluster' | 's
     onError: (err: unknown, what: string) => log.warn({ err }, what),
   };
 
+  const capacity = measureCapacity(config.maxConnections);
+  if (capacity.connections < config.maxConnections) {
+    log.warn(
+      { maxConnections: config.maxConnections, capacity: capacity.connections, fdLimit: capacity.fdLimit, fdsOpen: capacity.fdsOpen },
+      `maxConnections ${config.maxConnections} lowered to ${capacity.connections}: the file-descriptor limit is ${capacity.fdLimit} (2 per connection, ${capacity.fdsOpen} already open)`,
+    );
+  }
+
   const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
     if (drainer.draining) {
       socket.destroy();
       return;
     }
     if (counters !== null) counters.connectionsAccepted++;
+    if (!gate.admit(socket)) return;
     connections.add(
       new Connection(socket, connOptions, (c) => {
         connections.delete(c);
         drainer.check();
       }),
     );
+    gate.afterAdmit();
+  });
+  // Listening again after a pause uses the very same options: cluster finds the shared handle
+  // by them (with port 0 too), so no new socket is bound.
+  const listenOptions: net.ListenOptions = { host: config.host, port: config.port, backlog: 4096 };
+  const gate = new AcceptGate({
+    capacity: capacity.connections,
+    open: () => connections.size,
+    close: () => server.close(),
+    listen: () => server.listen(listenOptions),
+    askPause: mode === 'cluster' && process.send ? () => process.send!({ type: 'accept-pause' } satisfies ToPrimary) : null,
+    draining: () => drainer.draining,
+    log,
   });
 
   /** Runs before exiting (at most about a second): a worker hands over its final counts. */
@@ -66,7 +90,8 @@ export function runWorker(config: Config, loggers: Loggers, mode: 'cluster' | 's
     if (listening) {
       // After the bind, errors come from accept() (EMFILE, ENFILE under load): that
       // connection is lost, the server is not. Never turn them into a shutdown.
-      log.error({ err }, `accept failed: ${err.code ?? err.message}`);
+      if (isOutOfDescriptors(err)) gate.acceptFailed();
+      else log.error({ err }, `accept failed: ${err.code ?? err.message}`);
       return;
     }
     const message = describeListenError(err, config.host, config.port);
@@ -80,7 +105,7 @@ export function runWorker(config: Config, loggers: Loggers, mode: 'cluster' | 's
   });
 
   const listen = () =>
-    server.listen({ host: config.host, port: config.port, backlog: 4096 }, () => {
+    server.listen(listenOptions, () => {
       listening = true;
       if (mode === 'single') {
         const addr = server.address() as net.AddressInfo;
@@ -136,6 +161,7 @@ export function runWorker(config: Config, loggers: Loggers, mode: 'cluster' | 's
       if (m?.cmd === 'drain') drainer.begin('primary');
       else if (m?.cmd === 'force') drainer.force('primary');
       else if (m?.cmd === 'reopen') reopenLogs(loggers, null);
+      else if (m?.cmd === 'accept-pause') gate.answer(m.granted);
     });
     // If the primary is killed outright, Node's cluster ends this worker at once when the
     // IPC channel closes (internal/cluster/child.js): a killed primary is a forced stop.

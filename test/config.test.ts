@@ -363,3 +363,13 @@ t.test('--help lists every key with its flag, env var and default', async (t) =>
   }
   t.match(r.text, /--help/);
 });
+
+t.test('maxConnections: default, env, flag, and refused values', async (t) => {
+  const { cwd } = sandbox(t);
+  t.equal(run([], {}, cwd).maxConnections, 4096, 'default 4096');
+  t.equal(run([], { FLEETSERVE_MAX_CONNECTIONS: '100' }, cwd).maxConnections, 100, 'FLEETSERVE_MAX_CONNECTIONS');
+  t.equal(run(['--max-connections', '7'], { FLEETSERVE_MAX_CONNECTIONS: '100' }, cwd).maxConnections, 7, '--max-connections wins over env');
+  for (const bad of ['0', '-1', '1.5', 'abc', '']) {
+    t.throws(() => run(['--max-connections', bad], {}, cwd), /maxConnections/, `--max-connections ${JSON.stringify(bad)} is refused`);
+  }
+});

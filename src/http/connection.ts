@@ -8,9 +8,10 @@
  * our memory, and a slow reader never makes us buffer more than two file chunks.
  */
 import type net from 'node:net';
-import { DEFAULT_LIMITS, parseRequestHead, type Limits } from './parse';
+import { DEFAULT_LIMITS, MAX_LEADING_EMPTY_LINES, parseRequestHead, type Limits } from './parse';
 import { errorPage, HTML_TYPE, SERVER_HEADERS, serializeHead } from './respond';
 import { sendFileRange } from '../files/stream';
+import { SendWatch } from './send-watch';
 import type { AccessRecord, FileBody, MultipartBody, Reply, Request } from './types';
 import type { RequestCounters } from '../metrics/counters';
 import fs from 'node:fs';
@@ -37,6 +38,9 @@ const enum State {
   Closed,
 }
 
+/** Errors that mean the client went away (reset, closed, or we dropped it), not a fault of ours. */
+const CLIENT_GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_WRITE_AFTER_END']);
+
 /** Stop answering pipelined requests while this much is queued for a slow reader. */
 const WRITE_HIGH_WATER = 1024 * 1024;
 
@@ -62,6 +66,10 @@ export class Connection {
   private readonly remote: string;
   /** Wakes a body stream waiting on the socket when the socket goes away. */
   private wake: (() => void) | null = null;
+  /** Empty lines ignored since the last request (RFC 9112 §2.2), bounded. */
+  private emptyLines = 0;
+  /** The send timeout while busy (Node's socket timer is off then: it fires at twice the value). */
+  private readonly sendWatch: SendWatch;
 
   constructor(
     readonly socket: net.Socket,
@@ -69,6 +77,10 @@ export class Connection {
     onClosed: (conn: Connection) => void,
   ) {
     this.remote = socket.remoteAddress ?? '';
+    this.sendWatch = new SendWatch(socket, opts.sendTimeoutMs, () => this.state === State.Busy, () => {
+      this.opts.onError(new Error(`client read nothing for ${opts.sendTimeoutMs} ms`), 'send timeout');
+      socket.destroy();
+    });
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('timeout', () => this.onTimeout());
     // The server runs with allowHalfOpen: a client may send its requests and shut down its
@@ -80,6 +92,7 @@ export class Connection {
     });
     socket.on('close', () => {
       this.state = State.Closed;
+      this.sendWatch.stop();
       this.pending = null;
       this.wake?.();
       onClosed(this);
@@ -127,9 +140,7 @@ export class Connection {
         this.respondError(408, 'request head not completed in time');
         break;
       case State.Busy:
-        this.opts.onError(new Error('client stopped reading'), 'send timeout');
-        this.socket.destroy();
-        break;
+        break; // the send timeout is sendWatch's (Node's socket timer is off while busy)
       default:
         this.socket.destroy(); // idle keep-alive expired, or a closed socket that lingers
     }
@@ -151,6 +162,7 @@ export class Connection {
           return;
         }
         off += parsed.consumed;
+        this.emptyLines = 0;
         const req = parsed.request;
         const started = performance.now();
         let reply: Reply | Promise<Reply>;
@@ -222,6 +234,13 @@ export class Connection {
       this.setTimer(this.opts.keepAliveTimeoutMs);
       return;
     }
+    if (this.state !== State.Head && this.onlyEmptyLines()) {
+      // A stray CRLF after a request (RFC 9112 §2.2 asks servers to ignore it) is not the
+      // start of a head: the connection stays idle and no headers timer starts.
+      this.pending = null;
+      this.afterBatch();
+      return;
+    }
     const now = performance.now();
     if (this.state !== State.Head) {
       this.state = State.Head;
@@ -234,10 +253,20 @@ export class Connection {
     }
   }
 
+  /** Whether `pending` is nothing but whole empty lines, few enough to ignore; counts them. */
+  private onlyEmptyLines(): boolean {
+    const buf = this.pending!;
+    if (buf.length % 2 !== 0 || this.emptyLines + buf.length / 2 > MAX_LEADING_EMPTY_LINES) return false;
+    for (let i = 0; i < buf.length; i += 2) if (buf[i] !== 13 || buf[i + 1] !== 10) return false;
+    this.emptyLines += buf.length / 2;
+    return true;
+  }
+
   private becomeBusy(): void {
     this.state = State.Busy;
     this.socket.pause();
-    this.setTimer(this.opts.sendTimeoutMs);
+    this.setTimer(0);
+    this.sendWatch.start();
   }
 
   private continueAfterBusy(): void {
@@ -278,8 +307,10 @@ export class Connection {
             if (close) this.finish();
             else this.continueAfterBusy();
           },
-          (err) => {
-            if (this.state !== State.Closed) this.opts.onError(err, 'body stream failed');
+          (err: NodeJS.ErrnoException) => {
+            // A client that resets or goes away mid-body is its own business, as on the head
+            // path: the access line's bytes -1 records it, without a warning.
+            if (this.state !== State.Closed && !CLIENT_GONE.has(err?.code ?? '')) this.opts.onError(err, 'body stream failed');
             this.logAccess(req, reply.status, -1, started);
             sock.destroy();
           },
