@@ -42,6 +42,8 @@ export interface Config {
   cacheMaxBytes: number;
   cacheMaxFileBytes: number;
   cacheValidMs: number;
+  healthPath: string;
+  preDrainDelayMs: number;
 }
 
 /** A configuration problem: one line for the user, exit code 2. */
@@ -100,6 +102,14 @@ convict.addFormats({
     },
     coerce: (v: unknown) => (typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : v),
   },
+  'health-path': {
+    validate(v: unknown) {
+      // Compared with the request's path as sent (before percent-decoding, without the query).
+      if (typeof v !== 'string' || (v !== '' && !/^\/[!-~]*$/.test(v)) || /[?#]/.test(v)) {
+        throw new Error('must be "" (off) or a path starting with "/" (visible ASCII, no "?" or "#")');
+      }
+    },
+  },
   'log-pretty': {
     validate(v: unknown) {
       if (v !== 'auto' && v !== 'true' && v !== 'false') throw new Error('must be auto, true or false');
@@ -133,7 +143,7 @@ convict.addFormats({
 const cores = os.availableParallelism();
 
 /** Flags that are not config keys. */
-const EXTRA_FLAGS = ['--help', '-h', '--version', '-v'];
+const EXTRA_FLAGS = ['--help', '-h', '--version', '-v', '--check-config'];
 
 const SCHEMA = {
   config: {
@@ -318,6 +328,20 @@ const SCHEMA = {
     env: 'FLEETSERVE_CACHE_VALID_MS',
     arg: 'cache-valid-ms',
   },
+  healthPath: {
+    doc: 'Health-check path answered before any file lookup: 200 "ok" while serving, 503 once a drain (or pre-drain) has begun; "" turns it off.',
+    format: 'health-path',
+    default: '/healthz',
+    env: 'FLEETSERVE_HEALTH_PATH',
+    arg: 'health-path',
+  },
+  preDrainDelayMs: {
+    doc: 'On SIGINT/SIGTERM, how long the health check answers 503 while everything else is still served normally, before the drain starts.',
+    format: 'whole-number',
+    default: 0,
+    env: 'FLEETSERVE_PRE_DRAIN_DELAY_MS',
+    arg: 'pre-drain-delay-ms',
+  },
 };
 
 type Schema = convict.Config<Config>;
@@ -333,6 +357,7 @@ function makeSchema(env: NodeJS.ProcessEnv): Schema {
 
 export type CommandLine =
   | { kind: 'run'; config: Config }
+  | { kind: 'check'; config: Config }
   | { kind: 'help'; text: string }
   | { kind: 'version' };
 
@@ -346,15 +371,20 @@ function flagNames(): Map<string, string> {
  * Splits argv into flags convict understands and at most one positional root directory.
  * A flag without "=" takes the next word as its value, as convict's parser does.
  */
-function splitArgs(argv: readonly string[], flags: Map<string, string>): { args: [key: string, value: string][]; positional?: string; help: boolean; version: boolean } {
+function splitArgs(
+  argv: readonly string[],
+  flags: Map<string, string>,
+): { args: [key: string, value: string][]; positional?: string; help: boolean; version: boolean; check: boolean } {
   const args: [string, string][] = [];
   let positional: string | undefined;
   let help = false;
   let version = false;
+  let check = false;
   for (let i = 0; i < argv.length; i++) {
     const word = argv[i]!;
     if (word === '--help' || word === '-h') help = true;
     else if (word === '--version' || word === '-v') version = true;
+    else if (word === '--check-config') check = true;
     else if (word.startsWith('-') && word !== '-') {
       const eq = word.indexOf('=');
       const name = eq === -1 ? word : word.slice(0, eq);
@@ -371,7 +401,7 @@ function splitArgs(argv: readonly string[], flags: Map<string, string>): { args:
     } else if (positional === undefined) positional = word;
     else throw new ConfigError(`only one directory may be given, got ${JSON.stringify(positional)} and ${JSON.stringify(word)}`);
   }
-  return { args, positional, help, version };
+  return { args, positional, help, version, check };
 }
 
 /** The --help text, generated from the schema so it can never drift from it. */
@@ -387,8 +417,10 @@ export function helpText(): string {
     lines.push(`  --${def.arg}  (env ${def.env}, key "${key}", default ${JSON.stringify(def.default)})`);
     lines.push(`      ${def.doc}`);
   }
-  lines.push('', '  --help, -h     this text', '  --version, -v  print the version', '');
+  lines.push('', '  --help, -h       this text', '  --version, -v    print the version');
+  lines.push('  --check-config   validate the configuration (same flags, env and file), print "configuration ok" and exit 0, or the error and exit 2', '');
   lines.push('Signals: SIGINT (Ctrl+C) or SIGTERM drain open connections then exit; a second SIGINT exits at once.');
+  lines.push('SIGHUP re-reads the configuration and replaces the workers one at a time (a rolling reload).');
   return lines.join('\n');
 }
 
@@ -464,5 +496,5 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, cwd:
   }
   if (!st.isDirectory()) throw new ConfigError(`root: ${root} is not a directory`);
   const config: Config = { ...values, root: fs.realpathSync(root), config: file ? path.resolve(cwd, file) : '' };
-  return { kind: 'run', config: Object.freeze(config) };
+  return { kind: split.check ? 'check' : 'run', config: Object.freeze(config) };
 }

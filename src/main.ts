@@ -16,9 +16,12 @@ function main(): void {
     runWorker(config, createLoggers(config, cluster.worker?.id ?? 0), 'cluster');
     return;
   }
+  // A reload reads the same sources again: the JSON file anew, env and flags as at start.
+  const argv = process.argv.slice(2);
+  const env = { ...process.env };
   let cmd;
   try {
-    cmd = loadConfig(process.argv.slice(2), process.env);
+    cmd = loadConfig(argv, env);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`fleetserve: ${err.message}\n`);
@@ -33,9 +36,19 @@ function main(): void {
     process.stdout.write(`fleetserve ${(require('../package.json') as { version: string }).version}\n`);
     return;
   }
+  if (cmd.kind === 'check') {
+    // Everything the server checks before binding, and nothing is bound (nginx -t).
+    process.stdout.write('configuration ok\n');
+    return;
+  }
   const config = cmd.config;
-  if (config.workers === 0) runWorker(config, createLoggers(config, 'single'), 'single');
-  else runPrimary(config, createLoggers(config, 'primary'));
+  const reloadConfig = (): Config => {
+    const again = loadConfig(argv, env);
+    if (again.kind !== 'run') throw new ConfigError(`unexpected ${again.kind} on reload`);
+    return again.config;
+  };
+  if (config.workers === 0) runWorker(config, createLoggers(config, 'single'), 'single', reloadConfig);
+  else runPrimary(config, createLoggers(config, 'primary'), reloadConfig);
 }
 
 main();
