@@ -199,10 +199,7 @@ export function runPrimary(config: Config, loggers: Loggers, reloadConfig: () =>
         const w = fork(target);
         starting.add(w);
         const result = await whenListening(w);
-        if (!result.ok) {
-          if (!stopping) log.error({ workerId: w.id, workerPid: w.process.pid, reason: result.reason }, `reload: new worker ${w.id} failed to start: ${result.reason}`);
-          return { replaced, failure: `new worker ${w.id} ${result.reason}` };
-        }
+        if (!result.ok) return { replaced, failure: `new worker ${w.id} (pid ${w.process.pid}) ${result.reason}` };
         starting.delete(w);
         if (stopping) return { replaced, failure: 'stopped by a signal' };
         currentPort = result.port;

@@ -324,11 +324,12 @@ t.test('a new worker that cannot start stops the reload and the old ones keep se
   process.kill(s.pid, 'SIGHUP');
   await s.waitForLog((l) => msgIs(/^reload failed/)(l) && count(s, /^reload failed/) === 2, 15_000);
   failed = s.logs.filter(msgIs(/^reload failed/))[1]!;
-  t.match(failed.msg, /new worker \d+ exited with code 1 before listening/, 'broken build: says why');
+  t.match(failed.msg, /^reload failed: new worker \d+ \(pid \d+\) exited with code 1 before listening; 0 workers replaced/, 'broken build: says why');
   t.equal((await getMark(s.port)).mark, 'old', 'the old workers keep serving the old header');
   await sleep(300);
   t.same(children(s.pid), pids, 'the same two workers, nothing respawned');
   t.equal(count(s, /died|replacing it/), 0, 'a failed start is not a crash to respawn');
+  t.equal(s.logs.filter((l) => l.level >= 50).length, 2, 'one error line per failed reload');
   t.equal(count(s, /^reload finished/), 0);
 
   // 3. A fixed build that adds a header: new workers run the code on disk at fork time.
