@@ -120,7 +120,7 @@ export function runPrimary(config: Config, loggers: Loggers, reloadConfig: () =>
       log.info({ url, host: config.host, port: address.port, workers: config.workers, scheduling: config.scheduling }, `listening on ${url} with ${config.workers} workers`);
       if (reloadQueued) {
         reloadQueued = false;
-        void reload('SIGHUP');
+        startReload('SIGHUP');
       }
     }
   });
@@ -223,6 +223,14 @@ export function runPrimary(config: Config, loggers: Loggers, reloadConfig: () =>
     send(w, { cmd: 'retire' });
   };
 
+  /** Never lets a surprise inside a reload become an unhandled rejection (Node would exit). */
+  const startReload = (signal: string) => {
+    reload(signal).catch((err: unknown) => {
+      reloading = false;
+      log.error({ err }, `reload failed unexpectedly: ${(err as Error)?.message ?? String(err)}`);
+    });
+  };
+
   const reload = async (signal: string): Promise<void> => {
     reloading = true;
     const t0 = performance.now();
@@ -268,7 +276,7 @@ export function runPrimary(config: Config, loggers: Loggers, reloadConfig: () =>
       reloading = false;
       if (reloadQueued && !stopping) {
         reloadQueued = false;
-        void reload('SIGHUP (queued)');
+        startReload('SIGHUP (queued)');
       }
     }
   };
@@ -285,7 +293,7 @@ export function runPrimary(config: Config, loggers: Loggers, reloadConfig: () =>
       reloadQueued = true;
       return;
     }
-    void reload('SIGHUP');
+    startReload('SIGHUP');
   });
 
   let signals = 0;
