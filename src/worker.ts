@@ -41,16 +41,14 @@ export function runWorker(config: Config, loggers: Loggers, mode: 'cluster' | 's
   };
 
   const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
-    if (drainer.draining) {
-      socket.destroy();
-      return;
-    }
-    connections.add(
-      new Connection(socket, connOptions, (c) => {
-        connections.delete(c);
-        drainer.check();
-      }),
-    );
+    const conn = new Connection(socket, connOptions, (c) => {
+      connections.delete(c);
+      drainer.check();
+    });
+    connections.add(conn);
+    // Accepted after the drain began (the accept was already under way): it is answered
+    // with Connection: close like every other, never dropped unanswered.
+    if (drainer.draining) conn.drain();
   });
 
   const exit = (code: number) => {

@@ -106,8 +106,8 @@ class KeepAlive {
     });
   }
 
-  async exchange(p: string, timeoutMs: number): Promise<Exchange> {
-    this.sock.write(req(p));
+  async exchange(p: string, timeoutMs: number, extra = ''): Promise<Exchange> {
+    this.sock.write(req(p, extra));
     const until = performance.now() + timeoutMs;
     for (;;) {
       const end = this.buf.indexOf('\r\n\r\n');
@@ -143,8 +143,10 @@ class KeepAlive {
  * One client of the load: requests one after another on a keep-alive connection, checks
  * every response byte for byte, opens a new connection after a Connection: close, and
  * retries a request only when a reused connection closed before any byte of its response.
+ * With `closeEach` every request asks for Connection: close, so each one is the first on a
+ * new connection, and nothing may be retried.
  */
-async function loadClient(port: number, stats: LoadStats, stop: () => boolean, max: number, open: KeepAlive[]): Promise<void> {
+async function loadClient(port: number, stats: LoadStats, stop: () => boolean, max: number, open: KeepAlive[], closeEach = false): Promise<void> {
   let conn: KeepAlive | null = null;
   let reused = false;
   for (let i = 0; i < max && !stop(); i++) {
@@ -157,7 +159,7 @@ async function loadClient(port: number, stats: LoadStats, stop: () => boolean, m
         reused = false;
       }
       const sentAt = performance.now();
-      const r = await conn.exchange(p, 5000);
+      const r = await conn.exchange(p, 5000, closeEach ? 'Connection: close\r\n' : '');
       if (r.kind === 'closed-before-response' && reused && attempt < 3) {
         stats.retried++;
         conn.close();
@@ -196,8 +198,9 @@ t.test('SIGHUP under keep-alive load: no failed request, new header rules in for
   let stopped = false;
   const open: KeepAlive[] = [];
   t.teardown(() => open.forEach((c) => c.close()));
+  // Four keep-alive clients, and two that use a new connection for every request.
   const CLIENTS = 6;
-  const load = Promise.all(Array.from({ length: CLIENTS }, () => loadClient(s.port, stats, () => stopped, 800, open)));
+  const load = Promise.all(Array.from({ length: CLIENTS }, (_, i) => loadClient(s.port, stats, () => stopped, 800, open, i >= 4)));
   await sleep(300);
 
   const RELOADS = 4;
@@ -225,6 +228,7 @@ t.test('SIGHUP under keep-alive load: no failed request, new header rules in for
   await load;
 
   t.comment(`load: ${stats.ok} responses byte-exact, ${stats.retried} retried after a clean close before any byte on a reused connection, ${stats.connections} connections`);
+  t.ok(stats.connections > 200, `many requests were the first on their connection (${stats.connections} connections)`);
   t.same(stats.failures, [], 'zero failed requests');
   t.ok(stats.ok >= 1000, `a few thousand requests (${stats.ok})`);
   const marks = new Set(stats.samples.map((x) => x.mark));
