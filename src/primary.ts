@@ -91,6 +91,8 @@ export function runPrimary(config: Config, loggers: Loggers, reloadConfig: () =>
     started.set(w, Date.now());
     const record: WorkerRecord = { gen, requestedPort };
     records.set(w, record);
+    // An IPC failure to a worker that is going away must never end the primary.
+    w.on('error', (err: Error) => log.debug({ err, workerId: w.id }, `IPC with worker ${w.id} failed`));
     w.on('listening', (address: { port: number }) => {
       record.actualPort = address.port;
       gen.actualPort ??= address.port;
@@ -330,9 +332,16 @@ export function runPrimary(config: Config, loggers: Loggers, reloadConfig: () =>
   for (let i = 0; i < config.workers; i++) fork(current);
 }
 
+/**
+ * A worker may be exiting when a message is sent (a retired one that just finished its drain
+ * when SIGTERM comes): the write then fails with EPIPE. With a callback the failure comes
+ * back here; without one it would be an 'error' event that ends the primary.
+ */
 function send(w: Worker, m: ToWorker): void {
   try {
-    w.send(m);
+    w.send(m, undefined, () => {
+      // Failed or not, its exit event is what counts.
+    });
   } catch {
     // Already gone: its exit event will be counted.
   }

@@ -182,7 +182,7 @@ async function loadClient(port: number, stats: LoadStats, stop: () => boolean, m
       }
       break;
     }
-    await sleep(3);
+    await sleep(4);
   }
   conn?.close();
 }
@@ -200,7 +200,8 @@ t.test('SIGHUP under keep-alive load: no failed request, new header rules in for
   t.teardown(() => open.forEach((c) => c.close()));
   // Four keep-alive clients, and two that use a new connection for every request.
   const CLIENTS = 6;
-  const load = Promise.all(Array.from({ length: CLIENTS }, (_, i) => loadClient(s.port, stats, () => stopped, 800, open, i >= 4)));
+  // Each client runs until the last reload has settled; the cap only bounds a slow machine.
+  const load = Promise.all(Array.from({ length: CLIENTS }, (_, i) => loadClient(s.port, stats, () => stopped, 2000, open, i >= 4)));
   await sleep(300);
 
   const RELOADS = 4;
@@ -419,4 +420,26 @@ t.test('single process (workers 0): SIGHUP applies the new configuration in plac
   t.equal(s.proc.exitCode, null, 'still running');
   process.kill(s.pid, 'SIGTERM');
   t.equal((await s.exited(10_000)).code, 0);
+});
+
+t.test('port 0 with two workers: a crashed worker is replaced on the announced port, and a reload keeps it', async (t) => {
+  // node:cluster shares a socket among workers that ask for the same address as written:
+  // the replacement must ask for port 0 while the other worker holds that socket.
+  const s = await launch(t, ['--port', '0', '--workers', '2']);
+  const [victim] = children(s.pid);
+  process.kill(victim!, 'SIGKILL');
+  await s.waitForLog(msgIs(/died .*replacing it/), 5000);
+  await poll(async () => children(s.pid).length === 2 && !children(s.pid).includes(victim!), 50, 100);
+  await sleep(500);
+  t.equal(s.proc.exitCode, null, 'the server keeps running');
+  t.equal(count(s, /cannot listen/), 0, 'the replacement did not fail to bind');
+  t.equal(children(s.pid).length, 2, 'two workers again');
+  process.kill(s.pid, 'SIGHUP');
+  const done = await s.waitForLog(msgIs(/^reload finished/), 20_000);
+  t.match(done.msg, `listening on http://127.0.0.1:${s.port}/`, 'the reload stays on the announced port');
+  t.equal((await getMark(s.port)).status, 200, 'served there');
+  process.kill(s.pid, 'SIGTERM');
+  const r = await s.exited(10_000);
+  t.equal(r.code, 0, 'drains cleanly');
+  if (r.code !== 0) t.comment(`stdout:\n${s.stdout()}\nstderr:\n${s.stderr()}`);
 });
