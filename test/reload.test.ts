@@ -10,7 +10,7 @@ import path from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
 import { makeSite, MAIN, parseResponses, PROJECT, rawExchange, req, spawnServer, type LogLine, type Server } from './fixtures/server';
-import { poll, sleep } from './fixtures/wire';
+import { freePort, poll, sleep, tryRequest } from './fixtures/wire';
 
 const SMALL = Buffer.from('small file\n'.repeat(90));
 const LARGE = crypto.randomBytes(200 * 1024);
@@ -442,4 +442,23 @@ t.test('port 0 with two workers: a crashed worker is replaced on the announced p
   const r = await s.exited(10_000);
   t.equal(r.code, 0, 'drains cleanly');
   if (r.code !== 0) t.comment(`stdout:\n${s.stdout()}\nstderr:\n${s.stderr()}`);
+});
+
+t.test('the port changes on reload: new workers listen on the new one, the old one closes', async (t) => {
+  const file = path.join(dir, 'port.json');
+  const first = await freePort();
+  writeConfig(file, 'a', { port: first });
+  const s = await launch(t, ['--workers', '2', '--config', file]);
+  t.equal(s.port, first);
+  const second = await freePort();
+  writeConfig(file, 'b', { port: second });
+  process.kill(s.pid, 'SIGHUP');
+  const done = await s.waitForLog(msgIs(/^reload finished/), 20_000);
+  t.match(done.msg, `listening on http://127.0.0.1:${second}/`, 'the log names the new address');
+  t.match(done.msg, `port: ${first} → ${second}`, 'and the change');
+  t.equal((await getMark(second)).mark, 'b', 'the new port serves');
+  const closed = await poll(async () => (await tryRequest(first, '127.0.0.1', 1000)).outcome === 'refused', 40, 100);
+  t.ok(closed, 'the old port is closed once the old workers are gone');
+  process.kill(s.pid, 'SIGTERM');
+  t.equal((await s.exited(10_000)).code, 0);
 });
