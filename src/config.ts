@@ -52,6 +52,8 @@ export interface Config {
   cacheMaxBytes: number;
   cacheMaxFileBytes: number;
   cacheValidMs: number;
+  healthPath: string;
+  preDrainDelayMs: number;
 }
 
 /** A configuration problem: one line for the user, exit code 2. */
@@ -116,6 +118,14 @@ convict.addFormats({
     },
     coerce: (v: unknown) => (typeof v === 'string' && /^\d{1,2}$/.test(v.trim()) ? Number(v) : v),
   },
+  'health-path': {
+    validate(v: unknown) {
+      // Compared with the request's path as sent (before percent-decoding, without the query).
+      if (typeof v !== 'string' || (v !== '' && !/^\/[!-~]*$/.test(v)) || /[?#]/.test(v)) {
+        throw new Error('must be "" (off) or a path starting with "/" (visible ASCII, no "?" or "#")');
+      }
+    },
+  },
   'log-pretty': {
     validate(v: unknown) {
       if (v !== 'auto' && v !== 'true' && v !== 'false') throw new Error('must be auto, true or false');
@@ -149,7 +159,7 @@ convict.addFormats({
 const cores = os.availableParallelism();
 
 /** Flags that are not config keys. */
-const EXTRA_FLAGS = ['--help', '-h', '--version', '-V'];
+const EXTRA_FLAGS = ['--help', '-h', '--version', '-V', '--check-config'];
 
 /**
  * Short forms, as http-server spells them: -p PORT, -a ADDRESS. Only these two: every other
@@ -410,6 +420,20 @@ const SCHEMA = {
     env: 'FLEETSERVE_CACHE_VALID_MS',
     arg: 'cache-valid-ms',
   },
+  healthPath: {
+    doc: 'Health-check path answered before any file lookup: 200 "ok" while serving, 503 once a drain (or pre-drain) has begun; "" turns it off.',
+    format: 'health-path',
+    default: '/healthz',
+    env: 'FLEETSERVE_HEALTH_PATH',
+    arg: 'health-path',
+  },
+  preDrainDelayMs: {
+    doc: 'On SIGINT/SIGTERM, how long the health check answers 503 while everything else is still served normally, before the drain starts.',
+    format: 'whole-number',
+    default: 0,
+    env: 'FLEETSERVE_PRE_DRAIN_DELAY_MS',
+    arg: 'pre-drain-delay-ms',
+  },
 };
 
 type Schema = convict.Config<Config>;
@@ -426,6 +450,7 @@ function makeSchema(env: NodeJS.ProcessEnv): Schema {
 export type CommandLine =
   /** `rootChoice` says how the root was found when none was given (for the start-up log). */
   | { kind: 'run'; config: Config; rootChoice?: string }
+  | { kind: 'check'; config: Config }
   | { kind: 'help'; text: string }
   | { kind: 'version' };
 
@@ -439,11 +464,15 @@ function flagNames(): Map<string, string> {
  * Splits argv into flags convict understands and at most one positional root directory.
  * A flag without "=" takes the next word as its value, as convict's parser does.
  */
-function splitArgs(argv: readonly string[], flags: Map<string, string>): { args: [key: string, value: string][]; positional?: string; help: boolean; version: boolean } {
+function splitArgs(
+  argv: readonly string[],
+  flags: Map<string, string>,
+): { args: [key: string, value: string][]; positional?: string; help: boolean; version: boolean; check: boolean } {
   const args: [string, string][] = [];
   let positional: string | undefined;
   let help = false;
   let version = false;
+  let check = false;
   for (let i = 0; i < argv.length; i++) {
     let word = argv[i]!;
     // "-p8080" and "-p=8080" are "-p 8080".
@@ -451,6 +480,7 @@ function splitArgs(argv: readonly string[], flags: Map<string, string>): { args:
     if (short !== undefined) word = word.length === 2 ? short : `${short}=${word.slice(word[2] === '=' ? 3 : 2)}`;
     if (word === '--help' || word === '-h') help = true;
     else if (word === '--version' || word === '-V') version = true;
+    else if (word === '--check-config') check = true;
     else if (word === '-v') {
       // curl (and fleetserve-client) read -v as "verbose": refuse it rather than guess.
       throw new ConfigError('unknown option -v (the version is -V; more logs: --log-level debug)');
@@ -470,7 +500,7 @@ function splitArgs(argv: readonly string[], flags: Map<string, string>): { args:
     } else if (positional === undefined) positional = word;
     else throw new ConfigError(`only one directory may be given, got ${JSON.stringify(positional)} and ${JSON.stringify(word)}`);
   }
-  return { args, positional, help, version };
+  return { args, positional, help, version, check };
 }
 
 /** The --help text, generated from the schema so it can never drift from it. */
@@ -490,9 +520,11 @@ export function helpText(): string {
     lines.push(`  --${def.arg}${short ? `, ${short}` : ''}  (env ${def.env}, key "${key}", default ${shown})`);
     lines.push(`      ${def.doc}`);
   }
-  lines.push('', '  --help, -h     this text', '  --version, -V  print the version', '');
+  lines.push('', '  --help, -h       this text', '  --version, -V    print the version');
+  lines.push('  --check-config   validate the configuration (same flags, env and file), print "configuration ok" and exit 0, or the error and exit 2', '');
   lines.push('Signals: SIGINT (Ctrl+C) or SIGTERM drain open connections then exit; a second SIGINT exits at once.');
-  lines.push('         SIGUSR1 reopens the log files (after logrotate moved them).');
+  lines.push('SIGHUP re-reads the configuration and replaces the workers one at a time (a rolling reload).');
+  lines.push('SIGUSR1 reopens the log files (after logrotate moved them).');
   return lines.join('\n');
 }
 
@@ -591,7 +623,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, cwd:
     accessLogFile: checkLogFile('accessLogFile', values.accessLogFile, cwd),
     logFile: checkLogFile('logFile', values.logFile, cwd),
   };
-  return { kind: 'run', config: Object.freeze(config), ...(rootChoice ? { rootChoice } : {}) };
+  return { kind: split.check ? 'check' : 'run', config: Object.freeze(config), ...(rootChoice ? { rootChoice } : {}) };
 }
 
 function isDirectory(p: string): boolean {

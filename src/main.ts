@@ -26,9 +26,12 @@ function main(): void {
     runWorker(config, loggers, 'cluster', id);
     return;
   }
+  // A reload reads the same sources again: the JSON file anew, env and flags as at start.
+  const argv = process.argv.slice(2);
+  const env = { ...process.env };
   let cmd;
   try {
-    cmd = loadConfig(process.argv.slice(2), process.env);
+    cmd = loadConfig(argv, env);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`fleetserve: ${err.message}\n`);
@@ -43,6 +46,11 @@ function main(): void {
     process.stdout.write(`fleetserve ${(require('../package.json') as { version: string }).version}\n`);
     return;
   }
+  if (cmd.kind === 'check') {
+    // Everything the server checks before binding, and nothing is bound (nginx -t).
+    process.stdout.write('configuration ok\n');
+    return;
+  }
   const config = cmd.config;
   let loggers;
   try {
@@ -53,8 +61,13 @@ function main(): void {
     process.exit(1);
   }
   if (cmd.rootChoice) loggers.log.info(cmd.rootChoice); // the listening line names the directory
-  if (config.workers === 0) runWorker(config, loggers, 'single');
-  else runPrimary(config, loggers);
+  const reloadConfig = (): Config => {
+    const again = loadConfig(argv, env);
+    if (again.kind !== 'run') throw new ConfigError(`unexpected ${again.kind} on reload`);
+    return again.config;
+  };
+  if (config.workers === 0) runWorker(config, loggers, 'single', 0, reloadConfig);
+  else runPrimary(config, loggers, reloadConfig);
 }
 
 /** A log file that cannot be opened, in one line. */

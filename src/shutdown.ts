@@ -1,6 +1,7 @@
 /**
- * The drain protocol for one serving process :
- * stop accepting, close idle keep-alive sockets at once, let in-flight responses finish
+ * The drain protocol for one serving process: optionally a pre-drain first (the health
+ * check fails while everything else is still served, so a load balancer stops sending
+ * traffic), then stop accepting, close idle keep-alive sockets at once, let in-flight responses finish
  * (their heads, if not yet written, say Connection: close), exit 0 when the last connection
  * is gone — or cut what is left at the deadline and exit 1. A forced stop exits 130.
  */
@@ -16,6 +17,8 @@ export interface DrainOptions {
   server: net.Server;
   connections: Set<Drainable>;
   timeoutMs: number;
+  /** How long the pre-drain lasts when a stop asks for one (0 = none). */
+  preDrainMs: number;
   log: Logger;
   /** Called last, with the exit code: flush logs and exit. */
   exit(code: number): void;
@@ -27,16 +30,41 @@ export class Drainer {
   private startedAt = 0;
   private openAtStart = 0;
   private timer: NodeJS.Timeout | null = null;
+  private preDrainTimer: NodeJS.Timeout | null = null;
   private done = false;
 
+  /** The options object is read when used, so a reload in place can change its numbers. */
   constructor(private readonly opts: DrainOptions) {}
 
+  /** Connections are no longer accepted. */
   get draining(): boolean {
     return this.startedAt !== 0;
   }
 
+  /** A pre-drain or a drain has begun: the health check fails from now on. */
+  get stopping(): boolean {
+    return this.preDrainTimer !== null || this.startedAt !== 0;
+  }
+
+  /**
+   * A stop (SIGINT/SIGTERM, or the primary's stop): the pre-drain when one is configured,
+   * then the drain. Calling it again (Ctrl+C reaches both the worker and the primary, which
+   * then asks too) changes nothing.
+   */
+  stop(reason: string): void {
+    if (this.stopping || this.done) return;
+    const ms = this.opts.preDrainMs;
+    if (ms <= 0) {
+      this.begin(reason);
+      return;
+    }
+    this.opts.log.info({ reason, preDrainDelayMs: ms }, `pre-drain: health check answers 503 now, draining in ${ms} ms`);
+    this.preDrainTimer = setTimeout(() => this.begin(reason), ms);
+  }
+
+  /** The drain itself, at once (also what a reload asks of a worker it replaces). */
   begin(reason: string): void {
-    if (this.startedAt !== 0) return;
+    if (this.startedAt !== 0 || this.done) return;
     const { server, connections, log, timeoutMs } = this.opts;
     this.startedAt = performance.now();
     this.openAtStart = connections.size;
@@ -76,6 +104,7 @@ export class Drainer {
   private finish(code: number, message?: (ms: number) => string): void {
     this.done = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.preDrainTimer) clearTimeout(this.preDrainTimer);
     const ms = Math.round(performance.now() - this.startedAt);
     if (message) this.opts.log.info({ ms, connections: this.openAtStart }, message(ms));
     this.opts.exit(code);

@@ -6,34 +6,50 @@
 import net from 'node:net';
 import os from 'node:os';
 import { AcceptGate } from './accept-gate';
-import type { Config } from './config';
+import { ConfigError, type Config } from './config';
 import { measureCapacity } from './descriptors';
 import { describeListenError, isOutOfDescriptors } from './errors';
-import { Connection } from './http/connection';
+import { healthReply, isHealthTarget } from './health';
+import { Connection, type ConnectionOptions } from './http/connection';
+import type { AccessRecord, Request } from './http/types';
 import { listeningRecord } from './listen-urls';
 import type { Loggers } from './logger';
 import { RequestCounters } from './metrics/counters';
 import type * as MetricsServer from './metrics/metrics-server';
 import type * as ServingMetrics from './metrics/serving-metrics';
+import { applicable, changedKeys, describeChanges, SINGLE_RESTART_KEYS } from './reload';
 import { Drainer } from './shutdown';
 import { StaticHandler } from './static';
 
-/** Messages between primary and workers over the cluster IPC channel (and metrics' own). */
-export type ToWorker = { cmd: 'drain' } | { cmd: 'force' } | { cmd: 'reopen' } | { cmd: 'accept-pause'; granted: boolean };
+/**
+ * Messages between primary and workers over the cluster IPC channel (and metrics' own).
+ * `drain` is a stop (the pre-drain first, as on SIGTERM); `retire` is a reload replacing this
+ * worker: drain at once, the rest of the cluster keeps serving.
+ */
+export type ToWorker = { cmd: 'drain' } | { cmd: 'retire' } | { cmd: 'force' } | { cmd: 'reopen' } | { cmd: 'accept-pause'; granted: boolean };
 export type ToPrimary = { type: 'listen-error'; message: string } | { type: 'start-error'; message: string } | { type: 'accept-pause' };
 
-/** `workerId` is the cluster worker id (0 in single mode): the `worker` label of process metrics. */
-export function runWorker(config: Config, loggers: Loggers, mode: 'cluster' | 'single', workerId = 0): void {
-  const { log, access } = loggers;
-  const handler = new StaticHandler(config, log, () => gate.outOfDescriptors());
+/**
+ * `workerId` is the cluster worker id (0 in single mode): the `worker` label of process
+ * metrics. `reloadConfig` reads the configuration sources again (single mode's SIGHUP).
+ */
+export function runWorker(config: Config, loggers: Loggers, mode: 'cluster' | 'single', workerId = 0, reloadConfig?: () => Config): void {
+  const { log } = loggers;
+  const onOutOfDescriptors = () => gate.outOfDescriptors();
+  let handler = new StaticHandler(config, log, onOutOfDescriptors);
+  let healthPath = config.healthPath;
   const connections = new Set<Connection>();
+  // Health probes come every second or so: they would drown the access log.
+  const logAccess = loggers.access;
+  const access = logAccess && ((r: AccessRecord) => (isHealthTarget(r.path, healthPath) ? undefined : logAccess(r)));
   // With metrics off nothing is counted and prom-client is never loaded.
   const counters = config.metricsPort !== 0 ? new RequestCounters() : null;
-  const connOptions = {
+  const connOptions: ConnectionOptions = {
     keepAliveTimeoutMs: config.keepAliveTimeoutMs,
     headersTimeoutMs: config.headersTimeoutMs,
     sendTimeoutMs: config.sendTimeoutMs,
-    handle: (req: Parameters<StaticHandler['handle']>[0]) => handler.handle(req),
+    // The health path is matched before any file lookup: no file can shadow it.
+    handle: (req: Request) => (req.path === healthPath ? healthReply(req, drainer.stopping) : handler.handle(req)),
     onAccess: access,
     counters,
     onError: (err: unknown, what: string) => log.warn({ err }, what),
@@ -48,19 +64,17 @@ export function runWorker(config: Config, loggers: Loggers, mode: 'cluster' | 's
   }
 
   const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
-    if (drainer.draining) {
-      socket.destroy();
-      return;
-    }
     if (counters !== null) counters.connectionsAccepted++;
     if (!gate.admit(socket)) return;
-    connections.add(
-      new Connection(socket, connOptions, (c) => {
-        connections.delete(c);
-        drainer.check();
-      }),
-    );
-    gate.afterAdmit();
+    const conn = new Connection(socket, connOptions, (c) => {
+      connections.delete(c);
+      drainer.check();
+    });
+    connections.add(conn);
+    // Accepted after the drain began (the accept was already under way): it is answered
+    // with Connection: close like every other, never dropped unanswered.
+    if (drainer.draining) conn.drain();
+    else gate.afterAdmit();
   });
   // Listening again after a pause uses the very same options: cluster finds the shared handle
   // by them (with port 0 too), so no new socket is bound.
@@ -83,7 +97,8 @@ export function runWorker(config: Config, loggers: Loggers, mode: 'cluster' | 's
     const done = () => process.exit(code);
     beforeExit().then(done, done);
   };
-  const drainer = new Drainer({ server, connections, timeoutMs: config.drainTimeoutMs, log, exit });
+  const drainOptions = { server, connections, timeoutMs: config.drainTimeoutMs, preDrainMs: config.preDrainDelayMs, log, exit };
+  const drainer = new Drainer(drainOptions);
 
   let listening = false;
   server.on('error', (err: NodeJS.ErrnoException) => {
@@ -147,7 +162,7 @@ export function runWorker(config: Config, loggers: Loggers, mode: 'cluster' | 's
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;
-    if (signals === 1) drainer.begin(signal);
+    if (signals === 1) drainer.stop(signal);
     else drainer.force(`second ${signal}`);
   };
   process.on('SIGINT', onSignal);
@@ -157,14 +172,59 @@ export function runWorker(config: Config, loggers: Loggers, mode: 'cluster' | 's
   // the primary's message): reopening twice is harmless.
   process.on('SIGUSR1', () => reopenLogs(loggers, mode === 'single' ? 'SIGUSR1' : null));
   if (mode === 'cluster') {
+    // SIGHUP is the primary's (a rolling reload). A terminal hangup sends it to the whole
+    // group, and Node's default would end this worker: ignore it here.
+    process.on('SIGHUP', () => log.debug('SIGHUP ignored by a worker: the primary reloads'));
     process.on('message', (m: ToWorker) => {
-      if (m?.cmd === 'drain') drainer.begin('primary');
+      if (m?.cmd === 'drain') drainer.stop('primary');
+      else if (m?.cmd === 'retire') drainer.begin('replaced by a reload');
       else if (m?.cmd === 'force') drainer.force('primary');
       else if (m?.cmd === 'reopen') reopenLogs(loggers, null);
       else if (m?.cmd === 'accept-pause') gate.answer(m.granted);
     });
     // If the primary is killed outright, Node's cluster ends this worker at once when the
     // IPC channel closes (internal/cluster/child.js): a killed primary is a forced stop.
+  } else {
+    process.on('SIGHUP', () => {
+      if (drainer.stopping) {
+        log.warn('SIGHUP while stopping: ignored');
+        return;
+      }
+      reloadInPlace();
+    });
+  }
+
+  /**
+   * A single process cannot fork a replacement, so SIGHUP applies the new configuration in
+   * place: a new file handler (fresh cache, new header rules, …), new timeouts for every
+   * connection, the health path, the log level. Its socket, its loggers and its code stay.
+   */
+  function reloadInPlace(): void {
+    log.info({ signal: 'SIGHUP' }, 'reload started: reading the configuration again');
+    let next: Config;
+    try {
+      if (!reloadConfig) throw new ConfigError('no configuration source to read again');
+      next = reloadConfig();
+    } catch (err) {
+      const message = err instanceof ConfigError ? err.message : String(err);
+      log.error({ reason: message }, `reload failed: ${message}; the configuration in force stays`);
+      return;
+    }
+    const { config: applied, needRestart } = applicable(config, next, SINGLE_RESTART_KEYS);
+    const changed = changedKeys(config, applied);
+    config = applied;
+    handler = new StaticHandler(config, log, onOutOfDescriptors);
+    healthPath = config.healthPath;
+    connOptions.keepAliveTimeoutMs = config.keepAliveTimeoutMs;
+    connOptions.headersTimeoutMs = config.headersTimeoutMs;
+    connOptions.sendTimeoutMs = config.sendTimeoutMs;
+    drainOptions.timeoutMs = config.drainTimeoutMs;
+    drainOptions.preDrainMs = config.preDrainDelayMs;
+    log.level = config.logLevel;
+    const restart = Object.keys(needRestart).length > 0 ? `; needs a restart (not applied): ${describeChanges(needRestart)}` : '';
+    const message = `reload finished in place: ${describeChanges(changed)}${restart}`;
+    if (restart) log.warn({ changed, needRestart }, message);
+    else log.info({ changed, needRestart }, message);
   }
 }
 

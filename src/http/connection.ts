@@ -41,6 +41,14 @@ const enum State {
 /** Errors that mean the client went away (reset, closed, or we dropped it), not a fault of ours. */
 const CLIENT_GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_WRITE_AFTER_END']);
 
+/**
+ * A drain closes idle connections at once, except one accepted this recently that has sent
+ * nothing yet: clients send their request right after connecting, so it is most likely on
+ * its way, and dropping it would fail a request on a connection that was never used (which a
+ * client cannot tell from a server failure; on a reused one it knows to retry).
+ */
+const FRESH_GRACE_MS = 250;
+
 /** Stop answering pipelined requests while this much is queued for a slow reader. */
 const WRITE_HIGH_WATER = 1024 * 1024;
 
@@ -63,6 +71,9 @@ export class Connection {
   private draining = false;
   /** The client has shut down its sending side (FIN): answer what it sent, then close. */
   private peerEnded = false;
+  /** Nothing received yet, and when the connection was accepted (see FRESH_GRACE_MS). */
+  private fresh = true;
+  private readonly acceptedAt = performance.now();
   private readonly remote: string;
   /** Wakes a body stream waiting on the socket when the socket goes away. */
   private wake: (() => void) | null = null;
@@ -116,7 +127,9 @@ export class Connection {
    */
   drain(): void {
     this.draining = true;
-    if (this.idle) this.socket.destroy();
+    const age = performance.now() - this.acceptedAt;
+    if (this.idle && this.fresh && age < FRESH_GRACE_MS) this.setTimer(Math.ceil(FRESH_GRACE_MS - age)); // its request, or the timer closes it
+    else if (this.idle) this.socket.destroy();
     else if (this.state === State.Idle && this.pending === null) this.finish(); // flush, then FIN
   }
 
@@ -128,6 +141,7 @@ export class Connection {
   }
 
   private onData(chunk: Buffer): void {
+    this.fresh = false;
     if (this.state === State.Closed) return; // lingering after a final response: discard
     this.pending = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
     if (this.state === State.Busy) return; // the socket is paused; this is what was in flight
