@@ -104,10 +104,8 @@ t.test('two workers: every count adds up exactly to the traffic sent', async (t)
 
 t.test('a worker that dies is counted as a restart and its process series go away', async (t) => {
   const metricsPort = await freePort();
-  // A fixed port: with --port 0 a replacement worker cannot rejoin the port while another
-  // worker still holds it (a separate, known problem of the respawn path).
-  const port = await freePort();
-  const s = await startServer(t, { root, workers: 2, args: ['--metrics-port', String(metricsPort), '--port', String(port)] });
+  // Port 0: the replacement must join the socket the other worker still holds.
+  const s = await startServer(t, { root, workers: 2, args: ['--metrics-port', String(metricsPort)] });
   const workerPids = processTree(s.pid).slice(1);
   t.equal(workerPids.length, 2, 'two workers');
   process.kill(workerPids[0]!, 'SIGKILL');
@@ -198,6 +196,26 @@ t.test('totals never go down when a worker drains and exits: its final counts ar
 
   await rawExchange(s.port, 'GET /a.txt HTTP/1.0\r\n\r\n');
   t.equal(sumOf(await scrape(metricsPort), 'fleetserve_http_requests_total'), N + 1, 'and counting goes on');
+});
+
+t.test('a reload is counted, with one drain per retired worker, and keeps the totals', async (t) => {
+  const metricsPort = await freePort();
+  const s = await startServer(t, { root, workers: 2, args: ['--metrics-port', String(metricsPort)] });
+  const N = 5;
+  for (let i = 0; i < N; i++) await rawExchange(s.port, 'GET /a.txt HTTP/1.0\r\n\r\n');
+  await poll(async () => s.logs.filter((l) => l.kind === 'access').length === N, 30, 100);
+  t.equal(valueOf(await scrape(metricsPort), 'fleetserve_reloads_total'), 0, 'no reload yet');
+  process.kill(s.pid, 'SIGHUP');
+  await s.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('reload finished'), 15000);
+  const m = (await poll(async () => {
+    const sc = await scrape(metricsPort);
+    return valueOf(sc, 'fleetserve_workers') === 2 && sc.families.get('process_resident_memory_bytes')!.metrics.length === 3 ? sc : null;
+  }, 50, 100))!;
+  t.ok(m, 'two new workers answer scrapes');
+  t.equal(valueOf(m, 'fleetserve_reloads_total'), 1);
+  t.equal(valueOf(m, 'fleetserve_worker_drains_total'), 2, 'both old workers were drained');
+  t.equal(valueOf(m, 'fleetserve_worker_restarts_total'), 0, 'a retired worker is not a crash');
+  t.equal(sumOf(m, 'fleetserve_http_requests_total'), N, 'the retired workers handed over their counts');
 });
 
 t.test('with metrics off, serving code never loads prom-client', async (t) => {
