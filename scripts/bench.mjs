@@ -285,6 +285,7 @@ async function main() {
     if (!fs.existsSync(path.resolve(o.baseline, 'dist/main.js'))) throw new Error(`--baseline ${o.baseline}: no dist/main.js there (run npm run build in it)`);
     if (!servers.includes('baseline')) servers.push('baseline');
   }
+  if (servers.includes('baseline') && !o.baseline) throw new Error('server baseline needs --baseline DIR');
   for (const s of servers) if (s !== 'nginx' && s !== 'baseline' && !FLEETSERVE_VARIANTS[s]) throw new Error(`unknown server ${s} (known: nginx, ${Object.keys(FLEETSERVE_VARIANTS).join(', ')})`);
   const tests = o.tests.split(',').filter(Boolean);
   for (const t of tests) if (!TESTS[t]) throw new Error(`unknown test ${t} (known: ${Object.keys(TESTS).join(', ')})`);
