@@ -9,12 +9,11 @@
  */
 import type net from 'node:net';
 import { DEFAULT_LIMITS, MAX_LEADING_EMPTY_LINES, parseRequestHead, type Limits } from './parse';
-import { errorPage, HTML_TYPE, SERVER_HEADERS, serializeHead } from './respond';
-import { sendFileRange } from '../files/stream';
+import { errorReply, serializeHead } from './respond';
+import { discardBody, sendBody, type FileBody, type MultipartBody, type SendControl } from '../files/stream';
 import { SendWatch } from './send-watch';
-import type { AccessRecord, FileBody, MultipartBody, Reply, Request } from './types';
+import type { AccessRecord, Reply, Request } from './types';
 import type { RequestCounters } from '../metrics/counters';
-import fs from 'node:fs';
 
 export interface ConnectionOptions {
   keepAliveTimeoutMs: number;
@@ -44,17 +43,6 @@ const CLIENT_GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_
 /** Stop answering pipelined requests while this much is queued for a slow reader. */
 const WRITE_HIGH_WATER = 1024 * 1024;
 
-export function errorReply(status: number, note: string): Reply {
-  const body = errorPage(status);
-  return {
-    status,
-    headers: `Content-Type: ${HTML_TYPE}\r\nContent-Length: ${body.length}\r\nCache-Control: no-store\r\n${SERVER_HEADERS}`,
-    body,
-    close: true,
-    note,
-  };
-}
-
 export class Connection {
   private state = State.Idle;
   private pending: Buffer | null = null;
@@ -66,6 +54,15 @@ export class Connection {
   private readonly remote: string;
   /** Wakes a body stream waiting on the socket when the socket goes away. */
   private wake: (() => void) | null = null;
+  /** How a body stream asks whether to go on and waits for the socket (one per connection, not per body). */
+  private readonly sendControl: SendControl = {
+    alive: () => this.state !== State.Closed,
+    waitFor: (register) =>
+      new Promise<void>((resolve) => {
+        this.wake = resolve;
+        register(resolve);
+      }),
+  };
   /** Empty lines ignored since the last request (RFC 9112 §2.2), bounded. */
   private emptyLines = 0;
   /** The send timeout while busy (Node's socket timer is off then: it fires at twice the value). */
@@ -137,7 +134,7 @@ export class Connection {
   private onTimeout(): void {
     switch (this.state) {
       case State.Head:
-        this.respondError(408, 'request head not completed in time');
+        this.respondError(408); // the request head was not completed in time
         break;
       case State.Busy:
         break; // the send timeout is sendWatch's (Node's socket timer is off while busy)
@@ -158,7 +155,7 @@ export class Connection {
         if (parsed.kind === 'incomplete') break;
         if (parsed.kind === 'error') {
           this.pending = null;
-          this.respondError(parsed.status, parsed.reason);
+          this.respondError(parsed.status);
           return;
         }
         off += parsed.consumed;
@@ -170,7 +167,7 @@ export class Connection {
           reply = this.opts.handle(req);
         } catch (err) {
           this.opts.onError(err, 'handler failed');
-          reply = errorReply(500, 'internal error');
+          reply = errorReply(500);
         }
         if (reply instanceof Promise) {
           this.pending = off < buf.length ? buf.subarray(off) : null;
@@ -179,7 +176,7 @@ export class Connection {
             (r) => this.deliverThenContinue(req, r, started),
             (err) => {
               this.opts.onError(err, 'handler failed');
-              this.deliverThenContinue(req, errorReply(500, 'internal error'), started);
+              this.deliverThenContinue(req, errorReply(500), started);
             },
           );
           return;
@@ -210,13 +207,14 @@ export class Connection {
     }
   }
 
-  /** Sets the state and timer once a batch of requests has been answered. */
+  /** The client sent FIN: nothing more will arrive. */
   private onPeerEnd(): void {
     this.peerEnded = true;
     // Busy: the reply in progress ends in afterBatch, which sees peerEnded.
     if (this.state === State.Idle || this.state === State.Head) this.afterBatch();
   }
 
+  /** Sets the state and timer once a batch of requests has been answered. */
   private afterBatch(): void {
     if (this.state === State.Closed) return;
     if (this.peerEnded) {
@@ -249,7 +247,7 @@ export class Connection {
     } else if (now - this.headStartedAt > this.opts.headersTimeoutMs) {
       // A head trickled in slowly enough to dodge the inactivity timer (slow loris).
       this.pending = null;
-      this.respondError(408, 'request head not completed in time');
+      this.respondError(408); // the request head was not completed in time
     }
   }
 
@@ -279,7 +277,7 @@ export class Connection {
 
   private deliverThenContinue(req: Request, reply: Reply, started: number): void {
     if (this.state === State.Closed) {
-      closeBody(reply);
+      discardBody(reply.body);
       return;
     }
     if (this.deliver(req, reply, started)) this.continueAfterBusy();
@@ -298,7 +296,7 @@ export class Connection {
     } else {
       sock.write(serializeHead(reply.status, reply.headers, close, req.minor), 'latin1');
       if (body !== null && !Buffer.isBuffer(body) && req.method === 'HEAD') {
-        closeBody(reply); // a handler should not open files for HEAD, but never leak one
+        discardBody(body); // a handler should not open files for HEAD, but never leak one
       } else if (body !== null && !Buffer.isBuffer(body)) {
         this.becomeBusy();
         this.streamBody(body).then(
@@ -357,8 +355,9 @@ export class Connection {
     this.socket.end();
   }
 
-  private respondError(status: number, reason: string): void {
-    const reply = errorReply(status, reason);
+  /** A refusal before any request could be read (parse error, 408): answered, then the connection closes. */
+  private respondError(status: number): void {
+    const reply = errorReply(status);
     this.socket.write(serializeHead(status, reply.headers, true, 1), 'latin1');
     this.socket.write(reply.body as Buffer);
     const bytes = (reply.body as Buffer).length;
@@ -367,33 +366,9 @@ export class Connection {
     this.finish();
   }
 
-  private async streamBody(body: FileBody | MultipartBody): Promise<number> {
-    const sock = this.socket;
-    const alive = () => this.state !== State.Closed;
-    const waitFor = (register: (wake: () => void) => void) =>
-      new Promise<void>((resolve) => {
-        this.wake = resolve;
-        register(resolve);
-      });
-    try {
-      if (body.kind === 'file') return await sendFileRange(sock, body.fd, body.start, body.end, alive, waitFor);
-      let bytes = 0;
-      for (const part of body.parts) {
-        sock.write(part.head);
-        bytes += part.head.length;
-        bytes += await sendFileRange(sock, body.fd, part.start, part.end, alive, waitFor);
-      }
-      sock.write(body.tail);
-      return bytes + body.tail.length;
-    } finally {
+  private streamBody(body: FileBody | MultipartBody): Promise<number> {
+    return sendBody(this.socket, body, this.sendControl).finally(() => {
       this.wake = null;
-      fs.close(body.fd, () => {});
-    }
+    });
   }
-}
-
-/** A reply that will never be written still owns its file descriptor. */
-function closeBody(reply: Reply): void {
-  const body = reply.body;
-  if (body !== null && !Buffer.isBuffer(body)) fs.close(body.fd, () => {});
 }
