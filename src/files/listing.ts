@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { formatByteSize } from '../byte-size';
 import { escapeHtml } from '../http/respond';
 import { statUnderPolicy, type SymlinkPolicy } from './symlink-policy';
 
@@ -45,16 +46,9 @@ export async function readListing(dir: string, opts: ListingOptions, by: Listing
   return sortListing(items, by);
 }
 
+/** A file's size in the listing's Size column. */
 export function formatSize(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = bytes;
-  let u = -1;
-  do {
-    v /= 1024;
-    u++;
-  } while (v >= 1024 && u < units.length - 1);
-  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[u]}`;
+  return formatByteSize(bytes, 'below-ten');
 }
 
 /** "2026-11-28 14:03", in UTC: reads like a local date, and is the same for every visitor. */

@@ -15,7 +15,7 @@ import type { Logger } from '../logger';
 import { FileChangedError, isOutOfDescriptors, statusForError } from '../errors';
 import { compileHeaderRules, type HeaderRuleMatcher } from '../http/cache-policy';
 import { formatHttpDate } from '../http/http-date';
-import { chooseEncoding, type Coding } from '../http/negotiate';
+import { chooseEncoding, CODING_EXTENSION, CODING_PREFERENCE, type Coding } from '../http/negotiate';
 import { errorPage, okHeaderLines } from '../http/respond';
 import { etagOfBytes, etagOfFile, identityOf, LruCache, readWhole, sameIdentity, type Representation } from './cache';
 import { cleanUrl, encodePathSegments } from './clean-urls';
@@ -26,12 +26,6 @@ import { readListing, type ListingItem, type ListingSort } from './listing';
 import { resolveRequestPath } from './resolve';
 import { statUnderPolicy, type FoundPath } from './symlink-policy';
 
-/** Precompressed siblings a file may have, in the server's order of preference. */
-export const PRECOMPRESSED_SUFFIX: ReadonlyArray<readonly [Coding, string]> = [
-  ['br', '.br'],
-  ['zstd', '.zst'],
-  ['gzip', '.gz'],
-];
 /** The site's own 404 page, looked up and cached like any other path. */
 const NOT_FOUND_PAGE = '/404.html';
 
@@ -269,10 +263,10 @@ export class FileLookup {
       const rep = await this.representation(filePath, found.st, null, prev?.rep);
       const variants: Representation[] = [];
       if (config.precompressed) {
-        for (const [coding, suffix] of PRECOMPRESSED_SUFFIX) {
+        for (const coding of CODING_PREFERENCE) {
           // A sibling is a file like any other: the symlink policy decides whether it may be
           // read (x.gz linking out of the root must not be served to gzip clients).
-          const sib = await this.regularFile(filePath + suffix);
+          const sib = await this.regularFile(`${filePath}.${CODING_EXTENSION[coding]}`);
           if (sib !== null) variants.push(await this.representation(sib.real, sib.st, coding, prev?.variants.find((v) => v.path === sib.real)));
         }
       }

@@ -10,7 +10,7 @@
  * It works on bytes with lookup tables, and makes strings only of what it keeps.
  */
 import net from 'node:net';
-import { TCHAR, trimOws } from './token';
+import { isAllDigits, isDigit, isPersistent, TCHAR } from './token';
 import type { ParseErrorStatus, ParseResult, Request } from './types';
 
 export interface Limits {
@@ -197,7 +197,7 @@ export function parseRequestHead(
     minor,
     headers,
     host,
-    keepAlive: keepAliveOf(headers.connection, minor),
+    keepAlive: isPersistent(headers.connection, minor),
   };
   return { kind: 'request', request, consumed: headEnd + 4 - start };
 }
@@ -222,16 +222,6 @@ function checkIncomplete(buf: Buffer, headStart: number, end: number, maxHead: n
     if (c === CR && i + 1 < end && buf[i + 1] !== LF) return refuse(400, 'bare CR in request head');
   }
   return { kind: 'incomplete' };
-}
-
-function isDigit(c: number): boolean {
-  return c >= 0x30 && c <= 0x39;
-}
-
-function isAllDigits(s: string): boolean {
-  if (s.length === 0) return false;
-  for (let i = 0; i < s.length; i++) if (!isDigit(s.charCodeAt(i))) return false;
-  return true;
 }
 
 function isAllZeros(s: string): boolean {
@@ -324,21 +314,6 @@ function isIpLiteral(inside: string): boolean {
 
 function isHex(c: number): boolean {
   return (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x66);
-}
-
-/** RFC 9112 §9.3: 1.1 persists unless "close"; 1.0 only with "keep-alive". */
-function keepAliveOf(connection: string | undefined, minor: 0 | 1): boolean {
-  if (connection === undefined) return minor === 1;
-  let close = false;
-  let keep = false;
-  for (const raw of connection.split(',')) {
-    // Only OWS (SP, HTAB) is trimmed: String#trim would also eat U+00A0 and accept "close\xa0".
-    const token = trimOws(raw).toLowerCase();
-    if (token === 'close') close = true;
-    else if (token === 'keep-alive') keep = true;
-  }
-  if (close) return false;
-  return minor === 1 || keep;
 }
 
 function splitAbsoluteForm(target: string): { authority: string; path: string; query: string } | null {
