@@ -107,8 +107,3 @@ export function decideFile(
   }
   return FULL;
 }
-
-/** Whether answering `d` to `method` sends bytes of the representation (and so needs them open). */
-export function sendsBody(method: string, d: Decision): boolean {
-  return method !== 'HEAD' && (d.kind === 'full' || d.kind === 'partial' || d.kind === 'multipart' || d.kind === 'plain-get');
-}
