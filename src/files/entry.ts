@@ -4,12 +4,15 @@
  * directory to list. Building a file entry's header lines (type, caching, Vary, configured
  * rules) is here too: it happens once per file version, never per request.
  */
+import type fs from 'node:fs';
 import path from 'node:path';
 import mime from 'mime-types';
 import { isContentHashedName, type HeaderRuleMatcher } from '../http/cache-policy';
 import type { Coding } from '../http/negotiate';
 import { okHeaderLines, SERVER_HEADERS } from '../http/respond';
-import type { Cached, Representation } from './cache';
+import { FileChangedError } from '../errors';
+import { formatHttpDate } from '../http/http-date';
+import { etagOfBytes, etagOfFile, identityOf, readWhole, sameIdentity, type Cached, type Representation } from './cache';
 
 /** A representation's 200 head lines for one URL, built once, and its whole response per second. */
 export interface Prepared {
@@ -149,4 +152,25 @@ export function prepared(entry: FileEntry, rep: Representation): Prepared {
   const p: Prepared = { rep, okLines: okHeaderLines(entry, rep), wire: null, wireEpoch: -1 };
   list.push(p);
   return p;
+}
+
+/**
+ * A file (or a precompressed sibling) as one representation: its identity, validators and —
+ * up to `maxBodyBytes` — its bytes. `previous` is reused when the file is the same version,
+ * so revalidating an unchanged file reads nothing. FileChangedError when it changed while read.
+ */
+export async function readRepresentation(filePath: string, st: fs.Stats, coding: Coding | null, previous: Representation | undefined, maxBodyBytes: number): Promise<Representation> {
+  const id = identityOf(st);
+  if (previous !== undefined && previous.path === filePath && sameIdentity(previous, id)) return previous;
+  let body: Buffer | null = null;
+  let etag: string;
+  if (id.size <= maxBodyBytes) {
+    body = await readWhole(filePath, id);
+    if (body === null) throw new FileChangedError(`${filePath} changed while it was read`);
+    etag = etagOfBytes(id, body);
+  } else {
+    etag = await etagOfFile(filePath, id);
+  }
+  const lastModifiedMs = Math.floor(id.mtimeMs / 1000) * 1000;
+  return { ...id, path: filePath, coding, etag, lastModifiedMs, validatorLines: `ETag: ${etag}\r\nLast-Modified: ${formatHttpDate(lastModifiedMs)}\r\n`, body };
 }

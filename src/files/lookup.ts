@@ -14,14 +14,13 @@ import type { Config } from '../config';
 import type { Logger } from '../logger';
 import { FileChangedError, isOutOfDescriptors, statusForError } from '../errors';
 import { compileHeaderRules, type HeaderRuleMatcher } from '../http/cache-policy';
-import { formatHttpDate } from '../http/http-date';
 import { chooseEncoding, CODING_EXTENSION, CODING_PREFERENCE, type Coding } from '../http/negotiate';
 import { errorPage, okHeaderLines } from '../http/respond';
-import { etagOfBytes, etagOfFile, identityOf, LruCache, readWhole, sameIdentity, type Representation } from './cache';
+import { LruCache, type Representation } from './cache';
 import { cleanUrl, encodePathSegments } from './clean-urls';
 import { isCompressibleType } from './compress';
 import { CompressedStore, type CompressedSet } from './compressed-store';
-import { fileFields, fileHeaderLines, ruleLinesFor, type Entry, type FileEntry, type ListingEntry, type RefusalEntry } from './entry';
+import { fileFields, fileHeaderLines, readRepresentation, ruleLinesFor, type Entry, type FileEntry, type ListingEntry, type RefusalEntry } from './entry';
 import { readListing, type ListingItem, type ListingSort } from './listing';
 import { resolveRequestPath } from './resolve';
 import { statUnderPolicy, type FoundPath } from './symlink-policy';
@@ -260,14 +259,14 @@ export class FileLookup {
     const { config } = this;
     const filePath = found.real;
     try {
-      const rep = await this.representation(filePath, found.st, null, prev?.rep);
+      const rep = await readRepresentation(filePath, found.st, null, prev?.rep, config.cacheMaxFileBytes);
       const variants: Representation[] = [];
       if (config.precompressed) {
         for (const coding of CODING_PREFERENCE) {
           // A sibling is a file like any other: the symlink policy decides whether it may be
           // read (x.gz linking out of the root must not be served to gzip clients).
           const sib = await this.regularFile(`${filePath}.${CODING_EXTENSION[coding]}`);
-          if (sib !== null) variants.push(await this.representation(sib.real, sib.st, coding, prev?.variants.find((v) => v.path === sib.real)));
+          if (sib !== null) variants.push(await readRepresentation(sib.real, sib.st, coding, prev?.variants.find((v) => v.path === sib.real), config.cacheMaxFileBytes));
         }
       }
       const fields = fileFields({ cacheControl: config.cacheControl, immutableCacheControl: config.immutableCacheControl, headersFor: this.headersFor }, filePath, urlPath);
@@ -298,22 +297,6 @@ export class FileLookup {
       }
       throw err;
     }
-  }
-
-  private async representation(filePath: string, st: fs.Stats, coding: Coding | null, previous: Representation | undefined): Promise<Representation> {
-    const id = identityOf(st);
-    if (previous !== undefined && previous.path === filePath && sameIdentity(previous, id)) return previous;
-    let body: Buffer | null = null;
-    let etag: string;
-    if (id.size <= this.config.cacheMaxFileBytes) {
-      body = await readWhole(filePath, id);
-      if (body === null) throw new FileChangedError(`${filePath} changed while it was read`);
-      etag = etagOfBytes(id, body);
-    } else {
-      etag = await etagOfFile(filePath, id);
-    }
-    const lastModifiedMs = Math.floor(id.mtimeMs / 1000) * 1000;
-    return { ...id, path: filePath, coding, etag, lastModifiedMs, validatorLines: `ETag: ${etag}\r\nLast-Modified: ${formatHttpDate(lastModifiedMs)}\r\n`, body };
   }
 }
 

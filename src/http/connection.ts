@@ -6,13 +6,19 @@
  * being prepared asynchronously or a body is being streamed), closed. While busy the socket
  * is paused, so a client that pipelines many requests is held back by TCP rather than by
  * our memory, and a slow reader never makes us buffer more than two file chunks.
+ *
+ * This module only writes: replies are built by respond.ts, file bodies are read (and their
+ * descriptors closed) by files/stream.ts. Longer than the ~300 lines other modules keep to:
+ * it is one state machine, and its transitions (data, timers, FIN, drain, async replies)
+ * are only checkable side by side.
  */
 import type net from 'node:net';
 import { DEFAULT_LIMITS, MAX_LEADING_EMPTY_LINES, parseRequestHead, type Limits } from './parse';
 import { errorReply, serializeHead } from './respond';
 import { discardBody, sendBody, type FileBody, type MultipartBody, type SendControl } from '../files/stream';
 import { SendWatch } from './send-watch';
-import type { AccessRecord, Reply, Request } from './types';
+import { reportRefusal, reportResponse, type AccessSink } from './access';
+import type { Reply, Request } from './types';
 import type { RequestCounters } from '../metrics/counters';
 
 export interface ConnectionOptions {
@@ -23,7 +29,7 @@ export interface ConnectionOptions {
   /** Decides the reply for one request: synchronously on a cache hit, else a promise. */
   handle(req: Request): Reply | Promise<Reply>;
   /** One call per response, when access logging is on. */
-  onAccess: ((record: AccessRecord) => void) | null;
+  onAccess: AccessSink;
   /** Per-response counts for the metrics, or null when metrics are off. */
   counters: RequestCounters | null;
   /** Something unexpected happened on this connection (logged by the worker). */
@@ -327,23 +333,7 @@ export class Connection {
 
   /** One response is done: count it and log it (each only when switched on). */
   private logAccess(req: Request, status: number, bytes: number, started: number): void {
-    const { onAccess, counters } = this.opts;
-    if (onAccess === null && counters === null) return;
-    const ms = performance.now() - started;
-    counters?.record(req.method, status, bytes, ms / 1000);
-    if (onAccess === null) return;
-    const headers = req.headers;
-    onAccess({
-      method: req.method,
-      path: req.target,
-      protocol: req.minor === 1 ? 'HTTP/1.1' : 'HTTP/1.0',
-      status,
-      bytes,
-      ms: Math.round(ms * 1000) / 1000,
-      remote: this.remote,
-      referer: headers['referer'] ?? '',
-      userAgent: headers['user-agent'] ?? '',
-    });
+    reportResponse(this.opts.onAccess, this.opts.counters, this.remote, req, status, bytes, started);
   }
 
   /** After a final response: half-close, read and discard until the client closes (or the timer fires). */
@@ -361,8 +351,7 @@ export class Connection {
     this.socket.write(serializeHead(status, reply.headers, true, 1), 'latin1');
     this.socket.write(reply.body as Buffer);
     const bytes = (reply.body as Buffer).length;
-    this.opts.counters?.record('-', status, bytes, 0);
-    this.opts.onAccess?.({ method: '-', path: '-', protocol: '-', status, bytes, ms: 0, remote: this.remote, referer: '', userAgent: '' });
+    reportRefusal(this.opts.onAccess, this.opts.counters, this.remote, status, bytes);
     this.finish();
   }
 

@@ -7,7 +7,9 @@
  * before the colon) is refused rather than guessed at: refusing is what keeps request
  * smuggling through a proxy in front of us impossible.
  *
- * It works on bytes with lookup tables, and makes strings only of what it keeps.
+ * It works on bytes with lookup tables, and makes strings only of what it keeps. Longer than
+ * the ~300 lines other modules keep to: it is one grammar (request line, fields, target
+ * forms, Host), and its refusals read best in the order the bytes arrive.
  */
 import net from 'node:net';
 import { isAllDigits, isDigit, isPersistent, TCHAR } from './token';
