@@ -3,6 +3,10 @@ import t from 'tap';
 import { multipartByteranges } from '../src/http/range';
 import {
   connectionHeader,
+  connectionLimitResponse,
+  fieldLine,
+  fileHeaderLines,
+  validatorLines,
   dateEpoch,
   dateHeader,
   errorPage,
@@ -120,4 +124,21 @@ t.test('a file: 200, 304, 412, 416, 206, multipart', async (t) => {
     '--B\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Range: bytes 0-1/10\r\n\r\n01' +
       '\r\n--B\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Range: bytes 5-9/10\r\n\r\n56789\r\n--B--\r\n',
   );
+});
+
+t.test('field lines, validators, the file lines, the connection-limit 503', async (t) => {
+  t.equal(fieldLine('Access-Control-Allow-Origin', '*'), 'Access-Control-Allow-Origin: *\r\n');
+  t.equal(validatorLines('"e"', Date.UTC(2026, 0, 2, 3, 4, 5)), 'ETag: "e"\r\nLast-Modified: Fri, 02 Jan 2026 03:04:05 GMT\r\n');
+  const f = { cacheControl: 'no-cache', vary: '', nosniff: NOSNIFF, configured: 'X-A: 1\r\n' };
+  t.equal(fileHeaderLines(f, false), `Cache-Control: no-cache\r\nAccept-Ranges: bytes\r\n${NOSNIFF}X-A: 1\r\n`);
+  t.equal(fileHeaderLines(f, true), `Cache-Control: no-cache\r\nAccept-Ranges: bytes\r\nVary: Accept-Encoding\r\n${NOSNIFF}X-A: 1\r\n`);
+  t.equal(fileHeaderLines({ ...f, vary: 'Origin' }, true), `Cache-Control: no-cache\r\nAccept-Ranges: bytes\r\nVary: Accept-Encoding, Origin\r\n${NOSNIFF}X-A: 1\r\n`);
+  t.equal(fileHeaderLines({ ...f, vary: 'Origin' }, false), `Cache-Control: no-cache\r\nAccept-Ranges: bytes\r\nVary: Origin\r\n${NOSNIFF}X-A: 1\r\n`);
+  const refusal = connectionLimitResponse().toString('latin1');
+  const [head, page] = refusal.split('\r\n\r\n');
+  t.equal(
+    head,
+    `HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(page!)}\r\nCache-Control: no-store\r\nConnection: close`,
+  );
+  t.match(page, 'at its connection limit');
 });

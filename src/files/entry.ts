@@ -9,9 +9,8 @@ import path from 'node:path';
 import mime from 'mime-types';
 import { isContentHashedName, type HeaderRuleMatcher } from '../http/cache-policy';
 import type { Coding } from '../http/negotiate';
-import { okHeaderLines, SERVER_HEADERS } from '../http/respond';
+import { fieldLine, okHeaderLines, type FileFieldValues, SERVER_HEADERS, validatorLines } from '../http/respond';
 import { FileChangedError } from '../errors';
-import { formatHttpDate } from '../http/http-date';
 import { etagOfBytes, etagOfFile, identityOf, readWhole, sameIdentity, type Cached, type Representation } from './cache';
 
 /** A representation's 200 head lines for one URL, built once, and its whole response per second. */
@@ -77,12 +76,8 @@ export interface FileHeaderPolicy {
 }
 
 /** A file's fields at one URL after the configured header rules, before Vary: Accept-Encoding is known. */
-export interface FileFields {
+export interface FileFields extends FileFieldValues {
   contentType: string;
-  cacheControl: string;
-  vary: string;
-  nosniff: string;
-  configured: string;
 }
 
 /**
@@ -105,22 +100,10 @@ export function fileFields(policy: FileHeaderPolicy, filePath: string, urlPath: 
     if (lower === 'cache-control') f.cacheControl = value;
     else if (lower === 'content-type') f.contentType = value;
     else if (lower === 'vary') f.vary = f.vary === '' ? value : `${f.vary}, ${value}`;
-    else if (lower === 'x-content-type-options') f.nosniff = `${name}: ${value}\r\n`;
-    else f.configured += `${name}: ${value}\r\n`;
+    else if (lower === 'x-content-type-options') f.nosniff = fieldLine(name, value);
+    else f.configured += fieldLine(name, value);
   }
   return f;
-}
-
-/**
- * The header lines every answer for the file carries. `otherCodings`: the file has (or will
- * have) other codings, so every answer says so, the uncompressed one included, or a shared
- * cache would hand it to every client.
- */
-export function fileHeaderLines(f: FileFields, otherCodings: boolean): string {
-  const vary = otherCodings ? (f.vary === '' ? 'Accept-Encoding' : `Accept-Encoding, ${f.vary}`) : f.vary;
-  let lines = `Cache-Control: ${f.cacheControl}\r\nAccept-Ranges: bytes\r\n`;
-  if (vary !== '') lines += `Vary: ${vary}\r\n`;
-  return lines + f.nosniff + f.configured;
 }
 
 /**
@@ -135,8 +118,8 @@ export function ruleLinesFor(headersFor: HeaderRuleMatcher, urlPath: string | nu
   for (const [name, value] of headersFor(urlPath)) {
     const lower = name.toLowerCase();
     if (lower === 'cache-control' || lower === 'content-type') continue;
-    if (lower === 'x-content-type-options') nosniff = `${name}: ${value}\r\n`;
-    else lines += `${name}: ${value}\r\n`;
+    if (lower === 'x-content-type-options') nosniff = fieldLine(name, value);
+    else lines += fieldLine(name, value);
   }
   return nosniff + lines;
 }
@@ -172,5 +155,5 @@ export async function readRepresentation(filePath: string, st: fs.Stats, coding:
     etag = await etagOfFile(filePath, id);
   }
   const lastModifiedMs = Math.floor(id.mtimeMs / 1000) * 1000;
-  return { ...id, path: filePath, coding, etag, lastModifiedMs, validatorLines: `ETag: ${etag}\r\nLast-Modified: ${formatHttpDate(lastModifiedMs)}\r\n`, body };
+  return { ...id, path: filePath, coding, etag, lastModifiedMs, validatorLines: validatorLines(etag, lastModifiedMs), body };
 }

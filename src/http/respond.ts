@@ -76,6 +76,26 @@ export function errorPage(status: number, detail?: string): Buffer {
   );
 }
 
+/** One header line. */
+export function fieldLine(name: string, value: string): string {
+  return `${name}: ${value}\r\n`;
+}
+
+/** "ETag: ...\r\nLast-Modified: ...\r\n" of a representation, built once per representation. */
+export function validatorLines(etag: string, lastModifiedMs: number): string {
+  return `ETag: ${etag}\r\nLast-Modified: ${formatHttpDate(lastModifiedMs)}\r\n`;
+}
+
+/**
+ * The whole 503 a worker at its connection limit writes to a socket it cannot take (and
+ * then closes): built once, without Date, which a 5xx may go without (RFC 9110 §6.6.1).
+ */
+export function connectionLimitResponse(): Buffer {
+  const body = errorPage(503, 'This server is at its connection limit: try again in a moment.');
+  const head = `HTTP/1.1 503 Service Unavailable\r\nRetry-After: ${RETRY_AFTER_SECONDS}\r\nContent-Type: ${HTML_TYPE}\r\nContent-Length: ${body.length}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n`;
+  return Buffer.concat([Buffer.from(head, 'latin1'), body]);
+}
+
 // ---- errors and answers that are not a file -------------------------------------------
 
 /**
@@ -142,6 +162,28 @@ export interface RepresentationHeadParts {
 
 function encodingLine(rep: RepresentationHeadParts): string {
   return rep.coding === null ? '' : `Content-Encoding: ${rep.coding}\r\n`;
+}
+
+/** A file's own fields, after the configured header rules (see files/entry.ts). */
+export interface FileFieldValues {
+  cacheControl: string;
+  vary: string;
+  /** The X-Content-Type-Options line (the server's, or a rule's). */
+  nosniff: string;
+  /** The lines of the other configured fields. */
+  configured: string;
+}
+
+/**
+ * The header lines every answer for a file carries. `otherCodings`: the file has (or will
+ * have) other codings, so every answer says so, the uncompressed one included, or a shared
+ * cache would hand it to every client.
+ */
+export function fileHeaderLines(f: FileFieldValues, otherCodings: boolean): string {
+  const vary = otherCodings ? (f.vary === '' ? 'Accept-Encoding' : `Accept-Encoding, ${f.vary}`) : f.vary;
+  let lines = `Cache-Control: ${f.cacheControl}\r\nAccept-Ranges: bytes\r\n`;
+  if (vary !== '') lines += `Vary: ${vary}\r\n`;
+  return lines + f.nosniff + f.configured;
 }
 
 /** The 200 head lines of `rep` at a URL: built once per representation and URL, kept by the cache. */
