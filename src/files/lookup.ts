@@ -15,12 +15,12 @@ import type { Logger } from '../logger';
 import { FileChangedError, isOutOfDescriptors, statusForError } from '../errors';
 import { compileHeaderRules, type HeaderRuleMatcher } from '../http/cache-policy';
 import { chooseEncoding, CODING_EXTENSION, CODING_PREFERENCE, type Coding } from '../http/negotiate';
-import { errorPage, fileHeaderLines, okHeaderLines } from '../http/respond';
+import { errorPage, fileHeaderLines } from '../http/respond';
 import { LruCache, type Representation } from './cache';
 import { cleanUrl, encodePathSegments } from './clean-urls';
 import { isCompressibleType } from './compress';
 import { CompressedStore, type CompressedSet } from './compressed-store';
-import { fileFields, readRepresentation, ruleLinesFor, type Entry, type FileEntry, type ListingEntry, type RefusalEntry } from './entry';
+import { fileFields, prepared, readRepresentation, ruleLinesFor, type Entry, type FileEntry, type ListingEntry, type RefusalEntry } from './entry';
 import { readListing, type ListingItem, type ListingSort } from './listing';
 import { resolveRequestPath } from './resolve';
 import { statUnderPolicy, type FoundPath } from './symlink-policy';
@@ -288,7 +288,7 @@ export class FileLookup {
         checkedAt: performance.now(),
         bytes: (rep.body?.length ?? 0) + variants.reduce((n, v) => n + (v.body?.length ?? 0), 0),
       };
-      entry.prepared.push({ rep, okLines: okHeaderLines(entry, rep), wire: null, wireEpoch: -1 });
+      prepared(entry, rep); // the file's own 200 head, built now rather than on the first request
       return entry;
     } catch (err) {
       // The file changed under us between stat and read: look again, then give up (a 503).

@@ -193,7 +193,7 @@ export function okHeaderLines(file: FileHeadParts, rep: RepresentationHeadParts)
 
 /** A whole 200 response (head with the current Date, then `body`) for a keep-alive HTTP/1.1 exchange. */
 export function wireResponse(okLines: string, body: Buffer): Buffer {
-  return Buffer.concat([Buffer.from(statusLine(200) + dateHeader() + okLines + '\r\n', 'latin1'), body]);
+  return Buffer.concat([Buffer.from(serializeHead(200, okLines, false, 1), 'latin1'), body]);
 }
 
 /** 200 with the whole representation; `body` null for HEAD. */
