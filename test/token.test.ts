@@ -1,6 +1,6 @@
 // http/token.ts: the lexical rules the parser, the RFC predicates and the client share.
 import t from 'tap';
-import { hasConnectionToken, hasControlChar, isAllDigits, isDigit, isFieldValue, isPersistent, isTchar, isToken, skipOws, trimOws, trimOwsEnd } from '../src/http/token';
+import { hasConnectionToken, hasControlChar, isAllDigits, isDigit, isHexDigit, isFieldValue, isPersistent, isTchar, isToken, skipOws, trimOws, trimOwsEnd } from '../src/http/token';
 
 t.test('tchar and token', async (t) => {
   for (const c of "!#$%&'*+-.^_`|~09AZaz") t.ok(isTchar(c.charCodeAt(0)), c);
@@ -22,6 +22,8 @@ t.test('DIGIT', async (t) => {
   t.notOk(isAllDigits(''));
   t.notOk(isAllDigits('12a'));
   t.notOk(isAllDigits('\u0661'), 'an Arabic-Indic digit is not DIGIT');
+  for (const c of '09afAF') t.ok(isHexDigit(c.charCodeAt(0)), c);
+  for (const c of 'gG/:@`') t.notOk(isHexDigit(c.charCodeAt(0)), c);
 });
 
 t.test('field values and control characters', async (t) => {

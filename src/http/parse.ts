@@ -12,7 +12,7 @@
  * forms, Host), and its refusals read best in the order the bytes arrive.
  */
 import net from 'node:net';
-import { isAllDigits, isDigit, isPersistent, TCHAR } from './token';
+import { isAllDigits, isDigit, isHexDigit, isPersistent, TCHAR } from './token';
 import type { ParseErrorStatus, ParseResult, Request } from './types';
 
 export interface Limits {
@@ -287,7 +287,7 @@ export function isValidAuthority(authority: string): boolean {
     while (i < n && authority.charCodeAt(i) !== COLON) {
       const c = authority.charCodeAt(i);
       if (c > 0xff || !REG_NAME[c]) return false;
-      if (c === 0x25 /* "%" */ && !(isHex(authority.charCodeAt(i + 1)) && isHex(authority.charCodeAt(i + 2)))) return false;
+      if (c === 0x25 /* "%" */ && !(isHexDigit(authority.charCodeAt(i + 1)) && isHexDigit(authority.charCodeAt(i + 2)))) return false;
       i++;
     }
     if (i === 0) return false; // ":80" has no host
@@ -303,7 +303,7 @@ function isIpLiteral(inside: string): boolean {
   if (inside.length > 0 && (inside[0] === 'v' || inside[0] === 'V')) {
     const dot = inside.indexOf('.');
     if (dot < 2 || dot === inside.length - 1) return false;
-    for (let k = 1; k < dot; k++) if (!isHex(inside.charCodeAt(k))) return false;
+    for (let k = 1; k < dot; k++) if (!isHexDigit(inside.charCodeAt(k))) return false;
     for (let k = dot + 1; k < inside.length; k++) {
       const c = inside.charCodeAt(k);
       if (c > 0xff || !IP_FUTURE[c]) return false;
@@ -312,10 +312,6 @@ function isIpLiteral(inside: string): boolean {
   }
   // Zone identifiers ("%25eth0", RFC 6874) name an interface of the client's machine: never a Host.
   return !inside.includes('%') && net.isIPv6(inside);
-}
-
-function isHex(c: number): boolean {
-  return (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x66);
 }
 
 function splitAbsoluteForm(target: string): { authority: string; path: string; query: string } | null {

@@ -28,6 +28,11 @@ export function isDigit(c: number): boolean {
   return c >= 0x30 && c <= 0x39;
 }
 
+/** HEXDIG (RFC 5234, case-insensitive as RFC 3986 reads it): 0-9, A-F, a-f. */
+export function isHexDigit(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x66);
+}
+
 /** One or more DIGITs and nothing else. */
 export function isAllDigits(s: string): boolean {
   if (s.length === 0) return false;
