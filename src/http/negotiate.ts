@@ -12,7 +12,8 @@ import { isOws, isTchar, skipOws } from './token';
 export type Coding = 'br' | 'zstd' | 'gzip';
 
 /** Server preference among equally weighted codings, best first; also the order precompressed siblings are looked for in. */
-export const CODING_PREFERENCE: readonly Coding[] = ['br', 'zstd', 'gzip'];
+const PREFERENCE: readonly Coding[] = ['br', 'zstd', 'gzip'];
+export const CODING_PREFERENCE = PREFERENCE;
 
 /** Each coding's file-name extension, without the dot: siblings "x.css.br", and the ETags of compressed copies. */
 export const CODING_EXTENSION: Readonly<Record<Coding, string>> = Object.freeze({ br: 'br', zstd: 'zst', gzip: 'gz' });
@@ -198,8 +199,9 @@ export function chooseEncoding(acceptEncoding: string | undefined, available: re
   const identity = qIdentity >= 0 ? qIdentity : qStar >= 0 ? qStar : 0;
   let best: Coding | null = null;
   let bestQ = 0;
-  for (let k = 0; k < CODING_PREFERENCE.length; k++) {
-    const coding = CODING_PREFERENCE[k]!;
+  // The module-local name: an exported one is read through `exports` on every use (CommonJS).
+  for (let k = 0; k < PREFERENCE.length; k++) {
+    const coding = PREFERENCE[k]!;
     if (!available.includes(coding)) continue;
     const listed = coding === 'br' ? qBr : coding === 'zstd' ? qZstd : qGzip;
     const q = listed >= 0 ? listed : qStar >= 0 ? qStar : 0;
