@@ -14,7 +14,7 @@
  */
 import type net from 'node:net';
 import type { Logger } from './logger';
-import { errorPage, HTML_TYPE } from './http/respond';
+import { connectionLimitResponse } from './http/respond';
 
 /** How long a paused worker waits before it looks again (nginx waits 500 ms; connections come fast). */
 export const PAUSE_MS = 250;
@@ -23,14 +23,7 @@ const REFUSE_LINGER_MS = 1000;
 /** More refused sockets than this lingering at once are closed at once (each holds a descriptor). */
 const MAX_LINGERING = 16;
 
-const BODY = errorPage(503, 'This server is at its connection limit: try again in a moment.');
-const REFUSAL = Buffer.concat([
-  Buffer.from(
-    `HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: ${HTML_TYPE}\r\nContent-Length: ${BODY.length}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n`,
-    'latin1',
-  ),
-  BODY,
-]);
+const REFUSAL = connectionLimitResponse();
 
 export type PauseReason = 'maxConnections' | 'descriptors';
 

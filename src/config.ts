@@ -528,7 +528,7 @@ export function helpText(): string {
   return lines.join('\n');
 }
 
-/** The first line of convict's (possibly multi-line) error, tidied into one line. */
+/** convict's (possibly multi-line) error as one line: every line trimmed, blank ones dropped, the rest joined with "; ". */
 function oneLine(message: string): string {
   return message
     .split('\n')

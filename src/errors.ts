@@ -1,9 +1,35 @@
 /**
- * Where a failed file-system call becomes an HTTP status: one table, like nginx's static
- * module (NGX_ENOENT → 404, NGX_EACCES → 403). Out of descriptors (this process: EMFILE, the
- * system: ENFILE) is a moment's overload, not a fault: 503 with Retry-After. Anything not
- * listed is our fault: 500.
+ * The server's error catalogue: every error the request path raises on purpose is a class
+ * here with a stable `code` (greppable, safe to match on), and the one table that turns a
+ * failed file-system call into an HTTP status, like nginx's static module (NGX_ENOENT → 404,
+ * NGX_EACCES → 403). Out of descriptors (this process: EMFILE, the system: ENFILE) and a file
+ * that keeps changing while it is read are a moment's trouble, not a fault: 503 with
+ * Retry-After. Anything not listed is our fault: 500.
  */
+
+/** Base of the errors fleetserve raises itself; `code` never changes between versions. */
+export abstract class FleetserveError extends Error {
+  abstract readonly code: string;
+}
+
+/** A file changed (size, mtime, inode) between the stat that described it and the read or open that serves it. */
+export class FileChangedError extends FleetserveError {
+  override readonly name = 'FileChangedError';
+  readonly code = 'FLEETSERVE_FILE_CHANGED';
+}
+
+/** The symlink policy refused a path (a link where links are denied, or one leading out of the root): answered as not found. */
+export class SymlinkRefusedError extends FleetserveError {
+  override readonly name = 'SymlinkRefusedError';
+  readonly code = 'FLEETSERVE_SYMLINK_REFUSED';
+}
+
+/** A body stream stopped early: the connection closed under it, or the file shrank after its length was sent. */
+export class StreamAbortedError extends FleetserveError {
+  override readonly name = 'StreamAbortedError';
+  readonly code = 'FLEETSERVE_STREAM_ABORTED';
+}
+
 const ERRNO_STATUS: Readonly<Record<string, number>> = Object.freeze({
   ENOENT: 404,
   ENOTDIR: 404,
@@ -13,19 +39,31 @@ const ERRNO_STATUS: Readonly<Record<string, number>> = Object.freeze({
   EPERM: 403,
   EMFILE: 503,
   ENFILE: 503,
+  FLEETSERVE_SYMLINK_REFUSED: 404,
+  FLEETSERVE_FILE_CHANGED: 503,
 });
 
 /** Seconds a 503 for a transient overload asks the client to wait (Retry-After). */
 export const RETRY_AFTER_SECONDS = 1;
 
+function codeOf(err: unknown): string | undefined {
+  return (err as { code?: unknown } | null)?.code as string | undefined;
+}
+
 /** Out of file descriptors: worth retrying in a moment, and a reason to stop accepting. */
 export function isOutOfDescriptors(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException | null)?.code;
+  const code = codeOf(err);
   return code === 'EMFILE' || code === 'ENFILE';
 }
 
-export function statusForErrno(err: unknown): number {
-  const code = (err as NodeJS.ErrnoException | null)?.code;
+/** Trouble that passes by itself (no descriptors, a file being rewritten): 503 + Retry-After, nothing cached. */
+export function isTransient(err: unknown): boolean {
+  return isOutOfDescriptors(err) || err instanceof FileChangedError;
+}
+
+/** The HTTP status for a failed file-system call or a catalogued error; 500 for anything else. */
+export function statusForError(err: unknown): number {
+  const code = codeOf(err);
   return (code && ERRNO_STATUS[code]) || 500;
 }
 

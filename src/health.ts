@@ -4,27 +4,13 @@
  * Connection: close from the moment a pre-drain or drain begins, so a load balancer or
  * Kubernetes stops sending traffic before connections are refused.
  */
-import { SERVER_HEADERS } from './http/respond';
+import { plainTextReply } from './http/respond';
 import type { Reply, Request } from './http/types';
 
-const TEXT_HEADERS = `Content-Type: text/plain; charset=utf-8\r\nCache-Control: no-store\r\n${SERVER_HEADERS}`;
-const OK_BODY = Buffer.from('ok\n');
-const DRAINING_BODY = Buffer.from('draining\n');
-const NOT_ALLOWED_BODY = Buffer.from('method not allowed\n');
-
-const OK: Reply = { status: 200, headers: `${TEXT_HEADERS}Content-Length: ${OK_BODY.length}\r\n`, body: OK_BODY };
-const DRAINING: Reply = {
-  status: 503,
-  headers: `${TEXT_HEADERS}Content-Length: ${DRAINING_BODY.length}\r\n`,
-  body: DRAINING_BODY,
-  close: true,
-  note: 'draining',
-};
-const NOT_ALLOWED: Reply = {
-  status: 405,
-  headers: `${TEXT_HEADERS}Allow: GET, HEAD\r\nContent-Length: ${NOT_ALLOWED_BODY.length}\r\n`,
-  body: NOT_ALLOWED_BODY,
-};
+// Built once: a probe every second costs nothing but the write.
+const OK: Reply = plainTextReply(200, 'ok\n');
+const DRAINING: Reply = plainTextReply(503, 'draining\n', true);
+const NOT_ALLOWED: Reply = plainTextReply(405, 'method not allowed\n', false, 'Allow: GET, HEAD\r\n');
 
 /**
  * True when `target` (a request-target as sent, query included) asks for `healthPath`:

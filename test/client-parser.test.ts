@@ -175,6 +175,13 @@ t.test('keep-alive rules', async (t) => {
   t.equal(ka('HTTP/1.1 200 OK\r\nConnection: Upgrade, CLOSE\r\n'), false, 'close token in a list, any case');
   t.equal(ka('HTTP/1.0 200 OK\r\n'), false, 'HTTP/1.0 closes by default');
   t.equal(ka('HTTP/1.0 200 OK\r\nConnection: keep-alive\r\n'), true, 'HTTP/1.0 with keep-alive');
+  t.equal(ka('HTTP/1.1 200 OK\r\nConnection: Upgrade\r\nConnection: close\r\n'), false, 'close in a second Connection field');
+  t.equal(ka('HTTP/1.0 200 OK\r\nConnection: \tKeep-Alive \r\n'), true, 'OWS around a token is trimmed');
+  // The server's rule (http/token.ts): only SP and HTAB are trimmed, so "close" followed by a
+  // no-break space (0xA0) is another token, not close; String#trim would have eaten it.
+  t.equal(ka('HTTP/1.1 200 OK\r\nConnection: close\xa0\r\n'), true, 'close + U+00A0 is not close');
+  t.equal(ka('HTTP/1.0 200 OK\r\nConnection: keep-alive\xa0\r\n'), false, 'keep-alive + U+00A0 is not keep-alive');
+  t.equal(ka('HTTP/1.2 200 OK\r\n'), true, 'a later 1.x persists like 1.1');
 });
 
 t.test('obs-fold, repeated identical Content-Length, a missing reason phrase', async (t) => {

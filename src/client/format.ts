@@ -1,4 +1,5 @@
 /** Text that fleetserve-client shows: dumps, notes and the progress line. Pure functions. */
+import { formatByteSize } from '../byte-size';
 import { printable, type HeaderField, type ResponseHead } from './response-parser';
 
 /** Escapes control characters so that a hostile server cannot drive the terminal through the dump. */
@@ -53,16 +54,8 @@ export function isTextual(contentType: string | undefined): boolean {
   ].includes(mime);
 }
 
-const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-
 export function formatBytes(n: number): string {
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < UNITS.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${n} B` : `${v.toFixed(1)} ${UNITS[u]}`;
+  return formatByteSize(n, 'always');
 }
 
 export function formatDuration(ms: number): string {

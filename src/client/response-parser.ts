@@ -9,6 +9,7 @@
  * classic request-smuggling ambiguity, and a test client should point it out
  * rather than guess.
  */
+import { hasControlChar, isPersistent, isToken, trimOws } from '../http/token';
 
 /** One header field as received: name with its original case, value without surrounding whitespace. */
 export type HeaderField = [name: string, value: string];
@@ -90,7 +91,6 @@ type State =
   | 'done'
   | 'failed';
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const STATUS_LINE = /^HTTP\/(\d)\.(\d) (\d{3})(?: (.*))?$/;
 // RFC 9112 §7.1.1: chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] ).
 const CHUNK_EXT =
@@ -341,7 +341,7 @@ export class ResponseParser {
     if (!m) throw new Malformed(`bad status line "${printable(line)}"`);
     const [, major, minor, status, reason = ''] = m;
     if (major !== '1') throw new Malformed(`unsupported HTTP version HTTP/${major}.${minor}`);
-    if (/[\x00-\x08\x0a-\x1f\x7f]/.test(reason)) {
+    if (hasControlChar(reason)) {
       throw new Malformed(`bad status line "${printable(line)}" (control character in the reason phrase)`);
     }
     const code = Number(status);
@@ -364,8 +364,8 @@ export class ResponseParser {
     }
     const colon = line.indexOf(':');
     const name = colon === -1 ? '' : line.slice(0, colon);
-    if (!TOKEN.test(name)) throw new Malformed(`bad ${what} line "${printable(line)}"`);
-    const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
+    if (!isToken(name)) throw new Malformed(`bad ${what} line "${printable(line)}"`);
+    const value = trimOws(line.slice(colon + 1));
     this.checkValue(line, what);
     if (into.length >= MAX_HEADER_FIELDS) throw new Malformed(`more than ${MAX_HEADER_FIELDS} ${what} fields`);
     into.push([name, value]);
@@ -400,10 +400,9 @@ export class ResponseParser {
     }
 
     const framing = this.framing(head);
-    const connection = listValues(head.headers, 'connection').map((t) => t.toLowerCase());
-    if (framing.kind === 'close' || connection.includes('close')) this.keepAlive = false;
-    else if (this.minor === 0) this.keepAlive = connection.includes('keep-alive');
-    else this.keepAlive = true;
+    const connection = head.headers.filter(([n]) => n.toLowerCase() === 'connection').map(([, v]) => v);
+    // The same persistence rule as the server's (token.ts): HTTP/1.0 needs keep-alive, later versions persist unless close.
+    this.keepAlive = framing.kind !== 'close' && isPersistent(connection.length === 0 ? undefined : connection.join(','), this.minor === 0 ? 0 : 1);
     // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means its framing cannot be trusted for reuse.
     if (this.minor === 0 && hasField(head.headers, 'transfer-encoding')) this.keepAlive = false;
 

@@ -4,6 +4,7 @@
  * comes in through ClientIO, so tests can run it in-process with fakes.
  */
 import * as net from 'node:net';
+import { hasConnectionToken } from '../http/token';
 import { buildRequest, type BuiltRequest, type ClientOptions } from './args';
 import { ClientError, EXIT } from './exit-codes';
 import {
@@ -518,8 +519,7 @@ class BodyState {
 
   whyNotReusable(): string {
     const head = this.head as ResponseHead;
-    const connection = (fieldValue(head.headers, 'connection') ?? '').toLowerCase();
-    if (connection.split(',').some((t) => t.trim() === 'close')) return 'server closed the connection (Connection: close)';
+    if (hasConnectionToken(fieldValue(head.headers, 'connection'), 'close')) return 'server closed the connection (Connection: close)';
     if (this.framing.kind === 'close') return 'the body ended with the connection';
     return `${head.version} response without keep-alive`;
   }

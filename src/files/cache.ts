@@ -10,6 +10,7 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import { FileChangedError } from '../errors';
 import type { Coding } from '../http/negotiate';
 
 /** A file on disk as it was when looked at. */
@@ -170,7 +171,7 @@ export async function etagOfFile(path: string, id: FileIdentity): Promise<string
       pos += bytesRead;
     }
     const after = identityOf(await handle.stat());
-    if (!sameIdentity(after, id) || pos !== id.size) throw Object.assign(new Error(`${path} changed while it was hashed`), { code: 'ECHANGED' });
+    if (!sameIdentity(after, id) || pos !== id.size) throw new FileChangedError(`${path} changed while it was hashed`);
   } finally {
     await handle.close();
   }

@@ -10,7 +10,7 @@
  */
 import crypto from 'node:crypto';
 import zlib from 'node:zlib';
-import type { Coding } from '../http/negotiate';
+import { CODING_EXTENSION, type Coding } from '../http/negotiate';
 
 /** Media types worth compressing besides text/*, *+json and *+xml (parameters stripped). */
 const COMPRESSIBLE_TYPES: ReadonlySet<string> = new Set([
@@ -96,15 +96,13 @@ function libraryTag(coding: Coding): string {
   return tag;
 }
 
-const SUFFIX: Record<Coding, string> = { br: 'br', zstd: 'zst', gzip: 'gz' };
-
 /**
  * The strong ETag of `identityEtag`'s bytes compressed with `coding` at `level`:
  * `"<identity hash>.br11-<library tag>"`. Distinct per coding and level, equal wherever the
  * same input is compressed the same way by the same library version.
  */
 export function generatedEtag(identityEtag: string, coding: Coding, level: number): string {
-  return `${identityEtag.slice(0, -1)}.${SUFFIX[coding]}${level}-${libraryTag(coding)}"`;
+  return `${identityEtag.slice(0, -1)}.${CODING_EXTENSION[coding]}${level}-${libraryTag(coding)}"`;
 }
 
 /** Compresses `input` on libuv's threadpool, so the event loop keeps serving meanwhile. */

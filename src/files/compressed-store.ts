@@ -9,7 +9,7 @@
  * compressor.
  */
 import type { Logger } from '../logger';
-import { formatHttpDate } from '../http/http-date';
+import { validatorLines } from '../http/respond';
 import { chooseEncoding, type Coding } from '../http/negotiate';
 import { identityKey, readWhole, type Cached, type FileIdentity, type LruCache, type Representation } from './cache';
 import { BackgroundQueue, compress, compressionLevel, GENERATED_CODINGS, generatedEtag, worthKeeping } from './compress';
@@ -90,7 +90,7 @@ export class CompressedStore {
     const coding = chooseEncoding(acceptEncoding, GENERATED_CODINGS);
     if (coding === null) return null;
     const etag = generatedEtag(source.etag, coding, compressionLevel(coding, source.size, this.options.brotliQuality));
-    return { etag, validatorLines: `ETag: ${etag}\r\nLast-Modified: ${formatHttpDate(source.lastModifiedMs)}\r\n` };
+    return { etag, validatorLines: validatorLines(etag, source.lastModifiedMs) };
   }
 
   private async make(key: string, set: CompressedSet, src: Source): Promise<void> {
@@ -102,7 +102,6 @@ export class CompressedStore {
       input = null; // gone or unreadable since: the next lookup tells the client
     }
     if (input === null) return; // changed since: the new version has a key of its own
-    const lastModified = `Last-Modified: ${formatHttpDate(src.lastModifiedMs)}\r\n`;
     for (const coding of GENERATED_CODINGS) {
       const level = compressionLevel(coding, input.length, this.options.brotliQuality);
       const started = performance.now();
@@ -124,7 +123,7 @@ export class CompressedStore {
         coding,
         etag,
         lastModifiedMs: src.lastModifiedMs,
-        validatorLines: `ETag: ${etag}\r\n${lastModified}`,
+        validatorLines: validatorLines(etag, src.lastModifiedMs),
         body: out,
       });
       set.codings.push(coding);

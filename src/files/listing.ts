@@ -5,7 +5,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { formatByteSize } from '../byte-size';
 import { escapeHtml } from '../http/respond';
+import { statUnderPolicy, type SymlinkPolicy } from './symlink-policy';
 
 export interface ListingItem {
   name: string;
@@ -18,7 +20,7 @@ export interface ListingOptions {
   /** List names starting with "." (dotfiles: allow). */
   showDotfiles: boolean;
   /** The symlink policy: a link is listed only when a request for it would be served. */
-  symlinks: 'follow' | 'inside-root' | 'deny';
+  symlinks: SymlinkPolicy;
   /** The (real) root directory, for the inside-root check. */
   root: string;
 }
@@ -26,40 +28,27 @@ export interface ListingOptions {
 /**
  * The entries a client could ask for: names hidden by the dotfile policy and links refused by
  * the symlink policy are left out, so a listing never tells the size or date of a file
- * outside the root.
+ * outside the root. `dir` is a real path (as the lookup found it).
  */
 export async function readListing(dir: string, opts: ListingOptions, by: ListingSort = DEFAULT_SORT): Promise<ListingItem[]> {
   const names = await fs.promises.readdir(dir);
   const items: ListingItem[] = [];
   for (const name of names) {
     if (!opts.showDotfiles && name.startsWith('.')) continue;
-    const full = path.join(dir, name);
     try {
-      if (opts.symlinks !== 'follow' && (await fs.promises.lstat(full)).isSymbolicLink()) {
-        if (opts.symlinks === 'deny') continue;
-        const rel = path.relative(opts.root, await fs.promises.realpath(full));
-        if (rel === '..' || rel.startsWith('..' + path.sep) || path.isAbsolute(rel)) continue;
-      }
-      const st = await fs.promises.stat(full);
+      const { st } = await statUnderPolicy(opts.root, opts.symlinks, path.join(dir, name));
       if (!st.isFile() && !st.isDirectory()) continue;
       items.push({ name, directory: st.isDirectory(), size: st.isFile() ? st.size : 0, mtimeMs: st.mtimeMs });
     } catch {
-      // Vanished or a dangling link: not listed.
+      // Vanished, a dangling link, or one the policy refuses: not listed.
     }
   }
   return sortListing(items, by);
 }
 
+/** A file's size in the listing's Size column. */
 export function formatSize(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = bytes;
-  let u = -1;
-  do {
-    v /= 1024;
-    u++;
-  } while (v >= 1024 && u < units.length - 1);
-  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[u]}`;
+  return formatByteSize(bytes, 'below-ten');
 }
 
 /** "2026-11-28 14:03", in UTC: reads like a local date, and is the same for every visitor. */

@@ -1,11 +1,90 @@
 /**
- * Sends a byte range of an open file to a socket with large reads into pooled buffers and
- * at most two chunks in flight: one being written, one read ahead. A write's callback means
- * the kernel took the bytes, so a client that stops reading stops us after two chunks
- * instead of making us buffer the file. No allocation per chunk once the pool is warm.
+ * File bodies: the one owner of the descriptors a response body is read from. `OpenFile.open`
+ * opens a file and checks it is still the version whose length and ETag the head will carry;
+ * `sendBody` streams a byte range (or a multipart/byteranges body) and closes the file when
+ * it ends, whichever way; `discardBody` closes one that will never be sent.
+ *
+ * Sending uses large reads into pooled buffers and at most two chunks in flight: one being
+ * written, one read ahead. A write's callback means the kernel took the bytes, so a client
+ * that stops reading stops us after two chunks instead of making us buffer the file. No
+ * allocation per chunk once the pool is warm.
  */
 import fs from 'node:fs';
 import type net from 'node:net';
+import { FileChangedError, StreamAbortedError } from '../errors';
+import { identityOf, sameIdentity, type FileIdentity } from './cache';
+
+/** An open descriptor of one file version; closed exactly once, here. */
+export class OpenFile {
+  private closed = false;
+  private constructor(readonly fd: number) {}
+
+  /** Opens `file.path` and checks it is still `file` (FileChangedError otherwise). */
+  static open(file: FileIdentity & { path: string }): Promise<OpenFile> {
+    return new Promise((resolve, reject) => {
+      fs.open(file.path, 'r', (err, fd) => {
+        if (err) return reject(err);
+        fs.fstat(fd, (err2, st) => {
+          if (err2 || !sameIdentity(identityOf(st), file)) {
+            fs.close(fd, () => {});
+            return reject(err2 ?? new FileChangedError(`${file.path} changed since it was cached`));
+          }
+          resolve(new OpenFile(fd));
+        });
+      });
+    });
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    fs.close(this.fd, () => {});
+  }
+}
+
+/** Bytes of an open file to send: [start, end). */
+export interface FileBody {
+  kind: 'file';
+  file: OpenFile;
+  start: number;
+  end: number;
+}
+
+/** multipart/byteranges from an open file: each part's head, its bytes [start, end), then the tail. */
+export interface MultipartBody {
+  kind: 'multipart';
+  file: OpenFile;
+  parts: { head: Buffer; start: number; end: number }[];
+  tail: Buffer;
+}
+
+/** `alive()`: the connection still wants bytes; `waitFor(register)`: park until a write callback (or the socket's close) calls the function it registers. */
+export interface SendControl {
+  alive: () => boolean;
+  waitFor: (register: (wake: () => void) => void) => Promise<void>;
+}
+
+/** Streams `body` to `sock` and closes its file; resolves with the body bytes sent. */
+export async function sendBody(sock: net.Socket, body: FileBody | MultipartBody, ctl: SendControl): Promise<number> {
+  try {
+    if (body.kind === 'file') return await sendFileRange(sock, body.file.fd, body.start, body.end, ctl.alive, ctl.waitFor);
+    let bytes = 0;
+    for (const part of body.parts) {
+      sock.write(part.head);
+      bytes += part.head.length;
+      bytes += await sendFileRange(sock, body.file.fd, part.start, part.end, ctl.alive, ctl.waitFor);
+    }
+    sock.write(body.tail);
+    return bytes + body.tail.length;
+  } finally {
+    body.file.close();
+  }
+}
+
+/** A body that will never be sent still owns its descriptor. */
+export function discardBody(body: Buffer | FileBody | MultipartBody | null): void {
+  if (body !== null && !Buffer.isBuffer(body)) body.file.close();
+}
 
 export const CHUNK_BYTES = 256 * 1024;
 const POOL_MAX = 64;
@@ -23,11 +102,6 @@ function readInto(fd: number, buf: Buffer, length: number, position: number): Pr
   return new Promise((resolve, reject) => {
     fs.read(fd, buf, 0, length, position, (err, n) => (err ? reject(err) : resolve(n)));
   });
-}
-
-export class StreamAborted extends Error {
-  override readonly name = 'StreamAborted';
-  readonly code = 'FLEETSERVE_STREAM_ABORTED';
 }
 
 /**
@@ -57,7 +131,7 @@ export async function sendFileRange(
   };
   while (pos < end) {
     if (failure) throw failure;
-    if (!alive()) throw new StreamAborted('connection closed during the body');
+    if (!alive()) throw new StreamAbortedError('connection closed during the body');
     const buf = takeBuffer();
     let n: number;
     try {
@@ -69,7 +143,7 @@ export async function sendFileRange(
     if (n === 0) {
       giveBuffer(buf);
       // The file shrank after its length was sent: the only honest signal left is a short body.
-      throw new StreamAborted(`file ended at byte ${pos} of ${end}`);
+      throw new StreamAbortedError(`file ended at byte ${pos} of ${end}`);
     }
     pos += n;
     inFlight++;

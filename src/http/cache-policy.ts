@@ -7,7 +7,7 @@
  */
 
 import picomatch from 'picomatch';
-import { isTchar, trimOws } from './token';
+import { isDigit, isFieldValue, isToken, trimOws } from './token';
 
 /** A configured rule: response header fields to add for URL paths matching `glob`. */
 export interface HeaderRule {
@@ -25,10 +25,6 @@ export type HeaderRuleMatcher = (urlPath: string) => [string, string][];
 
 function isLowerHex(c: number): boolean {
   return (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66);
-}
-
-function isDigit(c: number): boolean {
-  return c >= 0x30 && c <= 0x39;
 }
 
 /**
@@ -103,26 +99,6 @@ export function isContentHashedName(fileName: string): boolean {
     if (isHexHashAt(fileName, p + 1, dot) || isBase64HashAt(fileName, p + 1, dot)) return true;
   }
   return false;
-}
-
-/** `field-name = token` (RFC 9110 §5.1). */
-function isFieldName(name: string): boolean {
-  if (name.length === 0) return false;
-  for (let i = 0; i < name.length; i++) if (!isTchar(name.charCodeAt(i))) return false;
-  return true;
-}
-
-/**
- * `field-value = *field-content` (RFC 9110 §5.5): VCHAR, obs-text, SP and HTAB only — no
- * CR, LF, NUL or other controls (they would split or smuggle header lines), nothing above
- * U+00FF (not representable on the wire).
- */
-function isFieldValue(value: string): boolean {
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if ((c < 0x20 && c !== 0x09) || c === 0x7f || c > 0xff) return false;
-  }
-  return true;
 }
 
 /**
@@ -202,7 +178,7 @@ export function compileHeaderRules(rules: readonly HeaderRule[]): HeaderRuleMatc
     const lowerNames: string[] = [];
     const values: string[] = [];
     for (const [name, value] of Object.entries(headers as Record<string, unknown>)) {
-      if (!isFieldName(name)) {
+      if (!isToken(name)) {
         throw new Error(`${where}: invalid header name ${JSON.stringify(name)} (must be an RFC 9110 token)`);
       }
       const lower = name.toLowerCase();

@@ -7,7 +7,7 @@
  */
 
 import { parseHttpDate } from './http-date';
-import { isOws } from './token';
+import { skipOws, trimOwsEnd } from './token';
 
 /** The request's conditional header fields, as received (field values, or undefined when absent). */
 export interface ConditionalHeaders {
@@ -112,7 +112,7 @@ function walkEtagList(value: string, etag: string | null, strong: boolean, out: 
   let stars = 0;
   let matched = false;
   for (;;) {
-    while (i < end && isOws(value.charCodeAt(i))) i++;
+    i = skipOws(value, i, end);
     if (i >= end) break;
     const c = value.charCodeAt(i);
     if (c === 0x2c) {
@@ -131,7 +131,7 @@ function walkEtagList(value: string, etag: string | null, strong: boolean, out: 
       if (out !== null) out.push(value.slice(i, te));
     }
     i = te;
-    while (i < end && isOws(value.charCodeAt(i))) i++;
+    i = skipOws(value, i, end);
     if (i < end) {
       if (value.charCodeAt(i) !== 0x2c) return LIST_INVALID;
       i++;
@@ -289,10 +289,8 @@ export function evaluatePreconditions(
  */
 export function isRangeFresh(ifRange: string | undefined, v: Validators, nowMs?: number): boolean {
   if (ifRange === undefined) return true;
-  let start = 0;
-  let end = ifRange.length;
-  while (start < end && isOws(ifRange.charCodeAt(start))) start++;
-  while (end > start && isOws(ifRange.charCodeAt(end - 1))) end--;
+  const start = skipOws(ifRange, 0, ifRange.length);
+  const end = trimOwsEnd(ifRange, start, ifRange.length);
   if (start === end) return false;
   const c = ifRange.charCodeAt(start);
   if (c === 0x22 /* " */ || (c === 0x57 /* W */ && ifRange.charCodeAt(start + 1) === 0x2f)) {

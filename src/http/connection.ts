@@ -6,15 +6,20 @@
  * being prepared asynchronously or a body is being streamed), closed. While busy the socket
  * is paused, so a client that pipelines many requests is held back by TCP rather than by
  * our memory, and a slow reader never makes us buffer more than two file chunks.
+ *
+ * This module only writes: replies are built by respond.ts, file bodies are read (and their
+ * descriptors closed) by files/stream.ts. Longer than the ~300 lines other modules keep to:
+ * it is one state machine, and its transitions (data, timers, FIN, drain, async replies)
+ * are only checkable side by side.
  */
 import type net from 'node:net';
 import { DEFAULT_LIMITS, MAX_LEADING_EMPTY_LINES, parseRequestHead, type Limits } from './parse';
-import { errorPage, HTML_TYPE, SERVER_HEADERS, serializeHead } from './respond';
-import { sendFileRange } from '../files/stream';
+import { errorReply, serializeHead } from './respond';
+import { discardBody, sendBody, type FileBody, type MultipartBody, type SendControl } from '../files/stream';
 import { SendWatch } from './send-watch';
-import type { AccessRecord, FileBody, MultipartBody, Reply, Request } from './types';
+import { reportRefusal, reportResponse, type AccessSink } from './access';
+import type { Reply, Request } from './types';
 import type { RequestCounters } from '../metrics/counters';
-import fs from 'node:fs';
 
 export interface ConnectionOptions {
   keepAliveTimeoutMs: number;
@@ -24,7 +29,7 @@ export interface ConnectionOptions {
   /** Decides the reply for one request: synchronously on a cache hit, else a promise. */
   handle(req: Request): Reply | Promise<Reply>;
   /** One call per response, when access logging is on. */
-  onAccess: ((record: AccessRecord) => void) | null;
+  onAccess: AccessSink;
   /** Per-response counts for the metrics, or null when metrics are off. */
   counters: RequestCounters | null;
   /** Something unexpected happened on this connection (logged by the worker). */
@@ -52,17 +57,6 @@ const FRESH_GRACE_MS = 250;
 /** Stop answering pipelined requests while this much is queued for a slow reader. */
 const WRITE_HIGH_WATER = 1024 * 1024;
 
-export function errorReply(status: number, note: string): Reply {
-  const body = errorPage(status);
-  return {
-    status,
-    headers: `Content-Type: ${HTML_TYPE}\r\nContent-Length: ${body.length}\r\nCache-Control: no-store\r\n${SERVER_HEADERS}`,
-    body,
-    close: true,
-    note,
-  };
-}
-
 export class Connection {
   private state = State.Idle;
   private pending: Buffer | null = null;
@@ -77,6 +71,15 @@ export class Connection {
   private readonly remote: string;
   /** Wakes a body stream waiting on the socket when the socket goes away. */
   private wake: (() => void) | null = null;
+  /** How a body stream asks whether to go on and waits for the socket (one per connection, not per body). */
+  private readonly sendControl: SendControl = {
+    alive: () => this.state !== State.Closed,
+    waitFor: (register) =>
+      new Promise<void>((resolve) => {
+        this.wake = resolve;
+        register(resolve);
+      }),
+  };
   /** Empty lines ignored since the last request (RFC 9112 §2.2), bounded. */
   private emptyLines = 0;
   /** The send timeout while busy (Node's socket timer is off then: it fires at twice the value). */
@@ -151,7 +154,7 @@ export class Connection {
   private onTimeout(): void {
     switch (this.state) {
       case State.Head:
-        this.respondError(408, 'request head not completed in time');
+        this.respondError(408); // the request head was not completed in time
         break;
       case State.Busy:
         break; // the send timeout is sendWatch's (Node's socket timer is off while busy)
@@ -172,7 +175,7 @@ export class Connection {
         if (parsed.kind === 'incomplete') break;
         if (parsed.kind === 'error') {
           this.pending = null;
-          this.respondError(parsed.status, parsed.reason);
+          this.respondError(parsed.status);
           return;
         }
         off += parsed.consumed;
@@ -184,7 +187,7 @@ export class Connection {
           reply = this.opts.handle(req);
         } catch (err) {
           this.opts.onError(err, 'handler failed');
-          reply = errorReply(500, 'internal error');
+          reply = errorReply(500);
         }
         if (reply instanceof Promise) {
           this.pending = off < buf.length ? buf.subarray(off) : null;
@@ -193,7 +196,7 @@ export class Connection {
             (r) => this.deliverThenContinue(req, r, started),
             (err) => {
               this.opts.onError(err, 'handler failed');
-              this.deliverThenContinue(req, errorReply(500, 'internal error'), started);
+              this.deliverThenContinue(req, errorReply(500), started);
             },
           );
           return;
@@ -224,13 +227,14 @@ export class Connection {
     }
   }
 
-  /** Sets the state and timer once a batch of requests has been answered. */
+  /** The client sent FIN: nothing more will arrive. */
   private onPeerEnd(): void {
     this.peerEnded = true;
     // Busy: the reply in progress ends in afterBatch, which sees peerEnded.
     if (this.state === State.Idle || this.state === State.Head) this.afterBatch();
   }
 
+  /** Sets the state and timer once a batch of requests has been answered. */
   private afterBatch(): void {
     if (this.state === State.Closed) return;
     if (this.peerEnded) {
@@ -263,7 +267,7 @@ export class Connection {
     } else if (now - this.headStartedAt > this.opts.headersTimeoutMs) {
       // A head trickled in slowly enough to dodge the inactivity timer (slow loris).
       this.pending = null;
-      this.respondError(408, 'request head not completed in time');
+      this.respondError(408); // the request head was not completed in time
     }
   }
 
@@ -293,7 +297,7 @@ export class Connection {
 
   private deliverThenContinue(req: Request, reply: Reply, started: number): void {
     if (this.state === State.Closed) {
-      closeBody(reply);
+      discardBody(reply.body);
       return;
     }
     if (this.deliver(req, reply, started)) this.continueAfterBusy();
@@ -312,7 +316,7 @@ export class Connection {
     } else {
       sock.write(serializeHead(reply.status, reply.headers, close, req.minor), 'latin1');
       if (body !== null && !Buffer.isBuffer(body) && req.method === 'HEAD') {
-        closeBody(reply); // a handler should not open files for HEAD, but never leak one
+        discardBody(body); // a handler should not open files for HEAD, but never leak one
       } else if (body !== null && !Buffer.isBuffer(body)) {
         this.becomeBusy();
         this.streamBody(body).then(
@@ -343,23 +347,7 @@ export class Connection {
 
   /** One response is done: count it and log it (each only when switched on). */
   private logAccess(req: Request, status: number, bytes: number, started: number): void {
-    const { onAccess, counters } = this.opts;
-    if (onAccess === null && counters === null) return;
-    const ms = performance.now() - started;
-    counters?.record(req.method, status, bytes, ms / 1000);
-    if (onAccess === null) return;
-    const headers = req.headers;
-    onAccess({
-      method: req.method,
-      path: req.target,
-      protocol: req.minor === 1 ? 'HTTP/1.1' : 'HTTP/1.0',
-      status,
-      bytes,
-      ms: Math.round(ms * 1000) / 1000,
-      remote: this.remote,
-      referer: headers['referer'] ?? '',
-      userAgent: headers['user-agent'] ?? '',
-    });
+    reportResponse(this.opts.onAccess, this.opts.counters, this.remote, req, status, bytes, started);
   }
 
   /** After a final response: half-close, read and discard until the client closes (or the timer fires). */
@@ -371,43 +359,19 @@ export class Connection {
     this.socket.end();
   }
 
-  private respondError(status: number, reason: string): void {
-    const reply = errorReply(status, reason);
+  /** A refusal before any request could be read (parse error, 408): answered, then the connection closes. */
+  private respondError(status: number): void {
+    const reply = errorReply(status);
     this.socket.write(serializeHead(status, reply.headers, true, 1), 'latin1');
     this.socket.write(reply.body as Buffer);
     const bytes = (reply.body as Buffer).length;
-    this.opts.counters?.record('-', status, bytes, 0);
-    this.opts.onAccess?.({ method: '-', path: '-', protocol: '-', status, bytes, ms: 0, remote: this.remote, referer: '', userAgent: '' });
+    reportRefusal(this.opts.onAccess, this.opts.counters, this.remote, status, bytes);
     this.finish();
   }
 
-  private async streamBody(body: FileBody | MultipartBody): Promise<number> {
-    const sock = this.socket;
-    const alive = () => this.state !== State.Closed;
-    const waitFor = (register: (wake: () => void) => void) =>
-      new Promise<void>((resolve) => {
-        this.wake = resolve;
-        register(resolve);
-      });
-    try {
-      if (body.kind === 'file') return await sendFileRange(sock, body.fd, body.start, body.end, alive, waitFor);
-      let bytes = 0;
-      for (const part of body.parts) {
-        sock.write(part.head);
-        bytes += part.head.length;
-        bytes += await sendFileRange(sock, body.fd, part.start, part.end, alive, waitFor);
-      }
-      sock.write(body.tail);
-      return bytes + body.tail.length;
-    } finally {
+  private streamBody(body: FileBody | MultipartBody): Promise<number> {
+    return sendBody(this.socket, body, this.sendControl).finally(() => {
       this.wake = null;
-      fs.close(body.fd, () => {});
-    }
+    });
   }
-}
-
-/** A reply that will never be written still owns its file descriptor. */
-function closeBody(reply: Reply): void {
-  const body = reply.body;
-  if (body !== null && !Buffer.isBuffer(body)) fs.close(body.fd, () => {});
 }

@@ -7,7 +7,7 @@
  * allocation besides the returned number.
  */
 
-import { isOws } from './token';
+import { skipOws, trimOwsEnd } from './token';
 
 const DAY_NAMES = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'] as const;
 const DAY_NAMES_LONG = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'] as const;
@@ -157,10 +157,8 @@ function toEpochMs(year: number, month: number, day: number, timeMs: number, wee
  * [nowYear − 49, nowYear + 50]. `nowMs` defaults to the clock, read only for that form.
  */
 export function parseHttpDate(value: string, nowMs?: number): number | null {
-  let start = 0;
-  let end = value.length;
-  while (start < end && isOws(value.charCodeAt(start))) start++;
-  while (end > start && isOws(value.charCodeAt(end - 1))) end--;
+  const start = skipOws(value, 0, value.length);
+  const end = trimOwsEnd(value, start, value.length);
   const len = end - start;
   const s = start;
 

@@ -6,13 +6,17 @@
  * split, no lower-casing copies; nothing is allocated per call.
  */
 
-import { isOws, isTchar } from './token';
+import { isOws, isTchar, skipOws } from './token';
 
 /** Content codings the server can send (RFC 9110 §8.4.1; br: RFC 7932, zstd: RFC 8878). */
 export type Coding = 'br' | 'zstd' | 'gzip';
 
-/** Server preference among equally weighted codings, best first. */
+/** Server preference among equally weighted codings, best first; also the order precompressed siblings are looked for in. */
 const PREFERENCE: readonly Coding[] = ['br', 'zstd', 'gzip'];
+export const CODING_PREFERENCE = PREFERENCE;
+
+/** Each coding's file-name extension, without the dot: siblings "x.css.br", and the ETags of compressed copies. */
+export const CODING_EXTENSION: Readonly<Record<Coding, string>> = Object.freeze({ br: 'br', zstd: 'zst', gzip: 'gz' });
 
 /** Whether s[start, end) equals the lower-case ASCII `lower`, ignoring case. */
 function equalsIgnoreCase(s: string, start: number, end: number, lower: string): boolean {
@@ -111,11 +115,11 @@ function scanElement(s: string, i: number, end: number, media: boolean, allowPar
   elEnd = i;
   let sawQ = false;
   for (;;) {
-    while (i < end && isOws(s.charCodeAt(i))) i++;
+    i = skipOws(s, i, end);
     if (i >= end || s.charCodeAt(i) === 0x2c) break;
     if (s.charCodeAt(i) !== 0x3b /* ; */) return skipToComma(s, i, end);
     i++;
-    while (i < end && isOws(s.charCodeAt(i))) i++;
+    i = skipOws(s, i, end);
     const nameStart = i;
     while (i < end && isTchar(s.charCodeAt(i))) i++;
     const nameEnd = i;
@@ -195,6 +199,7 @@ export function chooseEncoding(acceptEncoding: string | undefined, available: re
   const identity = qIdentity >= 0 ? qIdentity : qStar >= 0 ? qStar : 0;
   let best: Coding | null = null;
   let bestQ = 0;
+  // The module-local name: an exported one is read through `exports` on every use (CommonJS).
   for (let k = 0; k < PREFERENCE.length; k++) {
     const coding = PREFERENCE[k]!;
     if (!available.includes(coding)) continue;

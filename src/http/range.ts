@@ -7,7 +7,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { isOws } from './token';
+import { isFieldValue, isOws, skipOws, trimOwsEnd } from './token';
 
 /** One byte range of the representation; both ends inclusive (`bytes=0-8` is {start: 0, end: 8}). */
 export interface ByteRange {
@@ -122,8 +122,8 @@ export function parseRange(header: string | undefined, size: number, opts: Range
   if (header === undefined) return NONE;
   let i = 0;
   let end = header.length;
-  while (i < end && isOws(header.charCodeAt(i))) i++;
-  while (end > i && isOws(header.charCodeAt(end - 1))) end--;
+  i = skipOws(header, i, end);
+  end = trimOwsEnd(header, i, end);
   if (end - i < 6 || !isBytesUnit(header, i)) return NONE;
   i += 6;
 
@@ -170,7 +170,7 @@ export function parseRange(header: string | undefined, size: number, opts: Range
       }
     }
     // After a range-spec: OWS, then "," or the end.
-    while (i < end && isOws(header.charCodeAt(i))) i++;
+    i = skipOws(header, i, end);
     if (i < end && header.charCodeAt(i) !== 0x2c) return NONE;
 
     if (++count > opts.maxRanges) return NONE;
@@ -238,15 +238,6 @@ function isValidBoundary(b: string): boolean {
   return true;
 }
 
-/** Whether `v` can be sent as a field value (RFC 9110 §5.5): no CR, LF, NUL or other controls but HTAB. */
-function isValidFieldValue(v: string): boolean {
-  for (let i = 0; i < v.length; i++) {
-    const c = v.charCodeAt(i);
-    if ((c < 0x20 && c !== 0x09) || c === 0x7f || c > 0xff) return false;
-  }
-  return true;
-}
-
 /**
  * Frames a multipart/byteranges body (RFC 9110 §14.6) for `ranges` (as returned by
  * parseRange) of a `size`-byte representation of type `contentType`.
@@ -271,7 +262,7 @@ export function multipartByteranges(
   if (!isValidBoundary(boundary)) {
     throw new TypeError(`multipartByteranges: invalid boundary ${JSON.stringify(boundary)}`);
   }
-  if (!isValidFieldValue(contentType)) {
+  if (!isFieldValue(contentType)) {
     throw new TypeError(`multipartByteranges: invalid content type ${JSON.stringify(contentType)}`);
   }
   const typeLine = contentType === '' ? '' : 'Content-Type: ' + contentType + '\r\n';

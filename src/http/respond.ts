@@ -1,11 +1,21 @@
 /**
- * Status lines, the Date header, head serialization and error pages. Everything here is a
- * string or Buffer builder; connection.ts does the writing.
+ * render: every response head fleetserve sends is built here — status lines, the Date
+ * header, the header lines of each kind of answer, error pages — and nowhere else.
+ * Everything here is a string, Buffer or Reply builder; connection.ts does the writing.
+ *
+ * A Reply's `headers` hold the lines other than the status line, Date and Connection, which
+ * serializeHead adds when the connection writes it (only then is Connection known).
  */
 import { STATUS_CODES } from 'node:http';
+import { RETRY_AFTER_SECONDS } from '../errors';
+import type { FileBody, MultipartBody } from '../files/stream';
 import { formatHttpDate } from './http-date';
+import { contentRange, type MultipartByteranges, unsatisfiedRange } from './range';
+import type { Reply } from './types';
 
 export const SERVER_HEADERS = 'X-Content-Type-Options: nosniff\r\n';
+export const HTML_TYPE = 'text/html; charset=utf-8';
+const ALLOW = 'Allow: GET, HEAD, OPTIONS\r\n';
 
 const statusLines = new Map<number, string>();
 export function statusLine(status: number): string {
@@ -66,4 +76,178 @@ export function errorPage(status: number, detail?: string): Buffer {
   );
 }
 
-export const HTML_TYPE = 'text/html; charset=utf-8';
+/** One header line. */
+export function fieldLine(name: string, value: string): string {
+  return `${name}: ${value}\r\n`;
+}
+
+/** "ETag: ...\r\nLast-Modified: ...\r\n" of a representation, built once per representation. */
+export function validatorLines(etag: string, lastModifiedMs: number): string {
+  return `ETag: ${etag}\r\nLast-Modified: ${formatHttpDate(lastModifiedMs)}\r\n`;
+}
+
+/**
+ * The whole 503 a worker at its connection limit writes to a socket it cannot take (and
+ * then closes): built once, without Date, which a 5xx may go without (RFC 9110 §6.6.1).
+ */
+export function connectionLimitResponse(): Buffer {
+  const body = errorPage(503, 'This server is at its connection limit: try again in a moment.');
+  const head = `HTTP/1.1 503 Service Unavailable\r\nRetry-After: ${RETRY_AFTER_SECONDS}\r\nContent-Type: ${HTML_TYPE}\r\nContent-Length: ${body.length}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n`;
+  return Buffer.concat([Buffer.from(head, 'latin1'), body]);
+}
+
+// ---- errors and answers that are not a file -------------------------------------------
+
+/**
+ * An error page, never stored by caches. `close`: errors about the request's framing (400 from
+ * the parser, 408, a 500 of ours) end the connection; answers about a path keep it.
+ */
+export function errorReply(status: number, close = true, extraLines = ''): Reply {
+  const body = errorPage(status);
+  return { status, headers: `${extraLines}Content-Type: ${HTML_TYPE}\r\nContent-Length: ${body.length}\r\nCache-Control: no-store\r\n${SERVER_HEADERS}`, body, close };
+}
+
+/** 503 for trouble that passes (no descriptors, a file being rewritten): ask again in a moment (as nginx answers). */
+export function transientErrorReply(): Reply {
+  return errorReply(503, false, `Retry-After: ${RETRY_AFTER_SECONDS}\r\n`);
+}
+
+export function methodNotAllowedReply(): Reply {
+  return errorReply(405, false, ALLOW);
+}
+
+/**
+ * A short text/plain answer that no cache keeps (the health check's `ok`, `draining`).
+ * `extraLines` come first (an Allow field, say); `close` ends the connection after it.
+ */
+export function plainTextReply(status: number, text: string, close = false, extraLines = ''): Reply {
+  const body = Buffer.from(text);
+  return { status, headers: `${extraLines}Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nCache-Control: no-store\r\n${SERVER_HEADERS}`, body, close };
+}
+
+/** `ruleLines`: nosniff and the header rules of the path (CORS preflights ask here first). */
+export function optionsReply(ruleLines: string): Reply {
+  return { status: 204, headers: ALLOW + ruleLines, body: null };
+}
+
+/** `location`: percent-encoded, starting with exactly one "/", the query already added. */
+export function redirectReply(location: string): Reply {
+  const body = errorPage(301, `Moved to ${location}`);
+  return { status: 301, headers: `Location: ${location}\r\nContent-Type: ${HTML_TYPE}\r\nContent-Length: ${body.length}\r\n${SERVER_HEADERS}`, body };
+}
+
+/** `page`: the site's 404.html, or the built-in page; `ruleLines` from the header rules of the path asked for. */
+export function notFoundReply(page: Buffer, ruleLines: string, head: boolean): Reply {
+  return { status: 404, headers: `Content-Type: ${HTML_TYPE}\r\nContent-Length: ${page.length}\r\nCache-Control: no-cache\r\n${ruleLines}`, body: head ? null : page };
+}
+
+/** A sort link the server never wrote: say what is wrong (escaped), keep the connection. */
+export function listingQueryErrorReply(message: string, head: boolean): Reply {
+  const body = errorPage(400, `Bad listing query: ${message}. Use ?sort=name|size|date&order=asc|desc.`);
+  return { status: 400, headers: `Content-Type: ${HTML_TYPE}\r\nContent-Length: ${body.length}\r\nCache-Control: no-store\r\n${SERVER_HEADERS}`, body: head ? null : body };
+}
+
+export function listingReply(json: boolean, body: Buffer, head: boolean): Reply {
+  const type = json ? 'application/json; charset=utf-8' : HTML_TYPE;
+  return { status: 200, headers: `Content-Type: ${type}\r\nContent-Length: ${body.length}\r\nCache-Control: no-cache\r\nVary: Accept\r\n${SERVER_HEADERS}`, body: head ? null : body };
+}
+
+// ---- a file ---------------------------------------------------------------------------
+
+/** The per-URL parts of a file's heads (built once per cache entry by the lookup). */
+export interface FileHeadParts {
+  contentType: string;
+  /** Cache-Control, Accept-Ranges, Vary, nosniff and configured headers. */
+  headerLines: string;
+}
+
+/** The per-representation parts of a file's heads. */
+export interface RepresentationHeadParts {
+  /** "ETag: ...\r\nLast-Modified: ...\r\n" */
+  validatorLines: string;
+  coding: string | null;
+  size: number;
+}
+
+function encodingLine(rep: RepresentationHeadParts): string {
+  return rep.coding === null ? '' : `Content-Encoding: ${rep.coding}\r\n`;
+}
+
+/** A file's own fields, after the configured header rules (see files/entry.ts). */
+export interface FileFieldValues {
+  cacheControl: string;
+  vary: string;
+  /** The X-Content-Type-Options line (the server's, or a rule's). */
+  nosniff: string;
+  /** The lines of the other configured fields. */
+  configured: string;
+}
+
+/**
+ * The header lines every answer for a file carries. `otherCodings`: the file has (or will
+ * have) other codings, so every answer says so, the uncompressed one included, or a shared
+ * cache would hand it to every client.
+ */
+export function fileHeaderLines(f: FileFieldValues, otherCodings: boolean): string {
+  const vary = otherCodings ? (f.vary === '' ? 'Accept-Encoding' : `Accept-Encoding, ${f.vary}`) : f.vary;
+  let lines = `Cache-Control: ${f.cacheControl}\r\nAccept-Ranges: bytes\r\n`;
+  if (vary !== '') lines += `Vary: ${vary}\r\n`;
+  return lines + f.nosniff + f.configured;
+}
+
+/** The 200 head lines of `rep` at a URL: built once per representation and URL, kept by the cache. */
+export function okHeaderLines(file: FileHeadParts, rep: RepresentationHeadParts): string {
+  return `Content-Type: ${file.contentType}\r\n${file.headerLines}${rep.validatorLines}${encodingLine(rep)}Content-Length: ${rep.size}\r\n`;
+}
+
+/** A whole 200 response (head with the current Date, then `body`) for a keep-alive HTTP/1.1 exchange. */
+export function wireResponse(okLines: string, body: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(serializeHead(200, okLines, false, 1), 'latin1'), body]);
+}
+
+/** 200 with the whole representation; `body` null for HEAD. */
+export function okReply(okLines: string, body: Buffer | FileBody | null): Reply {
+  return { status: 200, headers: okLines, body };
+}
+
+/** 304 (RFC 9110 §15.4.5): the fields a 200 would have carried that describe caching. */
+export function notModifiedReply(file: FileHeadParts, validatorLines: string): Reply {
+  return { status: 304, headers: file.headerLines + validatorLines, body: null };
+}
+
+export function preconditionFailedReply(): Reply {
+  const body = errorPage(412);
+  return { status: 412, headers: `Content-Type: ${HTML_TYPE}\r\nContent-Length: ${body.length}\r\n${SERVER_HEADERS}`, body };
+}
+
+export function rangeNotSatisfiableReply(file: FileHeadParts, rep: RepresentationHeadParts): Reply {
+  return { status: 416, headers: `Content-Range: ${unsatisfiedRange(rep.size)}\r\nContent-Length: 0\r\n${file.headerLines}${rep.validatorLines}`, body: null };
+}
+
+/** 206 with bytes [start, end); `body` null for HEAD. */
+export function partialReply(file: FileHeadParts, rep: RepresentationHeadParts, start: number, end: number, body: Buffer | FileBody | null): Reply {
+  const headers =
+    `Content-Type: ${file.contentType}\r\n${file.headerLines}${rep.validatorLines}` +
+    encodingLine(rep) +
+    `Content-Range: ${contentRange(start, end - 1, rep.size)}\r\nContent-Length: ${end - start}\r\n`;
+  return { status: 206, headers, body };
+}
+
+/** 206 multipart/byteranges framed by `mp`; `body` null for HEAD. */
+export function multipartReply(file: FileHeadParts, rep: RepresentationHeadParts, mp: MultipartByteranges, body: Buffer | MultipartBody | null): Reply {
+  const headers = `Content-Type: ${mp.contentType}\r\n${file.headerLines}${rep.validatorLines}` + encodingLine(rep) + `Content-Length: ${mp.length}\r\n`;
+  return { status: 206, headers, body };
+}
+
+/** The multipart body of `mp` cut from a representation held in memory. Part ends from range.ts are inclusive. */
+export function multipartFromMemory(mp: MultipartByteranges, bytes: Buffer): Buffer {
+  const chunks: Buffer[] = [];
+  for (const part of mp.parts) chunks.push(part.head, bytes.subarray(part.start, part.end + 1));
+  chunks.push(mp.tail);
+  return Buffer.concat(chunks, mp.length);
+}
+
+/** The fast path's reply: `wire` is the whole response, written as is on a keep-alive HTTP/1.1 connection. */
+export function wireReply(okLines: string, body: Buffer, wire: Buffer): Reply {
+  return { status: 200, headers: okLines, body, wire };
+}

@@ -1,3 +1,5 @@
+import type { FileBody, MultipartBody } from '../files/stream';
+
 /** A parsed HTTP/1.x request head. Built by parse.ts, read by everything after it. */
 export interface Request {
   /** Method token exactly as sent (methods are case-sensitive: "get" is not GET). */
@@ -19,8 +21,6 @@ export interface Request {
   host: string;
   /** Whether the connection may stay open after the response (RFC 9112 §9.3). */
   keepAlive: boolean;
-  /** Set by the handler when it answers a second time after the file changed under it. */
-  retried?: boolean;
 }
 
 /** Statuses the parser can refuse a request with. */
@@ -31,26 +31,13 @@ export type ParseResult =
   | { kind: 'incomplete' }
   /** One whole head; `consumed` counts its bytes from `start`, the final CRLF CRLF included. */
   | { kind: 'request'; request: Request; consumed: number }
-  /** Refused: answer `status` with Connection: close, then close. `reason` is for logs and the page. */
+  /**
+   * Refused: answer `status` with Connection: close, then close. `reason` says why in words,
+   * for tests and debugging; it is neither logged nor shown on the error page.
+   */
   | { kind: 'error'; status: ParseErrorStatus; reason: string };
 
-/** Bytes of an open file to send: [start, end). The connection closes `fd` when done. */
-export interface FileBody {
-  kind: 'file';
-  fd: number;
-  start: number;
-  end: number;
-}
-
-/** multipart/byteranges from an open file: each part's head, its bytes [start, end), then the tail. */
-export interface MultipartBody {
-  kind: 'multipart';
-  fd: number;
-  parts: { head: Buffer; start: number; end: number }[];
-  tail: Buffer;
-}
-
-/** What to send for one request: decided by the handler, written by the connection. */
+/** What to send for one request: built by respond.ts, written by the connection. */
 export interface Reply {
   status: number;
   /** Header lines other than Date and Connection, each ending in CRLF. */
@@ -64,8 +51,6 @@ export interface Reply {
    * the connection writes it as is when it is not closing.
    */
   wire?: Buffer;
-  /** Why an error happened, for the log. */
-  note?: string;
 }
 
 /**

@@ -1,0 +1,159 @@
+/**
+ * Entry: what the lookup found for a request path, as the cache keeps it — a file with its
+ * representations and the header lines built for it once, a redirect, a refusal, or a
+ * directory to list. Building a file entry's header lines (type, caching, Vary, configured
+ * rules) is here too: it happens once per file version, never per request.
+ */
+import type fs from 'node:fs';
+import path from 'node:path';
+import mime from 'mime-types';
+import { isContentHashedName, type HeaderRuleMatcher } from '../http/cache-policy';
+import type { Coding } from '../http/negotiate';
+import { fieldLine, okHeaderLines, type FileFieldValues, SERVER_HEADERS, validatorLines } from '../http/respond';
+import { FileChangedError } from '../errors';
+import { etagOfBytes, etagOfFile, identityOf, readWhole, sameIdentity, type Cached, type Representation } from './cache';
+
+/** A representation's 200 head lines for one URL, built once, and its whole response per second. */
+export interface Prepared {
+  rep: Representation;
+  okLines: string;
+  /** The whole 200 response to a keep-alive HTTP/1.1 GET, for the second `wireEpoch`. */
+  wire: Buffer | null;
+  wireEpoch: number;
+}
+
+export interface FileEntry extends Cached {
+  kind: 'file';
+  rep: Representation;
+  /** Precompressed siblings, in server preference order. */
+  variants: Representation[];
+  codings: Coding[];
+  contentType: string;
+  /** Cache-Control, Accept-Ranges, Vary, nosniff and configured headers. */
+  headerLines: string;
+  /** The file itself first, then each other representation once it has been sent. */
+  prepared: Prepared[];
+  /** Where the compressed copies of this file version live in the cache; null: not compressed on the fly. */
+  compressKey: string | null;
+}
+
+export interface RedirectEntry extends Cached {
+  kind: 'redirect';
+  /** Percent-encoded path with its trailing slash; the query is added per request. */
+  location: string;
+}
+
+export interface RefusalEntry extends Cached {
+  kind: 'refuse';
+  status: number;
+  /** For a 404: the nosniff line and the fields of matching header rules. */
+  ruleLines: string;
+}
+
+export interface ListingEntry extends Cached {
+  kind: 'listing';
+  /** The directory's real path. */
+  dir: string;
+  /** The decoded URL path, with leading and trailing "/". */
+  urlPath: string;
+}
+
+export type Entry = FileEntry | RedirectEntry | RefusalEntry | ListingEntry;
+
+/** Types served as they are although mime-types has no charset for them. */
+const UTF8_TYPES = new Set(['application/javascript', 'application/json', 'application/xml', 'image/svg+xml', 'application/manifest+json']);
+
+export function contentTypeOf(filePath: string): string {
+  const type = mime.lookup(filePath) || 'application/octet-stream';
+  const charset = mime.charset(type);
+  return charset || UTF8_TYPES.has(type) ? `${type}; charset=utf-8` : type;
+}
+
+export interface FileHeaderPolicy {
+  cacheControl: string;
+  immutableCacheControl: string;
+  headersFor: HeaderRuleMatcher;
+}
+
+/** A file's fields at one URL after the configured header rules, before Vary: Accept-Encoding is known. */
+export interface FileFields extends FileFieldValues {
+  contentType: string;
+}
+
+/**
+ * A configured field replaces the server's own value rather than adding a second field with
+ * the same name (two Cache-Control fields would be combined by a cache into a contradiction);
+ * Vary is merged. Fields that describe this very response (ETag, Content-Range, ...) are
+ * refused when the configuration is loaded (cache-policy.ts).
+ */
+export function fileFields(policy: FileHeaderPolicy, filePath: string, urlPath: string): FileFields {
+  const base = path.posix.basename(urlPath);
+  const f: FileFields = {
+    contentType: contentTypeOf(filePath),
+    cacheControl: policy.immutableCacheControl && isContentHashedName(base) ? policy.immutableCacheControl : policy.cacheControl,
+    vary: '',
+    nosniff: SERVER_HEADERS,
+    configured: '',
+  };
+  for (const [name, value] of policy.headersFor(urlPath)) {
+    const lower = name.toLowerCase();
+    if (lower === 'cache-control') f.cacheControl = value;
+    else if (lower === 'content-type') f.contentType = value;
+    else if (lower === 'vary') f.vary = f.vary === '' ? value : `${f.vary}, ${value}`;
+    else if (lower === 'x-content-type-options') f.nosniff = fieldLine(name, value);
+    else f.configured += fieldLine(name, value);
+  }
+  return f;
+}
+
+/**
+ * nosniff and the fields of the header rules matching `urlPath`, for answers that are not a
+ * file (404, OPTIONS), so CORS fields reach browsers there too. A rule's Cache-Control and
+ * Content-Type describe the file: a 404 must not be cached for a year, nor be called CSS.
+ */
+export function ruleLinesFor(headersFor: HeaderRuleMatcher, urlPath: string | null): string {
+  if (urlPath === null) return SERVER_HEADERS;
+  let nosniff = SERVER_HEADERS;
+  let lines = '';
+  for (const [name, value] of headersFor(urlPath)) {
+    const lower = name.toLowerCase();
+    if (lower === 'cache-control' || lower === 'content-type') continue;
+    if (lower === 'x-content-type-options') nosniff = fieldLine(name, value);
+    else lines += fieldLine(name, value);
+  }
+  return nosniff + lines;
+}
+
+/** Most representations one entry prepares heads for: copies evicted and made again add more. */
+const MAX_PREPARED = 8;
+
+/** The 200 head lines (and room for the whole response) of `rep` served for `entry`. */
+export function prepared(entry: FileEntry, rep: Representation): Prepared {
+  const list = entry.prepared;
+  for (let i = 0; i < list.length; i++) if (list[i]!.rep === rep) return list[i]!;
+  if (list.length >= MAX_PREPARED) list.length = 1; // keep the file itself
+  const p: Prepared = { rep, okLines: okHeaderLines(entry, rep), wire: null, wireEpoch: -1 };
+  list.push(p);
+  return p;
+}
+
+/**
+ * A file (or a precompressed sibling) as one representation: its identity, validators and —
+ * up to `maxBodyBytes` — its bytes. `previous` is reused when the file is the same version,
+ * so revalidating an unchanged file reads nothing. FileChangedError when it changed while read.
+ */
+export async function readRepresentation(filePath: string, st: fs.Stats, coding: Coding | null, previous: Representation | undefined, maxBodyBytes: number): Promise<Representation> {
+  const id = identityOf(st);
+  if (previous !== undefined && previous.path === filePath && sameIdentity(previous, id)) return previous;
+  let body: Buffer | null = null;
+  let etag: string;
+  if (id.size <= maxBodyBytes) {
+    body = await readWhole(filePath, id);
+    if (body === null) throw new FileChangedError(`${filePath} changed while it was read`);
+    etag = etagOfBytes(id, body);
+  } else {
+    etag = await etagOfFile(filePath, id);
+  }
+  const lastModifiedMs = Math.floor(id.mtimeMs / 1000) * 1000;
+  return { ...id, path: filePath, coding, etag, lastModifiedMs, validatorLines: validatorLines(etag, lastModifiedMs), body };
+}

@@ -1,0 +1,310 @@
+/**
+ * lookup: a request path → an Entry, with all the file-system work that takes — the path
+ * policy (decode, dotfiles, containment, symlinks, clean URLs, SPA fallback, index.html,
+ * listing, the directory redirect), stat, reading and hashing small files, precompressed
+ * siblings and compressed copies — behind a per-worker cache and one disk lookup per path at
+ * a time however many requests wait for it.
+ *
+ * Nothing here knows about sockets or builds a response: an Entry is data, and what to
+ * answer with it is decided in http/decide.ts.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Config } from '../config';
+import type { Logger } from '../logger';
+import { FileChangedError, isOutOfDescriptors, statusForError } from '../errors';
+import { compileHeaderRules, type HeaderRuleMatcher } from '../http/cache-policy';
+import { chooseEncoding, CODING_EXTENSION, CODING_PREFERENCE, type Coding } from '../http/negotiate';
+import { errorPage, fileHeaderLines } from '../http/respond';
+import { LruCache, type Representation } from './cache';
+import { cleanUrl, encodePathSegments } from './clean-urls';
+import { isCompressibleType } from './compress';
+import { CompressedStore, type CompressedSet } from './compressed-store';
+import { fileFields, prepared, readRepresentation, ruleLinesFor, type Entry, type FileEntry, type ListingEntry, type RefusalEntry } from './entry';
+import { readListing, type ListingItem, type ListingSort } from './listing';
+import { resolveRequestPath } from './resolve';
+import { statUnderPolicy, type FoundPath } from './symlink-policy';
+
+/** The site's own 404 page, looked up and cached like any other path. */
+const NOT_FOUND_PAGE = '/404.html';
+
+export type LookupConfig = Pick<
+  Config,
+  | 'root'
+  | 'dotfiles'
+  | 'symlinks'
+  | 'listing'
+  | 'spa'
+  | 'precompressed'
+  | 'compress'
+  | 'compressMinBytes'
+  | 'compressMaxBytes'
+  | 'compressBrotliQuality'
+  | 'cleanUrls'
+  | 'cacheControl'
+  | 'immutableCacheControl'
+  | 'headers'
+  | 'cacheMaxEntries'
+  | 'cacheMaxBytes'
+  | 'cacheMaxFileBytes'
+  | 'cacheValidMs'
+>;
+
+export class FileLookup {
+  /** What request paths led to, and (under keys no path has) compressed copies of files. */
+  private readonly cache: LruCache<Entry | CompressedSet>;
+  private readonly compressed: CompressedStore;
+  private readonly inFlight = new Map<string, Promise<Entry>>();
+  private readonly headersFor: HeaderRuleMatcher;
+
+  constructor(
+    private readonly config: LookupConfig,
+    private readonly log: Logger,
+  ) {
+    this.cache = new LruCache<Entry | CompressedSet>({ maxEntries: config.cacheMaxEntries, maxBytes: config.cacheMaxBytes });
+    this.compressed = new CompressedStore(this.cache, { brotliQuality: config.compressBrotliQuality }, log);
+    this.headersFor = compileHeaderRules(config.headers);
+  }
+
+  /** Entries and body bytes held in the file cache now. */
+  get cacheSize(): { entries: number; bytes: number } {
+    return { entries: this.cache.size, bytes: this.cache.totalBytes };
+  }
+
+  /** The entry a request path led to, if cached (fresh or not). */
+  cached(rawPath: string): Entry | undefined {
+    const e = this.cache.get(rawPath);
+    return e?.kind === 'compressed' ? undefined : e;
+  }
+
+  /** Whether a cached entry may be used without asking the disk again. */
+  isFresh(entry: Entry | undefined): entry is Entry {
+    return entry !== undefined && performance.now() - entry.checkedAt < this.config.cacheValidMs;
+  }
+
+  /** Where a path leads now: one disk lookup per path at a time, stored in the cache. `previous` spares reading unchanged files. */
+  lookup(rawPath: string, previous: Entry | undefined): Promise<Entry> {
+    let p = this.inFlight.get(rawPath);
+    if (p === undefined) {
+      p = this.lookupOnDisk(rawPath, previous).then(
+        (e) => {
+          this.inFlight.delete(rawPath);
+          this.cache.set(rawPath, e);
+          return e;
+        },
+        (err) => {
+          this.inFlight.delete(rawPath);
+          throw err;
+        },
+      );
+      this.inFlight.set(rawPath, p);
+    }
+    return p;
+  }
+
+  /** Forgets what a path led to (its file changed under a request). */
+  forget(rawPath: string): void {
+    this.cache.delete(rawPath);
+  }
+
+  /**
+   * The representation for this Accept-Encoding: a precompressed sibling, else a compressed
+   * copy once one is ready (asking for one starts making them), else the file itself.
+   */
+  representationFor(entry: FileEntry, acceptEncoding: string | undefined): Representation {
+    if (acceptEncoding === undefined) return entry.rep;
+    if (entry.variants.length > 0) {
+      const coding = chooseEncoding(acceptEncoding, entry.codings);
+      return coding === null ? entry.rep : entry.variants[entry.codings.indexOf(coding)]!;
+    }
+    if (entry.compressKey === null) return entry.rep;
+    const set = this.compressed.ready(entry.compressKey, entry.rep);
+    if (set === null) return entry.rep;
+    const coding = chooseEncoding(acceptEncoding, set.codings);
+    return coding === null ? entry.rep : set.reps[set.codings.indexOf(coding)]!;
+  }
+
+  /**
+   * The validators of the compressed copy `acceptEncoding` will get once this file version's
+   * copies exist, when `rep` is the file itself because none is ready here yet (a new worker:
+   * the client may hold one from another worker). Null when there is nothing to expect.
+   */
+  expectedCopy(entry: FileEntry, rep: Representation, acceptEncoding: string | undefined): { etag: string; validatorLines: string } | null {
+    if (rep !== entry.rep || entry.compressKey === null || acceptEncoding === undefined) return null;
+    return this.compressed.expectedValidator(entry.rep, acceptEncoding);
+  }
+
+  /** The body of a 404: the site's 404.html when it has one, else the built-in page. */
+  notFoundPage(): Buffer | Promise<Buffer> {
+    const page = this.cached(NOT_FOUND_PAGE);
+    if (this.isFresh(page)) return notFoundBody(page);
+    return this.lookup(NOT_FOUND_PAGE, page).then(notFoundBody);
+  }
+
+  /** nosniff and the header rules of a raw request path, for OPTIONS (`*`: the server itself). */
+  ruleLinesOfPath(rawPath: string): string {
+    return ruleLinesFor(this.headersFor, rawPath === '*' ? null : this.rulePath(rawPath));
+  }
+
+  /** The names of a listed directory, as its listing shows them. */
+  listItems(entry: ListingEntry, by: ListingSort): Promise<ListingItem[]> {
+    const { config } = this;
+    return readListing(entry.dir, { showDotfiles: config.dotfiles === 'allow', symlinks: config.symlinks, root: config.root }, by);
+  }
+
+  /** `urlPath`: the decoded path, whose header rules a 404 carries (null: none). */
+  private refusal(status: number, urlPath: string | null): RefusalEntry {
+    const ruleLines = status === 404 ? ruleLinesFor(this.headersFor, urlPath) : '';
+    return { kind: 'refuse', status, ruleLines, checkedAt: performance.now(), bytes: 0 };
+  }
+
+  /**
+   * The decoded, normalised path header rules are matched against ("/api/../x" is "/x"), also
+   * for a dotfile; null when the path does not decode or leaves the root.
+   */
+  private rulePath(rawPath: string): string | null {
+    const r = resolveRequestPath(this.config.root, rawPath, { dotfiles: 'allow' });
+    return r.kind === 'ok' ? `/${r.relPath}` : null;
+  }
+
+  private found(filePath: string): Promise<FoundPath> {
+    return statUnderPolicy(this.config.root, this.config.symlinks, filePath);
+  }
+
+  private async lookupOnDisk(rawPath: string, previous: Entry | undefined): Promise<Entry> {
+    const { config } = this;
+    const resolved = resolveRequestPath(config.root, rawPath, { dotfiles: config.dotfiles });
+    if (resolved.kind === 'refuse') return this.refusal(resolved.status, this.rulePath(rawPath));
+    const urlPath = `/${resolved.relPath}`;
+    if (config.cleanUrls && !resolved.trailingSlash && resolved.relPath !== '') {
+      const clean = await cleanUrl(resolved.relPath, (rel) => this.regularFile(path.join(config.root, rel)));
+      if (clean?.kind === 'redirect') return redirect(clean.location);
+      if (clean?.kind === 'page') return this.fileEntryOrRefusal(clean.found, `/${clean.relPath}`, previous);
+    }
+
+    let target: FoundPath;
+    try {
+      target = await this.found(resolved.filePath);
+    } catch (err) {
+      // Out of descriptors is not an answer about this path: nothing is cached, the request gets a 503.
+      if (isOutOfDescriptors(err)) throw err;
+      const status = statusForError(err);
+      if (status === 404 && config.spa && !path.posix.basename(resolved.relPath).includes('.')) return this.spaFallback(urlPath);
+      if (status === 500) this.log.error({ err, path: resolved.filePath }, 'file lookup failed');
+      return this.refusal(status, urlPath);
+    }
+
+    if (target.st.isDirectory()) {
+      // Built from the decoded segments, so the Location always starts with exactly one "/"
+      // and "//evil.example" can never become a protocol-relative open redirect.
+      if (!resolved.trailingSlash) return redirect(`/${resolved.relPath === '' ? '' : encodePathSegments(resolved.relPath)}/`);
+      // index.html goes through the symlink policy like any file: a link named index.html
+      // must not lead out of the root when the file itself could not be asked for.
+      let index: FoundPath | null = null;
+      try {
+        index = await this.found(path.join(target.real, 'index.html'));
+      } catch (err) {
+        if (isOutOfDescriptors(err)) throw err;
+        const status = statusForError(err);
+        if (status !== 404) return this.refusal(status, urlPath);
+      }
+      if (index !== null && index.st.isFile()) return this.fileEntryOrRefusal(index, resolved.relPath ? `/${resolved.relPath}/index.html` : '/index.html', previous);
+      if (config.listing) return { kind: 'listing', dir: target.real, urlPath: `/${resolved.relPath}${resolved.relPath ? '/' : ''}`, checkedAt: performance.now(), bytes: 0 };
+      return this.refusal(404, urlPath);
+    }
+    if (!target.st.isFile()) return this.refusal(404, urlPath);
+    // "/file.txt/" names a child of a file: nothing (as stat("file.txt/") says, ENOTDIR). Serving
+    // the file there would give it a second URL whose relative links resolve elsewhere.
+    if (resolved.trailingSlash) return this.refusal(404, urlPath);
+    return this.fileEntryOrRefusal(target, urlPath, previous);
+  }
+
+  /** The path as a regular file allowed by the symlink policy, or null. */
+  private async regularFile(filePath: string): Promise<FoundPath | null> {
+    try {
+      const found = await this.found(filePath);
+      return found.st.isFile() ? found : null;
+    } catch {
+      return null;
+    }
+  }
+
+  private async spaFallback(urlPath: string): Promise<Entry> {
+    try {
+      const index = await this.found(path.join(this.config.root, 'index.html'));
+      if (index.st.isFile()) return await this.fileEntryOrRefusal(index, '/index.html', undefined);
+    } catch (err) {
+      if (isOutOfDescriptors(err)) throw err;
+      // no index.html (or one the symlink policy refuses): a plain 404
+    }
+    return this.refusal(404, urlPath);
+  }
+
+  /**
+   * A file that cannot be read (EACCES, or gone between stat and open) is a refusal with its
+   * status. Anything else (a file that keeps changing while read, no descriptors, an I/O
+   * error) is not cached: it rejects, and the next request looks again.
+   */
+  private async fileEntryOrRefusal(found: FoundPath, urlPath: string, previous: Entry | undefined): Promise<Entry> {
+    try {
+      return await this.fileEntry(found, urlPath, previous?.kind === 'file' ? previous : undefined);
+    } catch (err) {
+      const status = statusForError(err);
+      if (status !== 403 && status !== 404) throw err;
+      return this.refusal(status, urlPath);
+    }
+  }
+
+  private async fileEntry(found: FoundPath, urlPath: string, prev: FileEntry | undefined, attempt = 0): Promise<FileEntry> {
+    const { config } = this;
+    const filePath = found.real;
+    try {
+      const rep = await readRepresentation(filePath, found.st, null, prev?.rep, config.cacheMaxFileBytes);
+      const variants: Representation[] = [];
+      if (config.precompressed) {
+        for (const coding of CODING_PREFERENCE) {
+          // A sibling is a file like any other: the symlink policy decides whether it may be
+          // read (x.gz linking out of the root must not be served to gzip clients).
+          const sib = await this.regularFile(`${filePath}.${CODING_EXTENSION[coding]}`);
+          if (sib !== null) variants.push(await readRepresentation(sib.real, sib.st, coding, prev?.variants.find((v) => v.path === sib.real), config.cacheMaxFileBytes));
+        }
+      }
+      const fields = fileFields({ cacheControl: config.cacheControl, immutableCacheControl: config.immutableCacheControl, headersFor: this.headersFor }, filePath, urlPath);
+      // A ready-made sibling wins: a file that has one is served as the site ships it.
+      const compressKey =
+        config.compress && variants.length === 0 && rep.size >= config.compressMinBytes && rep.size <= config.compressMaxBytes && isCompressibleType(fields.contentType)
+          ? CompressedStore.keyOf(rep)
+          : null;
+      const headerLines = fileHeaderLines(fields, variants.length > 0 || compressKey !== null);
+      const entry: FileEntry = {
+        kind: 'file',
+        rep,
+        variants,
+        codings: variants.map((v) => v.coding as Coding),
+        contentType: fields.contentType,
+        headerLines,
+        prepared: [],
+        compressKey,
+        checkedAt: performance.now(),
+        bytes: (rep.body?.length ?? 0) + variants.reduce((n, v) => n + (v.body?.length ?? 0), 0),
+      };
+      prepared(entry, rep); // the file's own 200 head, built now rather than on the first request
+      return entry;
+    } catch (err) {
+      // The file changed under us between stat and read: look again, then give up (a 503).
+      if (err instanceof FileChangedError && attempt < 2) {
+        return this.fileEntry({ real: filePath, st: await fs.promises.stat(filePath) }, urlPath, undefined, attempt + 1);
+      }
+      throw err;
+    }
+  }
+}
+
+/** `location`: percent-encoded, starting with exactly one "/"; the query is added per request. */
+function redirect(location: string): Entry {
+  return { kind: 'redirect', location, checkedAt: performance.now(), bytes: 0 };
+}
+
+function notFoundBody(page: Entry): Buffer {
+  return page.kind === 'file' && page.rep.body !== null ? page.rep.body : errorPage(404);
+}
