@@ -4,6 +4,7 @@
  * workers = 0, alone.
  */
 import net from 'node:net';
+import { describeInherited, type InheritedSocket } from './activation';
 import type { Config } from './config';
 import { describeListenError } from './errors';
 import { Connection } from './http/connection';
@@ -15,7 +16,13 @@ import { StaticHandler } from './static';
 export type ToWorker = { cmd: 'drain' } | { cmd: 'force' };
 export type ToPrimary = { type: 'listen-error'; message: string };
 
-export function runWorker(config: Config, loggers: Loggers, mode: 'cluster' | 'single'): void {
+/**
+ * `inherited` is the socket-activated listening socket to serve instead of binding
+ * host:port. In a cluster worker, listen({ fd }) goes through the primary like any cluster
+ * listen: with scheduling "none" the primary shares its fd 3 with the workers, with "rr" it
+ * accepts on it and hands connections out (checked on Node 20, 22 and 24).
+ */
+export function runWorker(config: Config, loggers: Loggers, mode: 'cluster' | 'single', inherited: InheritedSocket | null = null): void {
   const { log, access } = loggers;
   const handler = new StaticHandler(config, log);
   const connections = new Set<Connection>();
@@ -29,16 +36,14 @@ export function runWorker(config: Config, loggers: Loggers, mode: 'cluster' | 's
   };
 
   const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
-    if (drainer.draining) {
-      socket.destroy();
-      return;
-    }
-    connections.add(
-      new Connection(socket, connOptions, (c) => {
-        connections.delete(c);
-        drainer.check();
-      }),
-    );
+    const conn = new Connection(socket, connOptions, (c) => {
+      connections.delete(c);
+      drainer.check();
+    });
+    connections.add(conn);
+    // With scheduling "rr" the primary may hand over a connection it accepted just before
+    // this worker stopped accepting: answer its request with Connection: close, never reset it.
+    if (drainer.draining) conn.drain();
   });
 
   const exit = (code: number) => {
@@ -55,7 +60,9 @@ export function runWorker(config: Config, loggers: Loggers, mode: 'cluster' | 's
       log.error({ err }, `accept failed: ${err.code ?? err.message}`);
       return;
     }
-    const message = describeListenError(err, config.host, config.port);
+    const message = inherited
+      ? `cannot serve the ${describeInherited(inherited)}: ${err.code ?? err.message}`
+      : describeListenError(err, config.host, config.port);
     if (mode === 'cluster' && process.send) {
       // The primary prints the one line and stops everything; a respawn would only fail again.
       process.send({ type: 'listen-error', message } satisfies ToPrimary, () => exit(1));
@@ -65,9 +72,17 @@ export function runWorker(config: Config, loggers: Loggers, mode: 'cluster' | 's
     }
   });
 
-  server.listen({ host: config.host, port: config.port, backlog: 4096 }, () => {
+  const target = inherited ? { fd: inherited.fd, backlog: 4096 } : { host: config.host, port: config.port, backlog: 4096 };
+  server.listen(target, () => {
     listening = true;
-    if (mode === 'single') {
+    if (mode === 'single' && inherited) {
+      const addr = server.address() as net.AddressInfo;
+      log.info(
+        { url: urlOf(addr.address, addr.port), fd: inherited.fd, fdName: inherited.name, address: addr.address, port: addr.port, workers: 0 },
+        `listening on ${urlOf(addr.address, addr.port)} from the ${describeInherited(inherited)} (single process; host and port settings ignored)`,
+      );
+      if (inherited.ignoredFds.length) log.warn({ ignoredFds: inherited.ignoredFds }, `serving fd ${inherited.fd} only; ignoring inherited fds ${inherited.ignoredFds.join(', ')}`);
+    } else if (mode === 'single') {
       const addr = server.address() as net.AddressInfo;
       log.info({ url: urlOf(config.host, addr.port), host: config.host, port: addr.port, workers: 0 }, `listening on ${urlOf(config.host, addr.port)} (single process)`);
     }

@@ -34,6 +34,14 @@ const enum State {
   Closed,
 }
 
+/**
+ * On drain, how long a connection that has not sent a byte yet may take to send its first
+ * request. It was accepted a moment ago, so its request is almost always on the way or
+ * already in the kernel's buffer; closing it at once would reset a client that did nothing
+ * wrong and cannot know whether to retry (clients retry only on reused connections).
+ */
+export const FRESH_DRAIN_GRACE_MS = 250;
+
 /** Stop answering pipelined requests while this much is queued for a slow reader. */
 const WRITE_HIGH_WATER = 1024 * 1024;
 
@@ -54,6 +62,8 @@ export class Connection {
   private headStartedAt = 0;
   private timeoutMs = 0;
   private draining = false;
+  /** No byte has arrived yet on this connection. */
+  private fresh = true;
   /** The client has shut down its sending side (FIN): answer what it sent, then close. */
   private peerEnded = false;
   private readonly remote: string;
@@ -94,13 +104,15 @@ export class Connection {
   }
 
   /**
-   * Graceful stop: an idle connection closes now; any other finishes its current response
+   * Graceful stop: an idle connection closes now (one that never sent a byte gets
+   * FRESH_DRAIN_GRACE_MS for its first request); any other finishes its current response
    * (with Connection: close) and then closes. Pipelined requests not yet answered are
    * dropped, which RFC 9112 §9.3.2 lets a client retry on a new connection.
    */
   drain(): void {
     this.draining = true;
-    if (this.idle) this.socket.destroy();
+    if (this.idle && this.fresh) this.setTimer(FRESH_DRAIN_GRACE_MS); // then closed as idle by onTimeout
+    else if (this.idle) this.socket.destroy();
     else if (this.state === State.Idle && this.pending === null) this.finish(); // flush, then FIN
   }
 
@@ -113,6 +125,7 @@ export class Connection {
 
   private onData(chunk: Buffer): void {
     if (this.state === State.Closed) return; // lingering after a final response: discard
+    this.fresh = false;
     this.pending = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
     if (this.state === State.Busy) return; // the socket is paused; this is what was in flight
     this.processPending();
