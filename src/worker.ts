@@ -19,8 +19,9 @@ export type ToPrimary = { type: 'listen-error'; message: string };
 /**
  * `inherited` is the socket-activated listening socket to serve instead of binding
  * host:port. In a cluster worker, listen({ fd }) goes through the primary like any cluster
- * listen: with scheduling "none" the primary shares its fd 3 with the workers, with "rr" it
- * accepts on it and hands connections out (checked on Node 20, 22 and 24).
+ * listen: the primary opens its own fd 3 and shares it with the workers (scheduling "none",
+ * which the primary always uses for it), so every worker accepts on the same socket. Checked
+ * on Node 20, 22 and 24.
  */
 export function runWorker(config: Config, loggers: Loggers, mode: 'cluster' | 'single', inherited: InheritedSocket | null = null): void {
   const { log, access } = loggers;

@@ -11,7 +11,8 @@ import { spawnLines, which } from './fixtures/lines';
 
 const npm = which('npm');
 const git = which('git');
-const skip = !npm ? 'npm not found on PATH' : !git ? 'git not found on PATH' : false;
+const isRepo = git !== null && spawnSync(git, ['rev-parse', '--git-dir'], { cwd: PROJECT }).status === 0;
+const skip = !npm ? 'npm not found on PATH' : !git ? 'git not found on PATH' : !isRepo ? 'the project directory is not a git repository (nothing to clone)' : false;
 
 function run(cmd: string, args: string[], cwd: string, timeout = 60_000) {
   const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout, env: { ...process.env, npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' } });
