@@ -34,7 +34,7 @@ t.test('npm pack from a fresh clone gives a package whose bins work when install
   const files = info!.files.map((f) => f.path).sort();
 
   // What a user needs, and nothing else.
-  for (const need of ['LICENSE', 'README.md', 'package.json', 'dist/main.js', 'dist/client.js', 'config/default.json', 'config/production.json', 'site/index.html', 'scripts/systemd/fleetserve.service', 'scripts/systemd/fleetserve.socket']) {
+  for (const need of ['LICENSE', 'README.md', 'package.json', 'dist/main.js', 'dist/client.js', 'config/default.json', 'config/production.json', 'site/index.html', 'scripts/systemd/fleetserve.service', 'scripts/systemd/fleetserve.socket', 'scripts/haproxy/haproxy-config.sh', 'scripts/haproxy/haproxy.cfg.template']) {
     t.ok(files.includes(need), `ships ${need}`);
   }
   t.same(files.filter((f) => !/^(LICENSE|README\.md|package\.json|dist\/.+\.js|config\/[^/]+\.json|site\/.+|scripts\/(systemd|haproxy)\/.+)$/.test(f)), [], 'nothing outside dist, config, site, the deployment recipes, README, LICENSE');
@@ -56,6 +56,10 @@ t.test('npm pack from a fresh clone gives a package whose bins work when install
   const cv = spawnSync(path.join(bin, 'fleetserve-client'), ['--version'], { encoding: 'utf8', env });
   t.equal(cv.status, 0, 'fleetserve-client --version exits 0');
   t.match(cv.stdout, version);
+
+  const recipe = spawnSync(path.join(prefix, 'lib', 'node_modules', 'fleetserve', 'scripts', 'haproxy', 'haproxy-config.sh'), ['192.0.2.1:6789'], { encoding: 'utf8' });
+  t.equal(recipe.status, 0, 'the installed haproxy-config.sh runs');
+  t.match(recipe.stdout, /\n    server fleetserve1 192\.0\.2\.1:6789\n/, 'and writes the server line');
 
   // `fleetserve ./public` from some directory, as a user types it.
   const work = path.join(tmp, 'work');
