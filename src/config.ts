@@ -26,9 +26,14 @@ export interface Config {
   keepAliveTimeoutMs: number;
   headersTimeoutMs: number;
   sendTimeoutMs: number;
+  maxConnections: number;
   logLevel: string;
   accessLog: boolean;
   logPretty: LogPretty;
+  accessLogFile: string;
+  logFile: string;
+  metricsHost: string;
+  metricsPort: number;
   cacheControl: string;
   immutableCacheControl: string;
   headers: HeaderRule[];
@@ -37,11 +42,18 @@ export interface Config {
   listing: boolean;
   spa: boolean;
   precompressed: boolean;
+  compress: boolean;
+  compressMinBytes: number;
+  compressMaxBytes: number;
+  compressBrotliQuality: number;
+  cleanUrls: boolean;
   maxRanges: number;
   cacheMaxEntries: number;
   cacheMaxBytes: number;
   cacheMaxFileBytes: number;
   cacheValidMs: number;
+  healthPath: string;
+  preDrainDelayMs: number;
 }
 
 /** A configuration problem: one line for the user, exit code 2. */
@@ -100,6 +112,20 @@ convict.addFormats({
     },
     coerce: (v: unknown) => (typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : v),
   },
+  'brotli-quality': {
+    validate(v: unknown) {
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 11) throw new Error('must be a whole number from 0 to 11');
+    },
+    coerce: (v: unknown) => (typeof v === 'string' && /^\d{1,2}$/.test(v.trim()) ? Number(v) : v),
+  },
+  'health-path': {
+    validate(v: unknown) {
+      // Compared with the request's path as sent (before percent-decoding, without the query).
+      if (typeof v !== 'string' || (v !== '' && !/^\/[!-~]*$/.test(v)) || /[?#]/.test(v)) {
+        throw new Error('must be "" (off) or a path starting with "/" (visible ASCII, no "?" or "#")');
+      }
+    },
+  },
   'log-pretty': {
     validate(v: unknown) {
       if (v !== 'auto' && v !== 'true' && v !== 'false') throw new Error('must be auto, true or false');
@@ -133,7 +159,13 @@ convict.addFormats({
 const cores = os.availableParallelism();
 
 /** Flags that are not config keys. */
-const EXTRA_FLAGS = ['--help', '-h', '--version', '-v'];
+const EXTRA_FLAGS = ['--help', '-h', '--version', '-V', '--check-config'];
+
+/**
+ * Short forms, as http-server spells them: -p PORT, -a ADDRESS. Only these two: every other
+ * key is set rarely enough that its long name is clearer.
+ */
+const SHORT_FLAGS: Readonly<Record<string, string>> = { '-p': '--port', '-a': '--host' };
 
 const SCHEMA = {
   config: {
@@ -158,9 +190,9 @@ const SCHEMA = {
     arg: 'port',
   },
   root: {
-    doc: 'Directory to serve, resolved against the working directory. A positional argument sets it too.',
+    doc: 'Directory to serve, resolved against the working directory; a positional argument sets it too. Empty (the default): ./site when the working directory has one, else the working directory itself.',
     format: String,
-    default: './site',
+    default: '',
     env: 'FLEETSERVE_ROOT',
     arg: 'root',
   },
@@ -206,6 +238,13 @@ const SCHEMA = {
     env: 'FLEETSERVE_SEND_TIMEOUT_MS',
     arg: 'send-timeout-ms',
   },
+  maxConnections: {
+    doc: 'Most connections one worker holds at once (lowered to what the file-descriptor limit allows, 2 per connection); at the limit a worker stops accepting for a moment and the others take the connections.',
+    format: 'positive-number',
+    default: 4096,
+    env: 'FLEETSERVE_MAX_CONNECTIONS',
+    arg: 'max-connections',
+  },
   logLevel: {
     doc: 'Lowest level logged.',
     format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
@@ -226,6 +265,34 @@ const SCHEMA = {
     default: 'auto',
     env: 'FLEETSERVE_LOG_PRETTY',
     arg: 'log-pretty',
+  },
+  accessLogFile: {
+    doc: 'Write access lines to this file (appended, created if missing) instead of stdout; SIGUSR1 reopens it after a rotation.',
+    format: String,
+    default: '',
+    env: 'FLEETSERVE_ACCESS_LOG_FILE',
+    arg: 'access-log-file',
+  },
+  logFile: {
+    doc: 'Write lifecycle log lines (start, drain, errors) to this file (appended, created if missing) instead of stdout; SIGUSR1 reopens it.',
+    format: String,
+    default: '',
+    env: 'FLEETSERVE_LOG_FILE',
+    arg: 'log-file',
+  },
+  metricsHost: {
+    doc: 'Address of the Prometheus metrics listener (keep it private: 127.0.0.1 or an internal address).',
+    format: 'host-address',
+    default: '127.0.0.1',
+    env: 'FLEETSERVE_METRICS_HOST',
+    arg: 'metrics-host',
+  },
+  metricsPort: {
+    doc: 'Port of the Prometheus metrics listener (GET /metrics), summed over all workers; 0 = no metrics at all. Never the public port.',
+    format: 'port-number',
+    default: 0,
+    env: 'FLEETSERVE_METRICS_PORT',
+    arg: 'metrics-port',
   },
   cacheControl: {
     doc: 'Cache-Control sent with files (and 304s).',
@@ -283,6 +350,41 @@ const SCHEMA = {
     env: 'FLEETSERVE_PRECOMPRESSED',
     arg: 'precompressed',
   },
+  compress: {
+    doc: 'Compress text-like files (text/*, JavaScript, JSON, SVG, XML, wasm, …) once per file version in the background and serve the result from memory (br, gzip, and zstd where Node.js has it) to clients that accept it.',
+    format: 'strict-boolean',
+    default: true,
+    env: 'FLEETSERVE_COMPRESS',
+    arg: 'compress',
+  },
+  compressMinBytes: {
+    doc: 'Files smaller than this are never compressed (the saving would not pay for the headers).',
+    format: 'whole-number',
+    default: 1024,
+    env: 'FLEETSERVE_COMPRESS_MIN_BYTES',
+    arg: 'compress-min-bytes',
+  },
+  compressMaxBytes: {
+    doc: 'Files larger than this are never compressed on the fly (ship x.br / x.gz siblings for those).',
+    format: 'whole-number',
+    default: 4 * 1024 * 1024,
+    env: 'FLEETSERVE_COMPRESS_MAX_BYTES',
+    arg: 'compress-max-bytes',
+  },
+  compressBrotliQuality: {
+    doc: 'Brotli quality (0-11) of on-the-fly compression; above 1 MiB at most 9.',
+    format: 'brotli-quality',
+    default: 11,
+    env: 'FLEETSERVE_COMPRESS_BROTLI_QUALITY',
+    arg: 'compress-brotli-quality',
+  },
+  cleanUrls: {
+    doc: 'Clean URLs: /about serves about.html when /about does not exist, and /about.html redirects (301) to /about.',
+    format: 'strict-boolean',
+    default: false,
+    env: 'FLEETSERVE_CLEAN_URLS',
+    arg: 'clean-urls',
+  },
   maxRanges: {
     doc: 'Most ranges one Range header may ask for; more are answered with the whole file (200).',
     format: 'positive-number',
@@ -318,6 +420,20 @@ const SCHEMA = {
     env: 'FLEETSERVE_CACHE_VALID_MS',
     arg: 'cache-valid-ms',
   },
+  healthPath: {
+    doc: 'Health-check path answered before any file lookup: 200 "ok" while serving, 503 once a drain (or pre-drain) has begun; "" turns it off.',
+    format: 'health-path',
+    default: '/healthz',
+    env: 'FLEETSERVE_HEALTH_PATH',
+    arg: 'health-path',
+  },
+  preDrainDelayMs: {
+    doc: 'On SIGINT/SIGTERM, how long the health check answers 503 while everything else is still served normally, before the drain starts.',
+    format: 'whole-number',
+    default: 0,
+    env: 'FLEETSERVE_PRE_DRAIN_DELAY_MS',
+    arg: 'pre-drain-delay-ms',
+  },
 };
 
 type Schema = convict.Config<Config>;
@@ -332,7 +448,9 @@ function makeSchema(env: NodeJS.ProcessEnv): Schema {
 }
 
 export type CommandLine =
-  | { kind: 'run'; config: Config }
+  /** `rootChoice` says how the root was found when none was given (for the start-up log). */
+  | { kind: 'run'; config: Config; rootChoice?: string }
+  | { kind: 'check'; config: Config }
   | { kind: 'help'; text: string }
   | { kind: 'version' };
 
@@ -346,32 +464,43 @@ function flagNames(): Map<string, string> {
  * Splits argv into flags convict understands and at most one positional root directory.
  * A flag without "=" takes the next word as its value, as convict's parser does.
  */
-function splitArgs(argv: readonly string[], flags: Map<string, string>): { args: [key: string, value: string][]; positional?: string; help: boolean; version: boolean } {
+function splitArgs(
+  argv: readonly string[],
+  flags: Map<string, string>,
+): { args: [key: string, value: string][]; positional?: string; help: boolean; version: boolean; check: boolean } {
   const args: [string, string][] = [];
   let positional: string | undefined;
   let help = false;
   let version = false;
+  let check = false;
   for (let i = 0; i < argv.length; i++) {
-    const word = argv[i]!;
+    let word = argv[i]!;
+    // "-p8080" and "-p=8080" are "-p 8080".
+    const short = SHORT_FLAGS[word.slice(0, 2)];
+    if (short !== undefined) word = word.length === 2 ? short : `${short}=${word.slice(word[2] === '=' ? 3 : 2)}`;
     if (word === '--help' || word === '-h') help = true;
-    else if (word === '--version' || word === '-v') version = true;
-    else if (word.startsWith('-') && word !== '-') {
+    else if (word === '--version' || word === '-V') version = true;
+    else if (word === '--check-config') check = true;
+    else if (word === '-v') {
+      // curl (and fleetserve-client) read -v as "verbose": refuse it rather than guess.
+      throw new ConfigError('unknown option -v (the version is -V; more logs: --log-level debug)');
+    } else if (word.startsWith('-') && word !== '-') {
       const eq = word.indexOf('=');
       const name = eq === -1 ? word : word.slice(0, eq);
       const key = flags.get(name);
       if (key === undefined) {
-        throw new ConfigError(`unknown option ${name} (see --help; known: ${[...flags.keys(), ...EXTRA_FLAGS].join(' ')})`);
+        throw new ConfigError(`unknown option ${name} (see --help; known: ${[...flags.keys(), ...Object.keys(SHORT_FLAGS), ...EXTRA_FLAGS].join(' ')})`);
       }
       const value: string | undefined = eq === -1 ? argv[i + 1] : word.slice(eq + 1);
       if (eq === -1) {
-        if (value === undefined) throw new ConfigError(`option ${name} needs a value`);
+        if (value === undefined) throw new ConfigError(`option ${argv[i]} needs a value`);
         i++;
       }
       args.push([key, value]); // a repeated flag: the last one wins, as in most tools
     } else if (positional === undefined) positional = word;
     else throw new ConfigError(`only one directory may be given, got ${JSON.stringify(positional)} and ${JSON.stringify(word)}`);
   }
-  return { args, positional, help, version };
+  return { args, positional, help, version, check };
 }
 
 /** The --help text, generated from the schema so it can never drift from it. */
@@ -379,16 +508,23 @@ export function helpText(): string {
   const lines = [
     'Usage: fleetserve [DIRECTORY] [--key value ...]',
     '',
-    'Serves DIRECTORY (default ./site) over HTTP/1.1 with one worker process per core.',
+    'Serves DIRECTORY over HTTP/1.1 with one worker process per core. Without one: ./site when',
+    'the working directory has it, else the working directory itself.',
     'Settings come from defaults < a JSON file (--config) < environment < flags.',
     '',
   ];
+  const shortOf = new Map(Object.entries(SHORT_FLAGS).map(([short, long]) => [long, short]));
   for (const [key, def] of Object.entries(SCHEMA)) {
-    lines.push(`  --${def.arg}  (env ${def.env}, key "${key}", default ${JSON.stringify(def.default)})`);
+    const short = shortOf.get('--' + def.arg);
+    const shown = key === 'root' ? './site if it exists, else the working directory' : JSON.stringify(def.default);
+    lines.push(`  --${def.arg}${short ? `, ${short}` : ''}  (env ${def.env}, key "${key}", default ${shown})`);
     lines.push(`      ${def.doc}`);
   }
-  lines.push('', '  --help, -h     this text', '  --version, -v  print the version', '');
+  lines.push('', '  --help, -h       this text', '  --version, -V    print the version');
+  lines.push('  --check-config   validate the configuration (same flags, env and file), print "configuration ok" and exit 0, or the error and exit 2', '');
   lines.push('Signals: SIGINT (Ctrl+C) or SIGTERM drain open connections then exit; a second SIGINT exits at once.');
+  lines.push('SIGHUP re-reads the configuration and replaces the workers one at a time (a rolling reload).');
+  lines.push('SIGUSR1 reopens the log files (after logrotate moved them).');
   return lines.join('\n');
 }
 
@@ -455,14 +591,77 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, cwd:
   }
 
   const values = instance.getProperties() as Config;
-  const root = path.resolve(cwd, values.root);
+  let rootChoice: string | undefined;
+  let root: string;
+  if (values.root === '') {
+    // Like serve and http-server: a directory without ./site is served itself.
+    const site = path.resolve(cwd, 'site');
+    if (isDirectory(site)) {
+      root = site;
+      rootChoice = 'no directory given: serving ./site';
+    } else {
+      root = path.resolve(cwd);
+      rootChoice = 'no ./site here: serving the current directory';
+    }
+  } else {
+    root = path.resolve(cwd, values.root);
+  }
   let st: fs.Stats;
   try {
     st = fs.statSync(root);
   } catch {
-    throw new ConfigError(`root: ${root} does not exist`);
+    throw new ConfigError(`root: ${root} does not exist (pass a directory: fleetserve ./public)`);
   }
-  if (!st.isDirectory()) throw new ConfigError(`root: ${root} is not a directory`);
-  const config: Config = { ...values, root: fs.realpathSync(root), config: file ? path.resolve(cwd, file) : '' };
-  return { kind: 'run', config: Object.freeze(config) };
+  if (!st.isDirectory()) throw new ConfigError(`root: ${root} is not a directory (pass a directory: fleetserve ./public)`);
+  if (values.metricsPort !== 0 && values.metricsPort === values.port) {
+    throw new ConfigError(`metricsPort: ${values.metricsPort} is the public port; metrics need a port of their own`);
+  }
+  const config: Config = {
+    ...values,
+    root: fs.realpathSync(root),
+    config: file ? path.resolve(cwd, file) : '',
+    accessLogFile: checkLogFile('accessLogFile', values.accessLogFile, cwd),
+    logFile: checkLogFile('logFile', values.logFile, cwd),
+  };
+  return { kind: split.check ? 'check' : 'run', config: Object.freeze(config), ...(rootChoice ? { rootChoice } : {}) };
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A log file path, made absolute (SIGUSR1 reopens it by name, whatever the working directory
+ * is by then). Its directory must exist and be writable, and the file, if it exists, must be
+ * a writable file: these are configuration mistakes (exit 2), found before anything starts.
+ * It is not created here; each process opens it for appending when it starts.
+ */
+function checkLogFile(key: string, value: string, cwd: string): string {
+  if (value === '') return '';
+  const file = path.resolve(cwd, value);
+  const dir = path.dirname(file);
+  let dirStat: fs.Stats;
+  try {
+    dirStat = fs.statSync(dir);
+  } catch {
+    throw new ConfigError(`${key}: directory ${dir} does not exist`);
+  }
+  if (!dirStat.isDirectory()) throw new ConfigError(`${key}: ${dir} is not a directory`);
+  let fileStat: fs.Stats | null = null;
+  try {
+    fileStat = fs.statSync(file);
+  } catch {
+    // Not there yet: it is created when the server starts.
+  }
+  if (fileStat?.isDirectory()) throw new ConfigError(`${key}: ${file} is a directory`);
+  try {
+    fs.accessSync(fileStat ? file : dir, fs.constants.W_OK);
+  } catch {
+    throw new ConfigError(`${key}: ${fileStat ? file : `directory ${dir}`} is not writable`);
+  }
+  return file;
 }

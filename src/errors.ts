@@ -1,6 +1,8 @@
 /**
  * Where a failed file-system call becomes an HTTP status: one table, like nginx's static
- * module (NGX_ENOENT → 404, NGX_EACCES → 403). Anything not listed is our fault: 500.
+ * module (NGX_ENOENT → 404, NGX_EACCES → 403). Out of descriptors (this process: EMFILE, the
+ * system: ENFILE) is a moment's overload, not a fault: 503 with Retry-After. Anything not
+ * listed is our fault: 500.
  */
 const ERRNO_STATUS: Readonly<Record<string, number>> = Object.freeze({
   ENOENT: 404,
@@ -9,7 +11,18 @@ const ERRNO_STATUS: Readonly<Record<string, number>> = Object.freeze({
   ELOOP: 404,
   EACCES: 403,
   EPERM: 403,
+  EMFILE: 503,
+  ENFILE: 503,
 });
+
+/** Seconds a 503 for a transient overload asks the client to wait (Retry-After). */
+export const RETRY_AFTER_SECONDS = 1;
+
+/** Out of file descriptors: worth retrying in a moment, and a reason to stop accepting. */
+export function isOutOfDescriptors(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code === 'EMFILE' || code === 'ENFILE';
+}
 
 export function statusForErrno(err: unknown): number {
   const code = (err as NodeJS.ErrnoException | null)?.code;

@@ -3,7 +3,8 @@
  * different workers never interleave mid-line and nothing is lost when a process exits;
  * access lines are gathered into batches of whole lines for an asynchronous destination (one
  * write per 20–300 lines instead of one per request), pushed at least once a second and
- * flushed synchronously when the worker drains.
+ * flushed synchronously when the worker drains. With accessLogFile / logFile the lines go to
+ * files instead of stdout (see log-file.ts), reopened by name on SIGUSR1.
  *
  * Access lines are the one place where logging sits on the hot path, so in JSON mode they
  * are formatted here as the exact line pino would write (same fields, same order) with one
@@ -11,7 +12,8 @@
  */
 import fs from 'node:fs';
 import pino, { type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import pinoPretty from 'pino-pretty';
+import { LogFile } from './log-file';
 import type { Config } from './config';
 import type { AccessRecord } from './http/types';
 
@@ -23,25 +25,112 @@ export interface Loggers {
   access: ((record: AccessRecord) => void) | null;
   /** Writes out buffered access lines; call before exiting. */
   flush(): void;
+  /** Lines are for a person (pino-pretty), not JSON. */
+  pretty: boolean;
+  /**
+   * Reopens the log files by name (SIGUSR1, after logrotate moved them): access lines
+   * gathered so far are written to the old file first, so none is lost or written twice.
+   * Throws when a file cannot be opened again (the old one stays in use).
+   */
+  reopen(): void;
+}
+
+/** "1 connection", "2 connections". */
+export function countOf(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
+/**
+ * Fields a pretty line never shows: pino's own, the worker (shown as a prefix), and the
+ * drain's cause and deadline (the signal line before it said why, the deadline is configured),
+ * and an access line's protocol, referer and user agent (kept in JSON logs; too long for a terminal row).
+ */
+const PRETTY_HIDDEN = new Set(['level', 'time', 'pid', 'hostname', 'msg', 'worker', 'kind', 'reason', 'timeoutMs', 'protocol', 'referer', 'userAgent']);
+
+function fieldText(key: string, value: unknown): string {
+  if (key === 'err' && value && typeof value === 'object' && 'message' in value) return String((value as { message: unknown }).message);
+  return typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value);
+}
+
+/**
+ * One terminal line for one log record: who (a worker's number), the message, then only the
+ * fields whose values the message does not already say, as key=value. The "listening" record
+ * lists its URLs one per line, as `serve` does, so each can be clicked.
+ */
+export function prettyMessage(log: Record<string, unknown>): string {
+  const msg = typeof log.msg === 'string' ? log.msg : '';
+  const who = typeof log.worker === 'number' ? `worker ${log.worker}: ` : '';
+  const urls = Array.isArray(log.urls) ? (log.urls as unknown[]).map(String) : [];
+  if (urls.length > 0 && msg.startsWith('listening on ')) {
+    const how = msg.slice(msg.lastIndexOf(urls[urls.length - 1]!) + urls[urls.length - 1]!.length).trim();
+    const lines = [`${who}listening ${how} on ${String(log.host)} port ${String(log.port)}; open:`];
+    if (typeof log.root === 'string') lines.push(`    serving ${log.root}`);
+    for (const url of urls) lines.push(`    ${url}`);
+    return lines.join('\n');
+  }
+  const extras: string[] = [];
+  for (const [key, value] of Object.entries(log)) {
+    if (PRETTY_HIDDEN.has(key) || value === undefined || value === null) continue;
+    const text = fieldText(key, value);
+    if (!msg.includes(text)) extras.push(`${key}=${text}`);
+  }
+  return who + msg + (extras.length > 0 ? `  ${extras.join(' ')}` : '');
 }
 
 export function usePretty(setting: Config['logPretty'], isTTY: boolean): boolean {
   return setting === 'true' || (setting === 'auto' && isTTY);
 }
 
-/** `worker` is the cluster worker id, or "primary" / "single". */
-export function createLoggers(config: Pick<Config, 'logLevel' | 'logPretty' | 'accessLog'>, worker: number | string): Loggers {
+type LoggerConfig = Pick<Config, 'logLevel' | 'logPretty' | 'accessLog' | 'accessLogFile' | 'logFile'>;
+
+/**
+ * `worker` is the cluster worker id, or "primary" / "single". Log files always hold JSON
+ * lines; pino-pretty is only for what goes to stdout. Throws when a log file cannot be opened.
+ */
+export function createLoggers(config: LoggerConfig, worker: number | string): Loggers {
   const base = { pid: process.pid, worker };
   const options: pino.LoggerOptions = { level: config.logLevel, base, timestamp: pino.stdTimeFunctions.isoTime };
-  if (usePretty(config.logPretty, Boolean(process.stdout.isTTY))) {
-    const stream = pretty({ sync: true, singleLine: true, colorize: Boolean(process.stdout.isTTY), ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l' });
-    const log = pino(options, stream);
-    const child = log.child({ kind: 'access' });
-    const access = config.accessLog ? (r: AccessRecord) => child.info(r, `${r.method} ${r.path} ${r.status} ${r.bytes} B ${r.ms} ms`) : null;
-    return { log, access, flush: () => {} };
+  const logFile = config.logFile ? new LogFile(config.logFile) : null;
+  const accessFile = config.accessLog && config.accessLogFile ? new LogFile(config.accessLogFile) : null;
+  const pretty = usePretty(config.logPretty, Boolean(process.stdout.isTTY))
+    ? pinoPretty({
+        sync: true,
+        colorize: Boolean(process.stdout.isTTY),
+        hideObject: true,
+        ignore: 'pid,hostname',
+        translateTime: 'SYS:HH:MM:ss.l',
+        messageFormat: (log) => prettyMessage(log),
+      })
+    : null;
+  // Lines for a person only when they go to the terminal; a log file always holds JSON.
+  const forPerson = logFile === null && pretty !== null;
+  const log = pino(options, logFile ?? pretty ?? pino.destination({ dest: 1, sync: true }));
+  const reopenLog = () => reopenAll([logFile]);
+  const noop = () => {};
+
+  if (!config.accessLog) return { log, access: null, flush: noop, reopen: reopenLog, pretty: forPerson };
+  if (accessFile !== null) {
+    // Into a regular file any batch size lands whole; 64 KiB batches are one write(2) per
+    // ~300 lines.
+    const batch = new LineBatcher(accessFile, 64 * 1024);
+    setInterval(() => batch.push(), 1000).unref();
+    const flush = () => batch.push();
+    return {
+      log,
+      access: accessLineWriter(batch, worker),
+      flush,
+      pretty: forPerson,
+      reopen: () => {
+        flush();
+        reopenAll([accessFile, logFile]);
+      },
+    };
   }
-  const log = pino(options, pino.destination({ dest: 1, sync: true }));
-  if (!config.accessLog) return { log, access: null, flush: () => {} };
+  if (pretty !== null) {
+    const child = pino(options, pretty).child({ kind: 'access' });
+    const access = (r: AccessRecord) => child.info(r, `${r.method} ${r.path} ${r.status} ${r.bytes} B ${r.ms} ms ${r.remote}`);
+    return { log, access, flush: noop, reopen: reopenLog, pretty: forPerson };
+  }
   const batchBytes = accessBatchBytes(1);
   const accessDest = pino.destination({ dest: 1, sync: false, minLength: 0, maxWrite: batchBytes });
   const batch = new LineBatcher(accessDest, batchBytes);
@@ -50,6 +139,7 @@ export function createLoggers(config: Pick<Config, 'logLevel' | 'logPretty' | 'a
   return {
     log,
     access: accessLineWriter(batch, worker),
+    pretty: forPerson,
     flush: () => {
       batch.push();
       try {
@@ -58,7 +148,21 @@ export function createLoggers(config: Pick<Config, 'logLevel' | 'logPretty' | 'a
         // Not ready yet (nothing written) or stdout gone: nothing more can be done.
       }
     },
+    reopen: reopenLog,
   };
+}
+
+/** Reopens every file, even when one fails; then throws the first failure. */
+function reopenAll(files: (LogFile | null)[]): void {
+  let failure: unknown = null;
+  for (const f of files) {
+    try {
+      f?.reopen();
+    } catch (err) {
+      failure ??= err;
+    }
+  }
+  if (failure !== null) throw failure;
 }
 
 /**
@@ -108,12 +212,17 @@ export class LineBatcher {
   }
 }
 
+/** Any character that JSON must escape, or that would make the line non-ASCII. */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\u007f-\uffff]/;
+
 /**
- * A JSON string literal. Methods are tokens and targets visible ASCII (the parser refuses
- * anything else), so only '"' and '\\' can need escaping, and rarely do.
+ * A JSON string literal in plain ASCII. Targets are visible ASCII (the parser refuses
+ * anything else), but Referer and User-Agent may hold '"', '\\' and obs-text bytes
+ * (latin1 0x80-0xFF): those become \\uXXXX so a line's length stays its byte count.
  */
-function jsonString(s: string): string {
-  return s.indexOf('"') === -1 && s.indexOf('\\') === -1 ? `"${s}"` : JSON.stringify(s);
+export function jsonAscii(s: string): string {
+  if (!NEEDS_ESCAPE.test(s)) return `"${s}"`;
+  return JSON.stringify(s).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** Formats access records as pino's JSON lines (level 30, ISO time, pid, worker, kind). */
@@ -129,8 +238,8 @@ export function accessLineWriter(dest: { write(s: string): unknown }, worker: nu
       lastIso = new Date(now).toISOString();
     }
     dest.write(
-      `${prefix}${lastIso}${middle}"${r.method}","path":${jsonString(r.path)},"status":${r.status},` +
-        `"bytes":${r.bytes},"ms":${r.ms},"remote":${jsonString(r.remote)}}\n`,
+      `${prefix}${lastIso}${middle}"${r.method}","path":${jsonAscii(r.path)},"protocol":"${r.protocol}","status":${r.status},` +
+        `"bytes":${r.bytes},"ms":${r.ms},"remote":${jsonAscii(r.remote)},"referer":${jsonAscii(r.referer)},"userAgent":${jsonAscii(r.userAgent)}}\n`,
     );
   };
 }

@@ -8,14 +8,24 @@ import { ACTIVATION_ENV, readActivation, type InheritedSocket } from './activati
 import { ConfigError, loadConfig, type Config } from './config';
 import { createLoggers } from './logger';
 import { runPrimary, WORKER_CONFIG_ENV, WORKER_INHERITED_ENV } from './primary';
-import { runWorker } from './worker';
+import { runWorker, type ToPrimary } from './worker';
 
 function main(): void {
   if (cluster.isWorker) {
     // Workers take the primary's validated configuration, never argv or env of their own.
     const config = JSON.parse(process.env[WORKER_CONFIG_ENV] ?? '{}') as Config;
+    const id = cluster.worker?.id ?? 0;
+    let loggers;
+    try {
+      loggers = createLoggers(config, id);
+    } catch (err) {
+      // The primary opened the same files a moment ago, so this is rare (a permission
+      // changed meanwhile); a respawn would fail again, so the primary stops everything.
+      process.send?.({ type: 'start-error', message: logFileError(err) } satisfies ToPrimary, () => process.exit(1));
+      return;
+    }
     const inherited = JSON.parse(process.env[WORKER_INHERITED_ENV] ?? 'null') as InheritedSocket | null;
-    runWorker(config, createLoggers(config, cluster.worker?.id ?? 0), 'cluster', inherited);
+    runWorker(config, loggers, 'cluster', id, undefined, inherited);
     return;
   }
   // Socket activation is read once and its variables cleared at once, as sd_listen_fds()
@@ -23,9 +33,12 @@ function main(): void {
   // where fd 3 is the cluster's IPC channel.
   const activation = readActivation(process.env, process.pid);
   for (const name of ACTIVATION_ENV) delete process.env[name];
+  // A reload reads the same sources again: the JSON file anew, env and flags as at start.
+  const argv = process.argv.slice(2);
+  const env = { ...process.env };
   let cmd;
   try {
-    cmd = loadConfig(process.argv.slice(2), process.env);
+    cmd = loadConfig(argv, env);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`fleetserve: ${err.message}\n`);
@@ -40,14 +53,39 @@ function main(): void {
     process.stdout.write(`fleetserve ${(require('../package.json') as { version: string }).version}\n`);
     return;
   }
+  if (cmd.kind === 'check') {
+    // Everything the server checks before binding, and nothing is bound (nginx -t).
+    process.stdout.write('configuration ok\n');
+    return;
+  }
   if (activation.kind === 'invalid') {
     process.stderr.write(`fleetserve: ${activation.reason}\n`);
     process.exit(2);
   }
   const config = cmd.config;
   const inherited = activation.kind === 'socket' ? activation.socket : null;
-  if (config.workers === 0) runWorker(config, createLoggers(config, 'single'), 'single', inherited);
-  else runPrimary(config, createLoggers(config, 'primary'), inherited);
+  let loggers;
+  try {
+    // The primary serves nothing, so it never opens the access log.
+    loggers = config.workers === 0 ? createLoggers(config, 'single') : createLoggers({ ...config, accessLog: false }, 'primary');
+  } catch (err) {
+    process.stderr.write(`fleetserve: ${logFileError(err)}\n`);
+    process.exit(1);
+  }
+  if (cmd.rootChoice) loggers.log.info(cmd.rootChoice); // the listening line names the directory
+  const reloadConfig = (): Config => {
+    const again = loadConfig(argv, env);
+    if (again.kind !== 'run') throw new ConfigError(`unexpected ${again.kind} on reload`);
+    return again.config;
+  };
+  if (config.workers === 0) runWorker(config, loggers, 'single', 0, reloadConfig, inherited);
+  else runPrimary(config, loggers, reloadConfig, inherited);
+}
+
+/** A log file that cannot be opened, in one line. */
+function logFileError(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  return e.path ? `cannot open log file ${e.path}: ${e.code ?? e.message}` : `cannot open the log files: ${e.message}`;
 }
 
 main();

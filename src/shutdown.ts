@@ -1,11 +1,12 @@
 /**
- * The drain protocol for one serving process (see shared/DESIGN.md):
- * stop accepting, close idle keep-alive sockets at once, let in-flight responses finish
+ * The drain protocol for one serving process: optionally a pre-drain first (the health
+ * check fails while everything else is still served, so a load balancer stops sending
+ * traffic), then stop accepting, close idle keep-alive sockets at once, let in-flight responses finish
  * (their heads, if not yet written, say Connection: close), exit 0 when the last connection
  * is gone — or cut what is left at the deadline and exit 1. A forced stop exits 130.
  */
 import type net from 'node:net';
-import type { Logger } from './logger';
+import { countOf, type Logger } from './logger';
 
 export interface Drainable {
   drain(): void;
@@ -16,6 +17,8 @@ export interface DrainOptions {
   server: net.Server;
   connections: Set<Drainable>;
   timeoutMs: number;
+  /** How long the pre-drain lasts when a stop asks for one (0 = none). */
+  preDrainMs: number;
   log: Logger;
   /** Called last, with the exit code: flush logs and exit. */
   exit(code: number): void;
@@ -27,22 +30,47 @@ export class Drainer {
   private startedAt = 0;
   private openAtStart = 0;
   private timer: NodeJS.Timeout | null = null;
+  private preDrainTimer: NodeJS.Timeout | null = null;
   private done = false;
 
+  /** The options object is read when used, so a reload in place can change its numbers. */
   constructor(private readonly opts: DrainOptions) {}
 
+  /** Connections are no longer accepted. */
   get draining(): boolean {
     return this.startedAt !== 0;
   }
 
+  /** A pre-drain or a drain has begun: the health check fails from now on. */
+  get stopping(): boolean {
+    return this.preDrainTimer !== null || this.startedAt !== 0;
+  }
+
+  /**
+   * A stop (SIGINT/SIGTERM, or the primary's stop): the pre-drain when one is configured,
+   * then the drain. Calling it again (Ctrl+C reaches both the worker and the primary, which
+   * then asks too) changes nothing.
+   */
+  stop(reason: string): void {
+    if (this.stopping || this.done) return;
+    const ms = this.opts.preDrainMs;
+    if (ms <= 0) {
+      this.begin(reason);
+      return;
+    }
+    this.opts.log.info({ reason, preDrainDelayMs: ms }, `pre-drain: health check answers 503 now, draining in ${ms} ms`);
+    this.preDrainTimer = setTimeout(() => this.begin(reason), ms);
+  }
+
+  /** The drain itself, at once (also what a reload asks of a worker it replaces). */
   begin(reason: string): void {
-    if (this.startedAt !== 0) return;
+    if (this.startedAt !== 0 || this.done) return;
     const { server, connections, log, timeoutMs } = this.opts;
     this.startedAt = performance.now();
     this.openAtStart = connections.size;
     let idle = 0;
     for (const c of connections) if ((c as { idle?: boolean }).idle) idle++;
-    log.info({ reason, open: connections.size, idle, timeoutMs }, `draining: ${connections.size} open connections (${idle} idle closed now)`);
+    log.info({ reason, open: connections.size, idle, timeoutMs }, `draining: ${countOf(connections.size, 'open connection')}, ${idle} idle closed now`);
     server.close();
     // The deadline timer is created before any connection is touched, so nothing that
     // happens while draining can leave the process without one.
@@ -54,13 +82,13 @@ export class Drainer {
   /** Call whenever a connection closes. */
   check(): void {
     if (this.startedAt === 0 || this.done || this.opts.connections.size !== 0) return;
-    this.finish(0, `drained ${this.openAtStart} connections in ${Math.round(performance.now() - this.startedAt)} ms`);
+    this.finish(0, (ms) => `drained ${countOf(this.openAtStart, 'connection')} in ${ms} ms`);
   }
 
   /** A second signal: stop now. */
   force(reason: string): void {
     if (this.done) return;
-    this.opts.log.warn({ reason, cut: this.opts.connections.size }, `forced exit: cutting ${this.opts.connections.size} connections`);
+    this.opts.log.warn({ reason, cut: this.opts.connections.size }, `forced exit: cutting ${countOf(this.opts.connections.size, 'connection')}`);
     for (const c of this.opts.connections) c.socket.destroy();
     this.finish(EXIT_FORCED);
   }
@@ -68,15 +96,17 @@ export class Drainer {
   private cut(): void {
     if (this.done) return;
     const left = this.opts.connections.size;
-    this.opts.log.warn({ cut: left, timeoutMs: this.opts.timeoutMs }, `drain timeout after ${this.opts.timeoutMs} ms: cutting ${left} connections`);
+    this.opts.log.warn({ cut: left, timeoutMs: this.opts.timeoutMs }, `drain timeout after ${this.opts.timeoutMs} ms: cutting ${countOf(left, 'connection')}`);
     for (const c of this.opts.connections) c.socket.destroy();
     this.finish(1);
   }
 
-  private finish(code: number, message?: string): void {
+  private finish(code: number, message?: (ms: number) => string): void {
     this.done = true;
     if (this.timer) clearTimeout(this.timer);
-    if (message) this.opts.log.info({ ms: Math.round(performance.now() - this.startedAt), connections: this.openAtStart }, message);
+    if (this.preDrainTimer) clearTimeout(this.preDrainTimer);
+    const ms = Math.round(performance.now() - this.startedAt);
+    if (message) this.opts.log.info({ ms, connections: this.openAtStart }, message(ms));
     this.opts.exit(code);
   }
 }

@@ -12,10 +12,13 @@ import path from 'node:path';
 import mime from 'mime-types';
 import type { Config } from './config';
 import type { Logger } from './logger';
-import { statusForErrno } from './errors';
-import { etagOfBytes, etagOfFile, identityOf, LruCache, readWhole, sameIdentity, type Cached, type FileIdentity } from './files/cache';
+import { isOutOfDescriptors, RETRY_AFTER_SECONDS, statusForErrno } from './errors';
+import { etagOfBytes, etagOfFile, identityOf, LruCache, readWhole, sameIdentity, type Cached, type Representation } from './files/cache';
+import { isCompressibleType } from './files/compress';
+import { CompressedStore, type CompressedSet } from './files/compressed-store';
+import { cleanUrl, encodePathSegments } from './files/clean-urls';
 import { isInsideRoot, resolveRequestPath } from './files/resolve';
-import { renderListing, readListing } from './files/listing';
+import { parseListingQuery, renderListing, readListing } from './files/listing';
 import { compileHeaderRules, isContentHashedName } from './http/cache-policy';
 import { evaluatePreconditions, isRangeFresh } from './http/conditional';
 import { formatHttpDate } from './http/http-date';
@@ -25,16 +28,13 @@ import { errorReply } from './http/connection';
 import { dateEpoch, dateHeader, errorPage, HTML_TYPE, SERVER_HEADERS, statusLine } from './http/respond';
 import type { Reply, Request } from './http/types';
 
-/** One file on disk that can answer: the original, or a precompressed sibling. */
-interface Representation extends FileIdentity {
-  path: string;
-  coding: Coding | null;
-  etag: string;
-  lastModifiedMs: number;
-  /** "ETag: ...\r\nLast-Modified: ...\r\n" */
-  validatorLines: string;
-  /** The whole file when it is small enough to keep. */
-  body: Buffer | null;
+/** A representation's 200 head lines for one URL, built once, and its whole response per second. */
+interface Prepared {
+  rep: Representation;
+  okHeaders: string;
+  /** The whole 200 response to a keep-alive HTTP/1.1 GET, for the second `wireEpoch`. */
+  wire: Buffer | null;
+  wireEpoch: number;
 }
 
 interface FileEntry extends Cached {
@@ -46,11 +46,10 @@ interface FileEntry extends Cached {
   contentType: string;
   /** Cache-Control, Accept-Ranges, Vary, nosniff and configured headers. */
   headerLines: string;
-  /** The whole 200 response to a keep-alive HTTP/1.1 GET, for the second `wireEpoch`. */
-  /** The 200 head lines for the file itself (identity), built once. */
-  okHeaders: string;
-  wire: Buffer | null;
-  wireEpoch: number;
+  /** The file itself first, then each other representation once it has been sent. */
+  prepared: Prepared[];
+  /** Where the compressed copies of this file version live in the cache; null: not compressed on the fly. */
+  compressKey: string | null;
 }
 
 interface RedirectEntry extends Cached {
@@ -63,6 +62,8 @@ interface RefusalEntry extends Cached {
   kind: 'refuse';
   status: number;
   reason: string;
+  /** For a 404: the nosniff line and the fields of matching header rules. */
+  ruleLines: string;
 }
 
 interface ListingEntry extends Cached {
@@ -93,14 +94,6 @@ export function contentTypeOf(filePath: string): string {
   return charset || UTF8_TYPES.has(type) ? `${type}; charset=utf-8` : type;
 }
 
-/** Percent-encodes each segment of a decoded relative path for a Location header. */
-export function encodePathSegments(relPath: string): string {
-  return relPath
-    .split('/')
-    .map((s) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase()))
-    .join('/');
-}
-
 export type StaticConfig = Pick<
   Config,
   | 'root'
@@ -109,6 +102,11 @@ export type StaticConfig = Pick<
   | 'listing'
   | 'spa'
   | 'precompressed'
+  | 'compress'
+  | 'compressMinBytes'
+  | 'compressMaxBytes'
+  | 'compressBrotliQuality'
+  | 'cleanUrls'
   | 'maxRanges'
   | 'cacheControl'
   | 'immutableCacheControl'
@@ -120,15 +118,23 @@ export type StaticConfig = Pick<
 >;
 
 export class StaticHandler {
-  private readonly cache: LruCache<Entry>;
+  /** What request paths led to, and (under keys no path has) compressed copies of files. */
+  private readonly cache: LruCache<Entry | CompressedSet>;
+  private readonly compressed: CompressedStore;
   private readonly inFlight = new Map<string, Promise<Entry>>();
   private readonly headersFor: (urlPath: string) => [string, string][];
+  /** GET/HEAD answered from a fresh cache entry, and those that needed the disk (metrics). */
+  cacheHits = 0;
+  cacheMisses = 0;
 
   constructor(
     private readonly config: StaticConfig,
     private readonly log: Logger,
+    /** Told when a file could not be opened for lack of descriptors (the worker then stops accepting a moment). */
+    private readonly onOutOfDescriptors: () => void = () => {},
   ) {
-    this.cache = new LruCache<Entry>({ maxEntries: config.cacheMaxEntries, maxBytes: config.cacheMaxBytes });
+    this.cache = new LruCache<Entry | CompressedSet>({ maxEntries: config.cacheMaxEntries, maxBytes: config.cacheMaxBytes });
+    this.compressed = new CompressedStore(this.cache, { brotliQuality: config.compressBrotliQuality }, log);
     this.headersFor = compileHeaderRules(config.headers);
   }
 
@@ -136,15 +142,25 @@ export class StaticHandler {
   handle(req: Request): Reply | Promise<Reply> {
     const method = req.method;
     if (method !== 'GET' && method !== 'HEAD') {
-      if (method === 'OPTIONS') return { status: 204, headers: ALLOW + SERVER_HEADERS, body: null };
+      if (method === 'OPTIONS') {
+        // A CORS preflight asks here first: the header rules of the path answer it.
+        return { status: 204, headers: ALLOW + this.ruleLinesFor(req.path === '*' ? null : this.rulePath(req.path)), body: null };
+      }
       return withHeader(errorReply(405, `method ${method} not allowed`), ALLOW, false);
     }
     if (req.path === '*') return errorReply(400, 'asterisk-form is for OPTIONS only');
-    const entry = this.cache.get(req.path);
+    const entry = this.cached(req.path);
     if (entry !== undefined && performance.now() - entry.checkedAt < this.config.cacheValidMs) {
+      this.cacheHits++;
       return this.answer(req, entry);
     }
-    return this.lookupCached(req.path, entry).then((e) => this.answer(req, e), busy);
+    this.cacheMisses++;
+    return this.lookupCached(req.path, entry).then((e) => this.answer(req, e), (err) => this.busy(err));
+  }
+
+  /** Entries and body bytes held in the file cache now. */
+  get cacheSize(): { entries: number; bytes: number } {
+    return { entries: this.cache.size, bytes: this.cache.totalBytes };
   }
 
   /** One disk lookup per path at a time, however many requests wait for it. */
@@ -167,26 +183,69 @@ export class StaticHandler {
     return p;
   }
 
-  private refusal(status: number, reason: string): RefusalEntry {
-    return { kind: 'refuse', status, reason, checkedAt: performance.now(), bytes: 0 };
+  /** The entry a request path led to, if cached. */
+  private cached(key: string): Entry | undefined {
+    const e = this.cache.get(key);
+    return e?.kind === 'compressed' ? undefined : e;
+  }
+
+  /** `urlPath`: the decoded path, whose header rules a 404 carries (null: none). */
+  private refusal(status: number, reason: string, urlPath: string | null): RefusalEntry {
+    const ruleLines = status === 404 ? this.ruleLinesFor(urlPath) : SERVER_HEADERS;
+    return { kind: 'refuse', status, reason, ruleLines, checkedAt: performance.now(), bytes: 0 };
+  }
+
+  /**
+   * The decoded, normalised path header rules are matched against ("/api/../x" is "/x"), also
+   * for a dotfile; null when the path does not decode or leaves the root.
+   */
+  private rulePath(rawPath: string): string | null {
+    const r = resolveRequestPath(this.config.root, rawPath, { dotfiles: 'allow' });
+    return r.kind === 'ok' ? `/${r.relPath}` : null;
+  }
+
+  /**
+   * nosniff and the fields of the header rules matching `urlPath`, for answers that are not a
+   * file (404, OPTIONS), so CORS fields reach browsers there too. A rule's Cache-Control and
+   * Content-Type describe the file: a 404 must not be cached for a year, nor be called CSS.
+   */
+  private ruleLinesFor(urlPath: string | null): string {
+    if (urlPath === null) return SERVER_HEADERS;
+    let nosniff = SERVER_HEADERS;
+    let lines = '';
+    for (const [name, value] of this.headersFor(urlPath)) {
+      const lower = name.toLowerCase();
+      if (lower === 'cache-control' || lower === 'content-type') continue;
+      if (lower === 'x-content-type-options') nosniff = `${name}: ${value}\r\n`;
+      else lines += `${name}: ${value}\r\n`;
+    }
+    return nosniff + lines;
   }
 
   /** Where a path leads on disk now. */
   private async lookup(rawPath: string, previous: Entry | undefined): Promise<Entry> {
     const { config } = this;
     const resolved = resolveRequestPath(config.root, rawPath, { dotfiles: config.dotfiles });
-    if (resolved.kind === 'refuse') return this.refusal(resolved.status, resolved.reason);
+    if (resolved.kind === 'refuse') return this.refusal(resolved.status, resolved.reason, this.rulePath(rawPath));
+    const urlPath = `/${resolved.relPath}`;
+    if (config.cleanUrls && !resolved.trailingSlash && resolved.relPath !== '') {
+      const clean = await cleanUrl(resolved.relPath, (rel) => this.regularFile(path.join(config.root, rel)));
+      if (clean?.kind === 'redirect') return this.redirect(clean.location);
+      if (clean?.kind === 'page') return this.fileEntryOrRefusal(clean.found.real, clean.found.st, `/${clean.relPath}`, previous);
+    }
 
     let target: { real: string; st: fs.Stats };
     try {
       target = await this.statInsideRoot(resolved.filePath);
     } catch (err) {
+      // Out of descriptors is not an answer about this path: nothing is cached, the request gets a 503.
+      if (isOutOfDescriptors(err)) throw err;
       const status = statusForErrno(err);
       if (status === 404 && config.spa && !path.posix.basename(resolved.relPath).includes('.')) {
-        return this.spaFallback();
+        return this.spaFallback(urlPath);
       }
       if (status === 500) this.log.error({ err, path: resolved.filePath }, 'file lookup failed');
-      return this.refusal(status, (err as Error).message);
+      return this.refusal(status, (err as Error).message, urlPath);
     }
 
     if (target.st.isDirectory()) {
@@ -202,30 +261,47 @@ export class StaticHandler {
       try {
         index = await this.statInsideRoot(path.join(target.real, 'index.html'));
       } catch (err) {
+        if (isOutOfDescriptors(err)) throw err;
         const status = statusForErrno(err);
-        if (status !== 404) return this.refusal(status, (err as Error).message);
+        if (status !== 404) return this.refusal(status, (err as Error).message, urlPath);
       }
       if (index !== null && index.st.isFile()) {
         return this.fileEntryOrRefusal(index.real, index.st, resolved.relPath ? `/${resolved.relPath}/index.html` : '/index.html', previous);
       }
       if (config.listing) return { kind: 'listing', dir: target.real, urlPath: `/${resolved.relPath}${resolved.relPath ? '/' : ''}`, checkedAt: performance.now(), bytes: 0 };
-      return this.refusal(404, 'directory without index.html');
+      return this.refusal(404, 'directory without index.html', urlPath);
     }
-    if (!target.st.isFile()) return this.refusal(404, 'not a regular file');
+    if (!target.st.isFile()) return this.refusal(404, 'not a regular file', urlPath);
     // "/file.txt/" names a child of a file: nothing (as stat("file.txt/") says, ENOTDIR). Serving
     // the file there would give it a second URL whose relative links resolve elsewhere.
-    if (resolved.trailingSlash) return this.refusal(404, 'a file has no children');
-    return this.fileEntryOrRefusal(target.real, target.st, `/${resolved.relPath}`, previous);
+    if (resolved.trailingSlash) return this.refusal(404, 'a file has no children', urlPath);
+    return this.fileEntryOrRefusal(target.real, target.st, urlPath, previous);
   }
 
-  private async spaFallback(): Promise<Entry> {
+  /** `location`: percent-encoded, starting with exactly one "/"; the query is added per request. */
+  private redirect(location: string): RedirectEntry {
+    return { kind: 'redirect', location, checkedAt: performance.now(), bytes: 0 };
+  }
+
+  /** The path as a regular file allowed by the symlink policy, or null. */
+  private async regularFile(filePath: string): Promise<{ real: string; st: fs.Stats } | null> {
+    try {
+      const found = await this.statInsideRoot(filePath);
+      return found.st.isFile() ? found : null;
+    } catch {
+      return null;
+    }
+  }
+
+  private async spaFallback(urlPath: string): Promise<Entry> {
     try {
       const index = await this.statInsideRoot(path.join(this.config.root, 'index.html'));
       if (index.st.isFile()) return await this.fileEntryOrRefusal(index.real, index.st, '/index.html', undefined);
-    } catch {
+    } catch (err) {
+      if (isOutOfDescriptors(err)) throw err;
       // no index.html (or one the symlink policy refuses): a plain 404
     }
-    return this.refusal(404, 'not found');
+    return this.refusal(404, 'not found', urlPath);
   }
 
   /** A file that cannot be read (EACCES, or gone between stat and open) is a refusal with its status, not a 500. */
@@ -237,7 +313,7 @@ export class StaticHandler {
       // connection answers it with a 500 and the next request looks again.
       const status = statusForErrno(err);
       if (status !== 403 && status !== 404) throw err;
-      return this.refusal(status, (err as Error).message);
+      return this.refusal(status, (err as Error).message, urlPath);
     }
   }
 
@@ -301,7 +377,7 @@ export class StaticHandler {
       const base = path.posix.basename(urlPath);
       let cacheControl = this.config.immutableCacheControl && isContentHashedName(base) ? this.config.immutableCacheControl : this.config.cacheControl;
       let contentType = contentTypeOf(filePath);
-      let vary = variants.length > 0 ? 'Accept-Encoding' : '';
+      let vary = '';
       let nosniff = SERVER_HEADERS;
       let configured = '';
       // A configured field replaces the server's own value rather than adding a second field
@@ -316,6 +392,15 @@ export class StaticHandler {
         else if (lower === 'x-content-type-options') nosniff = `${name}: ${value}\r\n`;
         else configured += `${name}: ${value}\r\n`;
       }
+      // A ready-made sibling wins: a file that has one is served as the site ships it.
+      const { config } = this;
+      const compressKey =
+        config.compress && variants.length === 0 && rep.size >= config.compressMinBytes && rep.size <= config.compressMaxBytes && isCompressibleType(contentType)
+          ? CompressedStore.keyOf(rep)
+          : null;
+      // Every answer for a file that has (or will have) other codings says so, the
+      // uncompressed one included, or a shared cache would hand it to every client.
+      if (variants.length > 0 || compressKey !== null) vary = vary === '' ? 'Accept-Encoding' : `Accept-Encoding, ${vary}`;
       let headerLines = `Cache-Control: ${cacheControl}\r\nAccept-Ranges: bytes\r\n`;
       if (vary !== '') headerLines += `Vary: ${vary}\r\n`;
       headerLines += nosniff + configured;
@@ -327,9 +412,8 @@ export class StaticHandler {
         codings: variants.map((v) => v.coding as Coding),
         contentType,
         headerLines,
-        okHeaders: `Content-Type: ${contentType}\r\n${headerLines}${rep.validatorLines}Content-Length: ${rep.size}\r\n`,
-        wire: null,
-        wireEpoch: -1,
+        prepared: [{ rep, okHeaders: okHeaders(contentType, headerLines, rep), wire: null, wireEpoch: -1 }],
+        compressKey,
         checkedAt: performance.now(),
         bytes,
       };
@@ -358,20 +442,20 @@ export class StaticHandler {
       case 'listing':
         return this.answerListing(req, entry);
       case 'refuse':
-        if (entry.status === 404) return this.notFound(req);
+        if (entry.status === 404) return this.notFound(req, entry.ruleLines);
         return entry.status === 400 ? errorReply(400, entry.reason) : keepAlive(errorReply(entry.status, entry.reason));
     }
   }
 
-  /** 404 with the site's 404.html when it has one. */
-  private notFound(req: Request): Reply | Promise<Reply> {
-    const page = this.cache.get(NOT_FOUND_PAGE);
+  /** 404 with the site's 404.html when it has one; `ruleLines` from the header rules of the path asked for. */
+  private notFound(req: Request, ruleLines: string): Reply | Promise<Reply> {
+    const page = this.cached(NOT_FOUND_PAGE);
     const fresh = page !== undefined && performance.now() - page.checkedAt < this.config.cacheValidMs;
     const build = (p: Entry): Reply => {
       const body = p.kind === 'file' && p.rep.body !== null ? p.rep.body : errorPage(404);
       return {
         status: 404,
-        headers: `Content-Type: ${HTML_TYPE}\r\nContent-Length: ${body.length}\r\nCache-Control: no-cache\r\n${SERVER_HEADERS}`,
+        headers: `Content-Type: ${HTML_TYPE}\r\nContent-Length: ${body.length}\r\nCache-Control: no-cache\r\n${ruleLines}`,
         body: req.method === 'HEAD' ? null : body,
       };
     };
@@ -379,34 +463,46 @@ export class StaticHandler {
     return this.lookupCached(NOT_FOUND_PAGE, page).then(build);
   }
 
+  /**
+   * The representation for this Accept-Encoding: a precompressed sibling, else a compressed
+   * copy once one is ready (asking for one starts making them), else the file itself.
+   */
+  private choose(entry: FileEntry, acceptEncoding: string | undefined): Representation {
+    if (acceptEncoding === undefined) return entry.rep;
+    if (entry.variants.length > 0) {
+      const coding = chooseEncoding(acceptEncoding, entry.codings);
+      return coding === null ? entry.rep : entry.variants[entry.codings.indexOf(coding)]!;
+    }
+    if (entry.compressKey === null) return entry.rep;
+    const set = this.compressed.ready(entry.compressKey, entry.rep);
+    if (set === null) return entry.rep;
+    const coding = chooseEncoding(acceptEncoding, set.codings);
+    return coding === null ? entry.rep : set.reps[set.codings.indexOf(coding)]!;
+  }
+
   private answerFile(req: Request, entry: FileEntry): Reply | Promise<Reply> {
     const h = req.headers;
-    // The fast path: a plain GET of a cached small file.
+    const rep = this.choose(entry, h['accept-encoding']);
+    // The fast path: a plain GET of a representation held in memory.
     if (
       req.method === 'GET' &&
-      entry.rep.body !== null &&
+      rep.body !== null &&
       h.range === undefined &&
       h['if-none-match'] === undefined &&
       h['if-modified-since'] === undefined &&
       h['if-match'] === undefined &&
-      h['if-unmodified-since'] === undefined &&
-      (entry.variants.length === 0 || h['accept-encoding'] === undefined)
+      h['if-unmodified-since'] === undefined
     ) {
-      const body = entry.rep.body;
-      const headers = entry.okHeaders;
+      const body = rep.body;
+      const p = prepared(entry, rep);
+      const headers = p.okHeaders;
       if (body.length > WIRE_MAX_BODY) return { status: 200, headers, body };
       dateHeader();
-      if (entry.wireEpoch !== dateEpoch() || entry.wire === null) {
-        entry.wire = Buffer.concat([Buffer.from(statusLine(200) + dateHeader() + headers + '\r\n', 'latin1'), body]);
-        entry.wireEpoch = dateEpoch();
+      if (p.wireEpoch !== dateEpoch() || p.wire === null) {
+        p.wire = Buffer.concat([Buffer.from(statusLine(200) + dateHeader() + headers + '\r\n', 'latin1'), body]);
+        p.wireEpoch = dateEpoch();
       }
-      return { status: 200, headers, body, wire: entry.wire };
-    }
-
-    let rep = entry.rep;
-    if (entry.variants.length > 0) {
-      const coding = chooseEncoding(h['accept-encoding'], entry.codings);
-      if (coding !== null) rep = entry.variants[entry.codings.indexOf(coding)]!;
+      return { status: 200, headers, body, wire: p.wire };
     }
 
     const outcome = evaluatePreconditions(
@@ -417,6 +513,14 @@ export class StaticHandler {
     if (outcome === 304) {
       // RFC 9110 §15.4.5: the fields a 200 would have carried that describe caching.
       return { status: 304, headers: entry.headerLines + rep.validatorLines, body: null };
+    }
+    if (outcome === 'proceed' && rep === entry.rep && entry.compressKey !== null && h['if-none-match'] !== undefined && h['accept-encoding'] !== undefined) {
+      // No copy here yet (a new worker) but the client may hold one from another worker: it is
+      // still current when its tag is the one this file version's copy gets.
+      const coming = this.compressed.expectedValidator(entry.rep, h['accept-encoding']);
+      if (coming !== null && evaluatePreconditions(req.method, { ifNoneMatch: h['if-none-match'] }, { etag: coming.etag, lastModifiedMs: rep.lastModifiedMs }) === 304) {
+        return { status: 304, headers: entry.headerLines + coming.validatorLines, body: null };
+      }
     }
     if (outcome === 412) {
       const body = errorPage(412);
@@ -461,11 +565,7 @@ export class StaticHandler {
         }));
       }
     }
-    return this.body(req, rep, 200, this.headLines(entry, rep, size), 0, size);
-  }
-
-  private headLines(entry: FileEntry, rep: Representation, length: number): string {
-    return `Content-Type: ${entry.contentType}\r\n${entry.headerLines}${rep.validatorLines}${encodingLine(rep)}Content-Length: ${length}\r\n`;
+    return this.body(req, rep, 200, prepared(entry, rep).okHeaders, 0, size);
   }
 
   /** A body from memory when the file is cached, else from an opened and re-checked descriptor. */
@@ -482,24 +582,49 @@ export class StaticHandler {
    */
   private openOrRetry(req: Request, rep: Representation, reply: (fd: number) => Reply): Promise<Reply> {
     return openChecked(rep).then(reply, (err: NodeJS.ErrnoException) => {
+      if (isOutOfDescriptors(err)) return this.busy(err);
       if (req.retried) {
         return err.code === 'ECHANGED' ? fileChanging(err.message) : keepAlive(errorReply(statusForErrno(err), err.message));
       }
       this.cache.delete(req.path);
-      return this.lookupCached(req.path, undefined).then((e) => this.answer({ ...req, retried: true }, e), busy);
+      return this.lookupCached(req.path, undefined).then((e) => this.answer({ ...req, retried: true }, e), (err) => this.busy(err));
     });
   }
 
+  /**
+   * A file that kept changing while it was read (ECHANGED after the retries), or no descriptor
+   * to open it with, is a transient 503, not cached; anything else goes on to the connection's 500.
+   */
+  private busy(err: unknown): Reply {
+    if ((err as NodeJS.ErrnoException | null)?.code === 'ECHANGED') return fileChanging((err as Error).message);
+    if (isOutOfDescriptors(err)) {
+      this.onOutOfDescriptors();
+      return outOfDescriptors(err);
+    }
+    throw err;
+  }
+
   private async answerListing(req: Request, entry: ListingEntry): Promise<Reply> {
+    const by = parseListingQuery(req.query);
+    if ('error' in by) {
+      // A sort link the server never wrote: say what is wrong (escaped), keep the connection.
+      const body = errorPage(400, `Bad listing query: ${by.error}. Use ?sort=name|size|date&order=asc|desc.`);
+      return {
+        status: 400,
+        headers: `Content-Type: ${HTML_TYPE}\r\nContent-Length: ${body.length}\r\nCache-Control: no-store\r\n${SERVER_HEADERS}`,
+        body: req.method === 'HEAD' ? null : body,
+      };
+    }
     let items;
     try {
-      items = await readListing(entry.dir, { showDotfiles: this.config.dotfiles === 'allow', symlinks: this.config.symlinks, root: this.config.root });
+      items = await readListing(entry.dir, { showDotfiles: this.config.dotfiles === 'allow', symlinks: this.config.symlinks, root: this.config.root }, by);
     } catch (err) {
+      if (isOutOfDescriptors(err)) return this.busy(err);
       const status = statusForErrno(err);
       return keepAlive(errorReply(status, (err as Error).message));
     }
     const json = prefersJson(req.headers.accept);
-    const body = renderListing(entry.urlPath, items, json ? 'json' : 'html');
+    const body = renderListing(entry.urlPath, items, json ? 'json' : 'html', by);
     const type = json ? 'application/json; charset=utf-8' : HTML_TYPE;
     return {
       status: 200,
@@ -524,22 +649,35 @@ function openChecked(rep: Representation): Promise<number> {
   });
 }
 
+/** The 200 head lines of `rep` for a URL whose type and other fields are given. */
+function okHeaders(contentType: string, headerLines: string, rep: Representation): string {
+  return `Content-Type: ${contentType}\r\n${headerLines}${rep.validatorLines}${encodingLine(rep)}Content-Length: ${rep.size}\r\n`;
+}
+
+/** Most representations one entry prepares heads for: copies evicted and made again add more. */
+const MAX_PREPARED = 8;
+
+function prepared(entry: FileEntry, rep: Representation): Prepared {
+  const list = entry.prepared;
+  for (let i = 0; i < list.length; i++) if (list[i]!.rep === rep) return list[i]!;
+  if (list.length >= MAX_PREPARED) list.length = 1; // keep the file itself
+  const p: Prepared = { rep, okHeaders: okHeaders(entry.contentType, entry.headerLines, rep), wire: null, wireEpoch: -1 };
+  list.push(p);
+  return p;
+}
+
 function encodingLine(rep: Representation): string {
   return rep.coding === null ? '' : `Content-Encoding: ${rep.coding}\r\n`;
 }
 
-/**
- * A file that kept changing while it was read (ECHANGED after the retries) is a transient
- * 503, not cached; anything else goes on to the connection's 500.
- */
-function busy(err: unknown): Reply {
-  if ((err as NodeJS.ErrnoException | null)?.code === 'ECHANGED') return fileChanging((err as Error).message);
-  throw err;
+/** EMFILE / ENFILE while opening or reading a file: 503, try again in a moment (as nginx answers). */
+function outOfDescriptors(err: unknown): Reply {
+  return withHeader(errorReply(503, (err as Error).message), `Retry-After: ${RETRY_AFTER_SECONDS}\r\n`, false);
 }
 
 /** 503 for a file that is being rewritten while we read it: worth asking again in a moment. */
 function fileChanging(note: string): Reply {
-  return withHeader(errorReply(503, note), 'Retry-After: 1\r\n', false);
+  return withHeader(errorReply(503, note), `Retry-After: ${RETRY_AFTER_SECONDS}\r\n`, false);
 }
 
 /** Errors that are not about the request's framing keep the connection open. */

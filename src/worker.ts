@@ -4,61 +4,123 @@
  * workers = 0, alone.
  */
 import net from 'node:net';
+import os from 'node:os';
+import { AcceptGate } from './accept-gate';
 import { describeInherited, type InheritedSocket } from './activation';
-import type { Config } from './config';
-import { describeListenError } from './errors';
-import { Connection } from './http/connection';
+import { ConfigError, type Config } from './config';
+import { measureCapacity } from './descriptors';
+import { describeListenError, isOutOfDescriptors } from './errors';
+import { healthReply, isHealthTarget } from './health';
+import { Connection, type ConnectionOptions } from './http/connection';
+import type { AccessRecord, Request } from './http/types';
+import { listeningRecord } from './listen-urls';
 import type { Loggers } from './logger';
+import { RequestCounters } from './metrics/counters';
+import type * as MetricsServer from './metrics/metrics-server';
+import type * as ServingMetrics from './metrics/serving-metrics';
+import { applicable, changedKeys, describeChanges, SINGLE_RESTART_KEYS } from './reload';
 import { Drainer } from './shutdown';
 import { StaticHandler } from './static';
 
-/** Messages between primary and workers over the cluster IPC channel. */
-export type ToWorker = { cmd: 'drain' } | { cmd: 'force' };
-export type ToPrimary = { type: 'listen-error'; message: string };
+/**
+ * Messages between primary and workers over the cluster IPC channel (and metrics' own).
+ * `drain` is a stop (the pre-drain first, as on SIGTERM); `retire` is a reload replacing this
+ * worker: drain at once, the rest of the cluster keeps serving.
+ */
+export type ToWorker = { cmd: 'drain' } | { cmd: 'retire' } | { cmd: 'force' } | { cmd: 'reopen' } | { cmd: 'accept-pause'; granted: boolean };
+export type ToPrimary = { type: 'listen-error'; message: string } | { type: 'start-error'; message: string } | { type: 'accept-pause' };
 
 /**
+ * `workerId` is the cluster worker id (0 in single mode): the `worker` label of process
+ * metrics. `reloadConfig` reads the configuration sources again (single mode's SIGHUP).
+ *
  * `inherited` is the socket-activated listening socket to serve instead of binding
  * host:port. In a cluster worker, listen({ fd }) goes through the primary like any cluster
  * listen: the primary opens its own fd 3 and shares it with the workers (scheduling "none",
  * which the primary always uses for it), so every worker accepts on the same socket. Checked
  * on Node 20, 22 and 24.
  */
-export function runWorker(config: Config, loggers: Loggers, mode: 'cluster' | 'single', inherited: InheritedSocket | null = null): void {
-  const { log, access } = loggers;
-  const handler = new StaticHandler(config, log);
+export function runWorker(
+  config: Config,
+  loggers: Loggers,
+  mode: 'cluster' | 'single',
+  workerId = 0,
+  reloadConfig?: () => Config,
+  inherited: InheritedSocket | null = null,
+): void {
+  const { log } = loggers;
+  const onOutOfDescriptors = () => gate.outOfDescriptors();
+  let handler = new StaticHandler(config, log, onOutOfDescriptors);
+  let healthPath = config.healthPath;
   const connections = new Set<Connection>();
-  const connOptions = {
+  // Health probes come every second or so: they would drown the access log.
+  const logAccess = loggers.access;
+  const access = logAccess && ((r: AccessRecord) => (isHealthTarget(r.path, healthPath) ? undefined : logAccess(r)));
+  // With metrics off nothing is counted and prom-client is never loaded.
+  const counters = config.metricsPort !== 0 ? new RequestCounters() : null;
+  const connOptions: ConnectionOptions = {
     keepAliveTimeoutMs: config.keepAliveTimeoutMs,
     headersTimeoutMs: config.headersTimeoutMs,
     sendTimeoutMs: config.sendTimeoutMs,
-    handle: (req: Parameters<StaticHandler['handle']>[0]) => handler.handle(req),
+    // The health path is matched before any file lookup: no file can shadow it.
+    handle: (req: Request) => (req.path === healthPath ? healthReply(req, drainer.stopping) : handler.handle(req)),
     onAccess: access,
+    counters,
     onError: (err: unknown, what: string) => log.warn({ err }, what),
   };
 
+  const capacity = measureCapacity(config.maxConnections);
+  if (capacity.connections < config.maxConnections) {
+    log.warn(
+      { maxConnections: config.maxConnections, capacity: capacity.connections, fdLimit: capacity.fdLimit, fdsOpen: capacity.fdsOpen },
+      `maxConnections ${config.maxConnections} lowered to ${capacity.connections}: the file-descriptor limit is ${capacity.fdLimit} (2 per connection, ${capacity.fdsOpen} already open)`,
+    );
+  }
+
   const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
+    if (counters !== null) counters.connectionsAccepted++;
+    if (!gate.admit(socket)) return;
     const conn = new Connection(socket, connOptions, (c) => {
       connections.delete(c);
       drainer.check();
     });
     connections.add(conn);
-    // With scheduling "rr" the primary may hand over a connection it accepted just before
-    // this worker stopped accepting: answer its request with Connection: close, never reset it.
+    // Accepted after the drain began (the accept was already under way): it is answered
+    // with Connection: close like every other, never dropped unanswered.
     if (drainer.draining) conn.drain();
+    else gate.afterAdmit();
+  });
+  // Listening again after a pause uses the very same options: cluster finds the shared handle
+  // by them (with port 0 too, and the inherited fd), so no new socket is bound.
+  const listenOptions: net.ListenOptions | { fd: number; backlog: number } = inherited ? { fd: inherited.fd, backlog: 4096 } : { host: config.host, port: config.port, backlog: 4096 };
+  const gate = new AcceptGate({
+    capacity: capacity.connections,
+    open: () => connections.size,
+    close: () => server.close(),
+    listen: () => server.listen(listenOptions),
+    askPause: mode === 'cluster' && process.send ? () => process.send!({ type: 'accept-pause' } satisfies ToPrimary) : null,
+    draining: () => drainer.draining,
+    log,
   });
 
+  /** Runs before exiting (at most about a second): a worker hands over its final counts. */
+  let beforeExit: (() => Promise<void>) | null = null;
   const exit = (code: number) => {
     loggers.flush();
-    process.exit(code);
+    if (beforeExit === null) process.exit(code);
+    const done = () => process.exit(code);
+    beforeExit().then(done, done);
   };
-  const drainer = new Drainer({ server, connections, timeoutMs: config.drainTimeoutMs, log, exit });
+  const drainOptions = { server, connections, timeoutMs: config.drainTimeoutMs, preDrainMs: config.preDrainDelayMs, log, exit };
+  const drainer = new Drainer(drainOptions);
 
   let listening = false;
   server.on('error', (err: NodeJS.ErrnoException) => {
     if (listening) {
       // After the bind, errors come from accept() (EMFILE, ENFILE under load): that
       // connection is lost, the server is not. Never turn them into a shutdown.
-      log.error({ err }, `accept failed: ${err.code ?? err.message}`);
+      if (isOutOfDescriptors(err)) gate.acceptFailed();
+      else log.error({ err }, `accept failed: ${err.code ?? err.message}`);
       return;
     }
     const message = inherited
@@ -73,40 +135,133 @@ export function runWorker(config: Config, loggers: Loggers, mode: 'cluster' | 's
     }
   });
 
-  const target = inherited ? { fd: inherited.fd, backlog: 4096 } : { host: config.host, port: config.port, backlog: 4096 };
-  server.listen(target, () => {
-    listening = true;
-    if (mode === 'single' && inherited) {
-      const addr = server.address() as net.AddressInfo;
-      log.info(
-        { url: urlOf(addr.address, addr.port), fd: inherited.fd, fdName: inherited.name, address: addr.address, port: addr.port, workers: 0 },
-        `listening on ${urlOf(addr.address, addr.port)} from the ${describeInherited(inherited)} (single process; host and port settings ignored)`,
-      );
-      if (inherited.ignoredFds.length) log.warn({ ignoredFds: inherited.ignoredFds }, `serving fd ${inherited.fd} only; ignoring inherited fds ${inherited.ignoredFds.join(', ')}`);
-    } else if (mode === 'single') {
-      const addr = server.address() as net.AddressInfo;
-      log.info({ url: urlOf(config.host, addr.port), host: config.host, port: addr.port, workers: 0 }, `listening on ${urlOf(config.host, addr.port)} (single process)`);
+  const listen = () =>
+    server.listen(listenOptions, () => {
+      listening = true;
+      if (mode === 'single' && inherited) {
+        const addr = server.address() as net.AddressInfo;
+        log.info(
+          { fd: inherited.fd, fdName: inherited.name, address: addr.address, port: addr.port, workers: 0, root: config.root },
+          `listening on ${addr.address}:${addr.port} from the ${describeInherited(inherited)} (single process; host and port settings ignored)`,
+        );
+        if (inherited.ignoredFds.length) log.warn({ ignoredFds: inherited.ignoredFds }, `serving fd ${inherited.fd} only; ignoring inherited fds ${inherited.ignoredFds.join(', ')}`);
+      } else if (mode === 'single') {
+        const addr = server.address() as net.AddressInfo;
+        const { fields, msg } = listeningRecord(config.host, addr.port, 0, os.networkInterfaces());
+        log.info({ ...fields, root: config.root }, msg);
+      }
+    });
+
+  if (counters === null) listen();
+  else {
+    /* eslint-disable @typescript-eslint/no-require-imports -- loaded only when metrics are on */
+    const { ServingMetrics: Metrics, sendFinalCounts } = require('./metrics/serving-metrics') as typeof ServingMetrics;
+    const metrics = new Metrics(
+      {
+        counters,
+        openConnections: () => connections.size,
+        cacheHits: () => handler.cacheHits,
+        cacheMisses: () => handler.cacheMisses,
+        cacheSize: () => handler.cacheSize,
+      },
+      mode === 'single' ? 'single' : String(workerId),
+    );
+    if (mode === 'cluster') {
+      metrics.answerPrimary();
+      beforeExit = () => sendFinalCounts(metrics);
+      listen();
+    } else {
+      // Alone, this process serves the metrics itself; a metrics port it cannot bind stops
+      // the start before the public port is opened.
+      const { renderAggregate, startMetricsServer } = require('./metrics/metrics-server') as typeof MetricsServer;
+      /* eslint-enable @typescript-eslint/no-require-imports */
+      startMetricsServer(config.metricsHost, config.metricsPort, async () => renderAggregate(await metrics.snapshot()), log, listen, (message) => {
+        process.stderr.write(`fleetserve: ${message}\n`);
+        exit(1);
+      });
     }
-  });
+  }
 
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;
-    if (signals === 1) drainer.begin(signal);
+    if (signals === 1) drainer.stop(signal);
     else drainer.force(`second ${signal}`);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // SIGUSR1 reopens the log files; it must be handled in every process anyway, or Node
+  // would start its inspector on it. A group signal reaches a worker twice (the signal, and
+  // the primary's message): reopening twice is harmless.
+  process.on('SIGUSR1', () => reopenLogs(loggers, mode === 'single' ? 'SIGUSR1' : null));
   if (mode === 'cluster') {
+    // SIGHUP is the primary's (a rolling reload). A terminal hangup sends it to the whole
+    // group, and Node's default would end this worker: ignore it here.
+    process.on('SIGHUP', () => log.debug('SIGHUP ignored by a worker: the primary reloads'));
     process.on('message', (m: ToWorker) => {
-      if (m?.cmd === 'drain') drainer.begin('primary');
+      if (m?.cmd === 'drain') drainer.stop('primary');
+      else if (m?.cmd === 'retire') drainer.begin('replaced by a reload');
       else if (m?.cmd === 'force') drainer.force('primary');
+      else if (m?.cmd === 'reopen') reopenLogs(loggers, null);
+      else if (m?.cmd === 'accept-pause') gate.answer(m.granted);
     });
     // If the primary is killed outright, Node's cluster ends this worker at once when the
     // IPC channel closes (internal/cluster/child.js): a killed primary is a forced stop.
+  } else {
+    process.on('SIGHUP', () => {
+      if (drainer.stopping) {
+        log.warn('SIGHUP while stopping: ignored');
+        return;
+      }
+      reloadInPlace();
+    });
+  }
+
+  /**
+   * A single process cannot fork a replacement, so SIGHUP applies the new configuration in
+   * place: a new file handler (fresh cache, new header rules, …), new timeouts for every
+   * connection, the health path, the log level. Its socket, its loggers and its code stay.
+   */
+  function reloadInPlace(): void {
+    log.info({ signal: 'SIGHUP' }, 'reload started: reading the configuration again');
+    let next: Config;
+    try {
+      if (!reloadConfig) throw new ConfigError('no configuration source to read again');
+      next = reloadConfig();
+    } catch (err) {
+      const message = err instanceof ConfigError ? err.message : String(err);
+      log.error({ reason: message }, `reload failed: ${message}; the configuration in force stays`);
+      return;
+    }
+    const { config: applied, needRestart } = applicable(config, next, SINGLE_RESTART_KEYS);
+    const changed = changedKeys(config, applied);
+    config = applied;
+    handler = new StaticHandler(config, log, onOutOfDescriptors);
+    healthPath = config.healthPath;
+    connOptions.keepAliveTimeoutMs = config.keepAliveTimeoutMs;
+    connOptions.headersTimeoutMs = config.headersTimeoutMs;
+    connOptions.sendTimeoutMs = config.sendTimeoutMs;
+    drainOptions.timeoutMs = config.drainTimeoutMs;
+    drainOptions.preDrainMs = config.preDrainDelayMs;
+    log.level = config.logLevel;
+    const restart = Object.keys(needRestart).length > 0 ? `; needs a restart (not applied): ${describeChanges(needRestart)}` : '';
+    const message = `reload finished in place: ${describeChanges(changed)}${restart}`;
+    if (restart) log.warn({ changed, needRestart }, message);
+    else log.info({ changed, needRestart }, message);
   }
 }
 
-export function urlOf(host: string, port: number): string {
-  return `http://${host.includes(':') ? `[${host}]` : host}:${port}/`;
+/**
+ * Reopens the log files. `announce` names the signal when this process is the one that
+ * reports it (the primary, or the single process); workers only say so at debug level.
+ */
+export function reopenLogs(loggers: Loggers, announce: string | null): void {
+  try {
+    loggers.reopen();
+  } catch (err) {
+    loggers.log.error({ err }, `cannot reopen the log files: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; still writing to the old ones`);
+    return;
+  }
+  if (announce !== null) loggers.log.info({ signal: announce }, `${announce}: log files reopened`);
+  else loggers.log.debug('log files reopened');
 }

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { buildRequest, parseArgs, toRequestTarget, type ClientOptions } from '../src/client/args';
 import { formatBytes, formatDuration, formatProgress, isTextual } from '../src/client/format';
+import { parseWriteOut, renderWriteOut } from '../src/client/write-out';
 
 function options(argv: string[]): ClientOptions {
   const r = parseArgs(argv);
@@ -89,8 +90,8 @@ t.test('options', async (t) => {
 t.test('usage errors are one line and say what is wrong', async (t) => {
   const cases: [string[], RegExp][] = [
     [[], /missing URL/],
-    [['127.0.0.1'], /missing PORT after "127\.0\.0\.1"/],
     [['127.0.0.1', 'http'], /bad port "http"/],
+    [['127.0.0.1:1/a', 'localhost:1/b'], /all URLs must share/],
     [['127.0.0.1', '0', '/'], /bad port "0"/],
     [['127.0.0.1', '65536'], /bad port "65536"/],
     [['bad host', '80'], /bad host "bad host"/],
@@ -174,4 +175,33 @@ t.test('progress line', async (t) => {
   t.equal(formatProgress({ received: 0, total: 100, elapsedMs: 0, done: false, columns: 80 }).endsWith('ETA --:--'), true);
   const narrow = formatProgress({ received: 1, total: 2, elapsedMs: 1000, done: false, columns: 50 });
   t.ok(narrow.length <= 60, `narrow terminals get a shorter bar: ${narrow}`);
+});
+
+t.test('curl habits: URLs without a scheme, -v -i -I -X -L -w -O', async (t) => {
+  const o = options(['localhost:6789/a%20b', 'localhost:6789/x']);
+  t.same([o.host, o.port, o.authority, o.paths], ['localhost', 6789, 'localhost:6789', ['/a%20b', '/x']], 'host:port/path');
+  t.same([options(['example.com']).host, options(['example.com']).port], ['example.com', 80], 'a bare host is a URL on port 80');
+  t.same(options(['[::1]:81/z']).host, '::1');
+  t.same(options(['h', '8080', 'p']).paths, ['/p'], 'HOST PORT PATH still works');
+  const d = options(['h:1']);
+  t.same([d.verbose, d.include, d.headOnly, d.method, d.follow, d.maxRedirs, d.writeOut, d.remoteNames], [false, false, false, 'GET', false, 10, undefined, undefined], 'defaults');
+  const f = options(['-viL', '--max-redirs', '3', '-X', 'PURGE', 'h:1/a']);
+  t.same([f.verbose, f.include, f.follow, f.maxRedirs, f.method], [true, true, true, 3, 'PURGE']);
+  t.equal(options(['-I', 'h:1']).method, 'HEAD');
+  t.same(options(['-I', '-X', 'GET', 'h:1']).method, 'GET', '-X wins over -I for the method');
+  t.same(options(['-O', 'h:1/dir/file.tar.gz?x=1', 'h:1/a%20b']).remoteNames, ['file.tar.gz', 'a b']);
+  t.match(usageError(['-O', 'h:1/']), /-O cannot name a file after "\/"/);
+  t.match(usageError(['-O', 'h', '1', '/a/..']), /-O cannot name a file/);
+  t.match(usageError(['-O', 'h:1/a%2Fb']), /-O cannot name a file/, 'a decoded "/" is refused');
+  t.match(usageError(['-O', '-o', 'f', 'h:1/a']), /-O and -o/);
+  t.match(usageError(['-X', '', 'h:1']), /bad method/);
+  t.match(usageError(['--max-redirs', 'many', 'h:1']), /bad --max-redirs/);
+});
+
+t.test('-w formats', async (t) => {
+  const facts = { httpCode: 200, sizeDownload: 18, sizeHeader: 200, timeTotalMs: 12.5, urlEffective: 'http://h/', numRedirects: 1, contentType: 'text/plain', method: 'GET', remoteIp: '127.0.0.1', remotePort: 80 };
+  t.equal(renderWriteOut(parseWriteOut('%{http_code} %{size_download} %{time_total} %{url_effective}\\n'), facts), '200 18 0.012500 http://h/\n');
+  t.equal(renderWriteOut(parseWriteOut('100%% \\t\\\\ \\x %{response_code}'), { ...facts, httpCode: 0 }), '100% \t\\ \\x 000', 'escapes; an unknown escape stays as typed; no response is 000');
+  t.throws(() => parseWriteOut('%{bogus}'), /unknown variable %\{bogus\}/);
+  t.throws(() => parseWriteOut('%{http_code'), /unclosed/);
 });

@@ -23,7 +23,7 @@ if (problem) {
       }),
     );
     t.teardown(srv.close);
-    const r = await runClient(['127.0.0.1', String(srv.port), 'HelloWorld.html']);
+    const r = await runClient(['-v', '127.0.0.1', String(srv.port), 'HelloWorld.html']);
     t.equal(r.code, 0);
     t.equal(r.stdout.toString(), body);
     const p = srv.port;
@@ -57,7 +57,7 @@ if (problem) {
       }),
     );
     t.teardown(srv.close);
-    const r = await runClient([`http://127.0.0.1:${srv.port}/chunked`]);
+    const r = await runClient(['-v', `http://127.0.0.1:${srv.port}/chunked`]);
     t.equal(r.code, 0);
     t.equal(r.stdout.toString(), 'hello world\n');
     t.match(r.stderr, '< Transfer-Encoding: chunked\n');
@@ -85,7 +85,7 @@ if (problem) {
       }),
     );
     t.teardown(srv.close);
-    const r = await runClient([`http://127.0.0.1:${srv.port}/`]);
+    const r = await runClient(['-v', `http://127.0.0.1:${srv.port}/`]);
     t.equal(r.code, 0);
     t.equal(r.stdout.toString(), 'first part, second part\n');
     t.match(r.stderr, '* 24 body bytes (read until the server closed the connection)\n');
@@ -97,7 +97,7 @@ if (problem) {
       setTimeout(() => res.end('final\n'), 20);
     });
     t.teardown(srv.close);
-    const r = await runClient([`http://127.0.0.1:${srv.port}/`]);
+    const r = await runClient(['-v', `http://127.0.0.1:${srv.port}/`]);
     t.equal(r.code, 0);
     t.equal(r.stdout.toString(), 'final\n');
     t.match(r.stderr, /< HTTP\/1\.1 100 Continue\n<\n< HTTP\/1\.1 200 OK\n/);
@@ -110,7 +110,7 @@ if (problem) {
     });
     t.teardown(srv.close);
     const u = `http://127.0.0.1:${srv.port}`;
-    const r = await runClient([`${u}/nc`, `${u}/nm`, `${u}/ok`]);
+    const r = await runClient(['-v', `${u}/nc`, `${u}/nm`, `${u}/ok`]);
     t.equal(r.code, 0);
     t.equal(r.stdout.toString(), 'after\n');
     t.match(r.stderr, '* no body (status 204)');
@@ -121,7 +121,7 @@ if (problem) {
   t.test('keep-alive: two paths over ONE connection', async (t) => {
     const srv = await startHttp((req, res) => res.end(`body of ${req.url}\n`));
     t.teardown(srv.close);
-    const r = await runClient(['127.0.0.1', String(srv.port), 'a.html', '/b.html']);
+    const r = await runClient(['-v', '127.0.0.1', String(srv.port), 'a.html', '/b.html']);
     t.equal(r.code, 0);
     t.equal(r.stdout.toString(), 'body of /a.html\nbody of /b.html\n', 'bodies in order');
     t.equal(srv.connections(), 1, 'the server saw one connection');
@@ -136,7 +136,7 @@ if (problem) {
     });
     t.teardown(srv.close);
     const u = `http://127.0.0.1:${srv.port}`;
-    const r = await runClient([`${u}/1`, `${u}/2`]);
+    const r = await runClient(['-v', `${u}/1`, `${u}/2`]);
     t.equal(r.code, 0);
     t.equal(r.stdout.toString(), '/1\n/2\n');
     t.equal(srv.connections(), 2);
@@ -154,7 +154,7 @@ if (problem) {
     );
     t.teardown(srv.close);
     const u = `http://127.0.0.1:${srv.port}`;
-    const r = await runClient([`${u}/a`, `${u}/b`]);
+    const r = await runClient(['-v', `${u}/a`, `${u}/b`]);
     t.equal(r.code, 0, r.stderr);
     t.equal(r.stdout.toString(), '0010', 'first from connection 0, second from connection 1');
     t.match(r.stderr, /\* no response to \/b \(connection (closed|reset) before any response\); retrying on a new connection\n/);
@@ -177,7 +177,7 @@ if (problem) {
     });
     t.teardown(srv.close);
     const u = `http://127.0.0.1:${srv.port}`;
-    const r = await runClient(['--pipeline', '--timeout', '3000', `${u}/1`, `${u}/2`]);
+    const r = await runClient(['-v', '--pipeline', '--timeout', '3000', `${u}/1`, `${u}/2`]);
     t.equal(r.code, 0, r.stderr);
     t.equal(headsBeforeFirstAnswer, 2);
     t.equal(r.stdout.toString(), 'first\nsecond\n', 'responses read in order');
@@ -185,7 +185,7 @@ if (problem) {
     t.match(r.stderr, /> GET \/1 HTTP\/1\.1\n(?:> .*\n)*>\n> GET \/2 HTTP\/1\.1\n/, 'both requests dumped before any response');
     t.match(r.stderr, 'pipelining 2 requests');
 
-    const serial = await runClient(['--timeout', '500', `${u}/1`, `${u}/2`]);
+    const serial = await runClient(['-v', '--timeout', '500', `${u}/1`, `${u}/2`]);
     t.equal(serial.code, 5, 'without --pipeline the same server never answers: timeout');
   });
 
@@ -198,7 +198,7 @@ if (problem) {
     );
     t.teardown(srv.close);
     const u = `http://127.0.0.1:${srv.port}`;
-    const r = await runClient(['--pipeline', `${u}/1`, `${u}/2`, `${u}/3`]);
+    const r = await runClient(['-v', '--pipeline', `${u}/1`, `${u}/2`, `${u}/3`]);
     t.equal(r.code, 0, r.stderr);
     t.equal(r.stdout.toString(), '/1\n/2\n/3\n');
     t.equal(srv.connections(), 3);
@@ -219,13 +219,13 @@ if (problem) {
     );
     t.teardown(srv.close);
     const u = `http://127.0.0.1:${srv.port}`;
-    const r = await runClient(['--pipeline', `${u}/a`, `${u}/b`]);
+    const r = await runClient(['-v', '--pipeline', `${u}/a`, `${u}/b`]);
     t.equal(r.code, 0, r.stderr);
     t.equal(r.stdout.toString(), '1011', 'both answered on the second connection, one at a time');
     t.match(r.stderr, '* no response to /a (connection reset before any response); retrying on a new connection without pipelining\n');
     t.notMatch(r.stderr.split('without pipelining')[1], 'pipelining 2');
 
-    const again = await runClient(['127.0.0.1', String(srv.port), '/a']);
+    const again = await runClient(['-v', '127.0.0.1', String(srv.port), '/a']);
     t.equal(again.code, 0, 'a fresh connection that is not pipelined is not retried... and here it is answered');
   });
 
@@ -280,7 +280,7 @@ if (problem) {
       res.end('ok');
     });
     t.teardown(srv.close);
-    const r = await runClient([
+    const r = await runClient(['-v', 
       '-H', 'X-Test: one',
       '-H', 'X-Test: two',
       '--header', 'User-Agent: custom/1',
@@ -295,7 +295,7 @@ if (problem) {
     t.same(raw.filter((_, i) => i % 2 === 0), ['Host', 'User-Agent', 'X-Test', 'X-Test']);
     t.match(r.stderr, '> X-Test: one\n> X-Test: two\n');
 
-    const plain = await runClient([`http://127.0.0.1:${srv.port}/`]);
+    const plain = await runClient(['-v', `http://127.0.0.1:${srv.port}/`]);
     t.equal(plain.code, 0);
     t.equal(headers['user-agent'], `fleetserve-client/${VERSION}`, 'default User-Agent');
     t.equal(headers['accept'], '*/*', 'default Accept');
@@ -398,7 +398,7 @@ if (problem) {
   t.test('an empty body on a 200 prints nothing and succeeds', async (t) => {
     const srv = await startHttp((_req, res) => res.end());
     t.teardown(srv.close);
-    const r = await runClient([`http://127.0.0.1:${srv.port}/`]);
+    const r = await runClient(['-v', `http://127.0.0.1:${srv.port}/`]);
     t.equal(r.code, 0);
     t.equal(r.stdout.length, 0);
     t.match(r.stderr, '* 0 body bytes (Content-Length)');

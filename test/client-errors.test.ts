@@ -27,11 +27,12 @@ t.test('exit codes are distinct', async (t) => {
     MALFORMED: 7,
     OUTPUT: 8,
     HTTP_ERROR: 22,
+    TOO_MANY_REDIRECTS: 47,
   }, 'the documented table');
 });
 
 t.test('connect timeout (in-process, with a connection that never completes)', async (t) => {
-  const parsed = parseArgs(['--connect-timeout', '150', 'http://127.0.0.1:9/']);
+  const parsed = parseArgs(['-v', '--connect-timeout', '150', 'http://127.0.0.1:9/']);
   if (parsed.kind !== 'run') throw new Error('bad test arguments');
   const stdout = new PassThrough();
   const stderr = new PassThrough();
@@ -205,7 +206,7 @@ if (problem) {
   t.test('a hostile status line cannot reach the terminal raw', async (t) => {
     const srv = await startRaw((s) => onRequestHeads(s, () => s.end('HTTP/1.1 200 OK\r\nX-Evil: \x1b]0;pwned\x07\r\nContent-Length: 0\r\n\r\n')));
     t.teardown(srv.close);
-    const r = await runClient([`http://127.0.0.1:${srv.port}/`]);
+    const r = await runClient(['-v', `http://127.0.0.1:${srv.port}/`]);
     t.equal(r.code, 0);
     t.match(r.stderr, '< X-Evil: \\x1b]0;pwned\\x07\n');
     t.notMatch(r.stderr, /\x1b/);

@@ -268,14 +268,46 @@ t.test('boolean spellings', async (t) => {
 t.test('root must be an existing directory', async (t) => {
   const { cwd, write } = sandbox(t);
   const missing = path.join(cwd, 'nope');
-  const e = errorOf(['--root', 'nope'], {}, cwd);
-  t.equal(e, `root: ${missing} does not exist`);
   const file = write('afile.txt', 'x');
   const e2 = errorOf([file], {}, cwd);
-  t.equal(e2, `root: ${file} is not a directory`);
-  fs.rmSync(path.join(cwd, 'site'), { recursive: true });
-  const e3 = errorOf([], {}, cwd);
-  t.equal(e3, `root: ${path.join(cwd, 'site')} does not exist`, 'the default ./site too');
+  t.equal(e2, `root: ${file} is not a directory (pass a directory: fleetserve ./public)`);
+  const e = errorOf(['--root', 'nope'], {}, cwd);
+  t.equal(e, `root: ${missing} does not exist (pass a directory: fleetserve ./public)`);
+});
+
+t.test('without a directory: ./site when the working directory has one, else the working directory', async (t) => {
+  const { cwd, site } = sandbox(t);
+  const withSite = loadConfig([], {}, cwd);
+  t.equal(withSite.kind === 'run' && withSite.config.root, site);
+  t.equal(withSite.kind === 'run' && withSite.rootChoice, 'no directory given: serving ./site');
+  fs.rmSync(site, { recursive: true });
+  const without = loadConfig([], {}, cwd);
+  t.equal(without.kind === 'run' && without.config.root, cwd, 'the working directory itself');
+  t.equal(without.kind === 'run' && without.rootChoice, 'no ./site here: serving the current directory');
+  fs.writeFileSync(path.join(cwd, 'site'), 'a file, not a directory');
+  t.equal(run([], {}, cwd).root, cwd, 'a file called site is not a site');
+  t.equal(run([], { FLEETSERVE_ROOT: '' }, cwd).root, cwd, 'an empty FLEETSERVE_ROOT is the default');
+  const given = loadConfig(['.'], {}, cwd);
+  t.equal(given.kind === 'run' && given.rootChoice, undefined, 'a given directory needs no note');
+  t.equal(errorOf(['--root', 'site'], {}, cwd), `root: ${path.join(cwd, 'site')} is not a directory (pass a directory: fleetserve ./public)`);
+});
+
+t.test('short flags: -p PORT and -a HOST as http-server has them; -V version; -v refused with a hint', async (t) => {
+  const { cwd } = sandbox(t);
+  const c = run(['-p', '8080', '-a', '127.0.0.1'], {}, cwd);
+  t.equal(c.port, 8080);
+  t.equal(c.host, '127.0.0.1');
+  t.equal(run(['-p8081'], {}, cwd).port, 8081, '-p8081');
+  t.equal(run(['-p=8082'], {}, cwd).port, 8082, '-p=8082');
+  t.equal(run(['--port', '1', '-p', '8083'], {}, cwd).port, 8083, 'the last of --port and -p wins');
+  t.equal(run(['-p', '8083', '--port', '1'], { PORT: '9' }, cwd).port, 1, 'and the other way round');
+  t.equal(errorOf(['-p'], {}, cwd), 'option -p needs a value');
+  t.match(errorOf(['-p', 'eighty'], {}, cwd), keyRe('port'));
+  t.equal(loadConfig(['-V'], {}, cwd).kind, 'version');
+  t.equal(loadConfig(['--version'], {}, cwd).kind, 'version');
+  t.equal(loadConfig(['-h'], {}, cwd).kind, 'help');
+  t.equal(errorOf(['-v'], {}, cwd), 'unknown option -v (the version is -V; more logs: --log-level debug)');
+  t.match(errorOf(['-x'], {}, cwd), /unknown option -x .*-p -a/);
 });
 
 t.test('config file problems', async (t) => {
@@ -330,4 +362,14 @@ t.test('--help lists every key with its flag, env var and default', async (t) =>
     if (defaults[key]) t.match(line, defaults[key]!, `${key}: default value`);
   }
   t.match(r.text, /--help/);
+});
+
+t.test('maxConnections: default, env, flag, and refused values', async (t) => {
+  const { cwd } = sandbox(t);
+  t.equal(run([], {}, cwd).maxConnections, 4096, 'default 4096');
+  t.equal(run([], { FLEETSERVE_MAX_CONNECTIONS: '100' }, cwd).maxConnections, 100, 'FLEETSERVE_MAX_CONNECTIONS');
+  t.equal(run(['--max-connections', '7'], { FLEETSERVE_MAX_CONNECTIONS: '100' }, cwd).maxConnections, 7, '--max-connections wins over env');
+  for (const bad of ['0', '-1', '1.5', 'abc', '']) {
+    t.throws(() => run(['--max-connections', bad], {}, cwd), /maxConnections/, `--max-connections ${JSON.stringify(bad)} is refused`);
+  }
 });

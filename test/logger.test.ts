@@ -4,7 +4,17 @@ import path from 'node:path';
 import t from 'tap';
 import { accessBatchBytes, accessLineWriter, LineBatcher } from '../src/logger';
 
-const record = { method: 'GET', path: '/a "quoted"\\path?x=1', status: 200, bytes: 455, ms: 0.25, remote: '127.0.0.1' };
+const record = {
+  method: 'GET',
+  path: '/a "quoted"\\path?x=1',
+  protocol: 'HTTP/1.1',
+  status: 200,
+  bytes: 455,
+  ms: 0.25,
+  remote: '127.0.0.1',
+  referer: 'http://example.com/a"b\\c',
+  userAgent: 'curl/8.5.0 "quoted" \\ and \u00e9 (obs-text)',
+};
 
 t.test('an access line is one JSON object with the fields pino would write, in order', (t) => {
   const out: string[] = [];
@@ -12,8 +22,9 @@ t.test('an access line is one JSON object with the fields pino would write, in o
   t.equal(out.length, 1);
   t.ok(out[0]!.endsWith('\n'));
   const obj = JSON.parse(out[0]!);
-  t.same(Object.keys(obj), ['level', 'time', 'pid', 'worker', 'kind', 'method', 'path', 'status', 'bytes', 'ms', 'remote']);
-  t.match(obj, { level: 30, pid: process.pid, worker: 3, kind: 'access', ...record });
+  t.same(Object.keys(obj), ['level', 'time', 'pid', 'worker', 'kind', 'method', 'path', 'protocol', 'status', 'bytes', 'ms', 'remote', 'referer', 'userAgent']);
+  t.same(obj, { level: 30, time: obj.time, pid: process.pid, worker: 3, kind: 'access', ...record });
+  t.ok(/^[\x20-\x7e]*\n$/.test(out[0]!), 'the line is printable ASCII: obs-text is \\u-escaped');
   t.ok(!Number.isNaN(Date.parse(obj.time)), 'ISO time');
   t.end();
 });

@@ -153,8 +153,8 @@ t.test('precompressed siblings', async (t) => {
     });
   }
 
-  t.test('--precompressed false serves only the original', async (t) => {
-    const off = await startServer(t, { root, args: ['--precompressed', 'false'] });
+  t.test('--precompressed false (and --compress false) serves only the original', async (t) => {
+    const off = await startServer(t, { root, args: ['--precompressed', 'false', '--compress', 'false'] });
     for (const ae of ['gzip', 'br', 'zstd', '*', 'gzip, br, zstd']) {
       const r = await one(off.port, '/app.js', { 'Accept-Encoding': ae });
       t.equal(r.status, 200);

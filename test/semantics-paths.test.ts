@@ -187,9 +187,9 @@ t.test('paths', async (t) => {
     t.match(html, /a &#34;q&#34; &#39;s\.txt/);
     t.notMatch(html, /\.secret/, 'dotfiles are not listed unless allowed');
     t.match(html, /1\.2 KiB/, 'sizes');
-    t.match(html, /Fri, 04 Mar 2022 05:06:07 GMT/, 'dates');
+    t.match(html, /<time datetime="2022-03-04T05:06:07\.000Z">2022-03-04 05:06<\/time>/, 'dates, in UTC');
     t.match(html, /href="\.\.\/"/, 'a link to the parent');
-    const names = [...html.matchAll(/<a href="([^"]+)">/g)].map((m) => m[1]!);
+    const names = [...html.matchAll(/<td class="name"><a href="([^"]+)">/g)].map((m) => m[1]!);
     t.equal(names[0], '../', 'the parent first');
     t.same(names.slice(1, 4), ['adir/', 'Mdir/', 'zdir/'], 'then directories, case-insensitively');
     t.same(

@@ -1,5 +1,6 @@
 /** Command-line parsing and request building for fleetserve-client: pure functions, no I/O. */
 import type { HeaderField } from './response-parser';
+import { parseWriteOut, type WriteOutPart } from './write-out';
 
 export interface ClientOptions {
   /** Host to connect to: a name or an address, IPv6 without brackets. */
@@ -9,7 +10,21 @@ export interface ClientOptions {
   authority: string;
   /** Request-targets, in order, each starting with "/". */
   paths: string[];
-  method: 'GET' | 'HEAD';
+  /** The request method: GET, HEAD with -I, or what -X says. */
+  method: string;
+  /** -I: the response head is the output. */
+  headOnly: boolean;
+  /** -v: the request and response heads, and what the client does, on stderr. */
+  verbose: boolean;
+  /** -i: each response head goes to the output before its body. */
+  include: boolean;
+  /** -L: follow redirects, at most maxRedirs per path. */
+  follow: boolean;
+  maxRedirs: number;
+  /** -w: written to stdout after each transfer. */
+  writeOut: WriteOutPart[] | undefined;
+  /** -O: one file per path, named after its last segment (in the working directory). */
+  remoteNames: string[] | undefined;
   /** -H fields in order; an empty value drops the default field of that name. */
   headers: HeaderField[];
   /** undefined: stdout; "-": stdout even for binary bodies on a terminal; else a file path. */
@@ -30,24 +45,36 @@ export type ParsedArgs =
 export const USAGE = `Usage: fleetserve-client [options] URL [URL...]
        fleetserve-client [options] HOST PORT [PATH...]
 
-Fetches one or more paths from an HTTP/1.1 server, reusing one keep-alive
-connection. The request and the response heads are shown on stderr (like
-curl -v); bodies go to stdout, or to the -o file.
+Fetches one or more paths from an HTTP/1.1 server over one keep-alive
+connection, as curl does: bodies go to stdout (or the -o/-O file); -v shows
+the request and response heads on stderr.
 
-  URL                        http://host[:port]/path; several URLs must share
-                             scheme, host and port. https:// is not supported.
+  URL                        [http://]host[:port][/path]; several URLs must
+                             share host and port. https:// is not supported.
   HOST PORT [PATH...]        PATH defaults to "/"; a leading "/" is added.
 
 Options:
+  -v, --verbose              show the request, the response head and what the
+                             client does on stderr (like curl -v)
+  -i, --include              write each response head before its body
+  -I, --head                 send HEAD, and print the response head as output
+  -X, --request METHOD       send METHOD instead of GET (no request body)
+  -L, --location             follow redirects (3xx with Location)
+      --max-redirs N         at most N redirects per path (default 10)
   -o, --output FILE          write the bodies to FILE (several are appended in
                              order); "-o -" writes to stdout even when the body
                              is binary and stdout is a terminal
-  -I, --head                 send HEAD, and print the response head as output
+  -O, --remote-name          save each body as the last segment of its path
+  -w, --write-out FORMAT     print FORMAT to stdout after each transfer:
+                             %{http_code} %{size_download} %{time_total}
+                             %{url_effective} %{num_redirects} %{content_type}
+                             %{size_header} %{method} %{remote_ip}
+                             %{remote_port}, and \\n \\t \\r \\\\ %%
   -H, --header 'Name: value' add a request header (repeatable); 'Name:' with
                              no value drops the default Host, User-Agent or
                              Accept header
-  -s, --silent               no request/response dump, no progress bar
-                             (errors are still reported)
+  -s, --silent               no progress bar and no -v dump (errors are still
+                             reported)
       --pipeline             send every request before reading any response
       --connect-timeout MS   give up connecting after MS ms (default 10000;
                              0 waits forever)
@@ -68,6 +95,7 @@ Exit codes:
   3 cannot connect           7 malformed response
   4 host not found           8 cannot write the output
   22 a response had an HTTP status of 400 or more
+  47 more redirects than --max-redirs
 `;
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -79,6 +107,13 @@ interface OptionSpec {
 }
 
 const OPTIONS: OptionSpec[] = [
+  { long: 'verbose', short: 'v', takesValue: false },
+  { long: 'include', short: 'i', takesValue: false },
+  { long: 'request', short: 'X', takesValue: true },
+  { long: 'location', short: 'L', takesValue: false },
+  { long: 'max-redirs', takesValue: true },
+  { long: 'remote-name', short: 'O', takesValue: false },
+  { long: 'write-out', short: 'w', takesValue: true },
   { long: 'output', short: 'o', takesValue: true },
   { long: 'head', short: 'I', takesValue: false },
   { long: 'header', short: 'H', takesValue: true },
@@ -111,7 +146,14 @@ function parse(argv: readonly string[]): ParsedArgs {
   const positionals: string[] = [];
   const headers: HeaderField[] = [];
   let output: string | undefined;
-  let method: 'GET' | 'HEAD' = 'GET';
+  let headOnly = false;
+  let requestMethod: string | undefined;
+  let verbose = false;
+  let include = false;
+  let follow = false;
+  let maxRedirs = 10;
+  let remoteName = false;
+  let writeOut: WriteOutPart[] | undefined;
   let silent = false;
   let pipeline = false;
   let connectTimeoutMs = 10_000;
@@ -126,7 +168,34 @@ function parse(argv: readonly string[]): ParsedArgs {
         output = value;
         break;
       case 'head':
-        method = 'HEAD';
+        headOnly = true;
+        break;
+      case 'verbose':
+        verbose = true;
+        break;
+      case 'include':
+        include = true;
+        break;
+      case 'request':
+        if (!TOKEN.test(value ?? '')) throw new Usage(`bad method "${value}" for -X (a token such as GET, DELETE or PURGE)`);
+        requestMethod = value;
+        break;
+      case 'location':
+        follow = true;
+        break;
+      case 'max-redirs':
+        if (!/^\d{1,4}$/.test(value ?? '')) throw new Usage(`bad --max-redirs value "${value}" (a whole number)`);
+        maxRedirs = Number(value);
+        break;
+      case 'remote-name':
+        remoteName = true;
+        break;
+      case 'write-out':
+        try {
+          writeOut = parseWriteOut(value ?? '');
+        } catch (err) {
+          throw new Usage((err as Error).message);
+        }
         break;
       case 'header':
         headers.push(parseHeader(value ?? ''));
@@ -195,11 +264,35 @@ function parse(argv: readonly string[]): ParsedArgs {
 
   if (help) return { kind: 'help' };
   if (version) return { kind: 'version' };
+  if (remoteName && output !== undefined) throw new Usage('-O and -o cannot be combined: -O names the files itself');
+  if (follow && pipeline) throw new Usage('-L and --pipeline cannot be combined: a redirect decides the next request');
   const target = parseTarget(positionals);
+  const method = requestMethod ?? (headOnly ? 'HEAD' : 'GET');
+  const remoteNames = remoteName ? target.paths.map(remoteFileName) : undefined;
   return {
     kind: 'run',
-    options: { ...target, method, headers, output, silent, pipeline, connectTimeoutMs, timeoutMs },
+    options: { ...target, method, headOnly, verbose, include, follow, maxRedirs, writeOut, remoteNames, headers, output, silent, pipeline, connectTimeoutMs, timeoutMs },
   };
+}
+
+/**
+ * The file -O saves a path to: its last segment, percent-decoded. Names that would write
+ * elsewhere than a new file in the working directory (empty, ".", "..", a "/" or NUL once
+ * decoded) are refused, as curl refuses an empty one.
+ */
+export function remoteFileName(target: string): string {
+  const pathOnly = target.split('?')[0]!;
+  const segment = pathOnly.slice(pathOnly.lastIndexOf('/') + 1);
+  let name = segment;
+  try {
+    name = decodeURIComponent(segment);
+  } catch {
+    // Not valid percent-encoding: keep it as typed.
+  }
+  if (name === '' || name === '.' || name === '..' || /[/\\\0]/.test(name)) {
+    throw new Usage(`-O cannot name a file after "${target}" (no usable last path segment); use -o FILE`);
+  }
+  return name;
 }
 
 function parseMs(option: string, value: string): number {
@@ -228,7 +321,11 @@ type Target = Pick<ClientOptions, 'host' | 'port' | 'authority' | 'paths'>;
 function parseTarget(positionals: string[]): Target {
   const first = positionals[0];
   if (first === undefined) throw new Usage('missing URL (or HOST PORT PATH)');
-  return /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(first) ? parseUrls(positionals) : parseHostPort(positionals);
+  if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(first)) return parseUrls(positionals);
+  // "HOST PORT ..." when the second word could be a port (no "/", ":" or "." as in a URL, so a
+  // typo gets "bad port"); otherwise URLs without a scheme, as curl reads them.
+  if (positionals.length >= 2 && /^[^/:.]*$/.test(positionals[1]!)) return parseHostPort(positionals);
+  return parseUrls(positionals.map((p) => (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(p) ? p : `http://${p}`)));
 }
 
 function parseUrls(args: string[]): Target {

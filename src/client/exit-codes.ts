@@ -19,6 +19,8 @@ export const EXIT = {
   OUTPUT: 8,
   /** At least one response had a status of 400 or more (every body was still fetched). */
   HTTP_ERROR: 22,
+  /** -L followed more redirects than --max-redirs allows (curl's code for it). */
+  TOO_MANY_REDIRECTS: 47,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

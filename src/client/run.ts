@@ -3,7 +3,6 @@
  * turning parser events into output. Everything it touches outside of memory
  * comes in through ClientIO, so tests can run it in-process with fakes.
  */
-import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { buildRequest, type BuiltRequest, type ClientOptions } from './args';
 import { ClientError, EXIT } from './exit-codes';
@@ -13,11 +12,12 @@ import {
   dumpTrailers,
   fieldValue,
   formatBytes,
-  formatProgress,
   headAsOutput,
   isTextual,
 } from './format';
+import { Output, ProgressBar } from './output';
 import { ResponseParser, type Framing, type ParserProgress, type ResponseHead } from './response-parser';
+import { renderWriteOut } from './write-out';
 
 export interface ClientIO {
   stdout: NodeJS.WritableStream;
@@ -36,8 +36,6 @@ export interface ClientIO {
 export const defaultConnect = (host: string, port: number): net.Socket => net.connect({ host, port });
 
 const EMPTY = Buffer.alloc(0);
-/** How often the progress line is redrawn at most. */
-const PROGRESS_INTERVAL_MS = 200;
 /** Received chunks held before the socket is paused. */
 const MAX_QUEUED_CHUNKS = 16;
 
@@ -110,134 +108,40 @@ class Connection {
   }
 }
 
-/** Where bodies go: stdout, or the -o file, opened only once there is a response to put in it. */
-class Output {
-  private fd: number | undefined;
-  private stdoutError: Error | undefined;
-
-  constructor(
-    private readonly file: string | undefined,
-    private readonly stdout: NodeJS.WritableStream,
-  ) {
-    stdout.on('error', (err: Error) => {
-      this.stdoutError = err;
-    });
-  }
-
-  get toStdout(): boolean {
-    return this.file === undefined;
-  }
-
-  async write(data: Buffer | string): Promise<void> {
-    const buf = typeof data === 'string' ? Buffer.from(data, 'latin1') : data;
-    if (buf.length === 0) return;
-    if (this.file === undefined) {
-      this.checkStdout();
-      if (!this.stdout.write(buf)) {
-        await new Promise<void>((resolve) => {
-          const done = (): void => {
-            this.stdout.removeListener('drain', done);
-            this.stdout.removeListener('error', done);
-            resolve();
-          };
-          this.stdout.once('drain', done);
-          this.stdout.once('error', done);
-        });
-      }
-      this.checkStdout();
-      return;
-    }
-    this.open();
-    try {
-      let off = 0;
-      while (off < buf.length) off += fs.writeSync(this.fd as number, buf, off);
-    } catch (err) {
-      throw new ClientError(EXIT.OUTPUT, `cannot write ${this.file}: ${(err as Error).message}`);
-    }
-  }
-
-  /** Creates (truncates) the file, so that a failed connection leaves an existing file alone. */
-  open(): void {
-    if (this.file === undefined || this.fd !== undefined) return;
-    try {
-      this.fd = fs.openSync(this.file, 'w');
-    } catch (err) {
-      throw new ClientError(EXIT.OUTPUT, `cannot write ${this.file}: ${(err as Error).message}`);
-    }
-  }
-
-  close(): void {
-    if (this.fd === undefined) return;
-    const fd = this.fd;
-    this.fd = undefined;
-    try {
-      fs.closeSync(fd);
-    } catch (err) {
-      throw new ClientError(EXIT.OUTPUT, `cannot write ${this.file}: ${(err as Error).message}`);
-    }
-  }
-
-  private checkStdout(): void {
-    if (this.stdoutError) {
-      throw new ClientError(EXIT.OUTPUT, `cannot write to stdout: ${this.stdoutError.message}`);
-    }
-  }
-}
-
-class ProgressBar {
-  private readonly start: number;
-  private lastDraw: number;
-  private received = 0;
-  private width = 0;
-
-  constructor(
-    private readonly io: ClientIO,
-    private readonly total: number | undefined,
-  ) {
-    this.start = io.now();
-    // The first draw waits one interval, so that short downloads do not flash a bar for every update.
-    this.lastDraw = this.start;
-  }
-
-  add(n: number): void {
-    this.received += n;
-    const now = this.io.now();
-    if (now - this.lastDraw >= PROGRESS_INTERVAL_MS) {
-      this.lastDraw = now;
-      this.draw(false);
-    }
-  }
-
-  finish(): void {
-    this.draw(true);
-    this.io.stderr.write('\n');
-  }
-
-  private draw(done: boolean): void {
-    const line = formatProgress({
-      received: this.received,
-      total: this.total,
-      elapsedMs: this.io.now() - this.start,
-      done,
-      columns: this.io.columns,
-    });
-    // Padding instead of an erase-line escape keeps the output plain text when it is captured.
-    this.io.stderr.write('\r' + line.padEnd(this.width));
-    this.width = line.length;
-  }
-}
-
 interface Outcome {
   /** Whether the next request may use the same connection. */
   reusable: boolean;
   /** Why not, when there are further requests to explain the reconnect to. */
   why?: string;
+  status: number;
+  /** -L: where this redirect leads (the response was read, its body dropped). */
+  location?: string;
+  bodyBytes: number;
+  headBytes: number;
+  contentType: string;
+}
+
+/** Where one path's next request goes; -L changes it, possibly to another host. */
+interface Hop {
+  host: string;
+  port: number;
+  authority: string;
+  target: string;
+  method: string;
+  redirects: number;
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+function originOf(hop: Pick<Hop, 'host' | 'port'>): string {
+  return `${hop.host.includes(':') ? `[${hop.host}]` : hop.host}:${hop.port}`;
 }
 
 class Client {
   private conn: Connection | undefined;
+  /** The hop the open connection (or the one being made) goes to. */
+  private current: Hop;
   private readonly output: Output;
-  private readonly origin: string;
   httpErrors = 0;
 
   constructor(
@@ -245,33 +149,49 @@ class Client {
     private readonly io: ClientIO,
   ) {
     this.output = new Output(opts.output === '-' ? undefined : opts.output, io.stdout);
-    this.origin = `${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.port}`;
+    this.current = this.firstHop(0);
+  }
+
+  private get origin(): string {
+    return originOf(this.current);
   }
 
   private info(text: string): void {
-    if (!this.opts.silent) this.io.stderr.write(text);
+    if (this.opts.verbose && !this.opts.silent) this.io.stderr.write(text);
+  }
+
+  private firstHop(i: number): Hop {
+    const { host, port, authority, method } = this.opts;
+    return { host, port, authority, target: this.opts.paths[i] ?? '/', method, redirects: 0 };
   }
 
   async fetchAll(): Promise<void> {
-    const requests = this.opts.paths.map((p) =>
-      buildRequest(this.opts.method, p, this.opts.authority, this.io.userAgent, this.opts.headers),
-    );
+    const paths = this.opts.paths;
     const retried = new Set<number>();
+    const startedAt: number[] = [];
     let pipeline = this.opts.pipeline;
+    let hop = this.firstHop(0);
     let i = 0;
-    while (i < requests.length) {
-      const conn = await this.connection(pipeline ? requests.length - i : 1);
-      const batch = pipeline ? requests.slice(i) : [requests[i] as BuiltRequest];
-      for (const req of batch) {
+    while (i < paths.length) {
+      if (this.opts.remoteNames) this.output.useFile(this.opts.remoteNames[i]!);
+      // Pipelining is refused with -L, so every request of a batch is its path's first hop.
+      const hops = pipeline ? paths.slice(i).map((_, k) => (k === 0 ? hop : this.firstHop(i + k))) : [hop];
+      const now = this.io.now();
+      for (let k = 0; k < hops.length; k++) startedAt[i + k] ??= now;
+      const conn = await this.connection(hop, hops.length);
+      const requests = hops.map((h) => buildRequest(h.method, h.target, h.authority, this.io.userAgent, this.opts.headers));
+      for (const req of requests) {
         this.info(dumpRequest(req.lines));
         conn.write(req.bytes);
       }
-      for (const req of batch) {
+      for (let k = 0; k < requests.length; k++) {
+        const req = requests[k]!;
+        const h = hops[k]!;
         // A server may close an idle reused connection just as a request goes out, and one that
         // closes with pipelined requests unread makes its kernel reset the connection, which can
         // destroy the response already sent. Either way nothing arrived: retry once, unpipelined.
-        const mayRetry = !retried.has(i) && (conn.responses > 0 || batch.length > 1);
-        const outcome = await this.readResponse(conn, req, mayRetry);
+        const mayRetry = !retried.has(i) && (conn.responses > 0 || requests.length > 1);
+        const outcome = await this.readResponse(conn, req, h, mayRetry);
         if ('retry' in outcome) {
           retried.add(i);
           const unpipelined = pipeline ? ' without pipelining' : '';
@@ -279,9 +199,16 @@ class Client {
           this.drop(`* no response to ${req.target} (${outcome.retry}); retrying on a new connection${unpipelined}\n`);
           break;
         }
+        if (outcome.location !== undefined) {
+          hop = this.nextHop(h, outcome.status, outcome.location);
+          if (!outcome.reusable) this.drop(`* ${outcome.why}; reconnecting\n`);
+          break;
+        }
+        await this.writeOut(h, outcome, conn, startedAt[i]!);
         i++;
+        hop = this.firstHop(i);
         if (!outcome.reusable) {
-          this.drop(i < requests.length ? `* ${outcome.why}; reconnecting to ${this.origin}\n` : '');
+          this.drop(i < paths.length ? `* ${outcome.why}; reconnecting to ${this.origin}\n` : '');
           break;
         }
       }
@@ -295,29 +222,75 @@ class Client {
     this.output.close();
   }
 
+  /** The request a redirect leads to, as curl -L makes it. */
+  private nextHop(from: Hop, status: number, location: string): Hop {
+    let url: URL;
+    try {
+      url = new URL(location, `http://${from.authority}${from.target}`);
+    } catch {
+      throw new ClientError(EXIT.MALFORMED, `malformed response from ${this.origin}: bad Location "${location}" in the redirect for ${from.target}`);
+    }
+    if (url.protocol !== 'http:') {
+      throw new ClientError(EXIT.USAGE, `redirected to ${url.href}: fleetserve-client follows http:// only`);
+    }
+    if (from.redirects >= this.opts.maxRedirs) {
+      throw new ClientError(EXIT.TOO_MANY_REDIRECTS, `more than ${this.opts.maxRedirs} redirects (the next to ${url.href}); see --max-redirs`);
+    }
+    // 303 means "GET the other resource"; 301/302 turn a POST into a GET, as browsers and curl do.
+    const method = (status === 303 && from.method !== 'HEAD') || ((status === 301 || status === 302) && from.method === 'POST') ? 'GET' : from.method;
+    this.info(`* following the redirect to ${url.href}\n`);
+    return {
+      host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+      port: url.port === '' ? 80 : Number(url.port),
+      authority: url.host,
+      target: url.pathname + url.search,
+      method,
+      redirects: from.redirects + 1,
+    };
+  }
+
+  private async writeOut(hop: Hop, outcome: Outcome, conn: Connection, startedAt: number): Promise<void> {
+    if (!this.opts.writeOut) return;
+    const text = renderWriteOut(this.opts.writeOut, {
+      httpCode: outcome.status,
+      sizeDownload: outcome.bodyBytes,
+      sizeHeader: outcome.headBytes,
+      timeTotalMs: this.io.now() - startedAt,
+      urlEffective: `http://${hop.authority}${hop.target}`,
+      numRedirects: hop.redirects,
+      contentType: outcome.contentType,
+      method: hop.method,
+      remoteIp: conn.socket.remoteAddress ?? '',
+      remotePort: conn.socket.remotePort ?? hop.port,
+    });
+    await this.output.writeStdout(text);
+  }
+
   private drop(message: string): void {
     this.info(message);
     this.conn?.destroy();
     this.conn = undefined;
   }
 
-  private async connection(requestCount: number): Promise<Connection> {
+  private async connection(hop: Hop, requestCount: number): Promise<Connection> {
     const pipelined = requestCount > 1 ? `; pipelining ${requestCount} requests` : '';
-    if (this.conn?.open) {
+    if (this.conn?.open && originOf(hop) === this.origin) {
       this.info(`* reusing connection to ${this.origin}${pipelined}\n`);
       return this.conn;
     }
-    this.conn = undefined;
-    this.info(`* connecting to ${this.opts.host} port ${this.opts.port}\n`);
+    if (this.conn) this.drop(`* closing the connection to ${this.origin}\n`);
+    this.current = hop;
+    this.info(`* connecting to ${hop.host} port ${hop.port}\n`);
     const socket = await this.connect();
     socket.setNoDelay(true);
     this.conn = new Connection(socket);
-    this.info(`* connected to ${this.opts.host} (${socket.remoteAddress ?? '?'}) port ${this.opts.port}${pipelined}\n`);
+    this.info(`* connected to ${hop.host} (${socket.remoteAddress ?? '?'}) port ${hop.port}${pipelined}\n`);
     return this.conn;
   }
 
   private connect(): Promise<net.Socket> {
-    const { host, port, connectTimeoutMs } = this.opts;
+    const { host, port } = this.current;
+    const { connectTimeoutMs } = this.opts;
     return new Promise((resolve, reject) => {
       const socket = this.io.connect(host, port);
       const timer =
@@ -353,7 +326,7 @@ class Client {
       case 'EAI_NONAME':
       case 'EAI_NODATA':
       case 'EAI_FAIL':
-        return new ClientError(EXIT.HOST_NOT_FOUND, `host not found: ${this.opts.host}`);
+        return new ClientError(EXIT.HOST_NOT_FOUND, `host not found: ${this.current.host}`);
       case 'ETIMEDOUT':
         return new ClientError(EXIT.TIMEOUT, `connection to ${this.origin} timed out (ETIMEDOUT)`);
       default:
@@ -367,10 +340,12 @@ class Client {
   private async readResponse(
     conn: Connection,
     req: BuiltRequest,
+    hop: Hop,
     mayRetry: boolean,
   ): Promise<Outcome | { retry: string }> {
-    const parser = new ResponseParser({ method: this.opts.method });
-    const body = new BodyState(this.opts, this.io, this.output);
+    const parser = new ResponseParser({ method: hop.method });
+    const body = new BodyState(this.opts, this.io, this.output, hop.method);
+    let location: string | undefined;
     let input: Buffer | End = conn.pending;
     conn.pending = EMPTY;
     if (input.length === 0) input = await this.next(conn, parser);
@@ -384,7 +359,8 @@ class Client {
             break;
           case 'head':
             this.info(dumpHead(ev.head));
-            await body.start(ev.head, ev.framing);
+            location = this.opts.follow && REDIRECTS.has(ev.head.status) ? fieldValue(ev.head.headers, 'location') : undefined;
+            await body.start(ev.head, ev.framing, location !== undefined);
             break;
           case 'chunk':
             // The zero-size last chunk only marks the end; it is not counted.
@@ -398,14 +374,22 @@ class Client {
             conn.responses++;
             if (ev.trailers.length > 0) this.info('* trailer fields:\n' + dumpTrailers(ev.trailers));
             this.info(`* ${body.summary(ev.bodyBytes)}\n`);
-            this.reportStatus(body.head, req);
-            if (!ev.keepAlive) return { reusable: false, why: body.whyNotReusable() };
+            if (location === undefined) this.reportStatus(body.head, req);
+            const head = body.head as ResponseHead;
+            const facts = {
+              status: head.status,
+              location,
+              bodyBytes: ev.bodyBytes,
+              headBytes: Buffer.byteLength(headAsOutput(head), 'latin1'),
+              contentType: fieldValue(head.headers, 'content-type') ?? '',
+            };
+            if (!ev.keepAlive) return { reusable: false, why: body.whyNotReusable(), ...facts };
             if (this.opts.pipeline) {
               conn.pending = ev.rest;
             } else if (ev.rest.length > 0) {
-              return { reusable: false, why: `server sent ${ev.rest.length} bytes after the response` };
+              return { reusable: false, why: `server sent ${ev.rest.length} bytes after the response`, ...facts };
             }
-            return { reusable: true };
+            return { reusable: true, ...facts };
           }
           case 'error':
             body.abort();
@@ -467,21 +451,26 @@ class BodyState {
   private toTerminal = false;
   private progress: ProgressBar | undefined;
 
+  /** A redirect that -L follows: its body is read and dropped. */
+  private dropped = false;
+
   constructor(
     private readonly opts: ClientOptions,
     private readonly io: ClientIO,
     private readonly output: Output,
+    private readonly method: string,
   ) {}
 
-  async start(head: ResponseHead, framing: Framing): Promise<void> {
+  async start(head: ResponseHead, framing: Framing, drop: boolean): Promise<void> {
     this.head = head;
     this.framing = framing;
     this.output.open();
     this.toTerminal = this.output.toStdout && this.io.stdoutIsTTY && this.opts.output !== '-';
-    if (this.opts.method === 'HEAD') {
-      await this.output.write(headAsOutput(head));
-      return;
-    }
+    // -I and -i write every head, the redirects' too, as curl -IL and -iL do.
+    if (this.opts.headOnly || this.opts.include) await this.output.write(headAsOutput(head));
+    // -I with -X GET still makes the head the whole output: the body is read and dropped.
+    this.dropped = drop || this.opts.headOnly;
+    if (this.dropped || this.method === 'HEAD') return;
     const type = fieldValue(head.headers, 'content-type');
     if (this.toTerminal && !isTextual(type)) {
       const size = framing.kind === 'length' ? `, ${formatBytes(framing.length)}` : '';
@@ -495,6 +484,7 @@ class BodyState {
   }
 
   async write(data: Buffer): Promise<void> {
+    if (this.dropped) return;
     this.progress?.add(data.length);
     if (!this.heldBack && this.toTerminal && data.includes(0)) {
       this.holdBack(this.written > 0 ? 'the rest of the body (it contains NUL bytes)' : 'the body (it contains NUL bytes)');
@@ -538,7 +528,7 @@ class BodyState {
     const head = this.head as ResponseHead;
     switch (this.framing.kind) {
       case 'none':
-        return this.opts.method === 'HEAD'
+        return this.method === 'HEAD'
           ? 'no body (response to HEAD)'
           : `no body (status ${head.status})`;
       case 'length':

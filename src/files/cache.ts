@@ -10,6 +10,7 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import type { Coding } from '../http/negotiate';
 
 /** A file on disk as it was when looked at. */
 export interface FileIdentity {
@@ -17,6 +18,22 @@ export interface FileIdentity {
   ino: number;
   size: number;
   mtimeMs: number;
+}
+
+/**
+ * Bytes that can answer for a file: the file itself, a precompressed sibling on disk, or a
+ * compressed copy made in memory (then `path` is the original's and `body` always set).
+ */
+export interface Representation extends FileIdentity {
+  path: string;
+  /** Content-Encoding, null for the file as it is. */
+  coding: Coding | null;
+  etag: string;
+  lastModifiedMs: number;
+  /** "ETag: ...\r\nLast-Modified: ...\r\n" */
+  validatorLines: string;
+  /** The whole representation when it is small enough to keep. */
+  body: Buffer | null;
 }
 
 export function sameIdentity(a: FileIdentity, b: FileIdentity): boolean {
@@ -79,6 +96,30 @@ export class LruCache<V extends Cached> {
     }
   }
 
+  /** The value without marking it used. */
+  peek(key: string): V | undefined {
+    return this.map.get(key);
+  }
+
+  /**
+   * Adds `extra` bytes to `value`, which must still be the one stored under `key` (for
+   * results that arrive after the entry was stored). Marks it used and evicts others to make
+   * room; false, and nothing changed, when it is no longer stored or would not fit at all.
+   */
+  grow(key: string, value: V, extra: number): boolean {
+    if (this.map.get(key) !== value || value.bytes + extra > this.bounds.maxBytes) return false;
+    this.map.delete(key);
+    this.map.set(key, value);
+    value.bytes += extra;
+    this.bytes += extra;
+    for (const [k, v] of this.map) {
+      if (this.bytes <= this.bounds.maxBytes || k === key) break;
+      this.map.delete(k);
+      this.bytes -= v.bytes;
+    }
+    return true;
+  }
+
   delete(key: string): void {
     const old = this.map.get(key);
     if (old !== undefined) {
@@ -91,7 +132,8 @@ export class LruCache<V extends Cached> {
 const HASH_TABLE_MAX = 20000;
 const hashes = new Map<string, string>();
 
-function identityKey(id: FileIdentity): string {
+/** One file version: device, inode, size and mtime. */
+export function identityKey(id: FileIdentity): string {
   return `${id.dev}:${id.ino}:${id.size}:${id.mtimeMs}`;
 }
 

@@ -8,10 +8,12 @@
  * our memory, and a slow reader never makes us buffer more than two file chunks.
  */
 import type net from 'node:net';
-import { DEFAULT_LIMITS, parseRequestHead, type Limits } from './parse';
+import { DEFAULT_LIMITS, MAX_LEADING_EMPTY_LINES, parseRequestHead, type Limits } from './parse';
 import { errorPage, HTML_TYPE, SERVER_HEADERS, serializeHead } from './respond';
 import { sendFileRange } from '../files/stream';
+import { SendWatch } from './send-watch';
 import type { AccessRecord, FileBody, MultipartBody, Reply, Request } from './types';
+import type { RequestCounters } from '../metrics/counters';
 import fs from 'node:fs';
 
 export interface ConnectionOptions {
@@ -23,6 +25,8 @@ export interface ConnectionOptions {
   handle(req: Request): Reply | Promise<Reply>;
   /** One call per response, when access logging is on. */
   onAccess: ((record: AccessRecord) => void) | null;
+  /** Per-response counts for the metrics, or null when metrics are off. */
+  counters: RequestCounters | null;
   /** Something unexpected happened on this connection (logged by the worker). */
   onError(err: unknown, what: string): void;
 }
@@ -34,13 +38,16 @@ const enum State {
   Closed,
 }
 
+/** Errors that mean the client went away (reset, closed, or we dropped it), not a fault of ours. */
+const CLIENT_GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_WRITE_AFTER_END']);
+
 /**
- * On drain, how long a connection that has not sent a byte yet may take to send its first
- * request. It was accepted a moment ago, so its request is almost always on the way or
- * already in the kernel's buffer; closing it at once would reset a client that did nothing
- * wrong and cannot know whether to retry (clients retry only on reused connections).
+ * A drain closes idle connections at once, except one accepted this recently that has sent
+ * nothing yet: clients send their request right after connecting, so it is most likely on
+ * its way, and dropping it would fail a request on a connection that was never used (which a
+ * client cannot tell from a server failure; on a reused one it knows to retry).
  */
-export const FRESH_DRAIN_GRACE_MS = 250;
+const FRESH_GRACE_MS = 250;
 
 /** Stop answering pipelined requests while this much is queued for a slow reader. */
 const WRITE_HIGH_WATER = 1024 * 1024;
@@ -62,13 +69,18 @@ export class Connection {
   private headStartedAt = 0;
   private timeoutMs = 0;
   private draining = false;
-  /** No byte has arrived yet on this connection. */
-  private fresh = true;
   /** The client has shut down its sending side (FIN): answer what it sent, then close. */
   private peerEnded = false;
+  /** Nothing received yet, and when the connection was accepted (see FRESH_GRACE_MS). */
+  private fresh = true;
+  private readonly acceptedAt = performance.now();
   private readonly remote: string;
   /** Wakes a body stream waiting on the socket when the socket goes away. */
   private wake: (() => void) | null = null;
+  /** Empty lines ignored since the last request (RFC 9112 §2.2), bounded. */
+  private emptyLines = 0;
+  /** The send timeout while busy (Node's socket timer is off then: it fires at twice the value). */
+  private readonly sendWatch: SendWatch;
 
   constructor(
     readonly socket: net.Socket,
@@ -76,6 +88,10 @@ export class Connection {
     onClosed: (conn: Connection) => void,
   ) {
     this.remote = socket.remoteAddress ?? '';
+    this.sendWatch = new SendWatch(socket, opts.sendTimeoutMs, () => this.state === State.Busy, () => {
+      this.opts.onError(new Error(`client read nothing for ${opts.sendTimeoutMs} ms`), 'send timeout');
+      socket.destroy();
+    });
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('timeout', () => this.onTimeout());
     // The server runs with allowHalfOpen: a client may send its requests and shut down its
@@ -87,6 +103,7 @@ export class Connection {
     });
     socket.on('close', () => {
       this.state = State.Closed;
+      this.sendWatch.stop();
       this.pending = null;
       this.wake?.();
       onClosed(this);
@@ -104,14 +121,14 @@ export class Connection {
   }
 
   /**
-   * Graceful stop: an idle connection closes now (one that never sent a byte gets
-   * FRESH_DRAIN_GRACE_MS for its first request); any other finishes its current response
+   * Graceful stop: an idle connection closes now; any other finishes its current response
    * (with Connection: close) and then closes. Pipelined requests not yet answered are
    * dropped, which RFC 9112 §9.3.2 lets a client retry on a new connection.
    */
   drain(): void {
     this.draining = true;
-    if (this.idle && this.fresh) this.setTimer(FRESH_DRAIN_GRACE_MS); // then closed as idle by onTimeout
+    const age = performance.now() - this.acceptedAt;
+    if (this.idle && this.fresh && age < FRESH_GRACE_MS) this.setTimer(Math.ceil(FRESH_GRACE_MS - age)); // its request, or the timer closes it
     else if (this.idle) this.socket.destroy();
     else if (this.state === State.Idle && this.pending === null) this.finish(); // flush, then FIN
   }
@@ -124,8 +141,8 @@ export class Connection {
   }
 
   private onData(chunk: Buffer): void {
-    if (this.state === State.Closed) return; // lingering after a final response: discard
     this.fresh = false;
+    if (this.state === State.Closed) return; // lingering after a final response: discard
     this.pending = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
     if (this.state === State.Busy) return; // the socket is paused; this is what was in flight
     this.processPending();
@@ -137,9 +154,7 @@ export class Connection {
         this.respondError(408, 'request head not completed in time');
         break;
       case State.Busy:
-        this.opts.onError(new Error('client stopped reading'), 'send timeout');
-        this.socket.destroy();
-        break;
+        break; // the send timeout is sendWatch's (Node's socket timer is off while busy)
       default:
         this.socket.destroy(); // idle keep-alive expired, or a closed socket that lingers
     }
@@ -161,6 +176,7 @@ export class Connection {
           return;
         }
         off += parsed.consumed;
+        this.emptyLines = 0;
         const req = parsed.request;
         const started = performance.now();
         let reply: Reply | Promise<Reply>;
@@ -232,6 +248,13 @@ export class Connection {
       this.setTimer(this.opts.keepAliveTimeoutMs);
       return;
     }
+    if (this.state !== State.Head && this.onlyEmptyLines()) {
+      // A stray CRLF after a request (RFC 9112 §2.2 asks servers to ignore it) is not the
+      // start of a head: the connection stays idle and no headers timer starts.
+      this.pending = null;
+      this.afterBatch();
+      return;
+    }
     const now = performance.now();
     if (this.state !== State.Head) {
       this.state = State.Head;
@@ -244,10 +267,20 @@ export class Connection {
     }
   }
 
+  /** Whether `pending` is nothing but whole empty lines, few enough to ignore; counts them. */
+  private onlyEmptyLines(): boolean {
+    const buf = this.pending!;
+    if (buf.length % 2 !== 0 || this.emptyLines + buf.length / 2 > MAX_LEADING_EMPTY_LINES) return false;
+    for (let i = 0; i < buf.length; i += 2) if (buf[i] !== 13 || buf[i + 1] !== 10) return false;
+    this.emptyLines += buf.length / 2;
+    return true;
+  }
+
   private becomeBusy(): void {
     this.state = State.Busy;
     this.socket.pause();
-    this.setTimer(this.opts.sendTimeoutMs);
+    this.setTimer(0);
+    this.sendWatch.start();
   }
 
   private continueAfterBusy(): void {
@@ -288,8 +321,10 @@ export class Connection {
             if (close) this.finish();
             else this.continueAfterBusy();
           },
-          (err) => {
-            if (this.state !== State.Closed) this.opts.onError(err, 'body stream failed');
+          (err: NodeJS.ErrnoException) => {
+            // A client that resets or goes away mid-body is its own business, as on the head
+            // path: the access line's bytes -1 records it, without a warning.
+            if (this.state !== State.Closed && !CLIENT_GONE.has(err?.code ?? '')) this.opts.onError(err, 'body stream failed');
             this.logAccess(req, reply.status, -1, started);
             sock.destroy();
           },
@@ -306,16 +341,24 @@ export class Connection {
     return true;
   }
 
+  /** One response is done: count it and log it (each only when switched on). */
   private logAccess(req: Request, status: number, bytes: number, started: number): void {
-    const onAccess = this.opts.onAccess;
+    const { onAccess, counters } = this.opts;
+    if (onAccess === null && counters === null) return;
+    const ms = performance.now() - started;
+    counters?.record(req.method, status, bytes, ms / 1000);
     if (onAccess === null) return;
+    const headers = req.headers;
     onAccess({
       method: req.method,
       path: req.target,
+      protocol: req.minor === 1 ? 'HTTP/1.1' : 'HTTP/1.0',
       status,
       bytes,
-      ms: Math.round((performance.now() - started) * 1000) / 1000,
+      ms: Math.round(ms * 1000) / 1000,
       remote: this.remote,
+      referer: headers['referer'] ?? '',
+      userAgent: headers['user-agent'] ?? '',
     });
   }
 
@@ -332,7 +375,9 @@ export class Connection {
     const reply = errorReply(status, reason);
     this.socket.write(serializeHead(status, reply.headers, true, 1), 'latin1');
     this.socket.write(reply.body as Buffer);
-    this.opts.onAccess?.({ method: '-', path: '-', status, bytes: (reply.body as Buffer).length, ms: 0, remote: this.remote });
+    const bytes = (reply.body as Buffer).length;
+    this.opts.counters?.record('-', status, bytes, 0);
+    this.opts.onAccess?.({ method: '-', path: '-', protocol: '-', status, bytes, ms: 0, remote: this.remote, referer: '', userAgent: '' });
     this.finish();
   }
 

@@ -9,6 +9,7 @@
  *
  * It works on bytes with lookup tables, and makes strings only of what it keeps.
  */
+import net from 'node:net';
 import { TCHAR, trimOws } from './token';
 import type { ParseErrorStatus, ParseResult, Request } from './types';
 
@@ -35,7 +36,7 @@ const COLON = 58;
 const HASH = 35;
 const CRLF2 = Buffer.from('\r\n\r\n', 'latin1');
 /** RFC 9112 §2.2 asks servers to skip at least one empty line before a request line. */
-const MAX_LEADING_EMPTY_LINES = 4;
+export const MAX_LEADING_EMPTY_LINES = 4;
 
 
 /** field-value bytes (RFC 9110 §5.5): HTAB, SP, VCHAR, obs-text. CR, LF, NUL and other controls are not. */
@@ -49,11 +50,13 @@ const TARGET = new Uint8Array(256);
 for (let c = 0x21; c <= 0x7e; c++) TARGET[c] = 1;
 TARGET[HASH] = 0;
 
-/** Bytes that can never appear in a Host value (RFC 9110 §7.2 / RFC 3986 §3.2.2). */
-const BAD_HOST = new Uint8Array(256);
-for (let c = 0; c <= 0x20; c++) BAD_HOST[c] = 1;
-for (let c = 0x7f; c <= 0xff; c++) BAD_HOST[c] = 1;
-for (const c of '/@?#\\,"<>^`{|}') BAD_HOST[c.charCodeAt(0)] = 1;
+/** reg-name bytes (RFC 3986 §3.2.2): unreserved, sub-delims and "%" (checked as pct-encoded). */
+const REG_NAME = new Uint8Array(256);
+// Except ",": "a, b" is what two Host fields look like once a proxy combined them (RFC 9110 §5.3).
+for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+;=%") REG_NAME[c.charCodeAt(0)] = 1;
+/** IPvFuture's tail (RFC 3986 §3.2.2): unreserved, sub-delims and ":". */
+const IP_FUTURE = new Uint8Array(256);
+for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=:") IP_FUTURE[c.charCodeAt(0)] = 1;
 
 /**
  * The header map: an object whose prototype chain holds nothing, so "__proto__" or
@@ -154,7 +157,7 @@ export function parseRequestHead(
   if (host === undefined) {
     if (minor === 1) return refuse(400, 'missing Host header field');
     host = '';
-  } else if (!isValidHost(host)) {
+  } else if (!isValidAuthority(host)) {
     return refuse(400, 'invalid Host header field');
   }
 
@@ -170,12 +173,21 @@ export function parseRequestHead(
     path = '*';
   } else {
     const abs = splitAbsoluteForm(target);
-    if (abs === null) return refuse(400, 'unsupported request-target form');
+    if (abs === null) {
+      // authority-form (RFC 9112 §3.2.3) is CONNECT's, for proxies: a static server has no tunnel to open.
+      return refuse(400, method === 'CONNECT' ? 'CONNECT is not supported' : 'unsupported request-target form');
+    }
     // RFC 9112 §3.2.2: the authority in an absolute-form target replaces the Host field.
     host = abs.authority;
     path = abs.path;
     query = abs.query;
   }
+
+  // RFC 9112 §3.2: each form belongs to its methods. A request line that is not even of its
+  // method's own form (CONNECT /x, GET *) is not a request we misunderstood but a broken one:
+  // refuse it and close, as for any other malformed request line.
+  if (method === 'CONNECT') return refuse(400, 'CONNECT needs an authority-form target');
+  if (path === '*' && method !== 'OPTIONS') return refuse(400, 'asterisk-form is for OPTIONS only');
 
   const request: Request = {
     method,
@@ -264,12 +276,54 @@ function lowerToken(buf: Buffer, from: number, to: number): string {
   return buf.toString('latin1', from, to);
 }
 
-function isValidHost(host: string): boolean {
-  for (let i = 0; i < host.length; i++) {
-    const c = host.charCodeAt(i);
-    if (c > 0xff || BAD_HOST[c]) return false;
+/**
+ * Host = uri-host [ ":" port ] (RFC 9110 §7.2), with uri-host = IP-literal / IPv4address /
+ * reg-name and port = *DIGIT (RFC 3986 §3.2.2–3.2.3). Empty is refused: an "http" URI with an
+ * empty host is invalid (RFC 9110 §4.2.1). No userinfo: "user@host" is not a Host; no ","
+ * in a reg-name (see REG_NAME).
+ */
+export function isValidAuthority(authority: string): boolean {
+  const n = authority.length;
+  if (n === 0) return false;
+  let i: number;
+  if (authority.charCodeAt(0) === 0x5b /* "[" */) {
+    const close = authority.indexOf(']');
+    if (close === -1 || !isIpLiteral(authority.slice(1, close))) return false;
+    i = close + 1;
+  } else {
+    i = 0;
+    while (i < n && authority.charCodeAt(i) !== COLON) {
+      const c = authority.charCodeAt(i);
+      if (c > 0xff || !REG_NAME[c]) return false;
+      if (c === 0x25 /* "%" */ && !(isHex(authority.charCodeAt(i + 1)) && isHex(authority.charCodeAt(i + 2)))) return false;
+      i++;
+    }
+    if (i === 0) return false; // ":80" has no host
   }
+  if (i === n) return true;
+  if (authority.charCodeAt(i) !== COLON) return false;
+  for (let k = i + 1; k < n; k++) if (!isDigit(authority.charCodeAt(k))) return false;
   return true;
+}
+
+/** The inside of "[...]": an IPv6 address or IPvFuture ("v" 1*HEXDIG "." 1*(unreserved / sub-delims / ":")). */
+function isIpLiteral(inside: string): boolean {
+  if (inside.length > 0 && (inside[0] === 'v' || inside[0] === 'V')) {
+    const dot = inside.indexOf('.');
+    if (dot < 2 || dot === inside.length - 1) return false;
+    for (let k = 1; k < dot; k++) if (!isHex(inside.charCodeAt(k))) return false;
+    for (let k = dot + 1; k < inside.length; k++) {
+      const c = inside.charCodeAt(k);
+      if (c > 0xff || !IP_FUTURE[c]) return false;
+    }
+    return true;
+  }
+  // Zone identifiers ("%25eth0", RFC 6874) name an interface of the client's machine: never a Host.
+  return !inside.includes('%') && net.isIPv6(inside);
+}
+
+function isHex(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x66);
 }
 
 /** RFC 9112 §9.3: 1.1 persists unless "close"; 1.0 only with "keep-alive". */
@@ -296,7 +350,7 @@ function splitAbsoluteForm(target: string): { authority: string; path: string; q
   let a = 0;
   while (a < rest.length && rest[a] !== '/' && rest[a] !== '?') a++;
   const authority = rest.slice(0, a);
-  if (authority.length === 0 || !isValidHost(authority)) return null;
+  if (!isValidAuthority(authority)) return null;
   const tail = rest.slice(a);
   const qm = tail.indexOf('?');
   const rawPath = qm === -1 ? tail : tail.slice(0, qm);

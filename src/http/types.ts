@@ -68,15 +68,24 @@ export interface Reply {
   note?: string;
 }
 
-/** One access-log record: a response and how long it took. */
+/**
+ * One access-log record: a response and how long it took, with what an nginx "combined"
+ * line holds. Fields refused by the parser ("-" method) have "-" for path and protocol.
+ */
 export interface AccessRecord {
   method: string;
   /** The request-target as sent. */
   path: string;
+  /** "HTTP/1.1" or "HTTP/1.0". */
+  protocol: string;
   status: number;
   /** Body bytes sent; -1 when the connection failed mid-body. */
   bytes: number;
   /** From the complete head to the last byte handed to the kernel. */
   ms: number;
   remote: string;
+  /** The Referer field, "" when absent. */
+  referer: string;
+  /** The User-Agent field, "" when absent. */
+  userAgent: string;
 }

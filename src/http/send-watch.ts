@@ -1,0 +1,70 @@
+/**
+ * The send timeout of one connection, measured on write progress.
+ *
+ * Node's socket.setTimeout cannot be used for it: while a write is queued it skips a firing
+ * whenever the queue changed since the write was issued, so a reader that stalls is dropped
+ * after twice the value. Here a tick of 1/40 of the timeout (5 to 500 ms) samples how many
+ * bytes the kernel has taken — completed writes, and libuv's queue of the write in progress,
+ * which shrinks with every partial write; no change for the whole timeout fires `onStall`, at
+ * most two ticks late.
+ */
+import type net from 'node:net';
+
+export class SendWatch {
+  private timer: NodeJS.Timeout | null = null;
+  private progressAt = 0;
+  private done = 0;
+  private queued = 0;
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly timeoutMs: number,
+    /** Whether the connection still has a response to send (false stops the watch). */
+    private readonly sending: () => boolean,
+    private readonly onStall: () => void,
+  ) {}
+
+  /** Starts (or restarts) counting from now. */
+  start(): void {
+    this.progressAt = performance.now();
+    this.sample();
+    if (this.timer !== null) return;
+    const tick = Math.max(5, Math.min(this.timeoutMs / 40, 500));
+    this.timer = setInterval(() => this.check(), tick);
+  }
+
+  stop(): void {
+    if (this.timer !== null) {
+      clearInterval(this.timer);
+      this.timer = null;
+    }
+  }
+
+  /** Samples the write counters; true when they moved since the last sample. */
+  private sample(): boolean {
+    const sock = this.socket;
+    const done = sock.bytesWritten - sock.writableLength;
+    // writeQueueSize: bytes of the current write libuv still holds (not a public API, but
+    // what Node's own timeout reads for the same purpose; 0 when absent).
+    const queued = (sock as unknown as { _handle?: { writeQueueSize?: number } | null })._handle?.writeQueueSize ?? 0;
+    const moved = done !== this.done || queued !== this.queued;
+    this.done = done;
+    this.queued = queued;
+    return moved;
+  }
+
+  private check(): void {
+    if (!this.sending()) {
+      this.stop();
+      return;
+    }
+    const now = performance.now();
+    if (this.sample()) {
+      this.progressAt = now;
+      return;
+    }
+    if (now - this.progressAt < this.timeoutMs) return;
+    this.stop();
+    this.onStall();
+  }
+}

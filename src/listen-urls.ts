@@ -1,0 +1,57 @@
+/**
+ * The URLs a person can open once the server listens. A wildcard bind (0.0.0.0, ::) is not
+ * an address anyone can type, so it becomes http://localhost:PORT/ plus this machine's
+ * network addresses, as `serve` prints them.
+ */
+import type os from 'node:os';
+import { countOf } from './logger';
+
+type Interfaces = ReturnType<typeof os.networkInterfaces>;
+
+export function isWildcardHost(host: string): boolean {
+  return host === '0.0.0.0' || host === '::' || host === '0:0:0:0:0:0:0:0';
+}
+
+export function urlOf(host: string, port: number): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}/`;
+}
+
+/**
+ * The first URL is the one to show first (localhost for a wildcard bind, else the bound
+ * host). Network addresses: IPv4 when bound to 0.0.0.0; IPv4 and global IPv6 when bound to ::
+ * (Linux binds :: dual-stack). Internal and link-local addresses are left out: a link-local
+ * IPv6 address needs a zone id no browser accepts.
+ */
+export function listenUrls(host: string, port: number, interfaces: Interfaces): string[] {
+  if (!isWildcardHost(host)) return [urlOf(host, port)];
+  const v4: string[] = [];
+  const v6: string[] = [];
+  for (const list of Object.values(interfaces)) {
+    for (const a of list ?? []) {
+      if (a.internal) continue;
+      if (a.family === 'IPv4') v4.push(urlOf(a.address, port));
+      else if (host !== '0.0.0.0' && a.family === 'IPv6' && !/^fe80:/i.test(a.address)) v6.push(urlOf(a.address, port));
+    }
+  }
+  return [...new Set([urlOf('localhost', port), ...v4, ...v6])];
+}
+
+/** "a", "a and b", "a, b and c". */
+function listOf(items: readonly string[]): string {
+  return items.length < 2 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
+}
+
+/**
+ * The one "listening" log line: machine-readable fields (url = the first URL, urls = all of
+ * them, host, port) and a message a person can act on.
+ */
+export function listeningRecord(
+  host: string,
+  port: number,
+  workers: number,
+  interfaces: Interfaces,
+): { fields: { url: string; urls: string[]; host: string; port: number; workers: number }; msg: string } {
+  const urls = listenUrls(host, port, interfaces);
+  const how = workers === 0 ? '(single process)' : `with ${countOf(workers, 'worker')}`;
+  return { fields: { url: urls[0]!, urls, host, port, workers }, msg: `listening on ${listOf(urls)} ${how}` };
+}

@@ -1,0 +1,192 @@
+/**
+ * The metrics of one serving process (a cluster worker, or the single process), in
+ * prom-client registries. Nothing here runs per request: the connection and the static
+ * handler bump plain numbers (counters.ts), and each metric's collect() copies them in when
+ * the primary asks for a snapshot. Only loaded when metricsPort is set.
+ *
+ * Two registries: the fleetserve metrics carry no worker label, so AggregatorRegistry sums
+ * them across workers into server-wide totals; prom-client's process metrics (CPU, RSS,
+ * event-loop lag, GC) carry `worker`, because a sum of heap sizes or an average of lags
+ * across processes means nothing.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import { DURATION_BUCKETS, METHOD_LABELS, STATUS_CLASS_LABELS, type RequestCounters } from './counters';
+
+/** A registry's metrics as AggregatorRegistry.aggregate() takes them. */
+export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
+
+/** Live state a serving process exposes to its metrics. */
+export interface ServingState {
+  counters: RequestCounters;
+  openConnections(): number;
+  cacheHits(): number;
+  cacheMisses(): number;
+  cacheSize(): { entries: number; bytes: number };
+}
+
+/** IPC between the primary and a worker for one scrape. */
+export type MetricsRequest = { cmd: 'metrics'; id: number };
+export type MetricsReply = { type: 'metrics'; id: number; metrics: MetricsJson[] } | { type: 'metrics-ready' } | { type: 'metrics-final'; metrics: MetricsJson };
+
+/** How long an exiting worker waits for its final counts to reach the primary. */
+const FINAL_SEND_MS = 1000;
+
+export class ServingMetrics {
+  private readonly serving = new Registry();
+  private readonly process: Registry;
+
+  constructor(state: ServingState, workerLabel: string) {
+    const registers = [this.serving];
+    const c = state.counters;
+    new Counter({
+      name: 'fleetserve_http_requests_total',
+      help: 'HTTP responses by request method (GET, HEAD, OPTIONS, other) and status class; requests the parser refused count as "other".',
+      labelNames: ['method', 'status_class'],
+      registers,
+      collect() {
+        this.reset();
+        for (let m = 0; m < METHOD_LABELS.length; m++) {
+          for (let s = 0; s < STATUS_CLASS_LABELS.length; s++) {
+            this.inc({ method: METHOD_LABELS[m], status_class: STATUS_CLASS_LABELS[s] }, c.requests[m * STATUS_CLASS_LABELS.length + s]!);
+          }
+        }
+      },
+    });
+    counter(registers, 'fleetserve_http_response_body_bytes_total', 'Body bytes of HTTP responses sent.', () => c.responseBytes);
+    counter(registers, 'fleetserve_http_not_modified_total', '304 Not Modified responses (conditional requests answered from the validator).', () => c.notModified);
+    counter(registers, 'fleetserve_http_partial_content_total', '206 Partial Content responses (Range requests).', () => c.partialContent);
+    counter(registers, 'fleetserve_connections_accepted_total', 'TCP connections accepted.', () => c.connectionsAccepted);
+    counter(registers, 'fleetserve_file_cache_hits_total', 'GET/HEAD requests answered from a fresh file-cache entry.', state.cacheHits);
+    counter(registers, 'fleetserve_file_cache_misses_total', 'GET/HEAD requests that needed the file system (not cached, or older than cacheValidMs).', state.cacheMisses);
+    gauge(registers, 'fleetserve_connections_open', 'TCP connections open now.', state.openConnections);
+    gauge(registers, 'fleetserve_file_cache_entries', 'Entries in the file caches now (summed over workers).', () => state.cacheSize().entries);
+    gauge(registers, 'fleetserve_file_cache_bytes', 'Bytes of file bodies held in the file caches now (summed over workers).', () => state.cacheSize().bytes);
+    this.serving.registerMetric(durationHistogram(c));
+    this.process = processRegistry(workerLabel);
+  }
+
+  /** The monotonic fleetserve metrics (counters, histograms), for the primary to keep. */
+  async finalCounts(): Promise<MetricsJson> {
+    const all = (await this.serving.getMetricsAsJSON()) as MetricsJson;
+    return all.filter((m) => String(m.type) === 'counter' || String(m.type) === 'histogram');
+  }
+
+  /** Both registries, for AggregatorRegistry.aggregate(). */
+  async snapshot(): Promise<MetricsJson[]> {
+    return [await this.serving.getMetricsAsJSON(), await processMetricsJson(this.process)];
+  }
+
+  /**
+   * Answers the primary's scrape requests over the cluster IPC channel, and tells it when
+   * it is ready to: a request sent to a worker that is still starting can be lost (seen on
+   * Node 20 under load), so the primary asks only workers that said so.
+   */
+  answerPrimary(): void {
+    process.on('message', (m: MetricsRequest) => {
+      if (m?.cmd !== 'metrics') return;
+      this.snapshot().then(
+        (metrics) => sendToPrimary({ type: 'metrics', id: m.id, metrics }),
+        () => sendToPrimary({ type: 'metrics', id: m.id, metrics: [] }),
+      );
+    });
+    sendToPrimary({ type: 'metrics-ready' });
+  }
+}
+
+/**
+ * Before a worker exits: hand its counters and histograms (not gauges, which end with it)
+ * to the primary, which keeps adding them to the totals. Resolves once sent, or after
+ * FINAL_SEND_MS at most: an exit is never held up for long.
+ */
+export async function sendFinalCounts(metrics: ServingMetrics): Promise<void> {
+  const counts = await metrics.finalCounts();
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, FINAL_SEND_MS);
+    try {
+      process.send?.({ type: 'metrics-final', metrics: counts } satisfies MetricsReply, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    } catch {
+      clearTimeout(timer);
+      resolve();
+    }
+  });
+}
+
+function sendToPrimary(m: MetricsReply): void {
+  try {
+    process.send?.(m);
+  } catch {
+    // The channel closed (the primary is gone): there is nobody to answer.
+  }
+}
+
+function counter(registers: Registry[], name: string, help: string, read: () => number): void {
+  new Counter({
+    name,
+    help,
+    registers,
+    collect() {
+      this.reset();
+      this.inc(read());
+    },
+  });
+}
+
+function gauge(registers: Registry[], name: string, help: string, read: () => number): void {
+  new Gauge({
+    name,
+    help,
+    registers,
+    collect() {
+      this.set(read());
+    },
+  });
+}
+
+/**
+ * prom-client's Histogram can only be fed one observation at a time; the bucket counts are
+ * already kept per request in counters.ts, so this is a metric object in the shape prom-client
+ * itself registers for aggregated metrics (name, help, type, aggregator, get()).
+ */
+function durationHistogram(c: RequestCounters): Metric {
+  const name = 'fleetserve_http_request_duration_seconds';
+  const help = 'Time from a complete request head to the last byte of the response handed to the kernel.';
+  const metric = {
+    name,
+    help,
+    type: 'histogram',
+    aggregator: 'sum',
+    get: async () => {
+      const values: MetricValue<string>[] = [];
+      let cumulative = 0;
+      for (let b = 0; b <= DURATION_BUCKETS.length; b++) {
+        cumulative += c.durationCounts[b]!;
+        values.push({ metricName: `${name}_bucket`, labels: { le: b < DURATION_BUCKETS.length ? DURATION_BUCKETS[b]! : '+Inf' }, value: cumulative } as MetricValue<string>);
+      }
+      values.push({ metricName: `${name}_sum`, labels: {}, value: c.durationSeconds } as MetricValue<string>);
+      values.push({ metricName: `${name}_count`, labels: {}, value: cumulative } as MetricValue<string>);
+      return { name, help, type: 'histogram', aggregator: 'sum', values };
+    },
+  };
+  return metric as unknown as Metric;
+}
+
+/** prom-client's default process metrics, each labelled with the process they describe. */
+export function processRegistry(workerLabel: string): Registry {
+  const registry = new Registry();
+  registry.setDefaultLabels({ worker: workerLabel });
+  collectDefaultMetrics({ register: registry });
+  return registry;
+}
+
+/**
+ * Every value carries its process's `worker` label, so no two processes' values are ever
+ * combined; the aggregator is set to "first" so that none is dropped either (prom-client
+ * marks process_start_time_seconds "omit" for aggregation).
+ */
+export async function processMetricsJson(registry: Registry): Promise<MetricsJson> {
+  const metrics = (await registry.getMetricsAsJSON()) as MetricsJson;
+  return metrics.map((m) => ({ ...m, aggregator: 'first' }));
+}
