@@ -59,12 +59,16 @@ t.test('bound to 127.0.0.1 a host is unreachable from another namespace; bound t
 t.test('three hosts behind HAProxy: a rolling restart of every host fails no request', { skip }, async (t) => {
   const net = makeTestNetwork(t, 3);
   const root = makeSite(t, { 'page.html': BODY, 'index.html': 'hi\n' });
-  const hostArgs = (h: TestHost) => ['--workers', '1', '--headers', JSON.stringify([{ glob: '/**', headers: { 'X-Host': h.name } }])];
+  // HAProxy checks every 300 ms and marks a host down after 2 failures: about 600-900 ms, so
+  // 1200 ms of pre-drain are enough (haproxy-config.sh says: above 300 × (2 + 1)).
+  const hostArgs = (h: TestHost) => ['--workers', '1', '--pre-drain-delay-ms', '1200', '--headers', JSON.stringify([{ glob: '/**', headers: { 'X-Host': h.name } }])];
   const hosts = await Promise.all(net.hosts.map((h) => startHost(t, net, h, root, h.addr, hostArgs(h))));
   hosts.forEach((p, i) => t.equal(p.line.pid, p.proc.pid, `${net.hosts[i]!.name}: ip netns exec runs fleetserve itself (the pid to signal)`));
 
-  const gen = spawnSync(path.join(PROJECT, 'scripts', 'haproxy', 'haproxy-config.sh'), ['--bind', `127.0.0.1:${LB_PORT}`, '--health-path', '/', '--inter', '300', '--fall', '2', '--rise', '2', ...net.hosts.map((h) => `${h.addr}:${PORT}`)], { encoding: 'utf8' });
+  const gen = spawnSync(path.join(PROJECT, 'scripts', 'haproxy', 'haproxy-config.sh'), ['--bind', `127.0.0.1:${LB_PORT}`, '--inter', '300', '--fall', '2', '--rise', '2', ...net.hosts.map((h) => `${h.addr}:${PORT}`)], { encoding: 'utf8' });
   t.equal(gen.status, 0, 'haproxy-config.sh exits 0');
+  t.match(gen.stdout, /http-check send meth GET uri \/healthz /, 'checks fleetserve\'s health path');
+  t.match(gen.stderr, /set preDrainDelayMs above 900 /, 'and says how long the pre-drain must be');
   const cfg = path.join(path.dirname(root), 'haproxy.cfg');
   fs.writeFileSync(cfg, gen.stdout);
   const check = spawnSync('haproxy', ['-c', '-f', cfg], { encoding: 'utf8' });
@@ -95,7 +99,11 @@ t.test('three hosts behind HAProxy: a rolling restart of every host fails no req
 
   for (const [i, h] of net.hosts.entries()) {
     const old = hosts[i]!;
+    const down = haproxy.waitForStderr(new RegExp(`fleetserve${i + 1} is DOWN`), 10_000).then(() => performance.now());
+    const drainStarts = old.waitFor((l) => typeof l.msg === 'string' && l.msg.startsWith('draining:'), 10_000, 'drain start').then(() => performance.now());
     process.kill(old.proc.pid!, 'SIGTERM'); // as systemd stops it: the primary only
+    const [downAt, drainAt] = await Promise.all([down, drainStarts]);
+    t.ok(downAt < drainAt, `${h.name}: HAProxy marked it down (health 503) before it stopped accepting (${Math.round(drainAt - downAt)} ms before)`);
     t.equal((await old.exited()).code, 0, `${h.name}: drained and exited 0`);
     const atStop = (await counts())[h.name] ?? 0;
     hosts[i] = await startHost(t, net, h, root, h.addr, hostArgs(h));

@@ -140,6 +140,21 @@ for (const mode of [
   });
 }
 
+t.test('SIGHUP on an inherited socket: the reload\'s new worker joins it, nothing fails', { skip }, async (t) => {
+  const { keeper, port } = await activate(t, ['--workers', '1']);
+  const load = startLoad(t, port);
+  const line = await keeper.waitFor(isListening, 10_000, 'listening line');
+  await loadFor(load, 200);
+  process.kill(line.pid as number, 'SIGHUP');
+  const done = await keeper.waitFor((l) => typeof l.msg === 'string' && l.msg.startsWith('reload finished'), 15_000, 'reload finished');
+  t.match(done.msg, /1 workers? replaced.*inherited socket fd 3 \(web\)/, `the reload says where it listens: ${done.msg}`);
+  await loadFor(load, 200);
+  load.send('stop');
+  const result = (await load.waitFor((l) => l.done === true, 25_000, 'load result')) as unknown as LoadResult;
+  t.equal(result.failures, 0, `no failed request: ${JSON.stringify(result)}`);
+  t.notOk(keeper.lines.some((l) => l.keeper === 'exited'), 'the primary kept running');
+});
+
 t.test('the last worker serving the inherited socket dies: the primary exits 1 for a restart', { skip }, async (t) => {
   const { keeper, port } = await activate(t, ['--workers', '1']);
   const probe = tryRequest(port); // triggers the exec

@@ -50,12 +50,30 @@ t.test('the service drains on SIGTERM within TimeoutStopSec and reloads after a 
   for (const file of ['config/default.json', 'config/production.json']) {
     const cmd = loadConfig(['--config', file, '--root', 'site'], {}, PROJECT);
     if (cmd.kind !== 'run') throw new Error('expected a config');
-    const preDrain = Number((cmd.config as unknown as Record<string, unknown>).preDrainDelayMs ?? 0);
+    const preDrain = cmd.config.preDrainDelayMs;
     t.ok(stopMs > cmd.config.drainTimeoutMs + preDrain, `${file}: TimeoutStopSec ${stopMs} ms > drainTimeoutMs ${cmd.config.drainTimeoutMs} + preDrainDelayMs ${preDrain}`);
   }
   t.match(s.ExecStart, [`${BIN} --config /etc/fleetserve/fleetserve.json`]);
   t.same(s.ExecReload, [`${BIN} --check-config --config /etc/fleetserve/fleetserve.json`, '/bin/kill -HUP $MAINPID'], 'check first, then SIGHUP');
   t.same(s.Restart, ['on-failure']);
+});
+
+t.test('ExecReload\'s check passes a good config and stops a bad one before any SIGHUP', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleetserve-reload-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const check = (config: object) => {
+    const file = path.join(dir, 'fleetserve.json');
+    fs.writeFileSync(file, JSON.stringify(config));
+    // The unit's first ExecReload line, with the built entry point for the installed bin.
+    const argv = service.Service!.ExecReload![0]!.split(' ').slice(1).map((a) => (a === '/etc/fleetserve/fleetserve.json' ? file : a));
+    return spawnSync(process.execPath, [MAIN, ...argv], { encoding: 'utf8', timeout: 15_000 });
+  };
+  const good = check({ root: path.join(PROJECT, 'site'), port: 8080, preDrainDelayMs: 2000 });
+  t.equal(good.status, 0, 'a good file: exit 0, so systemd goes on to kill -HUP');
+  t.equal(good.stdout, 'configuration ok\n');
+  const bad = check({ root: path.join(PROJECT, 'site'), port: 'eighty' });
+  t.equal(bad.status, 2, 'a bad file: exit 2, so systemctl reload fails and no SIGHUP is sent');
+  t.match(bad.stderr, /\bport\b/, 'naming the key');
 });
 
 t.test('the service runs unprivileged on a read-only system', async (t) => {
