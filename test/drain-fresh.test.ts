@@ -4,7 +4,22 @@
 // are up. (Restarts under socket activation and behind a load balancer rely on this.)
 import t from 'tap';
 import { hasResponses, makeSite, parseResponses, req, startServer } from './fixtures/server';
-import { Client } from './fixtures/wire';
+import fs from 'node:fs';
+import { Client, poll } from './fixtures/wire';
+
+/**
+ * Connections completed by the kernel but not yet accepted by the server on 127.0.0.1:port
+ * (a listening socket's rx_queue in /proc/net/tcp). Closing the listening socket resets
+ * those, so the test waits until the server has accepted both of its connections.
+ */
+function acceptQueue(port: number): number {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  for (const line of fs.readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    const cols = line.trim().split(/\s+/);
+    if (cols[3] === '0A' && cols[1]?.endsWith(`:${hexPort}`)) return parseInt(cols[4]!.split(':')[1]!, 16);
+  }
+  return -1;
+}
 
 t.test('drain: a just-accepted connection may still send its first request', async (t) => {
   const root = makeSite(t, { 'a.txt': 'A body\n' });
@@ -13,6 +28,7 @@ t.test('drain: a just-accepted connection may still send its first request', asy
   const silent = await Client.connect(s.port);
   const connectedAt = performance.now();
   t.teardown(() => (late.destroy(), silent.destroy()));
+  t.ok(await poll(async () => acceptQueue(s.port) === 0, 50, 5), 'both accepted by the server');
   process.kill(s.pid, 'SIGTERM');
   await s.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('draining:'));
   late.write(req('/a.txt'));
