@@ -4,9 +4,10 @@
  * cluster worker, or (workers = 0) a single serving process.
  */
 import cluster from 'node:cluster';
+import { ACTIVATION_ENV, readActivation, type InheritedSocket } from './activation';
 import { ConfigError, loadConfig, type Config } from './config';
 import { createLoggers } from './logger';
-import { runPrimary, WORKER_CONFIG_ENV } from './primary';
+import { runPrimary, WORKER_CONFIG_ENV, WORKER_INHERITED_ENV } from './primary';
 import { runWorker, type ToPrimary } from './worker';
 
 function main(): void {
@@ -23,9 +24,15 @@ function main(): void {
       process.send?.({ type: 'start-error', message: logFileError(err) } satisfies ToPrimary, () => process.exit(1));
       return;
     }
-    runWorker(config, loggers, 'cluster', id);
+    const inherited = JSON.parse(process.env[WORKER_INHERITED_ENV] ?? 'null') as InheritedSocket | null;
+    runWorker(config, loggers, 'cluster', id, undefined, inherited);
     return;
   }
+  // Socket activation is read once and its variables cleared at once, as sd_listen_fds()
+  // does with unset_environment: children (the workers) must never take them as their own,
+  // where fd 3 is the cluster's IPC channel.
+  const activation = readActivation(process.env, process.pid);
+  for (const name of ACTIVATION_ENV) delete process.env[name];
   // A reload reads the same sources again: the JSON file anew, env and flags as at start.
   const argv = process.argv.slice(2);
   const env = { ...process.env };
@@ -51,7 +58,12 @@ function main(): void {
     process.stdout.write('configuration ok\n');
     return;
   }
+  if (activation.kind === 'invalid') {
+    process.stderr.write(`fleetserve: ${activation.reason}\n`);
+    process.exit(2);
+  }
   const config = cmd.config;
+  const inherited = activation.kind === 'socket' ? activation.socket : null;
   let loggers;
   try {
     // The primary serves nothing, so it never opens the access log.
@@ -66,8 +78,8 @@ function main(): void {
     if (again.kind !== 'run') throw new ConfigError(`unexpected ${again.kind} on reload`);
     return again.config;
   };
-  if (config.workers === 0) runWorker(config, loggers, 'single', 0, reloadConfig);
-  else runPrimary(config, loggers, reloadConfig);
+  if (config.workers === 0) runWorker(config, loggers, 'single', 0, reloadConfig, inherited);
+  else runPrimary(config, loggers, reloadConfig, inherited);
 }
 
 /** A log file that cannot be opened, in one line. */

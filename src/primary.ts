@@ -11,6 +11,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import os from 'node:os';
+import { describeInherited, type InheritedSocket } from './activation';
 import { ConfigError, type Config } from './config';
 import { listeningRecord, urlOf } from './listen-urls';
 import { countOf, type Loggers } from './logger';
@@ -21,6 +22,8 @@ import { EXIT_FORCED } from './shutdown';
 import { reopenLogs, type ToPrimary, type ToWorker } from './worker';
 
 export const WORKER_CONFIG_ENV = 'FLEETSERVE_WORKER_CONFIG';
+/** The socket-activated socket the workers serve (JSON InheritedSocket), when there is one. */
+export const WORKER_INHERITED_ENV = 'FLEETSERVE_WORKER_INHERITED';
 
 /** Respawn delays grow while workers keep dying young, so a crash loop cannot spin the CPU. */
 const RESPAWN_MIN_MS = 100;
@@ -42,9 +45,15 @@ interface WorkerRecord {
   requestedPort: number;
   actualPort?: number;
 }
-export function runPrimary(config: Config, loggers: Loggers, reloadConfig: () => Config): void {
+export function runPrimary(config: Config, loggers: Loggers, reloadConfig: () => Config, inherited: InheritedSocket | null = null): void {
   const { log } = loggers;
-  cluster.schedulingPolicy = config.scheduling === 'rr' ? cluster.SCHED_RR : cluster.SCHED_NONE;
+  // On an inherited socket the kernel always balances: Node's round-robin primary closes the
+  // connections it has accepted but not yet handed out when its last worker stops listening,
+  // and a restart on a socket that outlives the process must not reset anyone.
+  const scheduling = inherited ? 'none' : config.scheduling;
+  if (inherited && config.scheduling === 'rr') log.warn({ scheduling }, 'scheduling "rr" is not used on an inherited socket: the kernel balances connections (scheduling "none")');
+  cluster.schedulingPolicy = scheduling === 'rr' ? cluster.SCHED_RR : cluster.SCHED_NONE;
+  const inheritedEnv = inherited ? { [WORKER_INHERITED_ENV]: JSON.stringify(inherited) } : {};
   cluster.setupPrimary({ args: [] });
   /** What respawns are forked with: the configuration in force. */
   let current: Generation = { config };
@@ -95,7 +104,7 @@ export function runPrimary(config: Config, loggers: Loggers, reloadConfig: () =>
 
   const fork = (gen: Generation): Worker => {
     const requestedPort = portToRequest(gen);
-    const w = cluster.fork({ [WORKER_CONFIG_ENV]: JSON.stringify({ ...gen.config, port: requestedPort }) });
+    const w = cluster.fork({ [WORKER_CONFIG_ENV]: JSON.stringify({ ...gen.config, port: requestedPort }), ...inheritedEnv });
     started.set(w, Date.now());
     const record: WorkerRecord = { gen, requestedPort };
     records.set(w, record);
@@ -140,8 +149,16 @@ export function runPrimary(config: Config, loggers: Loggers, reloadConfig: () =>
     if (listening >= config.workers) {
       announced = true;
       currentPort = address.port;
-      const { fields, msg } = listeningRecord(config.host, address.port, config.workers, os.networkInterfaces());
-      log.info({ ...fields, scheduling: config.scheduling, root: config.root }, msg);
+      if (inherited) {
+        log.info(
+          { fd: inherited.fd, fdName: inherited.name, port: address.port, workers: config.workers, scheduling, root: config.root },
+          `listening on port ${address.port} from the ${describeInherited(inherited)} with ${countOf(config.workers, 'worker')} (host and port settings ignored)`,
+        );
+        if (inherited.ignoredFds.length) log.warn({ ignoredFds: inherited.ignoredFds }, `serving fd ${inherited.fd} only; ignoring inherited fds ${inherited.ignoredFds.join(', ')}`);
+      } else {
+        const { fields, msg } = listeningRecord(config.host, address.port, config.workers, os.networkInterfaces());
+        log.info({ ...fields, scheduling: config.scheduling, root: config.root }, msg);
+      }
       if (reloadQueued) {
         reloadQueued = false;
         startReload('SIGHUP');
@@ -150,7 +167,7 @@ export function runPrimary(config: Config, loggers: Loggers, reloadConfig: () =>
   });
 
   cluster.on('exit', (w, code, signal) => {
-    listeningWorkers.delete(w.id);
+    const wasListening = listeningWorkers.delete(w.id);
     const bornAt = started.get(w) ?? Date.now();
     started.delete(w);
     records.delete(w);
@@ -163,6 +180,18 @@ export function runPrimary(config: Config, loggers: Loggers, reloadConfig: () =>
         log.info({ code: exitCode }, exitCode === 0 ? 'all workers drained; exiting' : 'workers stopped; exiting with errors');
         exit(exitCode);
       }
+      return;
+    }
+    if (inherited && wasListening && listeningWorkers.size === 0) {
+      // Node's cluster closes the primary's copy of a shared listening fd when the last
+      // worker using it leaves, and Node cannot dup() it first: the inherited socket is gone
+      // from this process. Exit so the service manager restarts fleetserve on the socket it
+      // still holds; connections wait in the backlog meanwhile.
+      fatal = true;
+      stopping = true;
+      log.fatal({ workerId: w.id, code, signal, fd: inherited.fd }, `worker ${w.id} died and was the last one serving the ${describeInherited(inherited)}; exiting for a restart`);
+      for (const other of started.keys()) other.process.kill('SIGKILL');
+      exit(1);
       return;
     }
     if (wasRetiring) {
@@ -294,7 +323,7 @@ export function runPrimary(config: Config, loggers: Loggers, reloadConfig: () =>
         return;
       }
       const restart = Object.keys(needRestart).length > 0 ? `; needs a restart (not applied): ${describeChanges(needRestart)}` : '';
-      const url = urlOf(applied.host, currentPort);
+      const url = inherited ? `port ${currentPort} (${describeInherited(inherited)})` : urlOf(applied.host, currentPort);
       const message = `reload finished: ${result.replaced} workers replaced in ${ms} ms, listening on ${url}; ${describeChanges(changed)}${restart}`;
       const fields = { replaced: result.replaced, ms, url, changed, needRestart };
       if (restart) log.warn(fields, message);

@@ -6,6 +6,7 @@
 import net from 'node:net';
 import os from 'node:os';
 import { AcceptGate } from './accept-gate';
+import { describeInherited, type InheritedSocket } from './activation';
 import { ConfigError, type Config } from './config';
 import { measureCapacity } from './descriptors';
 import { describeListenError, isOutOfDescriptors } from './errors';
@@ -32,8 +33,21 @@ export type ToPrimary = { type: 'listen-error'; message: string } | { type: 'sta
 /**
  * `workerId` is the cluster worker id (0 in single mode): the `worker` label of process
  * metrics. `reloadConfig` reads the configuration sources again (single mode's SIGHUP).
+ *
+ * `inherited` is the socket-activated listening socket to serve instead of binding
+ * host:port. In a cluster worker, listen({ fd }) goes through the primary like any cluster
+ * listen: the primary opens its own fd 3 and shares it with the workers (scheduling "none",
+ * which the primary always uses for it), so every worker accepts on the same socket. Checked
+ * on Node 20, 22 and 24.
  */
-export function runWorker(config: Config, loggers: Loggers, mode: 'cluster' | 'single', workerId = 0, reloadConfig?: () => Config): void {
+export function runWorker(
+  config: Config,
+  loggers: Loggers,
+  mode: 'cluster' | 'single',
+  workerId = 0,
+  reloadConfig?: () => Config,
+  inherited: InheritedSocket | null = null,
+): void {
   const { log } = loggers;
   const onOutOfDescriptors = () => gate.outOfDescriptors();
   let handler = new StaticHandler(config, log, onOutOfDescriptors);
@@ -77,8 +91,8 @@ export function runWorker(config: Config, loggers: Loggers, mode: 'cluster' | 's
     else gate.afterAdmit();
   });
   // Listening again after a pause uses the very same options: cluster finds the shared handle
-  // by them (with port 0 too), so no new socket is bound.
-  const listenOptions: net.ListenOptions = { host: config.host, port: config.port, backlog: 4096 };
+  // by them (with port 0 too, and the inherited fd), so no new socket is bound.
+  const listenOptions: net.ListenOptions | { fd: number; backlog: number } = inherited ? { fd: inherited.fd, backlog: 4096 } : { host: config.host, port: config.port, backlog: 4096 };
   const gate = new AcceptGate({
     capacity: capacity.connections,
     open: () => connections.size,
@@ -109,7 +123,9 @@ export function runWorker(config: Config, loggers: Loggers, mode: 'cluster' | 's
       else log.error({ err }, `accept failed: ${err.code ?? err.message}`);
       return;
     }
-    const message = describeListenError(err, config.host, config.port);
+    const message = inherited
+      ? `cannot serve the ${describeInherited(inherited)}: ${err.code ?? err.message}`
+      : describeListenError(err, config.host, config.port);
     if (mode === 'cluster' && process.send) {
       // The primary prints the one line and stops everything; a respawn would only fail again.
       process.send({ type: 'listen-error', message } satisfies ToPrimary, () => exit(1));
@@ -122,7 +138,14 @@ export function runWorker(config: Config, loggers: Loggers, mode: 'cluster' | 's
   const listen = () =>
     server.listen(listenOptions, () => {
       listening = true;
-      if (mode === 'single') {
+      if (mode === 'single' && inherited) {
+        const addr = server.address() as net.AddressInfo;
+        log.info(
+          { fd: inherited.fd, fdName: inherited.name, address: addr.address, port: addr.port, workers: 0, root: config.root },
+          `listening on ${addr.address}:${addr.port} from the ${describeInherited(inherited)} (single process; host and port settings ignored)`,
+        );
+        if (inherited.ignoredFds.length) log.warn({ ignoredFds: inherited.ignoredFds }, `serving fd ${inherited.fd} only; ignoring inherited fds ${inherited.ignoredFds.join(', ')}`);
+      } else if (mode === 'single') {
         const addr = server.address() as net.AddressInfo;
         const { fields, msg } = listeningRecord(config.host, addr.port, 0, os.networkInterfaces());
         log.info({ ...fields, root: config.root }, msg);
@@ -242,4 +265,3 @@ export function reopenLogs(loggers: Loggers, announce: string | null): void {
   if (announce !== null) loggers.log.info({ signal: announce }, `${announce}: log files reopened`);
   else loggers.log.debug('log files reopened');
 }
-

@@ -43,8 +43,12 @@ const enum State {
   Closed,
 }
 
-/** Errors that mean the client went away (reset, closed, or we dropped it), not a fault of ours. */
-const CLIENT_GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_WRITE_AFTER_END']);
+/**
+ * Errors that mean the client went away (reset, closed, or we dropped it), not a fault of ours.
+ * ECANCELED: on Node 22 and 24, a write still queued when we destroy the socket (a send
+ * timeout) completes with it (Node 20 logged nothing there).
+ */
+const CLIENT_GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ECANCELED', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_WRITE_AFTER_END']);
 
 /**
  * A drain closes idle connections at once, except one accepted this recently that has sent

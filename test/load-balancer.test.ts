@@ -1,0 +1,124 @@
+// Several fleetserve hosts on one machine, each in its own network namespace with its own
+// address, HAProxy in front (configured by scripts/haproxy/haproxy-config.sh): a keep-alive
+// load through HAProxy survives a rolling restart of every host, and the same namespaces show
+// what binding to 127.0.0.1 instead of 0.0.0.0 means. Skips without root or namespaces.
+import t from 'tap';
+import type { Test } from 'tap';
+import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { makeSite, MAIN, PROJECT } from './fixtures/server';
+import { FIXTURES, spawnLines, which, type Line, type LineProcess, type LoadResult } from './fixtures/lines';
+import { makeTestNetwork, netnsSkipReason, type TestHost, type TestNetwork } from './fixtures/netns';
+import { sleep } from './fixtures/wire';
+
+const netnsSkip = netnsSkipReason();
+const skip = netnsSkip ?? (which('haproxy') ? false : 'haproxy not found: apt-get install haproxy (.ci/run does)');
+const CLIENT = path.join(PROJECT, 'dist', 'client.js');
+const PORT = 8080; // each host namespace has its own port space
+const LB_PORT = 8000;
+const isListening = (l: Line) => typeof l.msg === 'string' && l.msg.startsWith('listening on');
+
+const BODY = Buffer.from(crypto.randomBytes(12 * 1024).toString('base64')); // 16 KiB
+const BODY_SHA = crypto.createHash('sha256').update(BODY).digest('hex');
+
+function startHost(t: Test, net: TestNetwork, h: TestHost, root: string, host: string, extra: string[] = []): Promise<LineProcess & { line: Line }> {
+  const args = [...net.inNs(h.ns), process.execPath, MAIN, root, '--host', host, '--port', String(PORT), '--log-pretty', 'false', '--access-log', 'false', ...extra];
+  const p = spawnLines(t, 'ip', args);
+  return p.waitFor(isListening, 10_000, `${h.name} listening`).then((line) => ({ ...p, line }));
+}
+
+/** fleetserve-client run inside namespace `ns`: its exit code and output. */
+function clientIn(net: TestNetwork, ns: string, url: string) {
+  return spawnSync('ip', [...net.inNs(ns), process.execPath, CLIENT, '-s', '--connect-timeout', '3000', url], { encoding: 'utf8', timeout: 15_000 });
+}
+
+t.test('bound to 127.0.0.1 a host is unreachable from another namespace; bound to 0.0.0.0 it is reachable', { skip: netnsSkip ?? false }, async (t) => {
+  const net = makeTestNetwork(t, 1);
+  const h = net.hosts[0]!;
+  const root = makeSite(t, { 'index.html': 'hello from h1\n' });
+  const url = `http://${h.addr}:${PORT}/index.html`;
+
+  const local = await startHost(t, net, h, root, '127.0.0.1', ['--workers', '0']);
+  t.equal(clientIn(net, h.ns, `http://127.0.0.1:${PORT}/index.html`).stdout, 'hello from h1\n', 'inside its own namespace, 127.0.0.1 answers');
+  const refused = clientIn(net, net.lb, url);
+  t.equal(refused.status, 3, 'from the lb namespace: exit code 3 (cannot connect)');
+  t.match(refused.stderr, /refused/i, `connection refused: ${refused.stderr.trim()}`);
+  process.kill(local.proc.pid!, 'SIGTERM');
+  t.equal((await local.exited()).code, 0);
+
+  const all = await startHost(t, net, h, root, '0.0.0.0', ['--workers', '0']);
+  const ok = clientIn(net, net.lb, url);
+  t.equal(ok.status, 0, 'bound to 0.0.0.0: exit code 0 from the lb namespace');
+  t.equal(ok.stdout, 'hello from h1\n', 'and the file');
+  process.kill(all.proc.pid!, 'SIGTERM');
+  t.equal((await all.exited()).code, 0);
+});
+
+t.test('three hosts behind HAProxy: a rolling restart of every host fails no request', { skip }, async (t) => {
+  const net = makeTestNetwork(t, 3);
+  const root = makeSite(t, { 'page.html': BODY, 'index.html': 'hi\n' });
+  // HAProxy checks every 300 ms and marks a host down after 2 failures: about 600-900 ms, so
+  // 1200 ms of pre-drain are enough (haproxy-config.sh says: above 300 × (2 + 1)).
+  const hostArgs = (h: TestHost) => ['--workers', '1', '--pre-drain-delay-ms', '1200', '--headers', JSON.stringify([{ glob: '/**', headers: { 'X-Host': h.name } }])];
+  const hosts = await Promise.all(net.hosts.map((h) => startHost(t, net, h, root, h.addr, hostArgs(h))));
+  hosts.forEach((p, i) => t.equal(p.line.pid, p.proc.pid, `${net.hosts[i]!.name}: ip netns exec runs fleetserve itself (the pid to signal)`));
+
+  const gen = spawnSync(path.join(PROJECT, 'scripts', 'haproxy', 'haproxy-config.sh'), ['--bind', `127.0.0.1:${LB_PORT}`, '--inter', '300', '--fall', '2', '--rise', '2', ...net.hosts.map((h) => `${h.addr}:${PORT}`)], { encoding: 'utf8' });
+  t.equal(gen.status, 0, 'haproxy-config.sh exits 0');
+  t.match(gen.stdout, /http-check send meth GET uri \/healthz /, 'checks fleetserve\'s health path');
+  t.match(gen.stderr, /set preDrainDelayMs above 900 /, 'and says how long the pre-drain must be');
+  const cfg = path.join(path.dirname(root), 'haproxy.cfg');
+  fs.writeFileSync(cfg, gen.stdout);
+  const check = spawnSync('haproxy', ['-c', '-f', cfg], { encoding: 'utf8' });
+  t.equal(check.status, 0, `haproxy -c accepts it: ${check.stderr}`);
+  const haproxy = spawnLines(t, 'ip', [...net.inNs(net.lb), 'haproxy', '-db', '-f', cfg]);
+
+  // 6 keep-alive clients inside the lb namespace, a Connection: close every 20 requests;
+  // bounded at 60 s and 500k requests.
+  const load = spawnLines(t, 'ip', [...net.inNs(net.lb), process.execPath, path.join(FIXTURES, 'keepalive-load.js'), '127.0.0.1', String(LB_PORT), '/page.html', BODY_SHA, String(BODY.length), '6', '20', '500000', '60000', 'X-Host']);
+  let marks = 0;
+  const counts = async (): Promise<Record<string, number>> => {
+    const n = ++marks;
+    load.send('mark');
+    return (await load.waitFor((l) => l.mark === n, 5000, `mark ${n}`)).byHeader as Record<string, number>;
+  };
+  /** Waits until `pred` holds for the per-host counts (polls for up to 15 s). */
+  const until = async (what: string, pred: (c: Record<string, number>) => boolean) => {
+    for (let i = 0; i < 150; i++) {
+      const c = await counts();
+      if (pred(c)) return c;
+      await sleep(100);
+    }
+    throw new Error(`never: ${what}; counts ${JSON.stringify(await counts())}\nhaproxy: ${haproxy.stdout().slice(-2000)}${haproxy.stderr().slice(-2000)}`);
+  };
+
+  const before = await until('every host serves', (c) => net.hosts.every((h) => (c[h.name] ?? 0) >= 50));
+  t.pass(`before: ${JSON.stringify(before)}`);
+
+  for (const [i, h] of net.hosts.entries()) {
+    const old = hosts[i]!;
+    const down = haproxy.waitForStderr(new RegExp(`fleetserve${i + 1} is DOWN`), 10_000).then(() => performance.now());
+    const drainStarts = old.waitFor((l) => typeof l.msg === 'string' && l.msg.startsWith('draining:'), 10_000, 'drain start').then(() => performance.now());
+    process.kill(old.proc.pid!, 'SIGTERM'); // as systemd stops it: the primary only
+    const [downAt, drainAt] = await Promise.all([down, drainStarts]);
+    t.ok(downAt < drainAt, `${h.name}: HAProxy marked it down (health 503) before it stopped accepting (${Math.round(drainAt - downAt)} ms before)`);
+    t.equal((await old.exited()).code, 0, `${h.name}: drained and exited 0`);
+    const atStop = (await counts())[h.name] ?? 0;
+    hosts[i] = await startHost(t, net, h, root, h.addr, hostArgs(h));
+    const after = await until(`${h.name} serves again`, (c) => (c[h.name] ?? 0) >= atStop + 50);
+    t.pass(`${h.name} restarted and serves again: ${JSON.stringify(after)}`);
+  }
+  const end = await counts();
+  const mid = await until('every host keeps serving', (c) => net.hosts.every((h) => (c[h.name] ?? 0) > (end[h.name] ?? 0)));
+  t.pass(`after the rolling restart every host still serves: ${JSON.stringify(mid)}`);
+
+  load.send('stop');
+  const result = (await load.waitFor((l) => l.done === true, 30_000, 'load result')) as unknown as LoadResult;
+  t.equal(result.failures, 0, `no failed request: ${JSON.stringify(result)}`);
+  t.ok(result.ok > 600, `${result.ok} responses checked byte for byte`);
+  t.same(Object.keys(result.byHeader).sort(), net.hosts.map((h) => h.name), 'answers came only from the three hosts');
+  for (const p of hosts) process.kill(p.proc.pid!, 'SIGTERM');
+  for (const p of hosts) t.equal((await p.exited()).code, 0, 'stopped cleanly');
+});
