@@ -18,7 +18,7 @@ import { countOf, type Loggers } from './logger';
 import { PrimaryCounters } from './metrics/counters';
 import type * as MetricsServer from './metrics/metrics-server';
 import { applicable, changedKeys, CLUSTER_RESTART_KEYS, describeChanges } from './reload';
-import { EXIT_FORCED } from './shutdown';
+import { EXIT_FORCED, onStopSignals } from './shutdown';
 import { reopenLogs, type ToPrimary, type ToWorker } from './worker';
 
 export const WORKER_CONFIG_ENV = 'FLEETSERVE_WORKER_CONFIG';
@@ -352,12 +352,9 @@ export function runPrimary(config: Config, loggers: Loggers, reloadConfig: () =>
     startReload('SIGHUP');
   });
 
-  let signals = 0;
-  let deadline: NodeJS.Timeout | null = null;
-  const onSignal = (signal: NodeJS.Signals) => {
-    signals++;
-    const workers = alive();
-    if (signals === 1) {
+  onStopSignals(
+    (signal) => {
+      const workers = alive();
       stopping = true;
       const during = reloading ? ' (reload aborted)' : '';
       log.info({ signal, workers: workers.length, reloading }, `${signal}: draining ${countOf(workers.length, 'worker')}${during}`);
@@ -366,22 +363,21 @@ export function runPrimary(config: Config, loggers: Loggers, reloadConfig: () =>
       // still starting may not listen for messages yet (one sent now could be lost): it is
       // asked when it listens, or it exits on its own.
       for (const w of workers) if (records.get(w)?.actualPort !== undefined) send(w, { cmd: 'drain' }, counters);
-      // Workers cut their own connections at drainTimeoutMs; this is the backstop for a
-      // worker that cannot even do that.
-      deadline = setTimeout(() => {
+      // Each worker runs its own Drainer with the drain deadline and cuts its connections
+      // itself; this is only the backstop for a worker that cannot even do that (stuck).
+      const backstop = setTimeout(() => {
         log.error({ left: started.size }, 'workers did not exit after the drain deadline; killing them');
         for (const w of started.keys()) w.process.kill('SIGKILL');
         exit(1);
       }, current.config.preDrainDelayMs + current.config.drainTimeoutMs + 2000);
-      deadline.unref();
-      return;
-    }
-    log.warn({ signal }, `second ${signal}: stopping now`);
-    for (const w of workers) w.process.kill('SIGKILL');
-    exit(EXIT_FORCED);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+      backstop.unref();
+    },
+    (signal) => {
+      log.warn({ signal }, `second ${signal}: stopping now`);
+      for (const w of alive()) w.process.kill('SIGKILL');
+      exit(EXIT_FORCED);
+    },
+  );
   // logrotate's postrotate (like nginx -s reopen): reopen our files and tell every worker.
   // Handled in every process also because Node's default for SIGUSR1 starts the inspector.
   process.on('SIGUSR1', () => {

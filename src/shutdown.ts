@@ -10,6 +10,8 @@ import { countOf, type Logger } from './logger';
 
 export interface Drainable {
   drain(): void;
+  /** Waiting for a request with nothing of one received and nothing of a response queued. */
+  readonly idle: boolean;
   readonly socket: net.Socket;
 }
 
@@ -69,7 +71,7 @@ export class Drainer {
     this.startedAt = performance.now();
     this.openAtStart = connections.size;
     let idle = 0;
-    for (const c of connections) if ((c as { idle?: boolean }).idle) idle++;
+    for (const c of connections) if (c.idle) idle++;
     log.info({ reason, open: connections.size, idle, timeoutMs }, `draining: ${countOf(connections.size, 'open connection')}, ${idle} idle closed now`);
     server.close();
     // The deadline timer is created before any connection is touched, so nothing that
@@ -89,7 +91,8 @@ export class Drainer {
   force(reason: string): void {
     if (this.done) return;
     this.opts.log.warn({ reason, cut: this.opts.connections.size }, `forced exit: cutting ${countOf(this.opts.connections.size, 'connection')}`);
-    for (const c of this.opts.connections) c.socket.destroy();
+    this.done = true; // a connection that reports its close while being cut must not end the drain "cleanly"
+    for (const c of [...this.opts.connections]) c.socket.destroy();
     this.finish(EXIT_FORCED);
   }
 
@@ -97,7 +100,8 @@ export class Drainer {
     if (this.done) return;
     const left = this.opts.connections.size;
     this.opts.log.warn({ cut: left, timeoutMs: this.opts.timeoutMs }, `drain timeout after ${this.opts.timeoutMs} ms: cutting ${countOf(left, 'connection')}`);
-    for (const c of this.opts.connections) c.socket.destroy();
+    this.done = true; // as in force()
+    for (const c of [...this.opts.connections]) c.socket.destroy();
     this.finish(1);
   }
 
@@ -109,4 +113,25 @@ export class Drainer {
     if (message) this.opts.log.info({ ms, connections: this.openAtStart }, message(ms));
     this.opts.exit(code);
   }
+}
+
+/**
+ * SIGINT and SIGTERM: the first one calls `first`, any later one `second` (a second Ctrl+C
+ * stops at once). The listener swaps itself on the first signal, as close-with-grace does, so
+ * no process keeps a signal count of its own. `signals` is `process` but for tests.
+ */
+export function onStopSignals(
+  first: (signal: NodeJS.Signals) => void,
+  second: (signal: NodeJS.Signals) => void,
+  signals: Pick<NodeJS.EventEmitter, 'on' | 'off'> = process,
+): void {
+  const onFirst = (signal: NodeJS.Signals) => {
+    signals.off('SIGINT', onFirst);
+    signals.off('SIGTERM', onFirst);
+    signals.on('SIGINT', second);
+    signals.on('SIGTERM', second);
+    first(signal);
+  };
+  signals.on('SIGINT', onFirst);
+  signals.on('SIGTERM', onFirst);
 }

@@ -19,7 +19,7 @@ import { RequestCounters } from './metrics/counters';
 import type * as MetricsServer from './metrics/metrics-server';
 import type * as ServingMetrics from './metrics/serving-metrics';
 import { applicable, changedKeys, describeChanges, SINGLE_RESTART_KEYS } from './reload';
-import { Drainer } from './shutdown';
+import { Drainer, onStopSignals } from './shutdown';
 import { StaticHandler } from './static';
 
 /**
@@ -27,7 +27,7 @@ import { StaticHandler } from './static';
  * `drain` is a stop (the pre-drain first, as on SIGTERM); `retire` is a reload replacing this
  * worker: drain at once, the rest of the cluster keeps serving.
  */
-export type ToWorker = { cmd: 'drain' } | { cmd: 'retire' } | { cmd: 'force' } | { cmd: 'reopen' } | { cmd: 'accept-pause'; granted: boolean };
+export type ToWorker = { cmd: 'drain' } | { cmd: 'retire' } | { cmd: 'reopen' } | { cmd: 'accept-pause'; granted: boolean };
 export type ToPrimary = { type: 'listen-error'; message: string } | { type: 'start-error'; message: string } | { type: 'accept-pause' };
 
 /**
@@ -182,14 +182,10 @@ export function runWorker(
     }
   }
 
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    signals++;
-    if (signals === 1) drainer.stop(signal);
-    else drainer.force(`second ${signal}`);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  onStopSignals(
+    (signal) => drainer.stop(signal),
+    (signal) => drainer.force(`second ${signal}`),
+  );
   // SIGUSR1 reopens the log files; it must be handled in every process anyway, or Node
   // would start its inspector on it. A group signal reaches a worker twice (the signal, and
   // the primary's message): reopening twice is harmless.
@@ -201,7 +197,6 @@ export function runWorker(
     process.on('message', (m: ToWorker) => {
       if (m?.cmd === 'drain') drainer.stop('primary');
       else if (m?.cmd === 'retire') drainer.begin('replaced by a reload');
-      else if (m?.cmd === 'force') drainer.force('primary');
       else if (m?.cmd === 'reopen') reopenLogs(loggers, null);
       else if (m?.cmd === 'accept-pause') gate.answer(m.granted);
     });
