@@ -13,11 +13,11 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import http from 'node:http';
-import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
+import { AggregatorRegistry, Gauge, Registry } from 'prom-client';
 import { describeListenError } from '../errors';
 import type { Logger } from '../logger';
 import type { PrimaryCounters } from './counters';
-import { processMetricsJson, processRegistry, type MetricsJson, type MetricsReply, type MetricsRequest } from './serving-metrics';
+import { counter, processMetricsJson, processRegistry, type MetricsJson, type MetricsReply, type MetricsRequest } from './serving-metrics';
 
 const SCRAPE_TIMEOUT_MS = 3000;
 
@@ -62,19 +62,9 @@ export class PrimaryMetrics {
     private readonly log: Logger,
   ) {
     const registers = [this.own];
-    const counter = (name: string, help: string, read: () => number) =>
-      new Counter({
-        name,
-        help,
-        registers,
-        collect() {
-          this.reset();
-          this.inc(read());
-        },
-      });
-    counter('fleetserve_worker_restarts_total', 'Workers that died unexpectedly and were replaced.', () => counters.workerRestarts);
-    counter('fleetserve_worker_drains_total', 'Drains the primary asked of workers (SIGINT/SIGTERM, and each worker a reload retires).', () => counters.workerDrains);
-    counter('fleetserve_reloads_total', 'Configuration reloads (SIGHUP) that began replacing workers.', () => counters.reloads);
+    counter(registers, 'fleetserve_worker_restarts_total', 'Workers that died unexpectedly and were replaced.', () => counters.workerRestarts);
+    counter(registers, 'fleetserve_worker_drains_total', 'Drains the primary asked of workers (SIGINT/SIGTERM, and each worker a reload retires).', () => counters.workerDrains);
+    counter(registers, 'fleetserve_reloads_total', 'Configuration reloads (SIGHUP) that began replacing workers.', () => counters.reloads);
     new Gauge({
       name: 'fleetserve_workers',
       help: 'Worker processes alive now.',

@@ -122,7 +122,8 @@ function sendToPrimary(m: MetricsReply): void {
   }
 }
 
-function counter(registers: Registry[], name: string, help: string, read: () => number): void {
+/** A counter whose value is read from a plain number at scrape time (the primary's too). */
+export function counter(registers: Registry[], name: string, help: string, read: () => number): void {
   new Counter({
     name,
     help,
