@@ -4,6 +4,9 @@
  *
  * Modules never read process.env or process.argv: main.ts calls loadConfig once with both
  * and passes the frozen result down (workers receive it from the primary, not from argv).
+ *
+ * Longer than the ~300 lines other modules keep to: most of it is the SCHEMA table (one entry
+ * of doc, format, default, env and flag per key), which reads best as one list.
  */
 import convict from 'convict';
 import fs from 'node:fs';
