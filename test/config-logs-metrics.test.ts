@@ -5,29 +5,14 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
-import { ConfigError, helpText, loadConfig, type Config } from '../src/config';
+import { helpText } from '../src/config';
+import { errorOf, run } from './fixtures/config';
 
 function sandbox(t: Test): string {
   const cwd = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'fleetserve-cfg-ops-')));
   t.teardown(() => fs.rmSync(cwd, { recursive: true, force: true }));
   fs.mkdirSync(path.join(cwd, 'site'));
   return cwd;
-}
-
-function run(argv: string[], env: NodeJS.ProcessEnv, cwd: string): Config {
-  const r = loadConfig(argv, env, cwd);
-  if (r.kind !== 'run') throw new Error(`expected a run, got ${r.kind}`);
-  return r.config;
-}
-
-function errorOf(argv: string[], env: NodeJS.ProcessEnv, cwd: string): string {
-  try {
-    loadConfig(argv, env, cwd);
-    return '(loaded without error)';
-  } catch (err) {
-    if (!(err instanceof ConfigError)) return `(not a ConfigError: ${String(err)})`;
-    return err.message;
-  }
 }
 
 t.test('defaults: metrics off on 127.0.0.1, logs to stdout', async (t) => {

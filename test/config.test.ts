@@ -5,7 +5,8 @@ import type { Test } from 'tap';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ConfigError, loadConfig, type Config } from '../src/config';
+import { loadConfig } from '../src/config';
+import { errorOf, run } from './fixtures/config';
 
 /** A temporary working directory holding ./site (the default root). Paths are realpath'd. */
 function sandbox(t: Test): { cwd: string; site: string; write(name: string, text: string): string } {
@@ -23,28 +24,6 @@ function sandbox(t: Test): { cwd: string; site: string; write(name: string, text
       return p;
     },
   };
-}
-
-function run(argv: string[], env: NodeJS.ProcessEnv, cwd: string): Config {
-  const r = loadConfig(argv, env, cwd);
-  if (r.kind !== 'run') throw new Error(`expected a run command for ${JSON.stringify(argv)}, got ${r.kind}`);
-  return r.config;
-}
-
-/**
- * The one-line message of the ConfigError loadConfig throws, or a description of what
- * happened instead (never containing a key name, so a key match cannot pass by accident).
- */
-function errorOf(argv: string[], env: NodeJS.ProcessEnv, cwd: string): string {
-  try {
-    loadConfig(argv, env, cwd);
-    return '(loaded without error)';
-  } catch (err) {
-    if (!(err instanceof ConfigError)) return `(threw something else than a ConfigError: ${String(err)})`;
-    if (err.code !== 'FLEETSERVE_CONFIG') return `(ConfigError with code ${err.code})`;
-    if (err.message.includes('\n')) return `(message of more than one line: ${JSON.stringify(err.message)})`;
-    return err.message;
-  }
 }
 
 /** The resolved root, or the error message (so a failure shows what happened). */

@@ -5,7 +5,7 @@
 import t from 'tap';
 import type { Test } from 'tap';
 import { hasResponses, makeSite, parseResponses, rawExchange, req, spawnServer, type LogLine, type Server } from './fixtures/server';
-import { Client, poll, sleep } from './fixtures/wire';
+import { Client, groupGone, poll, sleep } from './fixtures/wire';
 
 const A = 'A body\n';
 let root: string;
@@ -28,18 +28,6 @@ async function get(port: number, path: string, method = 'GET') {
   return parseResponses(data, () => method === 'HEAD')[0]!;
 }
 
-/** True once no process of the group is left. */
-async function groupGone(pid: number, tries = 30): Promise<boolean> {
-  const gone = await poll(async () => {
-    try {
-      process.kill(-pid, 0);
-      return false;
-    } catch (err) {
-      return (err as NodeJS.ErrnoException).code === 'ESRCH';
-    }
-  }, tries, 100);
-  return gone === true;
-}
 
 t.test('200 ok, before any file lookup, for GET, HEAD and with a query; not access-logged', async (t) => {
   const s = await launch(t, ['--workers', '1']);

@@ -6,7 +6,7 @@ import t from 'tap';
 import type { Test } from 'tap';
 import net from 'node:net';
 import { hasResponses, makeSite, parseResponses, rawExchange, req, spawnServer, startServer, type LogLine, type Server } from './fixtures/server';
-import { bigBuffer, Client, Download, freePort, listeningAddresses, poll, sha256, sleep, tryRequest } from './fixtures/wire';
+import { bigBuffer, Client, Download, freePort, groupGone, listeningAddresses, poll, sha256, sleep, tryRequest } from './fixtures/wire';
 
 const BIG = bigBuffer(64 * 1024 * 1024);
 const BIG_SHA = sha256(BIG);
@@ -29,18 +29,6 @@ async function launch(t: Test, args: string[]): Promise<Server> {
   return { ...s, port: line.port as number };
 }
 
-/** True once no process of the group is left (polls up to ~3 s). */
-async function groupGone(pid: number): Promise<boolean> {
-  const gone = await poll(async () => {
-    try {
-      process.kill(-pid, 0);
-      return false;
-    } catch (err) {
-      return (err as NodeJS.ErrnoException).code === 'ESRCH';
-    }
-  }, 30, 100);
-  return gone === true;
-}
 
 /** Starts the 64 MiB download and stops reading once 1 MiB of body has arrived. */
 async function pausedDownload(t: Test, port: number): Promise<Download> {

@@ -10,7 +10,7 @@ import path from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
 import { makeSite, MAIN, parseResponses, PROJECT, rawExchange, req, spawnServer, type LogLine, type Server } from './fixtures/server';
-import { freePort, poll, sleep, tryRequest } from './fixtures/wire';
+import { freePort, groupGone, poll, sleep, tryRequest } from './fixtures/wire';
 
 const SMALL = Buffer.from('small file\n'.repeat(90));
 const LARGE = crypto.randomBytes(200 * 1024);
@@ -55,18 +55,6 @@ async function getMark(port: number, p = '/a.txt'): Promise<{ status: number; ma
   return { status: r.status, mark: r.headers['x-reload'], headers: r.headers };
 }
 
-/** True once no process of the group is left. */
-async function groupGone(pid: number): Promise<boolean> {
-  const gone = await poll(async () => {
-    try {
-      process.kill(-pid, 0);
-      return false;
-    } catch (err) {
-      return (err as NodeJS.ErrnoException).code === 'ESRCH';
-    }
-  }, 30, 100);
-  return gone === true;
-}
 
 interface LoadStats {
   ok: number;
