@@ -51,6 +51,8 @@ export function runWorker(
   const { log } = loggers;
   const onOutOfDescriptors = () => gate.outOfDescriptors();
   let handler = new StaticHandler(config, log, onOutOfDescriptors);
+  /** Cache hits and misses of handlers a reload in place replaced: the counters never go down. */
+  const retiredCache = { hits: 0, misses: 0 };
   let healthPath = config.healthPath;
   const connections = new Set<Connection>();
   // Health probes come every second or so: they would drown the access log.
@@ -160,8 +162,8 @@ export function runWorker(
       {
         counters,
         openConnections: () => connections.size,
-        cacheHits: () => handler.cacheHits,
-        cacheMisses: () => handler.cacheMisses,
+        cacheHits: () => retiredCache.hits + handler.cacheHits,
+        cacheMisses: () => retiredCache.misses + handler.cacheMisses,
         cacheSize: () => handler.cacheSize,
       },
       mode === 'single' ? 'single' : String(workerId),
@@ -231,6 +233,8 @@ export function runWorker(
     const { config: applied, needRestart } = applicable(config, next, SINGLE_RESTART_KEYS);
     const changed = changedKeys(config, applied);
     config = applied;
+    retiredCache.hits += handler.cacheHits;
+    retiredCache.misses += handler.cacheMisses;
     handler = new StaticHandler(config, log, onOutOfDescriptors);
     healthPath = config.healthPath;
     connOptions.keepAliveTimeoutMs = config.keepAliveTimeoutMs;

@@ -153,6 +153,22 @@ t.test('the metrics port is never the public port, and one that is taken stops t
   }
 });
 
+t.test('single process: a reload in place keeps the cache counters (a counter never goes down)', async (t) => {
+  const metricsPort = await freePort();
+  const s = await startServer(t, { root, workers: 0, args: ['--metrics-port', String(metricsPort)] });
+  for (let i = 0; i < 3; i++) await rawExchange(s.port, 'GET /a.txt HTTP/1.0\r\n\r\n');
+  const before = await scrape(metricsPort);
+  const hits = valueOf(before, 'fleetserve_file_cache_hits_total');
+  const misses = valueOf(before, 'fleetserve_file_cache_misses_total');
+  t.equal(hits + misses, 3, 'three lookups counted');
+  process.kill(s.pid, 'SIGHUP');
+  await s.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('reload finished in place'));
+  await rawExchange(s.port, 'GET /a.txt HTTP/1.0\r\n\r\n'); // a miss: the new handler's cache is empty
+  const after = await scrape(metricsPort);
+  t.equal(valueOf(after, 'fleetserve_file_cache_hits_total'), hits, 'hits kept across the reload');
+  t.equal(valueOf(after, 'fleetserve_file_cache_misses_total'), misses + 1, 'misses kept, plus the new one');
+});
+
 t.test('metrics off (the default): only the public port listens; on: exactly one more', async (t) => {
   const off = await startServer(t, { root, workers: 2 });
   const offPorts = (await poll(async () => {
