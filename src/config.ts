@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { ConfigError } from './errors';
 import { compileHeaderRules, type HeaderRule } from './http/cache-policy';
 
 export type LogPretty = 'auto' | 'true' | 'false';
@@ -60,10 +61,8 @@ export interface Config {
 }
 
 /** A configuration problem: one line for the user, exit code 2. */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  readonly code = 'FLEETSERVE_CONFIG';
-}
+// Defined with the other errors so that a worker can name it without loading convict.
+export { ConfigError };
 
 const TRUE_WORDS = new Set(['true', '1', 'yes', 'on']);
 const FALSE_WORDS = new Set(['false', '0', 'no', 'off']);

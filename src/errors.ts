@@ -30,6 +30,12 @@ export class StreamAbortedError extends FleetserveError {
   readonly code = 'FLEETSERVE_STREAM_ABORTED';
 }
 
+/** A configuration that cannot be used: a bad value, an unknown key or flag, an unreadable file. */
+export class ConfigError extends FleetserveError {
+  override readonly name = 'ConfigError';
+  readonly code = 'FLEETSERVE_CONFIG';
+}
+
 const ERRNO_STATUS: Readonly<Record<string, number>> = Object.freeze({
   ENOENT: 404,
   ENOTDIR: 404,

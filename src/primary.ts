@@ -12,18 +12,17 @@
 import cluster, { type Worker } from 'node:cluster';
 import os from 'node:os';
 import { describeInherited, type InheritedSocket } from './activation';
-import { ConfigError, type Config } from './config';
+import type { Config } from './config';
+import { ConfigError } from './errors';
 import { listeningRecord, urlOf } from './listen-urls';
-import { countOf, type Loggers } from './logger';
+import { countOf, reopenLogs, type Loggers } from './logger';
 import { PrimaryCounters } from './metrics/counters';
 import type * as MetricsServer from './metrics/metrics-server';
 import { applicable, changedKeys, CLUSTER_RESTART_KEYS, describeChanges } from './reload';
 import { EXIT_FORCED, onStopSignals } from './shutdown';
-import { reopenLogs, type ToPrimary, type ToWorker } from './worker';
+import type { ToPrimary, ToWorker } from './worker';
+import { WORKER_CONFIG_ENV, WORKER_INHERITED_ENV } from './worker-env';
 
-export const WORKER_CONFIG_ENV = 'FLEETSERVE_WORKER_CONFIG';
-/** The socket-activated socket the workers serve (JSON InheritedSocket), when there is one. */
-export const WORKER_INHERITED_ENV = 'FLEETSERVE_WORKER_INHERITED';
 
 /** Respawn delays grow while workers keep dying young, so a crash loop cannot spin the CPU. */
 const RESPAWN_MIN_MS = 100;

@@ -7,14 +7,14 @@ import net from 'node:net';
 import os from 'node:os';
 import { AcceptGate } from './accept-gate';
 import { describeInherited, type InheritedSocket } from './activation';
-import { ConfigError, type Config } from './config';
+import type { Config } from './config';
 import { measureCapacity } from './descriptors';
-import { describeListenError, isOutOfDescriptors } from './errors';
+import { ConfigError, describeListenError, isOutOfDescriptors } from './errors';
 import { healthReply, isHealthTarget } from './health';
 import { Connection, type ConnectionOptions } from './http/connection';
 import type { AccessRecord, Request } from './http/types';
 import { listeningRecord } from './listen-urls';
-import type { Loggers } from './logger';
+import { reopenLogs, type Loggers } from './logger';
 import { RequestCounters } from './metrics/counters';
 import type * as MetricsServer from './metrics/metrics-server';
 import type * as ServingMetrics from './metrics/serving-metrics';
@@ -248,19 +248,4 @@ export function runWorker(
     if (restart) log.warn({ changed, needRestart }, message);
     else log.info({ changed, needRestart }, message);
   }
-}
-
-/**
- * Reopens the log files. `announce` names the signal when this process is the one that
- * reports it (the primary, or the single process); workers only say so at debug level.
- */
-export function reopenLogs(loggers: Loggers, announce: string | null): void {
-  try {
-    loggers.reopen();
-  } catch (err) {
-    loggers.log.error({ err }, `cannot reopen the log files: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; still writing to the old ones`);
-    return;
-  }
-  if (announce !== null) loggers.log.info({ signal: announce }, `${announce}: log files reopened`);
-  else loggers.log.debug('log files reopened');
 }
