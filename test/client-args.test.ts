@@ -1,5 +1,7 @@
 import t from 'tap';
-import { buildRequest, parseArgs, toRequestTarget, type ClientOptions } from '../src/client/args';
+import { parseArgs, type ClientOptions } from '../src/client/args';
+import { buildRequest } from '../src/client/request';
+import { toRequestTarget } from '../src/client/target';
 import { formatBytes, formatDuration, formatProgress, isTextual } from '../src/client/format';
 import { parseWriteOut, renderWriteOut } from '../src/client/write-out';
 

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import t from 'tap';
 import { parseArgs } from '../src/client/args';
-import { EXIT } from '../src/client/exit-codes';
+import { EXIT } from '../src/client/errors';
 import { run } from '../src/client/run';
 import { buildProblem, onRequestHeads, refusedPort, runClient, startHttp, startRaw } from './fixtures/client/harness';
 

@@ -1,8 +1,8 @@
 /** Where fleetserve-client's bodies go (stdout, the -o file, the -O files) and its progress bar. */
 import * as fs from 'node:fs';
-import { ClientError, EXIT } from './exit-codes';
+import { OutputError } from './errors';
 import { formatProgress } from './format';
-import type { ClientIO } from './run';
+import type { ClientIO } from './io';
 
 /** How often the progress line is redrawn at most. */
 const PROGRESS_INTERVAL_MS = 200;
@@ -67,7 +67,7 @@ export class Output {
       let off = 0;
       while (off < buf.length) off += fs.writeSync(this.fd as number, buf, off);
     } catch (err) {
-      throw new ClientError(EXIT.OUTPUT, `cannot write ${this.file}: ${(err as Error).message}`);
+      throw new OutputError(`cannot write ${this.file}: ${(err as Error).message}`);
     }
   }
 
@@ -77,7 +77,7 @@ export class Output {
     try {
       this.fd = fs.openSync(this.file, 'w');
     } catch (err) {
-      throw new ClientError(EXIT.OUTPUT, `cannot write ${this.file}: ${(err as Error).message}`);
+      throw new OutputError(`cannot write ${this.file}: ${(err as Error).message}`);
     }
   }
 
@@ -88,13 +88,13 @@ export class Output {
     try {
       fs.closeSync(fd);
     } catch (err) {
-      throw new ClientError(EXIT.OUTPUT, `cannot write ${this.file}: ${(err as Error).message}`);
+      throw new OutputError(`cannot write ${this.file}: ${(err as Error).message}`);
     }
   }
 
   private checkStdout(): void {
     if (this.stdoutError) {
-      throw new ClientError(EXIT.OUTPUT, `cannot write to stdout: ${this.stdoutError.message}`);
+      throw new OutputError(`cannot write to stdout: ${this.stdoutError.message}`);
     }
   }
 }

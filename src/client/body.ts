@@ -1,0 +1,110 @@
+/**
+ * The body of one response on its way to the output: -i/-I heads, bodies dropped (redirects,
+ * -I), binary bodies held back from a terminal, the progress bar, and the -v summary line.
+ */
+import { hasConnectionToken } from '../http/token';
+import type { ClientOptions } from './args';
+import { fieldValue, formatBytes, headAsOutput, isTextual } from './format';
+import type { ClientIO } from './io';
+import { ProgressBar, type Output } from './output';
+import type { Framing, ResponseHead } from './response-parser';
+
+/** The body of one response on its way to the output. */
+export class BodyState {
+  head: ResponseHead | undefined;
+  chunks = 0;
+  private framing: Framing = { kind: 'none' };
+  /** Set once the body is kept off the terminal. */
+  private heldBack = false;
+  private written = 0;
+  private toTerminal = false;
+  private progress: ProgressBar | undefined;
+
+  /** A redirect that -L follows: its body is read and dropped. */
+  private dropped = false;
+
+  constructor(
+    private readonly opts: ClientOptions,
+    private readonly io: ClientIO,
+    private readonly output: Output,
+    private readonly method: string,
+  ) {}
+
+  async start(head: ResponseHead, framing: Framing, drop: boolean): Promise<void> {
+    this.head = head;
+    this.framing = framing;
+    this.output.open();
+    this.toTerminal = this.output.toStdout && this.io.stdoutIsTTY && this.opts.output !== '-';
+    // -I and -i write every head, the redirects' too, as curl -IL and -iL do.
+    if (this.opts.headOnly || this.opts.include) await this.output.write(headAsOutput(head));
+    // -I with -X GET still makes the head the whole output: the body is read and dropped.
+    this.dropped = drop || this.opts.headOnly;
+    if (this.dropped || this.method === 'HEAD') return;
+    const type = fieldValue(head.headers, 'content-type');
+    if (this.toTerminal && !isTextual(type)) {
+      const size = framing.kind === 'length' ? `, ${formatBytes(framing.length)}` : '';
+      this.holdBack(`the body (Content-Type ${type}${size})`);
+    }
+    // On a terminal the bar would tangle with the body itself.
+    const outputIsTerminal = this.output.toStdout && this.io.stdoutIsTTY;
+    if (this.io.progressAllowed && !this.opts.silent && !outputIsTerminal && framing.kind !== 'none') {
+      this.progress = new ProgressBar(this.io, framing.kind === 'length' ? framing.length : undefined);
+    }
+  }
+
+  async write(data: Buffer): Promise<void> {
+    if (this.dropped) return;
+    this.progress?.add(data.length);
+    if (!this.heldBack && this.toTerminal && data.includes(0)) {
+      this.holdBack(this.written > 0 ? 'the rest of the body (it contains NUL bytes)' : 'the body (it contains NUL bytes)');
+    }
+    if (this.heldBack) return;
+    this.written += data.length;
+    await this.output.write(data);
+  }
+
+  /**
+   * Said when decided rather than at the end, so a long binary download does not look hung.
+   * Shown even with -s: without it, a silent run would print nothing and look broken.
+   */
+  private holdBack(what: string): void {
+    this.heldBack = true;
+    this.io.stderr.write(
+      `fleetserve-client: not printing ${what} to the terminal: it is binary; use -o FILE to save it, or -o - to print it anyway\n`,
+    );
+  }
+
+  end(): void {
+    this.progress?.finish();
+    this.progress = undefined;
+  }
+
+  /** Ends the progress line so that the error message starts on a line of its own. */
+  abort(): void {
+    if (this.progress) this.io.stderr.write('\n');
+    this.progress = undefined;
+  }
+
+  whyNotReusable(): string {
+    const head = this.head as ResponseHead;
+    if (hasConnectionToken(fieldValue(head.headers, 'connection'), 'close')) return 'server closed the connection (Connection: close)';
+    if (this.framing.kind === 'close') return 'the body ended with the connection';
+    return `${head.version} response without keep-alive`;
+  }
+
+  summary(bodyBytes: number): string {
+    const head = this.head as ResponseHead;
+    switch (this.framing.kind) {
+      case 'none':
+        return this.method === 'HEAD'
+          ? 'no body (response to HEAD)'
+          : `no body (status ${head.status})`;
+      case 'length':
+        return `${bodyBytes} body bytes (Content-Length)`;
+      case 'chunked':
+        return `${bodyBytes} body bytes (chunked, ${this.chunks} chunk${this.chunks === 1 ? '' : 's'})`;
+      case 'close':
+        return `${bodyBytes} body bytes (read until the server closed the connection)`;
+    }
+  }
+}
