@@ -148,6 +148,24 @@ function scanElement(s: string, i: number, end: number, media: boolean, allowPar
 }
 
 /**
+ * Scans the next valid element of the list at or after `i` into the el* scratch (empty
+ * elements, OWS and invalid elements are passed over, RFC 9110 §5.6.1) and returns the index
+ * past it, or -1 when the list has no more. Both list walkers below loop on it.
+ */
+function nextElement(s: string, i: number, end: number, media: boolean, allowParams: boolean): number {
+  while (i < end) {
+    const c = s.charCodeAt(i);
+    if (c === 0x2c || isOws(c)) {
+      i++;
+    } else {
+      i = scanElement(s, i, end, media, allowParams);
+      if (elValid) return i;
+    }
+  }
+  return -1;
+}
+
+/**
  * Picks the content coding for a response (RFC 9110 §12.5.3) among `available`, or null for
  * identity (no content coding).
  *
@@ -174,15 +192,7 @@ export function chooseEncoding(acceptEncoding: string | undefined, available: re
   let qGzip = -1;
   let qIdentity = -1;
   let qStar = -1;
-  let i = 0;
-  while (i < end) {
-    const c = s.charCodeAt(i);
-    if (c === 0x2c || isOws(c)) {
-      i++;
-      continue;
-    }
-    i = scanElement(s, i, end, false, false);
-    if (!elValid) continue;
+  for (let i = nextElement(s, 0, end, false, false); i >= 0; i = nextElement(s, i, end, false, false)) {
     const q = elQ;
     if (equalsIgnoreCase(s, elStart, elEnd, 'gzip') || equalsIgnoreCase(s, elStart, elEnd, 'x-gzip')) {
       if (q > qGzip) qGzip = q;
@@ -231,15 +241,7 @@ export function prefersJson(accept: string | undefined): boolean {
   let qHtml = -1;
   let qTextAny = -1;
   let qAny = -1;
-  let i = 0;
-  while (i < end) {
-    const c = s.charCodeAt(i);
-    if (c === 0x2c || isOws(c)) {
-      i++;
-      continue;
-    }
-    i = scanElement(s, i, end, true, true);
-    if (!elValid) continue;
+  for (let i = nextElement(s, 0, end, true, true); i >= 0; i = nextElement(s, i, end, true, true)) {
     const q = elQ;
     const slash = elSlash;
     if (equalsIgnoreCase(s, elStart, slash, 'application')) {
