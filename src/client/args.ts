@@ -7,7 +7,7 @@ import { CommandLineError, readCommandLine, type OptionTable } from '../command-
 import { isToken } from '../http/token';
 import { UsageError } from './errors';
 import { parseHeader } from './request';
-import type { HeaderField } from './response-parser';
+import type { HeaderField } from './response-grammar';
 import { parseTarget, remoteFileName } from './target';
 import { parseWriteOut, type WriteOutPart } from './write-out';
 

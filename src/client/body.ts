@@ -7,7 +7,7 @@ import type { ClientOptions } from './args';
 import { fieldValue, formatBytes, headAsOutput, isTextual } from './format';
 import type { ClientIO } from './io';
 import { ProgressBar, type Output } from './output';
-import type { Framing, ResponseHead } from './response-parser';
+import type { Framing, ResponseHead } from './response-grammar';
 
 /** The body of one response on its way to the output. */
 export class BodyState {

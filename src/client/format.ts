@@ -1,6 +1,6 @@
 /** Text that fleetserve-client shows: dumps, notes and the progress line. Pure functions. */
 import { formatByteSize } from '../byte-size';
-import { printable, type HeaderField, type ResponseHead } from './response-parser';
+import { printable, type HeaderField, type ResponseHead } from './response-grammar';
 
 /** Escapes control characters so that a hostile server cannot drive the terminal through the dump. */
 export function escapeLine(line: string): string {

@@ -1,7 +1,7 @@
 /** The request head the client sends: -H arguments checked and merged into the default fields. */
 import { hasControlChar, isToken, trimOws } from '../http/token';
 import { UsageError } from './errors';
-import type { HeaderField } from './response-parser';
+import type { HeaderField } from './response-grammar';
 
 /** Parses a -H argument; the same rules as a response field, so nothing invalid reaches the wire. */
 export function parseHeader(arg: string): HeaderField {

@@ -14,7 +14,8 @@ import type { ClientIO } from './io';
 import { Output } from './output';
 import { buildRequest, type BuiltRequest } from './request';
 import { isRedirect, nextHop, originOf, type Hop } from './redirect';
-import { ResponseParser, type ParserProgress, type ResponseHead } from './response-parser';
+import type { ResponseHead } from './response-grammar';
+import { ResponseParser, type ParserProgress } from './response-parser';
 import { renderWriteOut } from './write-out';
 
 interface Outcome {
