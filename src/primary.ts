@@ -37,6 +37,7 @@ export function runPrimary(config: Config, loggers: Loggers, reloadConfig: () =>
   let stopping = false;
   let fatal = false;
   let announced = false;
+  /** Workers of the start that listened, until all did (then `announced`). */
   let listening = 0;
   let exitCode = 0;
 
@@ -45,10 +46,11 @@ export function runPrimary(config: Config, loggers: Loggers, reloadConfig: () =>
     process.exit(code);
   };
 
+  /** Forks through the pool, with what the primary does when the worker listens or asks. */
   const fork = (gen: Generation): Worker => {
     const w = pool.fork(gen);
     w.on('listening', () => {
-      // A stop that came while it started: now it can hear it (see onSignal).
+      // A stop that came while it started: now it can hear it (see the SIGINT/SIGTERM handler).
       if (stopping && !fatal) pool.send(w, { cmd: 'drain' });
     });
     w.on('message', (m: ToPrimary) => {
