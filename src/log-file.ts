@@ -21,7 +21,11 @@ export class LogFile {
   }
 
   write(text: string): void {
-    const buf = Buffer.from(text, 'utf8');
+    this.writeBytes(Buffer.from(text, 'utf8'));
+  }
+
+  /** Writes `buf` whole before returning (the caller may reuse it at once). */
+  writeBytes(buf: Buffer): void {
     try {
       let off = 0;
       while (off < buf.length) off += fs.writeSync(this.fd, buf, off);

@@ -112,7 +112,7 @@ export function createLoggers(config: LoggerConfig, worker: number | string): Lo
   if (accessFile !== null) {
     // Into a regular file any batch size lands whole; 64 KiB batches are one write(2) per
     // ~300 lines.
-    const batch = new LineBatcher(accessFile, 64 * 1024);
+    const batch = new LineBatcher((bytes) => accessFile.writeBytes(bytes), 64 * 1024);
     setInterval(() => batch.push(), 1000).unref();
     const flush = () => batch.push();
     return {
@@ -133,7 +133,8 @@ export function createLoggers(config: LoggerConfig, worker: number | string): Lo
   }
   const batchBytes = accessBatchBytes(1);
   const accessDest = pino.destination({ dest: 1, sync: false, minLength: 0, maxWrite: batchBytes });
-  const batch = new LineBatcher(accessDest, batchBytes);
+  // sonic-boom keeps what it is given until its asynchronous write is done: a string copy.
+  const batch = new LineBatcher((bytes) => accessDest.write(bytes.toString('latin1')), batchBytes);
   // A quiet server still shows its access lines within a second.
   setInterval(() => batch.push(), 1000).unref();
   return {
@@ -182,33 +183,44 @@ export function accessBatchBytes(fd: number): number {
 /**
  * Gathers whole lines and hands them to the destination in batches of at most `batchBytes`
  * (unless one line is longer), so each write the destination makes holds whole lines only.
- * sonic-boom's own per-call buffering costs ~2 µs per line; one call per batch costs ~0.4 µs
- * (64 KiB) to ~0.9 µs (4 KiB) per line. The destination still writes asynchronously and copes
- * with a slow reader of stdout (EAGAIN, backlog) as it does for every pino line.
+ * Each line is copied into one reused buffer as it arrives, so no string outlives its
+ * request: a batch kept as a list of strings lived ~5 ms, long enough to survive young-
+ * generation collections, which then grew the young generation to its maximum (16 MiB
+ * semi-spaces) and doubled each collection's pause. Measured on one process at 50
+ * connections (3 rounds of 4 s of wrk, CPU time from /proc, with the faster line format
+ * below): 13.5 → 11.4 µs of CPU per request (access log off: 11.2), p99 3.5 → 1.6 ms,
+ * resident memory 101 → 64 MiB.
+ * `toDestination` is handed the bytes of one batch; they are valid only during the call.
  */
 export class LineBatcher {
-  private parts: string[] = [];
+  private readonly buf: Buffer;
   private length = 0;
 
   constructor(
-    private readonly dest: { write(s: string): unknown },
-    private readonly batchBytes: number,
-  ) {}
+    private readonly toDestination: (bytes: Buffer) => void,
+    batchBytes: number,
+  ) {
+    this.buf = Buffer.allocUnsafe(batchBytes);
+  }
 
   /** `line` is ASCII (access lines are built from ASCII only), so its length is its byte count. */
   write(line: string): void {
-    if (this.length + line.length > this.batchBytes) this.push();
-    this.parts.push(line);
-    this.length += line.length;
+    if (this.length + line.length > this.buf.length) {
+      this.push();
+      if (line.length > this.buf.length) {
+        this.toDestination(Buffer.from(line, 'latin1'));
+        return;
+      }
+    }
+    this.length += this.buf.write(line, this.length, 'latin1');
   }
 
   /** Hands what has gathered to the destination. */
   push(): void {
     if (this.length === 0) return;
-    const text = this.parts.length === 1 ? this.parts[0]! : this.parts.join('');
-    this.parts = [];
+    const bytes = this.buf.subarray(0, this.length);
     this.length = 0;
-    this.dest.write(text);
+    this.toDestination(bytes);
   }
 }
 
@@ -216,30 +228,43 @@ export class LineBatcher {
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\u007f-\uffff]/;
 
 /**
- * A JSON string literal in plain ASCII. Targets are visible ASCII (the parser refuses
- * anything else), but Referer and User-Agent may hold '"', '\\' and obs-text bytes
+ * The inside of a JSON string literal, in plain ASCII. Targets are visible ASCII (the parser
+ * refuses anything else), but Referer and User-Agent may hold '"', '\\' and obs-text bytes
  * (latin1 0x80-0xFF): those become \\uXXXX so a line's length stays its byte count.
  */
-export function jsonAscii(s: string): string {
-  if (!NEEDS_ESCAPE.test(s)) return `"${s}"`;
-  return JSON.stringify(s).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+export function jsonAsciiInner(s: string): string {
+  if (s.length === 0 || !NEEDS_ESCAPE.test(s)) return s;
+  return JSON.stringify(s)
+    .slice(1, -1)
+    .replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
-/** Formats access records as pino's JSON lines (level 30, ISO time, pid, worker, kind). */
+/** "000" to "999": the milliseconds' fraction as three digits. */
+const THOUSANDTHS = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
+
+/**
+ * Formats access records as pino's JSON lines (level 30, ISO time, pid, worker, kind).
+ * Built for the hot path, 510 ns a line where the straightforward template took 770–880
+ * (`node` micro-benchmark, 10^6 lines): the line's start up to the method is made once per
+ * millisecond, the quotes sit in the template rather than in one more string per field, and
+ * `ms` is written as integer and three digits (0.120 for 0.12, the same JSON number) instead
+ * of converting a fractional number, which alone took ~150 ns.
+ */
 export function accessLineWriter(dest: { write(s: string): unknown }, worker: number | string): (r: AccessRecord) => void {
-  const prefix = `{"level":30,"time":"`;
-  const middle = `","pid":${process.pid},"worker":${JSON.stringify(worker)},"kind":"access","method":`;
+  const afterTime = `","pid":${process.pid},"worker":${JSON.stringify(worker)},"kind":"access","method":"`;
   let lastMs = 0;
-  let lastIso = '';
+  let head = '';
   return (r) => {
     const now = Date.now();
     if (now !== lastMs) {
       lastMs = now;
-      lastIso = new Date(now).toISOString();
+      head = `{"level":30,"time":"${new Date(now).toISOString()}${afterTime}`;
     }
+    const us = Math.round(r.ms * 1000);
     dest.write(
-      `${prefix}${lastIso}${middle}"${r.method}","path":${jsonAscii(r.path)},"protocol":"${r.protocol}","status":${r.status},` +
-        `"bytes":${r.bytes},"ms":${r.ms},"remote":${jsonAscii(r.remote)},"referer":${jsonAscii(r.referer)},"userAgent":${jsonAscii(r.userAgent)}}\n`,
+      `${head}${r.method}","path":"${jsonAsciiInner(r.path)}","protocol":"${r.protocol}","status":${r.status},"bytes":${r.bytes},` +
+        `"ms":${Math.floor(us / 1000)}.${THOUSANDTHS[us % 1000]},"remote":"${jsonAsciiInner(r.remote)}",` +
+        `"referer":"${jsonAsciiInner(r.referer)}","userAgent":"${jsonAsciiInner(r.userAgent)}"}\n`,
     );
   };
 }

@@ -29,9 +29,19 @@ t.test('an access line is one JSON object with the fields pino would write, in o
   t.end();
 });
 
+t.test('ms is written as a JSON number with its three decimals, whatever its size', (t) => {
+  for (const ms of [0, 0.001, 0.25, 1.5, 999.999, 1000, 1234.567, 90_061_001.5]) {
+    const out: string[] = [];
+    accessLineWriter({ write: (s: string) => out.push(s) }, 1)({ ...record, ms });
+    t.equal(JSON.parse(out[0]!).ms, ms, `${ms}`);
+    t.match(out[0]!, /"ms":\d+\.\d{3},/, `${ms}: integer part and three digits`);
+  }
+  t.end();
+});
+
 t.test('batches hold whole lines and never exceed the batch size', (t) => {
   const writes: string[] = [];
-  const batch = new LineBatcher({ write: (s: string) => writes.push(s) }, 4096);
+  const batch = new LineBatcher((bytes) => writes.push(bytes.toString('latin1')), 4096);
   const log = accessLineWriter(batch, 1);
   for (let i = 0; i < 1000; i++) log({ ...record, path: `/file-${i}.html` });
   batch.push();
@@ -46,6 +56,18 @@ t.test('batches hold whole lines and never exceed the batch size', (t) => {
   const count = writes.length;
   batch.push();
   t.equal(writes.length, count, 'an empty push writes nothing');
+  t.end();
+});
+
+t.test('a line longer than a batch goes out whole, after what was gathered before it', (t) => {
+  const writes: string[] = [];
+  const batch = new LineBatcher((bytes) => writes.push(bytes.toString('latin1')), 32);
+  batch.write('short line\n');
+  const long = `${'x'.repeat(40)}\n`;
+  batch.write(long);
+  batch.write('after\n');
+  batch.push();
+  t.same(writes, ['short line\n', long, 'after\n']);
   t.end();
 });
 
