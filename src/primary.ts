@@ -19,7 +19,6 @@ import type * as MetricsServer from './metrics/metrics-server';
 import { RollingReload } from './rolling-reload';
 import { EXIT_FORCED, onStopSignals } from './shutdown';
 import type { ToPrimary } from './worker';
-import { WORKER_INHERITED_ENV } from './worker-env';
 import { WorkerPool, type Generation } from './worker-pool';
 
 export function runPrimary(config: Config, loggers: Loggers, reloadConfig: () => Config, inherited: InheritedSocket | null = null): void {
@@ -33,7 +32,7 @@ export function runPrimary(config: Config, loggers: Loggers, reloadConfig: () =>
   cluster.setupPrimary({ args: [] });
   // Counted whether metrics are on or off; the metrics listener reads them.
   const counters = new PrimaryCounters();
-  const pool = new WorkerPool(config, inherited ? { [WORKER_INHERITED_ENV]: JSON.stringify(inherited) } : {}, counters, log);
+  const pool = new WorkerPool(config, inherited, counters, log);
   let stopping = false;
   let fatal = false;
   let announced = false;

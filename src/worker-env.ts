@@ -7,9 +7,16 @@ import type { InheritedSocket } from './activation';
 import type { Config } from './config';
 
 /** The primary's validated configuration (JSON Config); workers never read argv or env of their own. */
-export const WORKER_CONFIG_ENV = 'FLEETSERVE_WORKER_CONFIG';
+const WORKER_CONFIG_ENV = 'FLEETSERVE_WORKER_CONFIG';
 /** The socket-activated socket the workers serve (JSON InheritedSocket), when there is one. */
-export const WORKER_INHERITED_ENV = 'FLEETSERVE_WORKER_INHERITED';
+const WORKER_INHERITED_ENV = 'FLEETSERVE_WORKER_INHERITED';
+
+/** The environment a worker is forked with: the inverse of readWorkerEnv. */
+export function workerEnv(config: Config, inherited: InheritedSocket | null): Record<string, string> {
+  const env: Record<string, string> = { [WORKER_CONFIG_ENV]: JSON.stringify(config) };
+  if (inherited) env[WORKER_INHERITED_ENV] = JSON.stringify(inherited);
+  return env;
+}
 
 export function readWorkerEnv(env: NodeJS.ProcessEnv): { config: Config; inherited: InheritedSocket | null } {
   return {

@@ -8,11 +8,12 @@
  * (primary.ts) and the rolling reload's (rolling-reload.ts).
  */
 import cluster, { type Worker } from 'node:cluster';
+import type { InheritedSocket } from './activation';
 import type { Config } from './config';
 import type { Logger } from './logger';
 import type { PrimaryCounters } from './metrics/counters';
 import type { ToWorker } from './worker';
-import { WORKER_CONFIG_ENV } from './worker-env';
+import { workerEnv } from './worker-env';
 
 /** Respawn delays grow while workers keep dying young, so a crash loop cannot spin the CPU. */
 const RESPAWN_MIN_MS = 100;
@@ -58,10 +59,10 @@ export class WorkerPool {
   private readonly records = new Map<Worker, WorkerRecord>();
   private respawnDelay = RESPAWN_MIN_MS;
 
-  /** `env` is added to every worker's environment (the inherited socket, if any). */
+  /** `inherited`: the socket-activated socket every worker serves, if any. */
   constructor(
     config: Config,
-    private readonly env: Record<string, string>,
+    private readonly inherited: InheritedSocket | null,
     private readonly counters: PrimaryCounters,
     private readonly log: Logger,
   ) {
@@ -95,7 +96,7 @@ export class WorkerPool {
   /** Forks a worker of `gen` and books it; its 'listening' records the port it got. */
   fork(gen: Generation): Worker {
     const requestedPort = this.portToRequest(gen);
-    const w = cluster.fork({ [WORKER_CONFIG_ENV]: JSON.stringify({ ...gen.config, port: requestedPort }), ...this.env });
+    const w = cluster.fork(workerEnv({ ...gen.config, port: requestedPort }, this.inherited));
     const record: WorkerRecord = { gen, requestedPort, bornAt: Date.now() };
     this.records.set(w, record);
     // An IPC failure to a worker that is going away must never end the primary.
