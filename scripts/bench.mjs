@@ -23,11 +23,11 @@ import http from 'node:http';
 import zlib from 'node:zlib';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs as parseArgv } from 'node:util';
+import { freePort, median, sleep, waitForPort } from './bench-lib.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const PROJECT = path.resolve(HERE, '..');
@@ -72,7 +72,6 @@ const TESTS = {
 };
 
 const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** 100 KB of stylesheet: rules with varied selectors, properties and colours, as real CSS. */
 function stylesheet() {
@@ -120,29 +119,6 @@ function makeSite(dir) {
     }
     fs.closeSync(fd);
   }
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
-async function waitForPort(port, proc, name) {
-  for (let i = 0; i < 100; i++) {
-    if (proc.exitCode !== null) throw new Error(`${name} exited with ${proc.exitCode}`);
-    const ok = await new Promise((r) => {
-      const s = net.connect(port, '127.0.0.1', () => (s.destroy(), r(true)));
-      s.on('error', () => r(false));
-    });
-    if (ok) return;
-    await sleep(100);
-  }
-  throw new Error(`${name} did not listen on ${port}`);
 }
 
 /** pid and every descendant, from /proc. */
@@ -288,11 +264,6 @@ function probe(url, headers = {}) {
   });
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const n = s.length;
-  return n === 0 ? NaN : n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-};
 
 async function main() {
   const o = parseArgs(process.argv.slice(2));

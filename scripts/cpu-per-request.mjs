@@ -15,11 +15,11 @@
 // Needs wrk and taskset (util-linux) and 2 cores. Prints one line per run, then medians.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { freePort, median, waitForPort } from './bench-lib.mjs';
 
 const PROJECT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { values: o } = parseArgs({
@@ -33,22 +33,11 @@ const { values: o } = parseArgs({
   },
   strict: true,
 });
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const median = (xs) => [...xs].sort((a, b) => a - b)[(xs.length - 1) >> 1];
 const TICK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
 
 if (!fs.existsSync(path.join(o.site, 'index.html'))) spawnSync('bash', [path.join(PROJECT, 'scripts/peers/make-site.sh'), o.site], { stdio: 'inherit' });
 const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleetserve-cpu-'));
 const nodeFlags = o['node-flags'].split(/\s+/).filter(Boolean);
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function command(name, port) {
   const fleetserve = [...nodeFlags, path.join(PROJECT, 'dist/main.js'), o.site, '--workers', '0', '--host', '127.0.0.1', '--port', String(port), '--log-pretty', 'false'];
@@ -56,18 +45,6 @@ function command(name, port) {
   if (name === 'fleetserve') return { args: [...fleetserve, '--access-log-file', path.join(logDir, 'access.log')], env: {} };
   if (name === 'fleetserve-nolog') return { args: [...fleetserve, '--access-log', 'false'], env: {} };
   throw new Error(`unknown server ${name} (known: raw-net, fleetserve, fleetserve-nolog)`);
-}
-
-async function waitForPort(port) {
-  for (let i = 0; i < 100; i++) {
-    const ok = await new Promise((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => (s.destroy(), resolve(true)));
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    await sleep(100);
-  }
-  throw new Error(`nothing listens on ${port}`);
 }
 
 function cpuTicks(pid) {
@@ -95,7 +72,7 @@ for (let round = 1; round <= Number(o.rounds); round++) {
       const { args, env } = command(name, port);
       const proc = spawn('taskset', ['-c', '0', process.execPath, ...args], { stdio: 'ignore', env: { ...process.env, ...env } });
       try {
-        await waitForPort(port);
+        await waitForPort(port, proc, name);
         wrk(port, conns, 1); // warm-up: JIT, cache
         const pid = proc.pid; // taskset execs node: the same process
         const before = cpuTicks(pid);
