@@ -16,6 +16,7 @@ import path from 'node:path';
 import { CommandLineError } from './command-line';
 import { ConfigError } from './errors';
 import { compileHeaderRules, type HeaderRule } from './http/cache-policy';
+import { checkTrustedProxies, trustedProxiesFromText } from './http/trusted-proxies';
 import { readServerArgs, SHORT_FLAGS, type KeyFlag, type ServerArgs } from './server-args';
 
 export type LogPretty = 'auto' | 'true' | 'false';
@@ -33,6 +34,9 @@ export interface Config {
   headersTimeoutMs: number;
   sendTimeoutMs: number;
   maxConnections: number;
+  trustedProxies: string[];
+  proxyProtocol: boolean;
+  proxyProtocolTimeoutMs: number;
   logLevel: string;
   accessLog: boolean;
   logPretty: LogPretty;
@@ -139,6 +143,10 @@ convict.addFormats({
       return typeof b === 'boolean' ? String(b) : String(v).trim().toLowerCase();
     },
   },
+  'trusted-proxies': {
+    validate: checkTrustedProxies,
+    coerce: trustedProxiesFromText,
+  },
   'header-rules': {
     validate(v: unknown) {
       if (!Array.isArray(v)) throw new Error('must be an array of {"glob": "...", "headers": {"Name": "value"}}');
@@ -239,6 +247,27 @@ const SCHEMA = {
     default: 4096,
     env: 'FLEETSERVE_MAX_CONNECTIONS',
     arg: 'max-connections',
+  },
+  trustedProxies: {
+    doc: 'Proxies whose word about the client is believed: IP addresses and CIDR ranges, IPv4 or IPv6 (a JSON array, or a comma-separated list in env/flag). From these peers X-Forwarded-For (its rightmost address that is not one of them) and X-Forwarded-Proto are believed; with proxyProtocol, only these may connect. [] = nobody.',
+    format: 'trusted-proxies',
+    default: [] as string[],
+    env: 'FLEETSERVE_TRUSTED_PROXIES',
+    arg: 'trusted-proxies',
+  },
+  proxyProtocol: {
+    doc: 'Every connection starts with a PROXY protocol header (v1 or v2, as HAProxy send-proxy / send-proxy-v2 send it) naming the client; a connection without a valid one is closed unanswered.',
+    format: 'strict-boolean',
+    default: false,
+    env: 'FLEETSERVE_PROXY_PROTOCOL',
+    arg: 'proxy-protocol',
+  },
+  proxyProtocolTimeoutMs: {
+    doc: 'With proxyProtocol, how long after accepting a connection its PROXY header may take to arrive complete before the connection is closed.',
+    format: 'positive-number',
+    default: 3000,
+    env: 'FLEETSERVE_PROXY_PROTOCOL_TIMEOUT_MS',
+    arg: 'proxy-protocol-timeout-ms',
   },
   logLevel: {
     doc: 'Lowest level logged.',

@@ -264,7 +264,9 @@ export function accessLineWriter(dest: { write(s: string): unknown }, worker: nu
     dest.write(
       `${head}${r.method}","path":"${jsonAsciiInner(r.path)}","protocol":"${r.protocol}","status":${r.status},"bytes":${r.bytes},` +
         `"ms":${Math.floor(us / 1000)}.${THOUSANDTHS[us % 1000]},"remote":"${jsonAsciiInner(r.remote)}",` +
-        `"referer":"${jsonAsciiInner(r.referer)}","userAgent":"${jsonAsciiInner(r.userAgent)}"}\n`,
+        `"referer":"${jsonAsciiInner(r.referer)}","userAgent":"${jsonAsciiInner(r.userAgent)}"` +
+        // Behind a proxy only: the peer when it is not the client, the scheme a trusted proxy reported.
+        `${r.peer === undefined ? '' : `,"peer":"${jsonAsciiInner(r.peer)}"`}${r.proto === undefined ? '' : `,"proto":"${r.proto}"`}}\n`,
     );
   };
 }

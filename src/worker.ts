@@ -7,11 +7,12 @@ import net from 'node:net';
 import os from 'node:os';
 import { AcceptGate } from './accept-gate';
 import { describeInherited, type InheritedSocket } from './activation';
+import { BehindProxy, type AcceptedSocket } from './behind-proxy';
 import type { Config } from './config';
 import { measureCapacity } from './descriptors';
 import { ConfigError, describeListenError, isOutOfDescriptors } from './errors';
 import { healthReply, isHealthTarget } from './health';
-import { Connection, type ConnectionOptions } from './http/connection';
+import { Connection, type ConnectionOptions, type ConnectionOrigin } from './http/connection';
 import type { AccessRecord, Request } from './http/types';
 import { listeningRecord } from './listen-urls';
 import { reopenLogs, type Loggers } from './logger';
@@ -19,7 +20,7 @@ import { RequestCounters } from './metrics/counters';
 import type * as MetricsServer from './metrics/metrics-server';
 import type * as ServingMetrics from './metrics/serving-metrics';
 import { applicable, changedKeys, describeChanges, SINGLE_RESTART_KEYS } from './reload';
-import { Drainer, onStopSignals } from './shutdown';
+import { Drainer, onStopSignals, type Drainable } from './shutdown';
 import { StaticHandler } from './static';
 
 /**
@@ -54,7 +55,10 @@ export function runWorker(
   /** Cache hits and misses of handlers a reload in place replaced: the counters never go down. */
   const retiredCache = { hits: 0, misses: 0 };
   let healthPath = config.healthPath;
-  const connections = new Set<Connection>();
+  /** Open connections, and sockets whose PROXY header is still being read. */
+  const connections = new Set<Drainable>();
+  /** Behind a proxy (trustedProxies, proxyProtocol), who the client is; null when neither is on. */
+  let behindProxy = BehindProxy.from(config, log);
   // Health probes come every second or so: they would drown the access log.
   const logAccess = loggers.access;
   const access = logAccess && ((r: AccessRecord) => (isHealthTarget(r.path, healthPath) ? undefined : logAccess(r)));
@@ -82,15 +86,25 @@ export function runWorker(
   const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
     if (counters !== null) counters.connectionsAccepted++;
     if (!gate.admit(socket)) return;
-    const conn = new Connection(socket, connOptions, (c) => {
-      connections.delete(c);
-      drainer.check();
-    });
+    if (behindProxy === null) openConnection(socket, null);
+    else behindProxy.accept(socket, acceptedSocket(socket));
+  });
+  const onClosed = (c: Drainable) => {
+    connections.delete(c);
+    drainer.check();
+  };
+  function openConnection(socket: net.Socket, origin: ConnectionOrigin | null): void {
+    const conn = new Connection(socket, connOptions, onClosed, origin);
     connections.add(conn);
     // Accepted after the drain began (the accept was already under way): it is answered
     // with Connection: close like every other, never dropped unanswered.
     if (drainer.draining) conn.drain();
     else gate.afterAdmit();
+  }
+  const acceptedSocket = (socket: net.Socket): AcceptedSocket => ({
+    open: (origin) => openConnection(socket, origin),
+    hold: (reader) => connections.add(reader),
+    release: onClosed,
   });
   // Listening again after a pause uses the very same options: cluster finds the shared handle
   // by them (with port 0 too, and the inherited fd), so no new socket is bound.
@@ -237,6 +251,7 @@ export function runWorker(
     retiredCache.misses += handler.cacheMisses;
     handler = new StaticHandler(config, log, onOutOfDescriptors);
     healthPath = config.healthPath;
+    behindProxy = BehindProxy.from(config, log); // for connections from now on
     connOptions.keepAliveTimeoutMs = config.keepAliveTimeoutMs;
     connOptions.headersTimeoutMs = config.headersTimeoutMs;
     connOptions.sendTimeoutMs = config.sendTimeoutMs;

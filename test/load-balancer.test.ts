@@ -1,7 +1,9 @@
 // Several fleetserve hosts on one machine, each in its own network namespace with its own
-// address, HAProxy in front (configured by scripts/haproxy/haproxy-config.sh): a keep-alive
-// load through HAProxy survives a rolling restart of every host, and the same namespaces show
-// what binding to 127.0.0.1 instead of 0.0.0.0 means. Skips without root or namespaces.
+// address, HAProxy in front (configured by scripts/haproxy/haproxy-config.sh, which sends the
+// PROXY protocol v2): a keep-alive load through HAProxy survives a rolling restart of every
+// host, the access log shows the client's own address (a client in a namespace of its own),
+// and the same namespaces show what binding to 127.0.0.1 instead of 0.0.0.0 means. Skips
+// without root or namespaces.
 import t from 'tap';
 import type { Test } from 'tap';
 import { spawnSync } from 'node:child_process';
@@ -18,6 +20,8 @@ const skip = netnsSkip ?? (which('haproxy') ? false : 'haproxy not found: apt-ge
 const CLIENT = path.join(PROJECT, 'dist', 'client.js');
 const PORT = 8080; // each host namespace has its own port space
 const LB_PORT = 8000;
+/** How a host behind the generated HAProxy runs: PROXY protocol on, only HAProxy (the lb namespace's address) trusted. */
+const BEHIND_HAPROXY = (net: TestNetwork) => ['--proxy-protocol', 'true', '--trusted-proxies', net.lbAddr];
 const isListening = (l: Line) => typeof l.msg === 'string' && l.msg.startsWith('listening on');
 
 const BODY = Buffer.from(crypto.randomBytes(12 * 1024).toString('base64')); // 16 KiB
@@ -27,6 +31,19 @@ function startHost(t: Test, net: TestNetwork, h: TestHost, root: string, host: s
   const args = [...net.inNs(h.ns), process.execPath, MAIN, root, '--host', host, '--port', String(PORT), '--log-pretty', 'false', '--access-log', 'false', ...extra];
   const p = spawnLines(t, 'ip', args);
   return p.waitFor(isListening, 10_000, `${h.name} listening`).then((line) => ({ ...p, line }));
+}
+
+/** haproxy-config.sh's configuration for `hosts`, written into `dir` and checked by haproxy -c. */
+function haproxyConfig(t: Test, dir: string, args: string[], hosts: string[]): { cfg: string; stderr: string; stdout: string } {
+  const gen = spawnSync(path.join(PROJECT, 'scripts', 'haproxy', 'haproxy-config.sh'), [...args, ...hosts], { encoding: 'utf8' });
+  t.equal(gen.status, 0, 'haproxy-config.sh exits 0');
+  t.match(gen.stdout, /send-proxy-v2/, 'HAProxy sends PROXY v2 to the hosts');
+  t.match(gen.stderr, /run every fleetserve host with --proxy-protocol true --trusted-proxies /, 'and says how to run them');
+  const cfg = path.join(dir, 'haproxy.cfg');
+  fs.writeFileSync(cfg, gen.stdout);
+  const check = spawnSync('haproxy', ['-c', '-f', cfg], { encoding: 'utf8' });
+  t.equal(check.status, 0, `haproxy -c accepts it: ${check.stderr}`);
+  return { cfg, stdout: gen.stdout, stderr: gen.stderr };
 }
 
 /** fleetserve-client run inside namespace `ns`: its exit code and output. */
@@ -61,18 +78,14 @@ t.test('three hosts behind HAProxy: a rolling restart of every host fails no req
   const root = makeSite(t, { 'page.html': BODY, 'index.html': 'hi\n' });
   // HAProxy checks every 300 ms and marks a host down after 2 failures: about 600-900 ms, so
   // 1200 ms of pre-drain are enough (haproxy-config.sh says: above 300 × (2 + 1)).
-  const hostArgs = (h: TestHost) => ['--workers', '1', '--pre-drain-delay-ms', '1200', '--headers', JSON.stringify([{ glob: '/**', headers: { 'X-Host': h.name } }])];
+  const hostArgs = (h: TestHost) => ['--workers', '1', '--pre-drain-delay-ms', '1200', '--headers', JSON.stringify([{ glob: '/**', headers: { 'X-Host': h.name } }]), ...BEHIND_HAPROXY(net)];
   const hosts = await Promise.all(net.hosts.map((h) => startHost(t, net, h, root, h.addr, hostArgs(h))));
   hosts.forEach((p, i) => t.equal(p.line.pid, p.proc.pid, `${net.hosts[i]!.name}: ip netns exec runs fleetserve itself (the pid to signal)`));
 
-  const gen = spawnSync(path.join(PROJECT, 'scripts', 'haproxy', 'haproxy-config.sh'), ['--bind', `127.0.0.1:${LB_PORT}`, '--inter', '300', '--fall', '2', '--rise', '2', ...net.hosts.map((h) => `${h.addr}:${PORT}`)], { encoding: 'utf8' });
-  t.equal(gen.status, 0, 'haproxy-config.sh exits 0');
+  const gen = haproxyConfig(t, path.dirname(root), ['--bind', `127.0.0.1:${LB_PORT}`, '--inter', '300', '--fall', '2', '--rise', '2'], net.hosts.map((h) => `${h.addr}:${PORT}`));
   t.match(gen.stdout, /http-check send meth GET uri \/healthz /, 'checks fleetserve\'s health path');
   t.match(gen.stderr, /set preDrainDelayMs above 900 /, 'and says how long the pre-drain must be');
-  const cfg = path.join(path.dirname(root), 'haproxy.cfg');
-  fs.writeFileSync(cfg, gen.stdout);
-  const check = spawnSync('haproxy', ['-c', '-f', cfg], { encoding: 'utf8' });
-  t.equal(check.status, 0, `haproxy -c accepts it: ${check.stderr}`);
+  const cfg = gen.cfg;
   const haproxy = spawnLines(t, 'ip', [...net.inNs(net.lb), 'haproxy', '-db', '-f', cfg]);
 
   // 6 keep-alive clients inside the lb namespace, a Connection: close every 20 requests;
@@ -122,3 +135,49 @@ t.test('three hosts behind HAProxy: a rolling restart of every host fails no req
   for (const p of hosts) process.kill(p.proc.pid!, 'SIGTERM');
   for (const p of hosts) t.equal((await p.exited()).code, 0, 'stopped cleanly');
 });
+
+t.test('behind HAProxy (PROXY v2) the access log shows the client\'s own address; a direct connection is closed', { skip }, async (t) => {
+  // h1 serves; h2 is only a client, in a namespace of its own with its own address.
+  const net = makeTestNetwork(t, 2);
+  const [server, client] = net.hosts as [TestHost, TestHost];
+  const root = makeSite(t, { 'index.html': 'hi\n' });
+  const host = await startHost(t, net, server, root, server.addr, ['--workers', '1', ...BEHIND_HAPROXY(net), '--access-log', 'true']);
+  const { cfg } = haproxyConfig(t, path.dirname(root), ['--bind', `${net.lbAddr}:${LB_PORT}`, '--inter', '300'], [`${server.addr}:${PORT}`]);
+  const haproxy = spawnLines(t, 'ip', [...net.inNs(net.lb), 'haproxy', '-db', '-f', cfg]);
+
+  const url = `http://${net.lbAddr}:${LB_PORT}/index.html?from=${client.name}`;
+  let got = clientIn(net, client.ns, url);
+  for (let i = 0; i < 50 && got.status !== 0; i++) {
+    await sleep(100); // HAProxy may still be binding its port
+    got = clientIn(net, client.ns, url);
+  }
+  t.equal(got.status, 0, `the client in ${client.name} gets the file through HAProxy: ${got.stderr}`);
+  t.equal(got.stdout, 'hi\n');
+  const line = await host.waitFor((l) => l.kind === 'access' && l.path === `/index.html?from=${client.name}`, 5000, 'the access line');
+  t.equal(line.remote, client.addr, `remote is the client's own address (${client.addr}), from the PROXY header`);
+  t.equal(line.peer, net.lbAddr, `peer is HAProxy's (${net.lbAddr})`);
+
+  // Straight from h2 to h1, bypassing HAProxy: h2 is not in trustedProxies, so it may not even speak.
+  const direct = spawnSync('ip', [...net.inNs(client.ns), process.execPath, '-e', DIRECT_PROBE, server.addr, String(PORT)], { encoding: 'utf8', timeout: 10_000 });
+  t.equal(direct.status, 0, `the probe ran: ${direct.stderr}`);
+  t.equal(direct.stdout, 'closed after 0 bytes\n', 'a direct connection is closed without an answer');
+  const warned = await host.waitFor((l) => typeof l.msg === 'string' && l.msg.startsWith('PROXY protocol:'), 5000, 'the warning');
+  // The first refusal is logged at once: had HAProxy's health checks (PROXY v2 LOCAL, every
+  // 300 ms since it started) been refused, this line would name HAProxy's address.
+  t.equal(warned.msg, `PROXY protocol: 1 connection closed without a valid header (the last from ${client.addr}: peer not in trustedProxies)`);
+  t.notMatch(haproxy.stderr() + haproxy.stdout(), /fleetserve1 is DOWN/, 'HAProxy never marked the host down: its checks pass');
+
+  process.kill(host.proc.pid!, 'SIGTERM');
+  t.equal((await host.exited()).code, 0, 'stopped cleanly');
+});
+
+/** Connects to argv HOST PORT, sends a PROXY v1 header and a request, prints how many bytes came back before the close. */
+const DIRECT_PROBE = `
+const s = require('node:net').connect(Number(process.argv[2]), process.argv[1]);
+let n = 0;
+s.on('connect', () => s.write('PROXY TCP4 192.0.2.66 10.0.0.1 1 80\\r\\nGET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n'));
+s.on('data', (d) => (n += d.length));
+s.on('error', () => {});
+s.on('close', () => console.log('closed after ' + n + ' bytes'));
+setTimeout(() => { console.log('still open after 5 s'); process.exit(0); }, 5000).unref();
+`;

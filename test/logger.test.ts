@@ -29,6 +29,21 @@ t.test('an access line is one JSON object with the fields pino would write, in o
   t.end();
 });
 
+t.test('behind a proxy, the line ends with the peer (when it is not the client) and the scheme a trusted proxy reported', (t) => {
+  const lines: string[] = [];
+  const write = accessLineWriter({ write: (s: string) => lines.push(s) }, 1);
+  write({ ...record, remote: '203.0.113.9', peer: '10.0.0.2', proto: 'https' });
+  write({ ...record, remote: '2001:db8::7', peer: '10.0.0.2', proto: undefined });
+  write({ ...record, peer: undefined, proto: undefined });
+  const [both, peerOnly, neither] = lines.map((l) => JSON.parse(l));
+  t.same(Object.keys(both).slice(-5), ['remote', 'referer', 'userAgent', 'peer', 'proto']);
+  t.match(both, { remote: '203.0.113.9', peer: '10.0.0.2', proto: 'https' });
+  t.same(Object.keys(peerOnly).slice(-4), ['remote', 'referer', 'userAgent', 'peer'], 'no proto field when none was reported');
+  t.match(peerOnly, { remote: '2001:db8::7', peer: '10.0.0.2' });
+  t.same(Object.keys(neither).slice(-3), ['remote', 'referer', 'userAgent'], 'without a proxy the line is as before');
+  t.end();
+});
+
 t.test('ms is written as a JSON number with its three decimals, whatever its size', (t) => {
   for (const ms of [0, 0.001, 0.25, 1.5, 999.999, 1000, 1234.567, 90_061_001.5]) {
     const out: string[] = [];

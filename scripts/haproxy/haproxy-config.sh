@@ -8,11 +8,13 @@
 #
 # Defaults: --bind 0.0.0.0:80 --health-path /healthz --inter 500 --fall 2 --rise 2.
 # The hosts' preDrainDelayMs must exceed INTER × (FALL + 1): the script prints the value on stderr.
+# HAProxy sends the PROXY protocol (v2): run the hosts with --proxy-protocol true and
+# --trusted-proxies set to this HAProxy's address.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 bind='0.0.0.0:80' health='/healthz' inter=500 fall=2 rise=2
 servers=()
-usage() { sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --bind) bind="${2:?--bind needs ADDR:PORT}"; shift 2 ;;
@@ -41,3 +43,4 @@ sed -e "s|@BIND@|$bind|" -e "s|@HEALTH_PATH@|$health|" -e "s|@INTER@|${inter}ms|
   -e '/@SERVERS@/d' "$here/haproxy.cfg.template"
 printf '%s' "$lines"
 echo "haproxy-config.sh: set preDrainDelayMs above $((inter * (fall + 1))) on every fleetserve host (--pre-drain-delay-ms)" >&2
+echo "haproxy-config.sh: HAProxy sends PROXY protocol v2: run every fleetserve host with --proxy-protocol true --trusted-proxies <this HAProxy's address>" >&2

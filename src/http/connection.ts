@@ -18,6 +18,7 @@ import { errorReply, serializeHead } from './respond';
 import { discardBody, sendBody, type FileBody, type MultipartBody, type SendControl } from '../files/stream';
 import { SendWatch } from './send-watch';
 import { reportRefusal, reportResponse, type AccessSink } from './access';
+import type { ForwardedFields } from './forwarded';
 import type { Reply, Request } from './types';
 import type { RequestCounters } from '../metrics/counters';
 
@@ -34,6 +35,19 @@ export interface ConnectionOptions {
   counters: RequestCounters | null;
   /** Something unexpected happened on this connection (logged by the worker). */
   onError(err: unknown, what: string): void;
+}
+
+/**
+ * Who the client is when that is not simply the socket's peer: behind a proxy (set up by
+ * src/behind-proxy.ts; without trustedProxies and proxyProtocol there is none).
+ */
+export interface ConnectionOrigin {
+  /** The client's address: what a PROXY header named, else the peer's. */
+  remote: string;
+  /** What arrived after the PROXY header (the start of the first request), or null. */
+  initial: Buffer | null;
+  /** Set when `remote` is a trusted proxy: its X-Forwarded-For/-Proto fields are read on every request. */
+  forwarded: ForwardedFields | null;
 }
 
 const enum State {
@@ -72,7 +86,10 @@ export class Connection {
   /** Nothing received yet, and when the connection was accepted (see FRESH_GRACE_MS). */
   private fresh = true;
   private readonly acceptedAt = performance.now();
-  private readonly remote: string;
+  /** The client's address (what the access log calls remote), and the socket's own peer. */
+  readonly remote: string;
+  readonly peer: string;
+  private readonly forwarded: ForwardedFields | null;
   /** Wakes a body stream waiting on the socket when the socket goes away. */
   private wake: (() => void) | null = null;
   /** How a body stream asks whether to go on and waits for the socket (one per connection, not per body). */
@@ -93,8 +110,11 @@ export class Connection {
     readonly socket: net.Socket,
     private readonly opts: ConnectionOptions,
     onClosed: (conn: Connection) => void,
+    origin: ConnectionOrigin | null = null,
   ) {
-    this.remote = socket.remoteAddress ?? '';
+    this.peer = socket.remoteAddress ?? '';
+    this.remote = origin === null ? this.peer : origin.remote;
+    this.forwarded = origin === null ? null : origin.forwarded;
     this.sendWatch = new SendWatch(socket, opts.sendTimeoutMs, () => this.state === State.Busy, () => {
       this.opts.onError(new Error(`client read nothing for ${opts.sendTimeoutMs} ms`), 'send timeout');
       socket.destroy();
@@ -116,6 +136,10 @@ export class Connection {
       onClosed(this);
     });
     this.setTimer(opts.keepAliveTimeoutMs);
+    // On the next tick: whoever creates the connection may first tell it to drain, so that
+    // the request already received is answered with Connection: close.
+    const initial = origin === null ? null : origin.initial;
+    if (initial !== null) process.nextTick(() => this.onData(initial));
   }
 
   /**
@@ -185,6 +209,7 @@ export class Connection {
         off += parsed.consumed;
         this.emptyLines = 0;
         const req = parsed.request;
+        if (this.forwarded !== null) this.forwarded.apply(req, this.remote);
         const started = performance.now();
         let reply: Reply | Promise<Reply>;
         try {
@@ -351,7 +376,7 @@ export class Connection {
 
   /** One response is done: count it and log it (each only when switched on). */
   private logAccess(req: Request, status: number, bytes: number, started: number): void {
-    reportResponse(this.opts.onAccess, this.opts.counters, this.remote, req, status, bytes, started);
+    reportResponse(this.opts.onAccess, this.opts.counters, this, req, status, bytes, started);
   }
 
   /** After a final response: half-close, read and discard until the client closes (or the timer fires). */
@@ -369,7 +394,7 @@ export class Connection {
     this.socket.write(serializeHead(status, reply.headers, true, 1), 'latin1');
     this.socket.write(reply.body as Buffer);
     const bytes = (reply.body as Buffer).length;
-    reportRefusal(this.opts.onAccess, this.opts.counters, this.remote, status, bytes);
+    reportRefusal(this.opts.onAccess, this.opts.counters, this, status, bytes);
     this.finish();
   }
 

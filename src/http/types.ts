@@ -21,6 +21,20 @@ export interface Request {
   host: string;
   /** Whether the connection may stay open after the response (RFC 9112 §9.3). */
   keepAlive: boolean;
+  /**
+   * What a trusted proxy said about the client (X-Forwarded-For, X-Forwarded-Proto from a
+   * peer in trustedProxies; forwarded.ts). Absent when nothing was believed: the client is
+   * then the connection's remote address and the scheme unknown.
+   */
+  forwarded?: Forwarded;
+}
+
+/** The client as a trusted proxy reported it. */
+export interface Forwarded {
+  /** The client's address: the rightmost X-Forwarded-For entry that is not a trusted proxy. */
+  for: string;
+  /** The scheme the client used, from X-Forwarded-Proto; undefined when absent or neither. */
+  proto: 'http' | 'https' | undefined;
 }
 
 /** Statuses the parser can refuse a request with. */
@@ -68,9 +82,14 @@ export interface AccessRecord {
   bytes: number;
   /** From the complete head to the last byte handed to the kernel. */
   ms: number;
+  /** The client: the socket's peer, or who a PROXY header or a trusted proxy's X-Forwarded-For names. */
   remote: string;
   /** The Referer field, "" when absent. */
   referer: string;
   /** The User-Agent field, "" when absent. */
   userAgent: string;
+  /** The socket's peer (the proxy) when it is not `remote`; undefined otherwise. */
+  peer?: string | undefined;
+  /** The client's scheme as a trusted proxy reported it (X-Forwarded-Proto), else undefined. */
+  proto?: string | undefined;
 }
