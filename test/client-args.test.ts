@@ -11,9 +11,11 @@ function options(argv: string[]): ClientOptions {
   return r.options;
 }
 
-function usageError(argv: string[]): string {
+/** The message of a command-line mistake; the exit code must be `exitCode` (2, usage, unless given). */
+function usageError(argv: string[], exitCode = 2): string {
   const r = parseArgs(argv);
-  return r.kind === 'usage-error' ? r.message : `no usage error: ${r.kind}`;
+  if (r.kind !== 'error') return `no usage error: ${r.kind}`;
+  return r.exitCode === exitCode ? r.message : `exit ${r.exitCode}, not ${exitCode}: ${r.message}`;
 }
 
 t.test('HOST PORT PATH form', async (t) => {
@@ -90,19 +92,21 @@ t.test('options', async (t) => {
 });
 
 t.test('usage errors are one line and say what is wrong', async (t) => {
-  const cases: [string[], RegExp][] = [
+  const cases: [string[], RegExp, number?][] = [
     [[], /missing URL/],
     [['127.0.0.1', 'http'], /bad port "http"/],
     [['127.0.0.1:1/a', 'localhost:1/b'], /all URLs must share/],
     [['127.0.0.1', '0', '/'], /bad port "0"/],
     [['127.0.0.1', '65536'], /bad port "65536"/],
     [['bad host', '80'], /bad host "bad host"/],
-    [['https://127.0.0.1/'], /https:\/\/ is not supported.*no TLS/],
-    [['ftp://127.0.0.1/'], /unsupported scheme ftp:\/\//],
+    [['https://127.0.0.1/'], /https:\/\/ is not supported.*no TLS/, 1],
+    [['ftp://127.0.0.1/'], /unsupported scheme ftp:\/\//, 1],
     [['http://a:1/x', 'http://b:1/y'], /all URLs must share scheme, host and port.*http:\/\/b:1 is not http:\/\/a:1/],
     [['http://a:1/x', 'http://a:2/y'], /all URLs must share/],
     [['http://a:1/x', '/y'], /"\/y" is not a URL/],
-    [['http://a:99999/'], /invalid URL/],
+    [['http://a:99999/'], /invalid URL/, 3],
+    [['127.0.0.1:99999/'], /invalid URL "http:\/\/127\.0\.0\.1:99999\/"/, 3],
+    [['http://[bad/'], /invalid URL/, 3],
     [['http://u:p@a/'], /credentials in URLs are not supported/],
     [['h', '1', 'http://h:1/'], /cannot mix a URL/],
     [['-H', 'NoColon', 'http://h/'], /bad header "NoColon"/],
@@ -118,8 +122,8 @@ t.test('usage errors are one line and say what is wrong', async (t) => {
     [['--bogus', 'http://h/'], /unknown option --bogus/],
     [['-x', 'http://h/'], /unknown option -x/],
   ];
-  for (const [argv, message] of cases) {
-    const m = usageError(argv);
+  for (const [argv, message, exitCode] of cases) {
+    const m = usageError(argv, exitCode);
     t.match(m, message, JSON.stringify(argv));
     t.notMatch(m, /\n/, `${JSON.stringify(argv)}: one line`);
   }

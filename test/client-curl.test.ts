@@ -110,7 +110,7 @@ if (problem) {
       t.equal(two.stdout.toString(), '200\n404\n', 'one line per transfer');
       t.equal(two.code, 22);
       const none = await runClient(['-w', '%{http_code}', `127.0.0.1:1/`]);
-      t.equal(none.code, 3);
+      t.equal(none.code, 7);
       t.equal(none.stdout.toString(), '', 'no transfer, no -w output');
       const unknown = await runClient(['-w', '%{nope}', `${hp}/`]);
       t.equal(unknown.code, 2);
@@ -155,6 +155,9 @@ if (problem) {
       } else if (req.url === '/tls') {
         res.writeHead(301, { Location: 'https://127.0.0.1/' });
         res.end();
+      } else if (req.url === '/bad-location') {
+        res.writeHead(302, { Location: 'http://[bad/' });
+        res.end();
       } else {
         res.writeHead(404);
         res.end();
@@ -173,8 +176,11 @@ if (problem) {
     t.equal(loops, 4, 'the first request and 3 redirects, then it stops');
     t.equal(loop.stdout.length, 0, 'no redirect body is printed');
     const tls = await runClient(['-L', `${o}/tls`]);
-    t.equal(tls.code, 2);
-    t.match(tls.stderr, 'redirected to https://127.0.0.1/: fleetserve-client follows http:// only');
+    t.equal(tls.code, 1, 'unsupported protocol, as curl');
+    t.equal(tls.stderr, 'fleetserve-client: redirected to https://127.0.0.1/: fleetserve-client follows http:// only\n');
+    const bad = await runClient(['-L', `${o}/bad-location`]);
+    t.equal(bad.code, 3, 'malformed URL, as curl');
+    t.equal(bad.stderr, `fleetserve-client: bad Location "http://[bad/" in the redirect for /bad-location from ${o} (not a URL)\n`);
     const pipelined = await runClient(['-L', '--pipeline', `${o}/loop`]);
     t.equal(pipelined.code, 2, '-L and --pipeline are refused together');
   });

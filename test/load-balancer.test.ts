@@ -43,7 +43,7 @@ t.test('bound to 127.0.0.1 a host is unreachable from another namespace; bound t
   const local = await startHost(t, net, h, root, '127.0.0.1', ['--workers', '0']);
   t.equal(clientIn(net, h.ns, `http://127.0.0.1:${PORT}/index.html`).stdout, 'hello from h1\n', 'inside its own namespace, 127.0.0.1 answers');
   const refused = clientIn(net, net.lb, url);
-  t.equal(refused.status, 3, 'from the lb namespace: exit code 3 (cannot connect)');
+  t.equal(refused.status, 7, 'from the lb namespace: exit code 7 (cannot connect)');
   t.match(refused.stderr, /refused/i, `connection refused: ${refused.stderr.trim()}`);
   process.kill(local.proc.pid!, 'SIGTERM');
   t.equal((await local.exited()).code, 0);

@@ -5,7 +5,7 @@
  */
 import { CommandLineError, readCommandLine, type OptionTable } from '../command-line';
 import { isToken } from '../http/token';
-import { UsageError } from './errors';
+import { ClientError, EXIT, type ExitCode, UsageError } from './errors';
 import { parseHeader } from './request';
 import type { HeaderField } from './response-grammar';
 import { parseTarget, remoteFileName } from './target';
@@ -49,7 +49,8 @@ export type ParsedArgs =
   | { kind: 'run'; options: ClientOptions }
   | { kind: 'help' }
   | { kind: 'version' }
-  | { kind: 'usage-error'; message: string };
+  /** A mistake on the command line: usage (2), or a URL that is malformed (3) or not http:// (1). */
+  | { kind: 'error'; message: string; exitCode: ExitCode };
 
 const OPTIONS: OptionTable = {
   verbose: { takesValue: false, short: 'v' },
@@ -74,7 +75,8 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
   try {
     return parse(argv);
   } catch (err) {
-    if (err instanceof CommandLineError || err instanceof UsageError) return { kind: 'usage-error', message: err.message };
+    if (err instanceof CommandLineError) return { kind: 'error', message: err.message, exitCode: EXIT.USAGE };
+    if (err instanceof ClientError) return { kind: 'error', message: err.message, exitCode: err.exitCode };
     throw err;
   }
 }

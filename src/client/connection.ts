@@ -123,7 +123,7 @@ export function connectSocket(
   });
 }
 
-/** A failed connect, by its errno code: refused (3), name not found (4), timed out (5), else cannot connect (3). */
+/** A failed connect, by its errno code: refused (7), name not found (6), timed out (28), else cannot connect (7). */
 export function connectError(err: NodeJS.ErrnoException, to: Destination): ClientError {
   // With several addresses to try (happy eyeballs) Node reports an AggregateError; its parts carry the codes.
   const parts = (err as NodeJS.ErrnoException & { errors?: NodeJS.ErrnoException[] }).errors ?? [];

@@ -8,14 +8,22 @@
 import type { ClientOptions } from './args';
 import { BodyState } from './body';
 import { Connection, connectSocket, IdleTimeout, type End } from './connection';
-import { ClientError, EXIT, IncompleteResponseError, MalformedResponseError, TimeoutError } from './errors';
+import {
+  ClientError,
+  ConnectionResetError,
+  EmptyReplyError,
+  EXIT,
+  IncompleteResponseError,
+  MalformedResponseError,
+  TimeoutError,
+} from './errors';
 import { dumpHead, dumpRequest, dumpTrailers, fieldValue, headAsOutput } from './format';
 import type { ClientIO } from './io';
 import { Output } from './output';
 import { buildRequest, type BuiltRequest } from './request';
 import { isRedirect, nextHop, originOf, type Hop } from './redirect';
 import type { ResponseHead } from './response-grammar';
-import { ResponseParser, type ParserProgress } from './response-parser';
+import { ResponseParser, type ParserEvent, type ParserProgress } from './response-parser';
 import { renderWriteOut } from './write-out';
 
 interface Outcome {
@@ -213,9 +221,7 @@ class Client {
           case 'error':
             body.abort();
             if (ev.empty && mayRetry) return { retry: ev.message };
-            throw ev.kind === 'malformed'
-              ? new MalformedResponseError(`malformed response from ${this.origin}: ${ev.message}`)
-              : new IncompleteResponseError(`${ev.message} (${req.target} from ${this.origin})`);
+            throw responseError(ev, input === 'reset', `${req.target} from ${this.origin}`, this.origin);
         }
       }
       if (typeof input === 'string') {
@@ -243,6 +249,17 @@ class Client {
       this.io.stderr.write(`fleetserve-client: HTTP ${head.status}${head.reason ? ' ' + head.reason : ''} for ${req.target}\n`);
     }
   }
+}
+
+/**
+ * A response that failed, with curl's code for it: bytes that are not a response (8), a reset
+ * (56), a close before any byte (52) or after some (18).
+ */
+function responseError(ev: Extract<ParserEvent, { type: 'error' }>, reset: boolean, what: string, origin: string): ClientError {
+  if (ev.kind === 'malformed') return new MalformedResponseError(`malformed response from ${origin}: ${ev.message}`);
+  if (reset) return new ConnectionResetError(`${ev.message} (${what})`);
+  if (ev.empty) return new EmptyReplyError(`${ev.message} (${what})`);
+  return new IncompleteResponseError(`${ev.message} (${what})`);
 }
 
 function waitingFor(p: ParserProgress): string {
