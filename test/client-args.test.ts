@@ -84,7 +84,10 @@ t.test('options', async (t) => {
     },
   );
   const d = options(['http://h/']);
-  t.same([d.connectTimeoutMs, d.timeoutMs, d.silent, d.output], [10000, 30000, false, undefined], 'defaults');
+  t.same([d.connectTimeoutMs, d.timeoutMs, d.silent, d.showError, d.output], [10000, 30000, false, false, undefined], 'defaults');
+  const sS = options(['-sS', 'http://h/']);
+  t.same([sS.silent, sS.showError], [true, true], '-sS, grouped as curl users type it');
+  t.same([options(['--show-error', 'http://h/']).showError, options(['-S', 'http://h/']).silent], [true, false], '-S alone');
   t.equal(options(['-o', '-', 'http://h/']).output, '-', '"-o -" takes "-" as the value');
   t.same(options(['--', 'h', '1', '-x']).paths, ['/-x'], 'after --, everything is positional');
   t.same(parseArgs(['--help', '--bogus']), { kind: 'help' }, '--help wins');

@@ -107,12 +107,18 @@ if (problem) {
     const r = await runClient(['127.0.0.1', String(port), '/']);
     t.equal(r.code, 7);
     t.equal(lastLine(r.stderr), `fleetserve-client: connection refused by 127.0.0.1:${port}`);
-    const s = await runClient(['-s', `http://127.0.0.1:${port}/`]);
-    t.equal(s.stderr, `fleetserve-client: connection refused by 127.0.0.1:${port}\n`, 'with -s only the error line');
+    const [s, sS, vs] = await Promise.all([
+      runClient(['-s', `http://127.0.0.1:${port}/`]),
+      runClient(['-sS', `http://127.0.0.1:${port}/`]),
+      runClient(['-v', '--silent', `http://127.0.0.1:${port}/`]),
+    ]);
+    t.same([s.code, s.stderr], [7, ''], '-s: no error line, as curl -s');
+    t.same([sS.code, sS.stderr], [7, `fleetserve-client: connection refused by 127.0.0.1:${port}\n`], '-sS: only the error line');
+    t.equal(vs.stderr, `* connecting to 127.0.0.1 port ${port}\n`, '-s does not mute -v (curl -sv), but the error line is muted');
   });
 
   t.test('host not found: exit 6', async (t) => {
-    const r = await runClient(['-s', 'http://nosuchhost.invalid:6789/x']);
+    const r = await runClient(['-sS', 'http://nosuchhost.invalid:6789/x']);
     t.equal(r.code, 6);
     t.equal(r.stderr, 'fleetserve-client: host not found: nosuchhost.invalid\n');
   });
@@ -127,8 +133,8 @@ if (problem) {
     t.teardown(srv.close);
     const u = `http://127.0.0.1:${srv.port}`;
     const [silent, body] = await Promise.all([
-      runClient(['-s', '--timeout', '300', `${u}/silent`]),
-      runClient(['-s', '--timeout', '300', `${u}/stall-body`]),
+      runClient(['-sS', '--timeout', '300', `${u}/silent`]),
+      runClient(['-s', '-S', '--timeout', '300', `${u}/stall-body`]),
     ]);
     t.equal(silent.code, 28);
     t.equal(silent.stderr, `fleetserve-client: timed out: no data from 127.0.0.1:${srv.port} for 300 ms while waiting for the response\n`);
@@ -159,11 +165,11 @@ if (problem) {
     const u = `http://127.0.0.1:${srv.port}`;
     const [big, chunked, reset, empty, resetFirst, halfHead] = await Promise.all([
       runClient([`${u}/big`]),
-      runClient(['-s', `${u}/chunked`]),
-      runClient(['-s', `${u}/reset`]),
-      runClient(['-s', `${u}/empty`]),
-      runClient(['-s', `${u}/reset-first`]),
-      runClient(['-s', `${u}/half-head`]),
+      runClient(['-sS', `${u}/chunked`]),
+      runClient(['-sS', `${u}/reset`]),
+      runClient(['-sS', `${u}/empty`]),
+      runClient(['-sS', `${u}/reset-first`]),
+      runClient(['-sS', `${u}/half-head`]),
     ]);
     t.equal(big.code, 18);
     t.equal(big.stdout.length, 512);
@@ -222,7 +228,7 @@ if (problem) {
       '/version': 'unsupported HTTP version HTTP/2.0',
     };
     const targets = Object.keys(responses);
-    const runs = await Promise.all(targets.map((p) => runClient(['-s', u + p])));
+    const runs = await Promise.all(targets.map((p) => runClient(['-sS', u + p])));
     targets.forEach((p, i) => {
       const r = runs[i]!;
       t.equal(r.code, 8, p);
@@ -250,10 +256,12 @@ if (problem) {
     });
     t.teardown(srv.close);
     const u = `http://127.0.0.1:${srv.port}`;
-    const r = await runClient(['-s', `${u}/missing`, `${u}/ok`]);
+    const r = await runClient(['-sS', `${u}/missing`, `${u}/ok`]);
     t.equal(r.code, 22);
     t.equal(r.stdout.toString(), 'not here\nfine\n');
     t.equal(r.stderr, 'fleetserve-client: HTTP 404 Not Found for /missing\n');
+    const quiet = await runClient(['-s', `${u}/missing`, `${u}/ok`]);
+    t.same([quiet.code, quiet.stdout.toString(), quiet.stderr], [22, 'not here\nfine\n', ''], '-s: the exit code says it, no line');
     const ok = await runClient(['-s', `${u}/ok`]);
     t.equal(ok.code, 0, 'and 0 when all are below 400');
   });
@@ -262,7 +270,7 @@ if (problem) {
     const srv = await startHttp((_req, res) => res.end('x'));
     t.teardown(srv.close);
     const bad = path.join(tmp, 'no-such-dir', 'out.txt');
-    const r = await runClient(['-s', '-o', bad, `http://127.0.0.1:${srv.port}/`]);
+    const r = await runClient(['--silent', '--show-error', '-o', bad, `http://127.0.0.1:${srv.port}/`]);
     t.equal(r.code, 23);
     t.match(r.stderr, /^fleetserve-client: cannot write .*no-such-dir\/out\.txt: ENOENT[^\n]*\n$/);
 

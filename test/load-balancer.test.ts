@@ -31,7 +31,7 @@ function startHost(t: Test, net: TestNetwork, h: TestHost, root: string, host: s
 
 /** fleetserve-client run inside namespace `ns`: its exit code and output. */
 function clientIn(net: TestNetwork, ns: string, url: string) {
-  return spawnSync('ip', [...net.inNs(ns), process.execPath, CLIENT, '-s', '--connect-timeout', '3000', url], { encoding: 'utf8', timeout: 15_000 });
+  return spawnSync('ip', [...net.inNs(ns), process.execPath, CLIENT, '-sS', '--connect-timeout', '3000', url], { encoding: 'utf8', timeout: 15_000 });
 }
 
 t.test('bound to 127.0.0.1 a host is unreachable from another namespace; bound to 0.0.0.0 it is reachable', { skip: netnsSkip ?? false }, async (t) => {

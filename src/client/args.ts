@@ -38,7 +38,10 @@ export interface ClientOptions {
   headers: HeaderField[];
   /** undefined: stdout; "-": stdout even for binary bodies on a terminal; else a file path. */
   output: string | undefined;
+  /** -s: no progress bar, and no error lines unless -S (curl's meaning: -v still shows, as in curl -sv). */
   silent: boolean;
+  /** -S: error lines even with -s. */
+  showError: boolean;
   pipeline: boolean;
   /** 0 means no limit. */
   connectTimeoutMs: number;
@@ -65,6 +68,7 @@ const OPTIONS: OptionTable = {
   // Repeatable: every -H is kept, in order (the reader hands back each use).
   header: { takesValue: true, short: 'H' },
   silent: { takesValue: false, short: 's' },
+  'show-error': { takesValue: false, short: 'S' },
   pipeline: { takesValue: false },
   'connect-timeout': { takesValue: true },
   timeout: { takesValue: true },
@@ -143,6 +147,7 @@ function parse(argv: readonly string[]): ParsedArgs {
       headers,
       output,
       silent: given.has('silent'),
+      showError: given.has('show-error'),
       pipeline,
       connectTimeoutMs,
       timeoutMs,

@@ -58,8 +58,9 @@ class Client {
     return originOf(this.current);
   }
 
+  /** -v output; -s does not mute it, as `curl -sv` shows. */
   private info(text: string): void {
-    if (this.opts.verbose && !this.opts.silent) this.io.stderr.write(text);
+    if (this.opts.verbose) this.io.stderr.write(text);
   }
 
   private firstHop(i: number): Hop {
@@ -246,9 +247,14 @@ class Client {
   private reportStatus(head: ResponseHead | undefined, req: BuiltRequest): void {
     if (head && head.status >= 400) {
       this.httpErrors++;
-      this.io.stderr.write(`fleetserve-client: HTTP ${head.status}${head.reason ? ' ' + head.reason : ''} for ${req.target}\n`);
+      if (showsErrors(this.opts)) this.io.stderr.write(`fleetserve-client: HTTP ${head.status}${head.reason ? ' ' + head.reason : ''} for ${req.target}\n`);
     }
   }
+}
+
+/** Whether error lines are written: not with -s, unless -S (curl's -s and -S). */
+function showsErrors(opts: ClientOptions): boolean {
+  return !opts.silent || opts.showError;
 }
 
 /**
@@ -284,9 +290,10 @@ export async function run(opts: ClientOptions, io: ClientIO): Promise<number> {
     if (client.httpErrors > 0) code = EXIT.HTTP_ERROR;
   } catch (err) {
     if (err instanceof ClientError) {
-      io.stderr.write(`fleetserve-client: ${err.message}\n`);
+      if (showsErrors(opts)) io.stderr.write(`fleetserve-client: ${err.message}\n`);
       code = err.exitCode;
     } else {
+      // A bug is reported even with -s: the exit code alone would not say where to look.
       io.stderr.write(`fleetserve-client: internal error: ${err instanceof Error ? err.message : String(err)}\n`);
       code = EXIT.INTERNAL;
     }
@@ -295,7 +302,7 @@ export async function run(opts: ClientOptions, io: ClientIO): Promise<number> {
     client.close();
   } catch (err) {
     if (!(err instanceof ClientError)) throw err;
-    io.stderr.write(`fleetserve-client: ${err.message}\n`);
+    if (showsErrors(opts)) io.stderr.write(`fleetserve-client: ${err.message}\n`);
     if (code === EXIT.OK || code === EXIT.HTTP_ERROR) code = err.exitCode;
   }
   return code;

@@ -39,8 +39,9 @@ Options:
   -H, --header 'Name: value' add a request header (repeatable); 'Name:' with
                              no value drops the default Host, User-Agent or
                              Accept header
-  -s, --silent               no progress bar and no -v dump (errors are still
-                             reported)
+  -s, --silent               no progress bar and no error lines (as curl -s;
+                             -v still shows, as in curl -sv)
+  -S, --show-error           with -s, still write the error lines (-sS)
       --pipeline             send every request before reading any response
       --connect-timeout MS   give up connecting after MS ms (default 10000;
                              0 waits forever)
