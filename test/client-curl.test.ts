@@ -117,6 +117,29 @@ if (problem) {
       t.match(unknown.stderr, /^fleetserve-client: -w: unknown variable %\{nope\} \(known: http_code, /);
     });
 
+    t.test('-f: no body (and no file) for a status of 400 or more, exit 22; later paths still written', async (t) => {
+      const plain = await runClient([`${hp}/missing`]);
+      t.equal(plain.code, 22);
+      t.match(plain.stdout.toString(), /^<!doctype html>/i, 'without -f the 404 page is written');
+      const failed = await runClient(['-f', '-w', '[%{http_code}]', `${hp}/missing`, `${hp}/a.txt`]);
+      t.equal(failed.code, 22);
+      t.equal(failed.stdout.toString(), `[404]${A}[200]`, 'no 404 body; the next body and every -w');
+      t.equal(failed.stderr, 'fleetserve-client: HTTP 404 Not Found for /missing\n');
+
+      const dir = fs.mkdtempSync(path.join(tmp, 'f-'));
+      const [file, saved, quiet, head] = await Promise.all([
+        runClient(['-sSf', '-o', 'out.html', `${hp}/missing`], {}, 10_000, dir),
+        runClient(['-fO', `${hp}/missing`, `${hp}/a.txt`], {}, 10_000, dir),
+        runClient(['-sf', `${hp}/missing`]),
+        runClient(['-fi', `${hp}/missing`]),
+      ]);
+      t.same([file.code, saved.code, quiet.code, head.code], [22, 22, 22, 22]);
+      t.same(fs.readdirSync(dir), ['a.txt'], 'neither -o nor -O created a file for the 404');
+      t.equal(file.stderr, 'fleetserve-client: HTTP 404 Not Found for /missing\n', '-sSf: the error line');
+      t.same([quiet.stdout.length, quiet.stderr], [0, ''], '-sf: nothing at all');
+      t.match(head.stdout.toString('latin1'), /^HTTP\/1\.1 404 Not Found\r\n[\s\S]*\r\n\r\n$/, '-fi: the head, as curl -fi, and no body');
+    });
+
     t.test('-O: saved under the remote name, one file per path', async (t) => {
       const dir = fs.mkdtempSync(path.join(tmp, 'o-'));
       const r = await runClient(['-O', `${hp}/a.txt`, `${hp}/with%20space.txt`], {}, 10_000, dir);

@@ -27,6 +27,8 @@ export interface ClientOptions {
   verbose: boolean;
   /** -i: each response head goes to the output before its body. */
   include: boolean;
+  /** -f: the body of a response with a status of 400 or more is not written. */
+  fail: boolean;
   /** -L: follow redirects, at most maxRedirs per path. */
   follow: boolean;
   maxRedirs: number;
@@ -58,6 +60,7 @@ export type ParsedArgs =
 const OPTIONS: OptionTable = {
   verbose: { takesValue: false, short: 'v' },
   include: { takesValue: false, short: 'i' },
+  fail: { takesValue: false, short: 'f' },
   request: { takesValue: true, short: 'X' },
   location: { takesValue: false, short: 'L' },
   'max-redirs': { takesValue: true },
@@ -140,6 +143,7 @@ function parse(argv: readonly string[]): ParsedArgs {
       headOnly,
       verbose: given.has('verbose'),
       include: given.has('include'),
+      fail: given.has('fail'),
       follow,
       maxRedirs,
       writeOut,

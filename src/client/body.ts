@@ -33,12 +33,16 @@ export class BodyState {
   async start(head: ResponseHead, framing: Framing, drop: boolean): Promise<void> {
     this.head = head;
     this.framing = framing;
-    this.output.open();
+    // -f: a status of 400 or more writes no body, so not even an empty -o/-O file, as curl -f.
+    // Its body is still read (and dropped), so that the connection serves the next path.
+    const failed = this.opts.fail && head.status >= 400;
+    // -I and -i write every head, the redirects' too, as curl -IL and -iL do (and curl -fi).
+    const writesHead = this.opts.headOnly || this.opts.include;
+    if (writesHead || !failed) this.output.open();
     this.toTerminal = this.output.toStdout && this.io.stdoutIsTTY && this.opts.output !== '-';
-    // -I and -i write every head, the redirects' too, as curl -IL and -iL do.
-    if (this.opts.headOnly || this.opts.include) await this.output.write(headAsOutput(head));
+    if (writesHead) await this.output.write(headAsOutput(head));
     // -I with -X GET still makes the head the whole output: the body is read and dropped.
-    this.dropped = drop || this.opts.headOnly;
+    this.dropped = drop || this.opts.headOnly || failed;
     if (this.dropped || this.method === 'HEAD') return;
     const type = fieldValue(head.headers, 'content-type');
     if (this.toTerminal && !isTextual(type)) {

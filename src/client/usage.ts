@@ -23,6 +23,8 @@ Options:
   -v, --verbose              show the request, the response head and what the
                              client does on stderr (like curl -v)
   -i, --include              write each response head before its body
+  -f, --fail                 do not write the body of a response with a status
+                             of 400 or more (the exit code is 22 either way)
   -I, --head                 send HEAD, and print the response head as output
   -X, --request METHOD       send METHOD instead of GET (no request body)
   -L, --location             follow redirects (3xx with Location)
