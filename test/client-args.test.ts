@@ -89,6 +89,7 @@ t.test('options', async (t) => {
   t.same([sS.silent, sS.showError], [true, true], '-sS, grouped as curl users type it');
   t.same([options(['--show-error', 'http://h/']).showError, options(['-S', 'http://h/']).silent], [true, false], '-S alone');
   t.equal(options(['-o', '-', 'http://h/']).output, '-', '"-o -" takes "-" as the value');
+  t.equal(options(['--connect-timeout', '2147483647', 'http://h/']).connectTimeoutMs, 2147483647, 'the longest timer');
   t.same(options(['--', 'h', '1', '-x']).paths, ['/-x'], 'after --, everything is positional');
   t.same(parseArgs(['--help', '--bogus']), { kind: 'help' }, '--help wins');
   t.same(parseArgs(['-V']), { kind: 'version' });
@@ -121,6 +122,8 @@ t.test('usage errors are one line and say what is wrong', async (t) => {
     [['--output=', 'http://h/'], /-o needs a file name/],
     [['--timeout', 'soon', 'http://h/'], /bad --timeout value "soon"/],
     [['--connect-timeout=-1', 'http://h/'], /bad --connect-timeout value "-1"/],
+    // A longer timer would fire after 1 ms: Node clamps what does not fit in 32 bits.
+    [['--timeout', '2147483648', 'http://h/'], /bad --timeout value "2147483648" \(a number of milliseconds up to 2147483647; 0 for no limit\)/],
     [['--pipeline=yes', 'http://h/'], /option --pipeline takes no value/],
     [['--bogus', 'http://h/'], /unknown option --bogus/],
     [['-x', 'http://h/'], /unknown option -x/],

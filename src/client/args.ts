@@ -167,9 +167,12 @@ function parseWriteOutArg(value: string): WriteOutPart[] {
   }
 }
 
+/** The longest delay setTimeout keeps: a longer one fires after 1 ms (with only a warning). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 function parseMs(option: string, value: string): number {
-  if (!/^\d{1,10}$/.test(value)) {
-    throw new UsageError(`bad ${option} value "${value}" (a number of milliseconds; 0 for no limit)`);
+  if (!/^\d{1,10}$/.test(value) || Number(value) > MAX_TIMER_MS) {
+    throw new UsageError(`bad ${option} value "${value}" (a number of milliseconds up to ${MAX_TIMER_MS}; 0 for no limit)`);
   }
   return Number(value);
 }
