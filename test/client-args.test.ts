@@ -135,6 +135,18 @@ t.test('usage errors are one line and say what is wrong', async (t) => {
   }
 });
 
+t.test('-m SECONDS, as curl: fractions, ms rounded up, 0 for no limit', async (t) => {
+  const ms = (v: string): number => options(['-m', v, 'http://h/']).maxTimeMs;
+  t.equal(options(['http://h/']).maxTimeMs, 0, 'no limit by default');
+  t.same(['30', '0.5', '.25', '1.1', '2.', '0', '0.0001', '1.0009', '1.0000'].map(ms), [30000, 500, 250, 1100, 2000, 0, 1, 1001, 1000]);
+  t.equal(options(['--max-time=1.5', 'http://h/']).maxTimeMs, 1500);
+  t.equal(options(['-m0.75', 'http://h/']).maxTimeMs, 750, 'attached');
+  t.equal(ms('2147483.647'), 2147483647, 'the longest timer');
+  for (const bad of ['', '.', '-1', '1,5', '1e3', 'soon', '2147483.648', '0x10', '1.2.3']) {
+    t.equal(usageError(['-m', bad, 'http://h/']), `bad --max-time value "${bad}" (seconds, such as 30 or 0.5, up to 2147483; 0 for no limit)`, JSON.stringify(bad));
+  }
+});
+
 t.test('request targets keep what was typed, encoded where the request line requires it', async (t) => {
   t.equal(toRequestTarget('HelloWorld.html'), '/HelloWorld.html');
   t.equal(toRequestTarget('/a b/ü?q=1'), '/a%20b/%C3%BC?q=1');

@@ -5,8 +5,9 @@
 import t from 'tap';
 import { connectError } from '../src/client/connection';
 import * as errors from '../src/client/errors';
-import { ClientError, EXIT, EXIT_MEANINGS } from '../src/client/errors';
+import { ClientError, EXIT, EXIT_MEANINGS, TimeoutError } from '../src/client/errors';
 import { nextHop, type Hop } from '../src/client/redirect';
+import { maxTimeLeft, nearer, type TimeLimit } from '../src/client/time-limit';
 import { USAGE } from '../src/client/usage';
 
 /** Every concrete error class of the catalogue, by name. */
@@ -96,4 +97,17 @@ t.test('-L: the next hop, and the errors a redirect can end in', async (t) => {
   t.same(thrown(() => nextHop({ ...from, redirects: 3 }, 302, '/z', 3)), ['TooManyRedirectsError', 47, 'more than 3 redirects (the next to http://a:8080/z); see --max-redirs']);
   t.same(thrown(() => nextHop(from, 302, 'https://a/', 10)), ['UnsupportedProtocolError', 1, 'redirected to https://a/: fleetserve-client follows http:// only']);
   t.same(thrown(() => nextHop(from, 302, 'http://[bad', 10)), ['BadUrlError', 3, 'bad Location "http://[bad" in the redirect for /x/y?q from a:8080 (not a URL)']);
+});
+
+t.test('time limits: the nearer one wins and names its error', async (t) => {
+  const idle: TimeLimit = { ms: 300, error: () => new TimeoutError('idle') };
+  t.equal(nearer(undefined, undefined), undefined);
+  t.equal(nearer(idle, undefined), idle);
+  const left = maxTimeLeft(1000, 5000, 5400, () => 'while waiting');
+  t.equal(left?.ms, 600, 'what is left of the transfer');
+  t.equal(nearer(idle, left), idle);
+  t.equal(nearer({ ...idle, ms: 600 }, left), left, 'a tie goes to -m');
+  t.same([left?.error().message, left?.error().exitCode], ['timed out: --max-time 1 s reached while waiting', 28]);
+  t.equal(maxTimeLeft(0, 5000, 5400, () => ''), undefined, '0 is no limit');
+  t.equal(maxTimeLeft(1500, 5000, 9000, () => '')?.ms, 1, 'spent: fires at once, never "no limit"');
 });

@@ -61,6 +61,36 @@ t.test('connect timeout (in-process, with a connection that never completes)', a
   t.equal(socket?.destroyed, true, 'the pending socket was destroyed');
 });
 
+t.test('-m while connecting (in-process, with a connection that never completes): the nearer limit, and its message', async (t) => {
+  const attempt = async (argv: string[]): Promise<[number, string, number]> => {
+    const parsed = parseArgs([...argv, 'http://127.0.0.1:9/']);
+    if (parsed.kind !== 'run') throw new Error('bad test arguments');
+    const stderr = new PassThrough();
+    let err = '';
+    stderr.on('data', (c: Buffer) => (err += c.toString()));
+    const started = Date.now();
+    const code = await run(parsed.options, {
+      stdout: new PassThrough(),
+      stderr,
+      stdoutIsTTY: false,
+      progressAllowed: false,
+      columns: 80,
+      userAgent: 'test',
+      connect: () => new net.Socket(),
+      now: () => performance.now(),
+    });
+    return [code, err, Date.now() - started];
+  };
+  const [byMaxTime, byConnect] = await Promise.all([
+    attempt(['-m', '0.2', '--connect-timeout', '5000']),
+    attempt(['-m', '5', '--connect-timeout', '200']),
+  ]);
+  t.same(byMaxTime.slice(0, 2), [28, 'fleetserve-client: timed out: --max-time 0.2 s reached while connecting to 127.0.0.1:9\n']);
+  t.ok(byMaxTime[2] >= 190 && byMaxTime[2] < 400, `-m 0.2 fired after ${byMaxTime[2]} ms`);
+  t.same(byConnect.slice(0, 2), [28, 'fleetserve-client: connection to 127.0.0.1:9 timed out after 200 ms\n']);
+  t.ok(byConnect[2] < 400, `--connect-timeout 200 fired after ${byConnect[2]} ms, not at -m`);
+});
+
 const problem = buildProblem();
 if (problem) {
   t.fail(problem);
@@ -141,6 +171,49 @@ if (problem) {
     t.equal(body.code, 28);
     t.equal(body.stdout.toString(), '0123456789', 'what arrived was written');
     t.equal(body.stderr, `fleetserve-client: timed out: no data from 127.0.0.1:${srv.port} for 300 ms after 10 of 100 body bytes\n`);
+  });
+
+  t.test('-m: the whole transfer, however steadily the bytes come; exit 28 on time', async (t) => {
+    // Accept to close, as the server sees it: node's start-up is not counted, the client's limit is.
+    const lifetimes = new Map<string, number>();
+    const srv = await startRaw((s) => {
+      const accepted = performance.now();
+      let target = '';
+      s.on('close', () => lifetimes.set(target, performance.now() - accepted));
+      onRequestHeads(s, (head) => {
+        target = head.split(' ')[1] ?? '';
+        if (target === '/trickle') {
+          // A byte every 50 ms: --timeout (idle) never fires, so only -m can end it.
+          s.write('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n');
+          const tick = setInterval(() => s.write('x'), 50);
+          s.on('close', () => clearInterval(tick));
+        } else if (target === '/slow') {
+          setTimeout(() => s.write('HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n'), 500);
+        }
+        // anything else: never answered
+      });
+    });
+    t.teardown(srv.close);
+    const u = `http://127.0.0.1:${srv.port}`;
+    const [trickle, quiet, idle, bar] = await Promise.all([
+      runClient(['-sS', '-m', '0.8', '--timeout', '400', `${u}/trickle`]),
+      runClient(['-sS', '--max-time=0.4', `${u}/silent`]),
+      runClient(['-sS', '-m', '5', '--timeout', '300', `${u}/idle`]),
+      runClient(['-m', '0.8', '-o', path.join(tmp, 'trickle.bin'), `${u}/trickle`], { FLEETSERVE_CLIENT_FORCE_PROGRESS: '1' }),
+    ]);
+    t.match(bar.stderr, /\r\[[#-]+\] +\d+%[^\n]*\nfleetserve-client: timed out: --max-time 0\.8 s reached [^\n]*\n$/, 'the progress line ends before the error line');
+    t.equal(trickle.code, 28);
+    t.match(trickle.stderr, new RegExp(`^fleetserve-client: timed out: --max-time 0\\.8 s reached after \\d+ of 1000 body bytes \\(/trickle from 127\\.0\\.0\\.1:${srv.port}\\)\n$`));
+    t.equal(trickle.stdout.length, Number(/after (\d+) of/.exec(trickle.stderr)?.[1]), 'what arrived was written');
+    const lived = lifetimes.get('/trickle') ?? NaN;
+    t.ok(lived >= 700 && lived < 1600, `-m 0.8 ended the transfer after ${Math.round(lived)} ms (not at twice the limit)`);
+    t.equal(quiet.code, 28);
+    t.equal(quiet.stderr, `fleetserve-client: timed out: --max-time 0.4 s reached while waiting for the response (/silent from 127.0.0.1:${srv.port})\n`);
+    t.equal(idle.stderr, `fleetserve-client: timed out: no data from 127.0.0.1:${srv.port} for 300 ms while waiting for the response\n`, 'the nearer limit names itself');
+
+    // Each path is a transfer of its own, as in curl: two of 0.5 s pass -m 0.9 though together they take longer.
+    const two = await runClient(['-sS', '-m', '0.9', `${u}/slow`, `${u}/slow`]);
+    t.same([two.code, two.stdout.toString(), two.stderr], [0, 'ok\nok\n', '']);
   });
 
   t.test('connection closed before the end: 18 after part of it, 52 before any byte, 56 on a reset; with the byte counts', async (t) => {

@@ -48,6 +48,8 @@ export interface ClientOptions {
   /** 0 means no limit. */
   connectTimeoutMs: number;
   timeoutMs: number;
+  /** -m: the longest one path's transfer may take, connecting and redirects included; 0 means no limit. */
+  maxTimeMs: number;
 }
 
 export type ParsedArgs =
@@ -75,6 +77,7 @@ const OPTIONS: OptionTable = {
   pipeline: { takesValue: false },
   'connect-timeout': { takesValue: true },
   timeout: { takesValue: true },
+  'max-time': { takesValue: true, short: 'm' },
 };
 
 /** Parses argv (without node and the script). Never throws for a bad command line. */
@@ -99,6 +102,7 @@ function parse(argv: readonly string[]): ParsedArgs {
   let writeOut: WriteOutPart[] | undefined;
   let connectTimeoutMs = 10_000;
   let timeoutMs = 30_000;
+  let maxTimeMs = 0;
   // The values, in command-line order: the first bad one is the one reported, the last good one counts.
   for (const { name, value = '' } of line.options) {
     switch (name) {
@@ -125,6 +129,9 @@ function parse(argv: readonly string[]): ParsedArgs {
         break;
       case 'timeout':
         timeoutMs = parseMs('--timeout', value);
+        break;
+      case 'max-time':
+        maxTimeMs = parseSeconds('--max-time', value);
         break;
     }
   }
@@ -155,6 +162,7 @@ function parse(argv: readonly string[]): ParsedArgs {
       pipeline,
       connectTimeoutMs,
       timeoutMs,
+      maxTimeMs,
     },
   };
 }
@@ -175,4 +183,23 @@ function parseMs(option: string, value: string): number {
     throw new UsageError(`bad ${option} value "${value}" (a number of milliseconds up to ${MAX_TIMER_MS}; 0 for no limit)`);
   }
   return Number(value);
+}
+
+/**
+ * curl's -m value: seconds, fractions allowed ("0.5", ".5"), with a dot whatever the locale; 0
+ * is no limit. In ms, rounded up so that a tiny limit still is one; from the digits, because
+ * 1.1 * 1000 is 1100.0000000000002 in floating point.
+ */
+function parseSeconds(option: string, value: string): number {
+  const m = /^(\d{0,10})(?:\.(\d*))?$/.exec(value);
+  const whole = m?.[1] ?? '';
+  const frac = m?.[2] ?? '';
+  const ms =
+    m && (whole !== '' || frac !== '')
+      ? Number(whole || '0') * 1000 + Number(frac.slice(0, 3).padEnd(3, '0')) + (/[1-9]/.test(frac.slice(3)) ? 1 : 0)
+      : NaN;
+  if (!(ms <= MAX_TIMER_MS)) {
+    throw new UsageError(`bad ${option} value "${value}" (seconds, such as 30 or 0.5, up to ${Math.floor(MAX_TIMER_MS / 1000)}; 0 for no limit)`);
+  }
+  return ms;
 }

@@ -49,6 +49,9 @@ Options:
                              0 waits forever)
       --timeout MS           give up when the server sends nothing for MS ms
                              while a response is due (default 30000; 0 never)
+  -m, --max-time SECONDS     give up when one path's transfer (connecting and
+                             redirects included) takes longer; fractions such
+                             as 0.5 allowed (default 0: no limit)
   -h, --help                 show this help
   -V, --version              show the version
 
