@@ -29,6 +29,7 @@ t.test('each failure kind is a class with a stable code and its exit code', asyn
     TimeoutError: ['FLEETSERVE_CLIENT_TIMEOUT', 28],
     EmptyReplyError: ['FLEETSERVE_CLIENT_EMPTY_REPLY', 52],
     ConnectionResetError: ['FLEETSERVE_CLIENT_RESET', 56],
+    BadContentEncodingError: ['FLEETSERVE_CLIENT_CONTENT_ENCODING', 61],
     TooManyRedirectsError: ['FLEETSERVE_CLIENT_TOO_MANY_REDIRECTS', 47],
   };
   t.same(classes.map(([name]) => name).sort(), Object.keys(expected).sort(), 'the catalogue');

@@ -32,6 +32,7 @@ t.test('exit codes are distinct, and curl\'s for the same failures', async (t) =
     TOO_MANY_REDIRECTS: 47,
     EMPTY_REPLY: 52,
     RESET: 56,
+    BAD_CONTENT_ENCODING: 61,
   }, 'the documented table');
 });
 

@@ -29,6 +29,8 @@ export interface ClientOptions {
   include: boolean;
   /** -f: the body of a response with a status of 400 or more is not written. */
   fail: boolean;
+  /** --compressed: ask for every coding node:zlib decodes, and write bodies decoded. */
+  compressed: boolean;
   /** -L: follow redirects, at most maxRedirs per path. */
   follow: boolean;
   maxRedirs: number;
@@ -63,6 +65,7 @@ const OPTIONS: OptionTable = {
   verbose: { takesValue: false, short: 'v' },
   include: { takesValue: false, short: 'i' },
   fail: { takesValue: false, short: 'f' },
+  compressed: { takesValue: false },
   request: { takesValue: true, short: 'X' },
   location: { takesValue: false, short: 'L' },
   'max-redirs': { takesValue: true },
@@ -151,6 +154,7 @@ function parse(argv: readonly string[]): ParsedArgs {
       verbose: given.has('verbose'),
       include: given.has('include'),
       fail: given.has('fail'),
+      compressed: given.has('compressed'),
       follow,
       maxRedirs,
       writeOut,

@@ -33,6 +33,8 @@ export const EXIT = {
   EMPTY_REPLY: 52,
   /** The connection was reset while the response was due or arriving (curl: failure receiving data). */
   RESET: 56,
+  /** --compressed: a Content-Encoding the client cannot decode, or a body that does not decode. */
+  BAD_CONTENT_ENCODING: 61,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -54,6 +56,7 @@ export const EXIT_MEANINGS: { readonly [K in keyof typeof EXIT]: string } = {
   TOO_MANY_REDIRECTS: 'more redirects than --max-redirs',
   EMPTY_REPLY: 'connection closed before any response',
   RESET: 'connection reset',
+  BAD_CONTENT_ENCODING: 'cannot decode the Content-Encoding (--compressed)',
 };
 
 /** A failure that ends the run with a one-line message and its exit code. */
@@ -104,6 +107,9 @@ export class MalformedResponseError extends coded('MalformedResponseError', 'FLE
 
 /** The -o/-O file or stdout could not be written. */
 export class OutputError extends coded('OutputError', 'FLEETSERVE_CLIENT_OUTPUT', EXIT.OUTPUT) {}
+
+/** --compressed: a Content-Encoding without a decoder here, or a body that does not decode. */
+export class BadContentEncodingError extends coded('BadContentEncodingError', 'FLEETSERVE_CLIENT_CONTENT_ENCODING', EXIT.BAD_CONTENT_ENCODING) {}
 
 /** -L would follow one redirect more than --max-redirs allows. */
 export class TooManyRedirectsError extends coded('TooManyRedirectsError', 'FLEETSERVE_CLIENT_TOO_MANY_REDIRECTS', EXIT.TOO_MANY_REDIRECTS) {}

@@ -7,6 +7,7 @@
  */
 import type { ClientOptions } from './args';
 import { BodyState } from './body';
+import { ACCEPT_ENCODING } from './decode';
 import { Connection, connectSocket, IdleTimeout, type End } from './connection';
 import {
   ClientError,
@@ -83,7 +84,8 @@ class Client {
       const now = this.io.now();
       for (let k = 0; k < hops.length; k++) startedAt[i + k] ??= now;
       const conn = await this.connection(hop, hops.length, startedAt[i]!);
-      const requests = hops.map((h) => buildRequest(h.method, h.target, h.authority, this.io.userAgent, this.opts.headers));
+      const acceptEncoding = this.opts.compressed ? ACCEPT_ENCODING : undefined;
+      const requests = hops.map((h) => buildRequest(h.method, h.target, h.authority, this.io.userAgent, this.opts.headers, acceptEncoding));
       for (const req of requests) {
         this.info(dumpRequest(req.lines));
         conn.write(req.bytes);
@@ -243,7 +245,7 @@ class Client {
     conn: Connection,
     req: BuiltRequest,
   ): Promise<Outcome> {
-    body.end();
+    await body.end();
     conn.responses++;
     if (ev.trailers.length > 0) this.info('* trailer fields:\n' + dumpTrailers(ev.trailers));
     this.info(`* ${body.summary(ev.bodyBytes)}\n`);

@@ -38,6 +38,8 @@ Options:
                              %{url_effective} %{num_redirects} %{content_type}
                              %{size_header} %{method} %{remote_ip}
                              %{remote_port}, and \\n \\t \\r \\\\ %%
+      --compressed           ask for a compressed body (Accept-Encoding) and
+                             write it decoded
   -H, --header 'Name: value' add a request header (repeatable); 'Name:' with
                              no value drops the default Host, User-Agent or
                              Accept header
