@@ -7,7 +7,7 @@ import { connectError } from '../src/client/connection';
 import * as errors from '../src/client/errors';
 import { ClientError, EXIT, EXIT_MEANINGS, TimeoutError } from '../src/client/errors';
 import { nextHop, type Hop } from '../src/client/redirect';
-import { maxTimeLeft, nearer, type TimeLimit } from '../src/client/time-limit';
+import { maxTimeLeft, nearer, optionLimit, type TimeLimit } from '../src/client/time-limit';
 import { USAGE } from '../src/client/usage';
 
 /** Every concrete error class of the catalogue, by name. */
@@ -110,5 +110,7 @@ t.test('time limits: the nearer one wins and names its error', async (t) => {
   t.equal(nearer({ ...idle, ms: 600 }, left), left, 'a tie goes to -m');
   t.same([left?.error().message, left?.error().exitCode], ['timed out: --max-time 1 s reached while waiting', 28]);
   t.equal(maxTimeLeft(0, 5000, 5400, () => ''), undefined, '0 is no limit');
+  t.equal(optionLimit(0, () => 'never'), undefined, 'an option of 0 is no limit');
+  t.same([optionLimit(250, () => 'idle for 250 ms')?.ms, optionLimit(250, () => 'idle for 250 ms')?.error().message], [250, 'idle for 250 ms']);
   t.equal(maxTimeLeft(1500, 5000, 9000, () => '')?.ms, 1, 'spent: fires at once, never "no limit"');
 });

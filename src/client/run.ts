@@ -9,23 +9,16 @@ import type { ClientOptions } from './args';
 import { BodyState } from './body';
 import { ACCEPT_ENCODING } from './decode';
 import { Connection, connectSocket, IdleTimeout, type End } from './connection';
-import {
-  ClientError,
-  ConnectionResetError,
-  EmptyReplyError,
-  EXIT,
-  IncompleteResponseError,
-  MalformedResponseError,
-  TimeoutError,
-} from './errors';
+import { ClientError, EXIT } from './errors';
 import { dumpHead, dumpRequest, dumpTrailers, fieldValue, headAsOutput } from './format';
 import type { ClientIO } from './io';
 import { Output } from './output';
 import { buildRequest, type BuiltRequest } from './request';
 import { isRedirect, nextHop, originOf, type Hop } from './redirect';
 import type { ResponseHead } from './response-grammar';
-import { ResponseParser, type ParserEvent, type ParserProgress } from './response-parser';
-import { maxTimeLeft, nearer, type TimeLimit } from './time-limit';
+import { responseError, waitingFor } from './response-errors';
+import { ResponseParser, type ParserEvent } from './response-parser';
+import { maxTimeLeft, nearer, optionLimit, type TimeLimit } from './time-limit';
 import { renderWriteOut } from './write-out';
 
 interface Outcome {
@@ -169,11 +162,10 @@ class Client {
     this.info(`* connecting to ${hop.host} port ${hop.port}\n`);
     const origin = this.origin;
     const { connectTimeoutMs } = this.opts;
-    const connectLimit: TimeLimit | undefined =
-      connectTimeoutMs > 0
-        ? { ms: connectTimeoutMs, error: () => new TimeoutError(`connection to ${origin} timed out after ${connectTimeoutMs} ms`) }
-        : undefined;
-    const limit = nearer(connectLimit, this.maxTime(startedAt, () => `while connecting to ${origin}`));
+    const limit = nearer(
+      optionLimit(connectTimeoutMs, () => `connection to ${origin} timed out after ${connectTimeoutMs} ms`),
+      this.maxTime(startedAt, () => `while connecting to ${origin}`),
+    );
     const socket = await connectSocket(this.io.connect, { host: hop.host, port: hop.port, origin }, limit);
     socket.setNoDelay(true);
     this.conn = new Connection(socket);
@@ -271,11 +263,10 @@ class Client {
   private async next(conn: Connection, parser: ResponseParser, req: BuiltRequest, startedAt: number): Promise<Buffer | End> {
     const origin = this.origin;
     const idleMs = this.opts.timeoutMs;
-    const idle: TimeLimit | undefined =
-      idleMs > 0
-        ? { ms: idleMs, error: () => new TimeoutError(`timed out: no data from ${origin} for ${idleMs} ms ${waitingFor(parser.progress())}`) }
-        : undefined;
-    const limit = nearer(idle, this.maxTime(startedAt, () => `${waitingFor(parser.progress())} (${req.target} from ${origin})`));
+    const limit = nearer(
+      optionLimit(idleMs, () => `timed out: no data from ${origin} for ${idleMs} ms ${waitingFor(parser.progress())}`),
+      this.maxTime(startedAt, () => `${waitingFor(parser.progress())} (${req.target} from ${origin})`),
+    );
     try {
       return await conn.next(limit?.ms ?? 0);
     } catch (err) {
@@ -295,30 +286,6 @@ class Client {
 /** Whether error lines are written: not with -s, unless -S (curl's -s and -S). */
 function showsErrors(opts: ClientOptions): boolean {
   return !opts.silent || opts.showError;
-}
-
-/**
- * A response that failed, with curl's code for it: bytes that are not a response (8), a reset
- * (56), a close before any byte (52) or after some (18).
- */
-function responseError(ev: Extract<ParserEvent, { type: 'error' }>, reset: boolean, what: string, origin: string): ClientError {
-  if (ev.kind === 'malformed') return new MalformedResponseError(`malformed response from ${origin}: ${ev.message}`);
-  if (reset) return new ConnectionResetError(`${ev.message} (${what})`);
-  if (ev.empty) return new EmptyReplyError(`${ev.message} (${what})`);
-  return new IncompleteResponseError(`${ev.message} (${what})`);
-}
-
-function waitingFor(p: ParserProgress): string {
-  switch (p.phase) {
-    case 'status-line':
-      return p.received === 0 ? 'while waiting for the response' : 'in the middle of the response head';
-    case 'headers':
-      return 'in the middle of the response head';
-    case 'body-length':
-      return `after ${p.bodyBytes} of ${p.expected} body bytes`;
-    default:
-      return `after ${p.bodyBytes} body bytes`;
-  }
 }
 
 /** Runs one invocation; writes its error line, if any, and returns the exit code. */

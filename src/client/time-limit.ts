@@ -11,6 +11,11 @@ export interface TimeLimit {
   error: () => TimeoutError;
 }
 
+/** The limit of an option (--connect-timeout, --timeout) of `ms` (0: none), ending in `message`. */
+export function optionLimit(ms: number, message: () => string): TimeLimit | undefined {
+  return ms > 0 ? { ms, error: () => new TimeoutError(message()) } : undefined;
+}
+
 /** The limit that runs out first (undefined when neither applies); a tie goes to `b`. */
 export function nearer(a: TimeLimit | undefined, b: TimeLimit | undefined): TimeLimit | undefined {
   if (a === undefined) return b;
