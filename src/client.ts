@@ -40,9 +40,9 @@ async function main(argv: string[]): Promise<number> {
     case 'version':
       process.stdout.write(`fleetserve-client ${version()}\n`);
       return EXIT.OK;
-    case 'usage-error':
+    case 'error':
       process.stderr.write(`fleetserve-client: ${parsed.message} (see --help)\n`);
-      return EXIT.USAGE;
+      return parsed.exitCode;
     case 'run':
       return run(parsed.options, {
         stdout: process.stdout,

@@ -11,9 +11,11 @@ function options(argv: string[]): ClientOptions {
   return r.options;
 }
 
-function usageError(argv: string[]): string {
+/** The message of a command-line mistake; the exit code must be `exitCode` (2, usage, unless given). */
+function usageError(argv: string[], exitCode = 2): string {
   const r = parseArgs(argv);
-  return r.kind === 'usage-error' ? r.message : `no usage error: ${r.kind}`;
+  if (r.kind !== 'error') return `no usage error: ${r.kind}`;
+  return r.exitCode === exitCode ? r.message : `exit ${r.exitCode}, not ${exitCode}: ${r.message}`;
 }
 
 t.test('HOST PORT PATH form', async (t) => {
@@ -82,27 +84,33 @@ t.test('options', async (t) => {
     },
   );
   const d = options(['http://h/']);
-  t.same([d.connectTimeoutMs, d.timeoutMs, d.silent, d.output], [10000, 30000, false, undefined], 'defaults');
+  t.same([d.connectTimeoutMs, d.timeoutMs, d.silent, d.showError, d.output], [10000, 30000, false, false, undefined], 'defaults');
+  const sS = options(['-sS', 'http://h/']);
+  t.same([sS.silent, sS.showError], [true, true], '-sS, grouped as curl users type it');
+  t.same([options(['--show-error', 'http://h/']).showError, options(['-S', 'http://h/']).silent], [true, false], '-S alone');
   t.equal(options(['-o', '-', 'http://h/']).output, '-', '"-o -" takes "-" as the value');
+  t.equal(options(['--connect-timeout', '2147483647', 'http://h/']).connectTimeoutMs, 2147483647, 'the longest timer');
   t.same(options(['--', 'h', '1', '-x']).paths, ['/-x'], 'after --, everything is positional');
   t.same(parseArgs(['--help', '--bogus']), { kind: 'help' }, '--help wins');
   t.same(parseArgs(['-V']), { kind: 'version' });
 });
 
 t.test('usage errors are one line and say what is wrong', async (t) => {
-  const cases: [string[], RegExp][] = [
+  const cases: [string[], RegExp, number?][] = [
     [[], /missing URL/],
     [['127.0.0.1', 'http'], /bad port "http"/],
     [['127.0.0.1:1/a', 'localhost:1/b'], /all URLs must share/],
     [['127.0.0.1', '0', '/'], /bad port "0"/],
     [['127.0.0.1', '65536'], /bad port "65536"/],
     [['bad host', '80'], /bad host "bad host"/],
-    [['https://127.0.0.1/'], /https:\/\/ is not supported.*no TLS/],
-    [['ftp://127.0.0.1/'], /unsupported scheme ftp:\/\//],
+    [['https://127.0.0.1/'], /https:\/\/ is not supported.*no TLS/, 1],
+    [['ftp://127.0.0.1/'], /unsupported scheme ftp:\/\//, 1],
     [['http://a:1/x', 'http://b:1/y'], /all URLs must share scheme, host and port.*http:\/\/b:1 is not http:\/\/a:1/],
     [['http://a:1/x', 'http://a:2/y'], /all URLs must share/],
     [['http://a:1/x', '/y'], /"\/y" is not a URL/],
-    [['http://a:99999/'], /invalid URL/],
+    [['http://a:99999/'], /invalid URL/, 3],
+    [['127.0.0.1:99999/'], /invalid URL "http:\/\/127\.0\.0\.1:99999\/"/, 3],
+    [['http://[bad/'], /invalid URL/, 3],
     [['http://u:p@a/'], /credentials in URLs are not supported/],
     [['h', '1', 'http://h:1/'], /cannot mix a URL/],
     [['-H', 'NoColon', 'http://h/'], /bad header "NoColon"/],
@@ -114,14 +122,28 @@ t.test('usage errors are one line and say what is wrong', async (t) => {
     [['--output=', 'http://h/'], /-o needs a file name/],
     [['--timeout', 'soon', 'http://h/'], /bad --timeout value "soon"/],
     [['--connect-timeout=-1', 'http://h/'], /bad --connect-timeout value "-1"/],
+    // A longer timer would fire after 1 ms: Node clamps what does not fit in 32 bits.
+    [['--timeout', '2147483648', 'http://h/'], /bad --timeout value "2147483648" \(a number of milliseconds up to 2147483647; 0 for no limit\)/],
     [['--pipeline=yes', 'http://h/'], /option --pipeline takes no value/],
     [['--bogus', 'http://h/'], /unknown option --bogus/],
     [['-x', 'http://h/'], /unknown option -x/],
   ];
-  for (const [argv, message] of cases) {
-    const m = usageError(argv);
+  for (const [argv, message, exitCode] of cases) {
+    const m = usageError(argv, exitCode);
     t.match(m, message, JSON.stringify(argv));
     t.notMatch(m, /\n/, `${JSON.stringify(argv)}: one line`);
+  }
+});
+
+t.test('-m SECONDS, as curl: fractions, ms rounded up, 0 for no limit', async (t) => {
+  const ms = (v: string): number => options(['-m', v, 'http://h/']).maxTimeMs;
+  t.equal(options(['http://h/']).maxTimeMs, 0, 'no limit by default');
+  t.same(['30', '0.5', '.25', '1.1', '2.', '0', '0.0001', '1.0009', '1.0000'].map(ms), [30000, 500, 250, 1100, 2000, 0, 1, 1001, 1000]);
+  t.equal(options(['--max-time=1.5', 'http://h/']).maxTimeMs, 1500);
+  t.equal(options(['-m0.75', 'http://h/']).maxTimeMs, 750, 'attached');
+  t.equal(ms('2147483.647'), 2147483647, 'the longest timer');
+  for (const bad of ['', '.', '-1', '1,5', '1e3', 'soon', '2147483.648', '0x10', '1.2.3']) {
+    t.equal(usageError(['-m', bad, 'http://h/']), `bad --max-time value "${bad}" (seconds, such as 30 or 0.5, up to 2147483; 0 for no limit)`, JSON.stringify(bad));
   }
 });
 

@@ -5,8 +5,9 @@
 import t from 'tap';
 import { connectError } from '../src/client/connection';
 import * as errors from '../src/client/errors';
-import { ClientError, EXIT, EXIT_MEANINGS } from '../src/client/errors';
+import { ClientError, EXIT, EXIT_MEANINGS, TimeoutError } from '../src/client/errors';
 import { nextHop, type Hop } from '../src/client/redirect';
+import { maxTimeLeft, nearer, optionLimit, type TimeLimit } from '../src/client/time-limit';
 import { USAGE } from '../src/client/usage';
 
 /** Every concrete error class of the catalogue, by name. */
@@ -17,13 +18,18 @@ const classes = Object.entries(errors as Record<string, unknown>).filter(
 
 t.test('each failure kind is a class with a stable code and its exit code', async (t) => {
   const expected: Record<string, [string, number]> = {
+    UnsupportedProtocolError: ['FLEETSERVE_CLIENT_UNSUPPORTED_PROTOCOL', 1],
     UsageError: ['FLEETSERVE_CLIENT_USAGE', 2],
-    ConnectError: ['FLEETSERVE_CLIENT_CONNECT', 3],
-    HostNotFoundError: ['FLEETSERVE_CLIENT_HOST_NOT_FOUND', 4],
-    TimeoutError: ['FLEETSERVE_CLIENT_TIMEOUT', 5],
-    IncompleteResponseError: ['FLEETSERVE_CLIENT_INCOMPLETE', 6],
-    MalformedResponseError: ['FLEETSERVE_CLIENT_MALFORMED', 7],
-    OutputError: ['FLEETSERVE_CLIENT_OUTPUT', 8],
+    BadUrlError: ['FLEETSERVE_CLIENT_BAD_URL', 3],
+    HostNotFoundError: ['FLEETSERVE_CLIENT_HOST_NOT_FOUND', 6],
+    ConnectError: ['FLEETSERVE_CLIENT_CONNECT', 7],
+    MalformedResponseError: ['FLEETSERVE_CLIENT_MALFORMED', 8],
+    IncompleteResponseError: ['FLEETSERVE_CLIENT_INCOMPLETE', 18],
+    OutputError: ['FLEETSERVE_CLIENT_OUTPUT', 23],
+    TimeoutError: ['FLEETSERVE_CLIENT_TIMEOUT', 28],
+    EmptyReplyError: ['FLEETSERVE_CLIENT_EMPTY_REPLY', 52],
+    ConnectionResetError: ['FLEETSERVE_CLIENT_RESET', 56],
+    BadContentEncodingError: ['FLEETSERVE_CLIENT_CONTENT_ENCODING', 61],
     TooManyRedirectsError: ['FLEETSERVE_CLIENT_TOO_MANY_REDIRECTS', 47],
   };
   t.same(classes.map(([name]) => name).sort(), Object.keys(expected).sort(), 'the catalogue');
@@ -43,6 +49,10 @@ t.test('the usage text lists every exit code with its meaning, from the table', 
   );
   t.match(section, /^ {2}22 {2}a response had an HTTP status of 400 or more$/m);
   t.match(section, /^ {2}2 {3}usage error$/m);
+  t.match(section, /^ {2}7 {3}cannot connect$/m);
+  t.match(section, /^ {2}28 {2}timeout$/m);
+  const codes = listed.map((l) => Number(l.trim().split(' ')[0]));
+  t.same(codes, [...codes].sort((a, b) => a - b), 'in numeric order');
 });
 
 t.test('a failed connect, by its code', async (t) => {
@@ -50,16 +60,16 @@ t.test('a failed connect, by its code', async (t) => {
   const failed = (code: string | undefined, message = 'boom'): NodeJS.ErrnoException =>
     Object.assign(new Error(message), code === undefined ? {} : { code });
   const cases: [NodeJS.ErrnoException, string, number, string][] = [
-    [failed('ECONNREFUSED'), 'ConnectError', 3, 'connection refused by example.test:81'],
-    [failed('ENOTFOUND'), 'HostNotFoundError', 4, 'host not found: example.test'],
-    [failed('EAI_AGAIN'), 'HostNotFoundError', 4, 'host not found: example.test'],
-    [failed('ETIMEDOUT'), 'TimeoutError', 5, 'connection to example.test:81 timed out (ETIMEDOUT)'],
-    [failed('EHOSTUNREACH'), 'ConnectError', 3, 'cannot connect to example.test:81: EHOSTUNREACH'],
-    [failed(undefined, 'socket hang up'), 'ConnectError', 3, 'cannot connect to example.test:81: socket hang up'],
+    [failed('ECONNREFUSED'), 'ConnectError', 7, 'connection refused by example.test:81'],
+    [failed('ENOTFOUND'), 'HostNotFoundError', 6, 'host not found: example.test'],
+    [failed('EAI_AGAIN'), 'HostNotFoundError', 6, 'host not found: example.test'],
+    [failed('ETIMEDOUT'), 'TimeoutError', 28, 'connection to example.test:81 timed out (ETIMEDOUT)'],
+    [failed('EHOSTUNREACH'), 'ConnectError', 7, 'cannot connect to example.test:81: EHOSTUNREACH'],
+    [failed(undefined, 'socket hang up'), 'ConnectError', 7, 'cannot connect to example.test:81: socket hang up'],
   ];
   // Happy eyeballs: an AggregateError without a code of its own; its parts carry them.
   const aggregate: NodeJS.ErrnoException = new AggregateError([failed('ECONNREFUSED'), failed('ECONNREFUSED')], '');
-  cases.push([aggregate, 'ConnectError', 3, 'connection refused by example.test:81']);
+  cases.push([aggregate, 'ConnectError', 7, 'connection refused by example.test:81']);
   for (const [err, name, exitCode, message] of cases) {
     const e = connectError(err, to);
     t.same([e.name, e.exitCode, e.message], [name, exitCode, message], String(err.code ?? err.message));
@@ -86,6 +96,21 @@ t.test('-L: the next hop, and the errors a redirect can end in', async (t) => {
     return ['none', 0, ''];
   };
   t.same(thrown(() => nextHop({ ...from, redirects: 3 }, 302, '/z', 3)), ['TooManyRedirectsError', 47, 'more than 3 redirects (the next to http://a:8080/z); see --max-redirs']);
-  t.same(thrown(() => nextHop(from, 302, 'https://a/', 10)), ['UsageError', 2, 'redirected to https://a/: fleetserve-client follows http:// only']);
-  t.same(thrown(() => nextHop(from, 302, 'http://[bad', 10)), ['MalformedResponseError', 7, 'malformed response from a:8080: bad Location "http://[bad" in the redirect for /x/y?q']);
+  t.same(thrown(() => nextHop(from, 302, 'https://a/', 10)), ['UnsupportedProtocolError', 1, 'redirected to https://a/: fleetserve-client follows http:// only']);
+  t.same(thrown(() => nextHop(from, 302, 'http://[bad', 10)), ['BadUrlError', 3, 'bad Location "http://[bad" in the redirect for /x/y?q from a:8080 (not a URL)']);
+});
+
+t.test('time limits: the nearer one wins and names its error', async (t) => {
+  const idle: TimeLimit = { ms: 300, error: () => new TimeoutError('idle') };
+  t.equal(nearer(undefined, undefined), undefined);
+  t.equal(nearer(idle, undefined), idle);
+  const left = maxTimeLeft(1000, 5000, 5400, () => 'while waiting');
+  t.equal(left?.ms, 600, 'what is left of the transfer');
+  t.equal(nearer(idle, left), idle);
+  t.equal(nearer({ ...idle, ms: 600 }, left), left, 'a tie goes to -m');
+  t.same([left?.error().message, left?.error().exitCode], ['timed out: --max-time 1 s reached while waiting', 28]);
+  t.equal(maxTimeLeft(0, 5000, 5400, () => ''), undefined, '0 is no limit');
+  t.equal(optionLimit(0, () => 'never'), undefined, 'an option of 0 is no limit');
+  t.same([optionLimit(250, () => 'idle for 250 ms')?.ms, optionLimit(250, () => 'idle for 250 ms')?.error().message], [250, 'idle for 250 ms']);
+  t.equal(maxTimeLeft(1500, 5000, 9000, () => '')?.ms, 1, 'spent: fires at once, never "no limit"');
 });

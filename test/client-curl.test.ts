@@ -110,11 +110,34 @@ if (problem) {
       t.equal(two.stdout.toString(), '200\n404\n', 'one line per transfer');
       t.equal(two.code, 22);
       const none = await runClient(['-w', '%{http_code}', `127.0.0.1:1/`]);
-      t.equal(none.code, 3);
+      t.equal(none.code, 7);
       t.equal(none.stdout.toString(), '', 'no transfer, no -w output');
       const unknown = await runClient(['-w', '%{nope}', `${hp}/`]);
       t.equal(unknown.code, 2);
       t.match(unknown.stderr, /^fleetserve-client: -w: unknown variable %\{nope\} \(known: http_code, /);
+    });
+
+    t.test('-f: no body (and no file) for a status of 400 or more, exit 22; later paths still written', async (t) => {
+      const plain = await runClient([`${hp}/missing`]);
+      t.equal(plain.code, 22);
+      t.match(plain.stdout.toString(), /^<!doctype html>/i, 'without -f the 404 page is written');
+      const failed = await runClient(['-f', '-w', '[%{http_code}]', `${hp}/missing`, `${hp}/a.txt`]);
+      t.equal(failed.code, 22);
+      t.equal(failed.stdout.toString(), `[404]${A}[200]`, 'no 404 body; the next body and every -w');
+      t.equal(failed.stderr, 'fleetserve-client: HTTP 404 Not Found for /missing\n');
+
+      const dir = fs.mkdtempSync(path.join(tmp, 'f-'));
+      const [file, saved, quiet, head] = await Promise.all([
+        runClient(['-sSf', '-o', 'out.html', `${hp}/missing`], {}, 10_000, dir),
+        runClient(['-fO', `${hp}/missing`, `${hp}/a.txt`], {}, 10_000, dir),
+        runClient(['-sf', `${hp}/missing`]),
+        runClient(['-fi', `${hp}/missing`]),
+      ]);
+      t.same([file.code, saved.code, quiet.code, head.code], [22, 22, 22, 22]);
+      t.same(fs.readdirSync(dir), ['a.txt'], 'neither -o nor -O created a file for the 404');
+      t.equal(file.stderr, 'fleetserve-client: HTTP 404 Not Found for /missing\n', '-sSf: the error line');
+      t.same([quiet.stdout.length, quiet.stderr], [0, ''], '-sf: nothing at all');
+      t.match(head.stdout.toString('latin1'), /^HTTP\/1\.1 404 Not Found\r\n[\s\S]*\r\n\r\n$/, '-fi: the head, as curl -fi, and no body');
     });
 
     t.test('-O: saved under the remote name, one file per path', async (t) => {
@@ -155,6 +178,9 @@ if (problem) {
       } else if (req.url === '/tls') {
         res.writeHead(301, { Location: 'https://127.0.0.1/' });
         res.end();
+      } else if (req.url === '/bad-location') {
+        res.writeHead(302, { Location: 'http://[bad/' });
+        res.end();
       } else {
         res.writeHead(404);
         res.end();
@@ -173,8 +199,11 @@ if (problem) {
     t.equal(loops, 4, 'the first request and 3 redirects, then it stops');
     t.equal(loop.stdout.length, 0, 'no redirect body is printed');
     const tls = await runClient(['-L', `${o}/tls`]);
-    t.equal(tls.code, 2);
-    t.match(tls.stderr, 'redirected to https://127.0.0.1/: fleetserve-client follows http:// only');
+    t.equal(tls.code, 1, 'unsupported protocol, as curl');
+    t.equal(tls.stderr, 'fleetserve-client: redirected to https://127.0.0.1/: fleetserve-client follows http:// only\n');
+    const bad = await runClient(['-L', `${o}/bad-location`]);
+    t.equal(bad.code, 3, 'malformed URL, as curl');
+    t.equal(bad.stderr, `fleetserve-client: bad Location "http://[bad/" in the redirect for /bad-location from ${o} (not a URL)\n`);
     const pipelined = await runClient(['-L', '--pipeline', `${o}/loop`]);
     t.equal(pipelined.code, 2, '-L and --pipeline are refused together');
   });

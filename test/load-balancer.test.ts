@@ -48,7 +48,7 @@ function haproxyConfig(t: Test, dir: string, args: string[], hosts: string[]): {
 
 /** fleetserve-client run inside namespace `ns`: its exit code and output. */
 function clientIn(net: TestNetwork, ns: string, url: string) {
-  return spawnSync('ip', [...net.inNs(ns), process.execPath, CLIENT, '-s', '--connect-timeout', '3000', url], { encoding: 'utf8', timeout: 15_000 });
+  return spawnSync('ip', [...net.inNs(ns), process.execPath, CLIENT, '-sS', '--connect-timeout', '3000', url], { encoding: 'utf8', timeout: 15_000 });
 }
 
 t.test('bound to 127.0.0.1 a host is unreachable from another namespace; bound to 0.0.0.0 it is reachable', { skip: netnsSkip ?? false }, async (t) => {
@@ -60,7 +60,7 @@ t.test('bound to 127.0.0.1 a host is unreachable from another namespace; bound t
   const local = await startHost(t, net, h, root, '127.0.0.1', ['--workers', '0']);
   t.equal(clientIn(net, h.ns, `http://127.0.0.1:${PORT}/index.html`).stdout, 'hello from h1\n', 'inside its own namespace, 127.0.0.1 answers');
   const refused = clientIn(net, net.lb, url);
-  t.equal(refused.status, 3, 'from the lb namespace: exit code 3 (cannot connect)');
+  t.equal(refused.status, 7, 'from the lb namespace: exit code 7 (cannot connect)');
   t.match(refused.stderr, /refused/i, `connection refused: ${refused.stderr.trim()}`);
   process.kill(local.proc.pid!, 'SIGTERM');
   t.equal((await local.exited()).code, 0);

@@ -9,6 +9,7 @@ import { ConfigError, helpText, loadConfig } from '../src/config';
 import { describeListenError } from '../src/errors';
 import { listeningRecord } from '../src/listen-urls';
 import { prettyMessage } from '../src/logger';
+import { EXIT } from '../src/client/errors';
 import { runClient } from './fixtures/client/harness';
 import { PROJECT, spawnServer } from './fixtures/server';
 
@@ -136,10 +137,17 @@ t.test('quoted server messages are the ones it prints', async (t) => {
   t.equal(s.stderr(), quoted('fleetserve: port 6789').replace('6789', String(port)).replace('0.0.0.0', '127.0.0.1') + '\n');
 });
 
+t.test("the client's exit-code table has a row for each code of its catalogue, and no other", async (t) => {
+  const client = text.slice(text.indexOf('## The client: `fleetserve-client`'));
+  const section = client.slice(client.indexOf('### Exit codes'), client.indexOf('### Examples'));
+  const rows = [...section.matchAll(/^\| (\d+) \|/gm)].map((m) => Number(m[1]));
+  t.same(rows, Object.values(EXIT).sort((a, b) => a - b));
+});
+
 t.test('quoted client messages are the ones it prints', async (t) => {
   const cases: [string[], string, number][] = [
-    [['127.0.0.1:1/'], 'fleetserve-client: connection refused by', 3],
-    [['https://127.0.0.1:6789/'], 'fleetserve-client: https://', 2],
+    [['127.0.0.1:1/'], 'fleetserve-client: connection refused by', 7],
+    [['https://127.0.0.1:6789/'], 'fleetserve-client: https://', 1],
     [['http://127.0.0.1:6789/a', 'http://localhost:6789/b'], 'fleetserve-client: all URLs', 2],
   ];
   for (const [args, prefix, code] of cases) {

@@ -5,7 +5,7 @@
  */
 import { CommandLineError, readCommandLine, type OptionTable } from '../command-line';
 import { isToken } from '../http/token';
-import { UsageError } from './errors';
+import { ClientError, EXIT, type ExitCode, UsageError } from './errors';
 import { parseHeader } from './request';
 import type { HeaderField } from './response-grammar';
 import { parseTarget, remoteFileName } from './target';
@@ -27,6 +27,10 @@ export interface ClientOptions {
   verbose: boolean;
   /** -i: each response head goes to the output before its body. */
   include: boolean;
+  /** -f: the body of a response with a status of 400 or more is not written. */
+  fail: boolean;
+  /** --compressed: ask for every coding node:zlib decodes, and write bodies decoded. */
+  compressed: boolean;
   /** -L: follow redirects, at most maxRedirs per path. */
   follow: boolean;
   maxRedirs: number;
@@ -38,22 +42,30 @@ export interface ClientOptions {
   headers: HeaderField[];
   /** undefined: stdout; "-": stdout even for binary bodies on a terminal; else a file path. */
   output: string | undefined;
+  /** -s: no progress bar, and no error lines unless -S (curl's meaning: -v still shows, as in curl -sv). */
   silent: boolean;
+  /** -S: error lines even with -s. */
+  showError: boolean;
   pipeline: boolean;
   /** 0 means no limit. */
   connectTimeoutMs: number;
   timeoutMs: number;
+  /** -m: the longest one path's transfer may take, connecting and redirects included; 0 means no limit. */
+  maxTimeMs: number;
 }
 
 export type ParsedArgs =
   | { kind: 'run'; options: ClientOptions }
   | { kind: 'help' }
   | { kind: 'version' }
-  | { kind: 'usage-error'; message: string };
+  /** A mistake on the command line: usage (2), or a URL that is malformed (3) or not http:// (1). */
+  | { kind: 'error'; message: string; exitCode: ExitCode };
 
 const OPTIONS: OptionTable = {
   verbose: { takesValue: false, short: 'v' },
   include: { takesValue: false, short: 'i' },
+  fail: { takesValue: false, short: 'f' },
+  compressed: { takesValue: false },
   request: { takesValue: true, short: 'X' },
   location: { takesValue: false, short: 'L' },
   'max-redirs': { takesValue: true },
@@ -64,9 +76,11 @@ const OPTIONS: OptionTable = {
   // Repeatable: every -H is kept, in order (the reader hands back each use).
   header: { takesValue: true, short: 'H' },
   silent: { takesValue: false, short: 's' },
+  'show-error': { takesValue: false, short: 'S' },
   pipeline: { takesValue: false },
   'connect-timeout': { takesValue: true },
   timeout: { takesValue: true },
+  'max-time': { takesValue: true, short: 'm' },
 };
 
 /** Parses argv (without node and the script). Never throws for a bad command line. */
@@ -74,7 +88,8 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
   try {
     return parse(argv);
   } catch (err) {
-    if (err instanceof CommandLineError || err instanceof UsageError) return { kind: 'usage-error', message: err.message };
+    if (err instanceof CommandLineError) return { kind: 'error', message: err.message, exitCode: EXIT.USAGE };
+    if (err instanceof ClientError) return { kind: 'error', message: err.message, exitCode: err.exitCode };
     throw err;
   }
 }
@@ -90,6 +105,7 @@ function parse(argv: readonly string[]): ParsedArgs {
   let writeOut: WriteOutPart[] | undefined;
   let connectTimeoutMs = 10_000;
   let timeoutMs = 30_000;
+  let maxTimeMs = 0;
   // The values, in command-line order: the first bad one is the one reported, the last good one counts.
   for (const { name, value = '' } of line.options) {
     switch (name) {
@@ -117,6 +133,9 @@ function parse(argv: readonly string[]): ParsedArgs {
       case 'timeout':
         timeoutMs = parseMs('--timeout', value);
         break;
+      case 'max-time':
+        maxTimeMs = parseSeconds('--max-time', value);
+        break;
     }
   }
   const remoteName = given.has('remote-name');
@@ -134,6 +153,8 @@ function parse(argv: readonly string[]): ParsedArgs {
       headOnly,
       verbose: given.has('verbose'),
       include: given.has('include'),
+      fail: given.has('fail'),
+      compressed: given.has('compressed'),
       follow,
       maxRedirs,
       writeOut,
@@ -141,9 +162,11 @@ function parse(argv: readonly string[]): ParsedArgs {
       headers,
       output,
       silent: given.has('silent'),
+      showError: given.has('show-error'),
       pipeline,
       connectTimeoutMs,
       timeoutMs,
+      maxTimeMs,
     },
   };
 }
@@ -156,9 +179,31 @@ function parseWriteOutArg(value: string): WriteOutPart[] {
   }
 }
 
+/** The longest delay setTimeout keeps: a longer one fires after 1 ms (with only a warning). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 function parseMs(option: string, value: string): number {
-  if (!/^\d{1,10}$/.test(value)) {
-    throw new UsageError(`bad ${option} value "${value}" (a number of milliseconds; 0 for no limit)`);
+  if (!/^\d{1,10}$/.test(value) || Number(value) > MAX_TIMER_MS) {
+    throw new UsageError(`bad ${option} value "${value}" (a number of milliseconds up to ${MAX_TIMER_MS}; 0 for no limit)`);
   }
   return Number(value);
+}
+
+/**
+ * curl's -m value: seconds, fractions allowed ("0.5", ".5"), with a dot whatever the locale; 0
+ * is no limit. In ms, rounded up so that a tiny limit still is one; from the digits, because
+ * 1.1 * 1000 is 1100.0000000000002 in floating point.
+ */
+function parseSeconds(option: string, value: string): number {
+  const m = /^(\d{0,10})(?:\.(\d*))?$/.exec(value);
+  const whole = m?.[1] ?? '';
+  const frac = m?.[2] ?? '';
+  const ms =
+    m && (whole !== '' || frac !== '')
+      ? Number(whole || '0') * 1000 + Number(frac.slice(0, 3).padEnd(3, '0')) + (/[1-9]/.test(frac.slice(3)) ? 1 : 0)
+      : NaN;
+  if (!(ms <= MAX_TIMER_MS)) {
+    throw new UsageError(`bad ${option} value "${value}" (seconds, such as 30 or 0.5, up to ${Math.floor(MAX_TIMER_MS / 1000)}; 0 for no limit)`);
+  }
+  return ms;
 }

@@ -1,9 +1,10 @@
 /**
- * fleetserve-client's TCP side: making a connection (with --connect-timeout, and errno codes
+ * fleetserve-client's TCP side: making a connection (within a time limit, and errno codes
  * turned into the catalogue's errors) and reading it as a sequence of chunks with backpressure.
  */
 import type * as net from 'node:net';
 import { ConnectError, HostNotFoundError, TimeoutError, type ClientError } from './errors';
+import type { TimeLimit } from './time-limit';
 
 const EMPTY = Buffer.alloc(0);
 /** Received chunks held before the socket is paused. */
@@ -94,21 +95,20 @@ export interface Destination {
   origin: string;
 }
 
-/** Opens a socket with `open`; resolves once connected, or rejects with a catalogued error. */
+/** Opens a socket with `open`; resolves once connected, or rejects with a catalogued error (the limit's when it runs out). */
 export function connectSocket(
   open: (host: string, port: number) => net.Socket,
   to: Destination,
-  connectTimeoutMs: number,
+  limit: TimeLimit | undefined,
 ): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const socket = open(to.host, to.port);
-    const timer =
-      connectTimeoutMs > 0
-        ? setTimeout(() => {
-            socket.destroy();
-            reject(new TimeoutError(`connection to ${to.origin} timed out after ${connectTimeoutMs} ms`));
-          }, connectTimeoutMs)
-        : undefined;
+    const timer = limit
+      ? setTimeout(() => {
+          socket.destroy();
+          reject(limit.error());
+        }, limit.ms)
+      : undefined;
     const onError = (err: NodeJS.ErrnoException): void => {
       if (timer) clearTimeout(timer);
       socket.destroy();
@@ -123,7 +123,7 @@ export function connectSocket(
   });
 }
 
-/** A failed connect, by its errno code: refused (3), name not found (4), timed out (5), else cannot connect (3). */
+/** A failed connect, by its errno code: refused (7), name not found (6), timed out (28), else cannot connect (7). */
 export function connectError(err: NodeJS.ErrnoException, to: Destination): ClientError {
   // With several addresses to try (happy eyeballs) Node reports an AggregateError; its parts carry the codes.
   const parts = (err as NodeJS.ErrnoException & { errors?: NodeJS.ErrnoException[] }).errors ?? [];

@@ -2,7 +2,7 @@
  * -L: which responses are redirects, and the request a redirect leads to, as curl -L makes
  * it (pure: a hop in, the next hop out, or a catalogued error).
  */
-import { MalformedResponseError, TooManyRedirectsError, UsageError } from './errors';
+import { BadUrlError, TooManyRedirectsError, UnsupportedProtocolError } from './errors';
 
 /** Where one path's next request goes; -L changes it, possibly to another host. */
 export interface Hop {
@@ -34,10 +34,10 @@ export function nextHop(from: Hop, status: number, location: string, maxRedirs: 
   try {
     url = new URL(location, `http://${from.authority}${from.target}`);
   } catch {
-    throw new MalformedResponseError(`malformed response from ${originOf(from)}: bad Location "${location}" in the redirect for ${from.target}`);
+    throw new BadUrlError(`bad Location "${location}" in the redirect for ${from.target} from ${originOf(from)} (not a URL)`);
   }
   if (url.protocol !== 'http:') {
-    throw new UsageError(`redirected to ${url.href}: fleetserve-client follows http:// only`);
+    throw new UnsupportedProtocolError(`redirected to ${url.href}: fleetserve-client follows http:// only`);
   }
   if (from.redirects >= maxRedirs) {
     throw new TooManyRedirectsError(`more than ${maxRedirs} redirects (the next to ${url.href}); see --max-redirs`);

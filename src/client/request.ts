@@ -24,19 +24,24 @@ export interface BuiltRequest {
   bytes: Buffer;
 }
 
-/** The request head: defaults first, each replaced in place (or dropped, with an empty value) by a -H of the same name. */
+/**
+ * The request head: defaults first (Accept-Encoding with --compressed), each replaced in place
+ * (or dropped, with an empty value) by a -H of the same name.
+ */
 export function buildRequest(
   method: string,
   target: string,
   authority: string,
   userAgent: string,
   extra: readonly HeaderField[],
+  acceptEncoding?: string,
 ): BuiltRequest {
   const fields: (HeaderField | null)[] = [
     ['Host', authority],
     ['User-Agent', userAgent],
     ['Accept', '*/*'],
   ];
+  if (acceptEncoding !== undefined) fields.push(['Accept-Encoding', acceptEncoding]);
   // Only the first -H of a default's name replaces it; later ones are sent as well, like curl.
   const replaceable = fields.map((f) => (f as HeaderField)[0].toLowerCase());
   for (const [name, value] of extra) {

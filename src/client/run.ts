@@ -7,15 +7,18 @@
  */
 import type { ClientOptions } from './args';
 import { BodyState } from './body';
+import { ACCEPT_ENCODING } from './decode';
 import { Connection, connectSocket, IdleTimeout, type End } from './connection';
-import { ClientError, EXIT, IncompleteResponseError, MalformedResponseError, TimeoutError } from './errors';
+import { ClientError, EXIT } from './errors';
 import { dumpHead, dumpRequest, dumpTrailers, fieldValue, headAsOutput } from './format';
 import type { ClientIO } from './io';
 import { Output } from './output';
 import { buildRequest, type BuiltRequest } from './request';
 import { isRedirect, nextHop, originOf, type Hop } from './redirect';
 import type { ResponseHead } from './response-grammar';
-import { ResponseParser, type ParserProgress } from './response-parser';
+import { responseError, waitingFor } from './response-errors';
+import { ResponseParser, type ParserEvent } from './response-parser';
+import { maxTimeLeft, nearer, optionLimit, type TimeLimit } from './time-limit';
 import { renderWriteOut } from './write-out';
 
 interface Outcome {
@@ -50,8 +53,9 @@ class Client {
     return originOf(this.current);
   }
 
+  /** -v output; -s does not mute it, as `curl -sv` shows. */
   private info(text: string): void {
-    if (this.opts.verbose && !this.opts.silent) this.io.stderr.write(text);
+    if (this.opts.verbose) this.io.stderr.write(text);
   }
 
   private firstHop(i: number): Hop {
@@ -72,8 +76,9 @@ class Client {
       const hops = pipeline ? paths.slice(i).map((_, k) => (k === 0 ? hop : this.firstHop(i + k))) : [hop];
       const now = this.io.now();
       for (let k = 0; k < hops.length; k++) startedAt[i + k] ??= now;
-      const conn = await this.connection(hop, hops.length);
-      const requests = hops.map((h) => buildRequest(h.method, h.target, h.authority, this.io.userAgent, this.opts.headers));
+      const conn = await this.connection(hop, hops.length, startedAt[i]!);
+      const acceptEncoding = this.opts.compressed ? ACCEPT_ENCODING : undefined;
+      const requests = hops.map((h) => buildRequest(h.method, h.target, h.authority, this.io.userAgent, this.opts.headers, acceptEncoding));
       for (const req of requests) {
         this.info(dumpRequest(req.lines));
         conn.write(req.bytes);
@@ -85,7 +90,7 @@ class Client {
         // closes with pipelined requests unread makes its kernel reset the connection, which can
         // destroy the response already sent. Either way nothing arrived: retry once, unpipelined.
         const mayRetry = !retried.has(i) && (conn.responses > 0 || requests.length > 1);
-        const outcome = await this.readResponse(conn, req, h, mayRetry);
+        const outcome = await this.readResponse(conn, req, h, mayRetry, startedAt[i + k]!);
         if ('retry' in outcome) {
           retried.add(i);
           const unpipelined = pipeline ? ' without pipelining' : '';
@@ -141,7 +146,12 @@ class Client {
     this.conn = undefined;
   }
 
-  private async connection(hop: Hop, requestCount: number): Promise<Connection> {
+  /** What -m leaves of the transfer that started at `startedAt`; `where` says how far it got. */
+  private maxTime(startedAt: number, where: () => string): TimeLimit | undefined {
+    return maxTimeLeft(this.opts.maxTimeMs, startedAt, this.io.now(), where);
+  }
+
+  private async connection(hop: Hop, requestCount: number, startedAt: number): Promise<Connection> {
     const pipelined = requestCount > 1 ? `; pipelining ${requestCount} requests` : '';
     if (this.conn?.open && originOf(hop) === this.origin) {
       this.info(`* reusing connection to ${this.origin}${pipelined}\n`);
@@ -150,112 +160,132 @@ class Client {
     if (this.conn) this.drop(`* closing the connection to ${this.origin}\n`);
     this.current = hop;
     this.info(`* connecting to ${hop.host} port ${hop.port}\n`);
-    const socket = await connectSocket(this.io.connect, { host: hop.host, port: hop.port, origin: this.origin }, this.opts.connectTimeoutMs);
+    const origin = this.origin;
+    const { connectTimeoutMs } = this.opts;
+    const limit = nearer(
+      optionLimit(connectTimeoutMs, () => `connection to ${origin} timed out after ${connectTimeoutMs} ms`),
+      this.maxTime(startedAt, () => `while connecting to ${origin}`),
+    );
+    const socket = await connectSocket(this.io.connect, { host: hop.host, port: hop.port, origin }, limit);
     socket.setNoDelay(true);
     this.conn = new Connection(socket);
     this.info(`* connected to ${hop.host} (${socket.remoteAddress ?? '?'}) port ${hop.port}${pipelined}\n`);
     return this.conn;
   }
 
+  /** One response (after any 1xx), its body written as it arrives; `startedAt` is when its transfer began (-m). */
   private async readResponse(
     conn: Connection,
     req: BuiltRequest,
     hop: Hop,
     mayRetry: boolean,
+    startedAt: number,
   ): Promise<Outcome | { retry: string }> {
     const parser = new ResponseParser({ method: hop.method });
     const body = new BodyState(this.opts, this.io, this.output, hop.method);
+    const next = (): Promise<Buffer | End> => this.next(conn, parser, req, startedAt);
     let location: string | undefined;
     let input: Buffer | End = conn.takePending();
-    if (input.length === 0) input = await this.next(conn, parser);
-
-    for (;;) {
-      const events = typeof input === 'string' ? parser.end(input) : parser.feed(input);
-      for (const ev of events) {
-        switch (ev.type) {
-          case 'interim':
-            this.info(dumpHead(ev.head));
-            break;
-          case 'head':
-            this.info(dumpHead(ev.head));
-            location = this.opts.follow && isRedirect(ev.head.status) ? fieldValue(ev.head.headers, 'location') : undefined;
-            await body.start(ev.head, ev.framing, location !== undefined);
-            break;
-          case 'chunk':
-            // The zero-size last chunk only marks the end; it is not counted.
-            if (ev.size > 0) body.chunks++;
-            break;
-          case 'data':
-            await body.write(ev.data);
-            break;
-          case 'complete': {
-            body.end();
-            conn.responses++;
-            if (ev.trailers.length > 0) this.info('* trailer fields:\n' + dumpTrailers(ev.trailers));
-            this.info(`* ${body.summary(ev.bodyBytes)}\n`);
-            if (location === undefined) this.reportStatus(body.head, req);
-            const head = body.head as ResponseHead;
-            const facts = {
-              status: head.status,
-              location,
-              bodyBytes: ev.bodyBytes,
-              headBytes: Buffer.byteLength(headAsOutput(head), 'latin1'),
-              contentType: fieldValue(head.headers, 'content-type') ?? '',
-            };
-            if (!ev.keepAlive) return { reusable: false, why: body.whyNotReusable(), ...facts };
-            if (this.opts.pipeline) {
-              conn.pending = ev.rest;
-            } else if (ev.rest.length > 0) {
-              return { reusable: false, why: `server sent ${ev.rest.length} bytes after the response`, ...facts };
-            }
-            return { reusable: true, ...facts };
+    try {
+      if (input.length === 0) input = await next();
+      for (;;) {
+        const events = typeof input === 'string' ? parser.end(input) : parser.feed(input);
+        for (const ev of events) {
+          switch (ev.type) {
+            case 'interim':
+              this.info(dumpHead(ev.head));
+              break;
+            case 'head':
+              this.info(dumpHead(ev.head));
+              location = this.opts.follow && isRedirect(ev.head.status) ? fieldValue(ev.head.headers, 'location') : undefined;
+              await body.start(ev.head, ev.framing, location !== undefined);
+              break;
+            case 'chunk':
+              // The zero-size last chunk only marks the end; it is not counted.
+              if (ev.size > 0) body.chunks++;
+              break;
+            case 'data':
+              await body.write(ev.data);
+              break;
+            case 'complete':
+              return await this.completed(ev, body, location, conn, req);
+            case 'error':
+              if (ev.empty && mayRetry) {
+                body.abort();
+                return { retry: ev.message };
+              }
+              throw responseError(ev, input === 'reset', `${req.target} from ${this.origin}`, this.origin);
           }
-          case 'error':
-            body.abort();
-            if (ev.empty && mayRetry) return { retry: ev.message };
-            throw ev.kind === 'malformed'
-              ? new MalformedResponseError(`malformed response from ${this.origin}: ${ev.message}`)
-              : new IncompleteResponseError(`${ev.message} (${req.target} from ${this.origin})`);
         }
+        if (typeof input === 'string') {
+          // end() always yields complete or error, so this is unreachable; failing loudly beats spinning.
+          throw new Error('parser did not settle at end of input');
+        }
+        input = await next();
       }
-      if (typeof input === 'string') {
-        // end() always yields complete or error, so this is unreachable; failing loudly beats spinning.
-        throw new Error('parser did not settle at end of input');
-      }
-      input = await this.next(conn, parser);
+    } catch (err) {
+      // Whatever ends the response early (an error event, a timeout, the output) ends the progress line first.
+      body.abort();
+      throw err;
     }
   }
 
-  private async next(conn: Connection, parser: ResponseParser): Promise<Buffer | End> {
+  private async completed(
+    ev: Extract<ParserEvent, { type: 'complete' }>,
+    body: BodyState,
+    location: string | undefined,
+    conn: Connection,
+    req: BuiltRequest,
+  ): Promise<Outcome> {
+    await body.end();
+    conn.responses++;
+    if (ev.trailers.length > 0) this.info('* trailer fields:\n' + dumpTrailers(ev.trailers));
+    this.info(`* ${body.summary(ev.bodyBytes)}\n`);
+    if (location === undefined) this.reportStatus(body.head, req);
+    const head = body.head as ResponseHead;
+    const facts = {
+      status: head.status,
+      location,
+      bodyBytes: ev.bodyBytes,
+      headBytes: Buffer.byteLength(headAsOutput(head), 'latin1'),
+      contentType: fieldValue(head.headers, 'content-type') ?? '',
+    };
+    if (!ev.keepAlive) return { reusable: false, why: body.whyNotReusable(), ...facts };
+    if (this.opts.pipeline) {
+      conn.pending = ev.rest;
+    } else if (ev.rest.length > 0) {
+      return { reusable: false, why: `server sent ${ev.rest.length} bytes after the response`, ...facts };
+    }
+    return { reusable: true, ...facts };
+  }
+
+  /** The next bytes of the response, within the nearer of --timeout (of silence) and what -m leaves. */
+  private async next(conn: Connection, parser: ResponseParser, req: BuiltRequest, startedAt: number): Promise<Buffer | End> {
+    const origin = this.origin;
+    const idleMs = this.opts.timeoutMs;
+    const limit = nearer(
+      optionLimit(idleMs, () => `timed out: no data from ${origin} for ${idleMs} ms ${waitingFor(parser.progress())}`),
+      this.maxTime(startedAt, () => `${waitingFor(parser.progress())} (${req.target} from ${origin})`),
+    );
     try {
-      return await conn.next(this.opts.timeoutMs);
+      return await conn.next(limit?.ms ?? 0);
     } catch (err) {
-      if (!(err instanceof IdleTimeout)) throw err;
-      throw new TimeoutError(
-        `timed out: no data from ${this.origin} for ${this.opts.timeoutMs} ms ${waitingFor(parser.progress())}`,
-      );
+      if (!(err instanceof IdleTimeout) || limit === undefined) throw err;
+      throw limit.error();
     }
   }
 
   private reportStatus(head: ResponseHead | undefined, req: BuiltRequest): void {
     if (head && head.status >= 400) {
       this.httpErrors++;
-      this.io.stderr.write(`fleetserve-client: HTTP ${head.status}${head.reason ? ' ' + head.reason : ''} for ${req.target}\n`);
+      if (showsErrors(this.opts)) this.io.stderr.write(`fleetserve-client: HTTP ${head.status}${head.reason ? ' ' + head.reason : ''} for ${req.target}\n`);
     }
   }
 }
 
-function waitingFor(p: ParserProgress): string {
-  switch (p.phase) {
-    case 'status-line':
-      return p.received === 0 ? 'while waiting for the response' : 'in the middle of the response head';
-    case 'headers':
-      return 'in the middle of the response head';
-    case 'body-length':
-      return `after ${p.bodyBytes} of ${p.expected} body bytes`;
-    default:
-      return `after ${p.bodyBytes} body bytes`;
-  }
+/** Whether error lines are written: not with -s, unless -S (curl's -s and -S). */
+function showsErrors(opts: ClientOptions): boolean {
+  return !opts.silent || opts.showError;
 }
 
 /** Runs one invocation; writes its error line, if any, and returns the exit code. */
@@ -267,9 +297,10 @@ export async function run(opts: ClientOptions, io: ClientIO): Promise<number> {
     if (client.httpErrors > 0) code = EXIT.HTTP_ERROR;
   } catch (err) {
     if (err instanceof ClientError) {
-      io.stderr.write(`fleetserve-client: ${err.message}\n`);
+      if (showsErrors(opts)) io.stderr.write(`fleetserve-client: ${err.message}\n`);
       code = err.exitCode;
     } else {
+      // A bug is reported even with -s: the exit code alone would not say where to look.
       io.stderr.write(`fleetserve-client: internal error: ${err instanceof Error ? err.message : String(err)}\n`);
       code = EXIT.INTERNAL;
     }
@@ -278,7 +309,7 @@ export async function run(opts: ClientOptions, io: ClientIO): Promise<number> {
     client.close();
   } catch (err) {
     if (!(err instanceof ClientError)) throw err;
-    io.stderr.write(`fleetserve-client: ${err.message}\n`);
+    if (showsErrors(opts)) io.stderr.write(`fleetserve-client: ${err.message}\n`);
     if (code === EXIT.OK || code === EXIT.HTTP_ERROR) code = err.exitCode;
   }
   return code;

@@ -3,7 +3,7 @@
  * command line, turned into host, port, Host value and request-targets (pure, no I/O).
  */
 import type { ClientOptions } from './args';
-import { UsageError } from './errors';
+import { BadUrlError, UnsupportedProtocolError, UsageError } from './errors';
 
 export type Target = Pick<ClientOptions, 'host' | 'port' | 'authority' | 'paths'>;
 
@@ -27,16 +27,16 @@ function parseUrls(args: string[]): Target {
       throw new UsageError(`"${arg}" is not a URL; with URLs, every argument must be a URL`);
     }
     if (scheme === 'https') {
-      throw new UsageError('https:// is not supported: fleetserve-client speaks plain HTTP only (no TLS); use http://');
+      throw new UnsupportedProtocolError('https:// is not supported: fleetserve-client speaks plain HTTP only (no TLS); use http://');
     }
-    if (scheme !== 'http') throw new UsageError(`unsupported scheme ${scheme}:// (only http:// is supported)`);
+    if (scheme !== 'http') throw new UnsupportedProtocolError(`unsupported scheme ${scheme}:// (only http:// is supported)`);
     let url: URL;
     try {
       url = new URL(arg);
     } catch {
-      throw new UsageError(`invalid URL "${arg}"`);
+      throw new BadUrlError(`invalid URL "${arg}"`);
     }
-    if (url.hostname === '') throw new UsageError(`invalid URL "${arg}" (no host)`);
+    if (url.hostname === '') throw new BadUrlError(`invalid URL "${arg}" (no host)`);
     if (url.username !== '' || url.password !== '') {
       throw new UsageError(`credentials in URLs are not supported; send -H 'Authorization: ...' instead`);
     }

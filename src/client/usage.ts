@@ -23,6 +23,8 @@ Options:
   -v, --verbose              show the request, the response head and what the
                              client does on stderr (like curl -v)
   -i, --include              write each response head before its body
+  -f, --fail                 do not write the body of a response with a status
+                             of 400 or more (the exit code is 22 either way)
   -I, --head                 send HEAD, and print the response head as output
   -X, --request METHOD       send METHOD instead of GET (no request body)
   -L, --location             follow redirects (3xx with Location)
@@ -36,16 +38,22 @@ Options:
                              %{url_effective} %{num_redirects} %{content_type}
                              %{size_header} %{method} %{remote_ip}
                              %{remote_port}, and \\n \\t \\r \\\\ %%
+      --compressed           ask for a compressed body (Accept-Encoding) and
+                             write it decoded
   -H, --header 'Name: value' add a request header (repeatable); 'Name:' with
                              no value drops the default Host, User-Agent or
                              Accept header
-  -s, --silent               no progress bar and no -v dump (errors are still
-                             reported)
+  -s, --silent               no progress bar and no error lines (as curl -s;
+                             -v still shows, as in curl -sv)
+  -S, --show-error           with -s, still write the error lines (-sS)
       --pipeline             send every request before reading any response
       --connect-timeout MS   give up connecting after MS ms (default 10000;
                              0 waits forever)
       --timeout MS           give up when the server sends nothing for MS ms
                              while a response is due (default 30000; 0 never)
+  -m, --max-time SECONDS     give up when one path's transfer (connecting and
+                             redirects included) takes longer; fractions such
+                             as 0.5 allowed (default 0: no limit)
   -h, --help                 show this help
   -V, --version              show the version
 
