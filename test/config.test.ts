@@ -372,6 +372,10 @@ t.test('--help lists every key with its flag, env var and default', async (t) =>
     if (defaults[key]) t.match(line, defaults[key]!, `${key}: default value`);
   }
   t.match(r.text, /--help/);
+  t.match(r.text, /^ {2}--listing, --no-listing {2}\(env FLEETSERVE_LISTING, /m, 'a boolean key with its --no- form');
+  t.match(r.text, /^ {2}--access-log, --no-access-log {2}/m);
+  t.match(r.text, /^ {2}--port, -p {2}/m, 'a value key without one');
+  t.notMatch(r.text, /--no-(port|log-pretty|root)\b/);
 });
 
 t.test('maxConnections: default, env, flag, and refused values', async (t) => {
