@@ -13,10 +13,12 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { CommandLineError } from './command-line';
+import { booleanWord, CommandLineError } from './command-line';
+import { resolvePaths } from './config-paths';
 import { ConfigError } from './errors';
 import { compileHeaderRules, type HeaderRule } from './http/cache-policy';
 import { checkTrustedProxies, trustedProxiesFromText } from './http/trusted-proxies';
+import { nearestName } from './nearest-name';
 import { readServerArgs, SHORT_FLAGS, type KeyFlag, type ServerArgs } from './server-args';
 
 export type LogPretty = 'auto' | 'true' | 'false';
@@ -70,21 +72,15 @@ export interface Config {
 // Defined with the other errors so that a worker can name it without loading convict.
 export { ConfigError };
 
-const TRUE_WORDS = new Set(['true', '1', 'yes', 'on']);
-const FALSE_WORDS = new Set(['false', '0', 'no', 'off']);
-
 function toStrictBoolean(v: unknown): unknown {
   if (typeof v === 'boolean') return v;
-  const s = String(v).trim().toLowerCase();
-  if (TRUE_WORDS.has(s)) return true;
-  if (FALSE_WORDS.has(s)) return false;
-  return v; // left as is so validate() names it
+  return booleanWord(String(v)) ?? v; // left as is so validate() names it
 }
 
 convict.addFormats({
   'strict-boolean': {
     validate(v: unknown) {
-      if (typeof v !== 'boolean') throw new Error('must be true or false');
+      if (typeof v !== 'boolean') throw new Error('must be true or false (or 1/0, yes/no, on/off)');
     },
     coerce: toStrictBoolean,
   },
@@ -193,7 +189,7 @@ const SCHEMA = {
     arg: 'port',
   },
   root: {
-    doc: 'Directory to serve, resolved against the working directory; a positional argument sets it too. Empty (the default): ./site when the working directory has one, else the working directory itself.',
+    doc: 'Directory to serve, resolved against the working directory (in a config file: against its directory); a positional argument sets it too. Empty (the default): ./site when the working directory has one, else the working directory itself.',
     format: String,
     default: '',
     env: 'FLEETSERVE_ROOT',
@@ -461,6 +457,8 @@ const SCHEMA = {
 };
 
 type Schema = convict.Config<Config>;
+type KeyDef = { doc: string; format: unknown; default: unknown; env: string; arg: string };
+const DEFS: Readonly<Record<string, KeyDef>> = SCHEMA;
 
 /**
  * convict reads env itself; flags are applied by loadConfig with set(), after the file, so
@@ -478,9 +476,14 @@ export type CommandLine =
   | { kind: 'help'; text: string }
   | { kind: 'version' };
 
+/** A true/false key: its flag works alone (`--listing`) and as `--no-listing`. */
+function isBooleanKey(def: KeyDef): boolean {
+  return def.format === 'strict-boolean';
+}
+
 /** Each key's flag, for the command line. */
 function keyFlags(): KeyFlag[] {
-  return Object.entries(SCHEMA).map(([key, def]) => ({ key, flag: def.arg }));
+  return Object.entries(DEFS).map(([key, def]) => ({ key, flag: def.arg, ...(isBooleanKey(def) ? { boolean: true } : {}) }));
 }
 
 /** The --help text, generated from the schema so it can never drift from it. */
@@ -490,13 +493,18 @@ export function helpText(): string {
     '',
     'Serves DIRECTORY over HTTP/1.1 with one worker process per core. Without one: ./site when',
     'the working directory has it, else the working directory itself.',
-    'Settings come from defaults < a JSON file (--config) < environment < flags.',
+    'Settings come from defaults < a JSON file (--config) < environment < flags. A true/false',
+    'flag alone means true (--listing), --no-listing false; it takes the next word only when',
+    'that is true/false, 1/0, yes/no or on/off (--listing false, or --listing=false).',
+    'Relative paths in the JSON file are resolved against its directory, others against the',
+    'working directory.',
     '',
   ];
-  for (const [key, def] of Object.entries(SCHEMA)) {
+  for (const [key, def] of Object.entries(DEFS)) {
     const short = SHORT_FLAGS[key] && `-${SHORT_FLAGS[key]}`;
+    const negated = isBooleanKey(def) ? `, --no-${def.arg}` : '';
     const shown = key === 'root' ? './site if it exists, else the working directory' : JSON.stringify(def.default);
-    lines.push(`  --${def.arg}${short ? `, ${short}` : ''}  (env ${def.env}, key "${key}", default ${shown})`);
+    lines.push(`  --${def.arg}${negated}${short ? `, ${short}` : ''}  (env ${def.env}, key "${key}", default ${shown})`);
     lines.push(`      ${def.doc}`);
   }
   lines.push('', '  --help, -h       this text', '  --version, -V    print the version');
@@ -507,13 +515,127 @@ export function helpText(): string {
   return lines.join('\n');
 }
 
-/** convict's (possibly multi-line) error as one line: every line trimmed, blank ones dropped, the rest joined with "; ". */
+/**
+ * convict's (possibly multi-line) error as one line in our words: every line trimmed, blank
+ * ones dropped, the rest joined with "; ".
+ */
 function oneLine(message: string): string {
   return message
     .split('\n')
-    .map((s) => s.trim())
+    .map((s) => s.trim().replace(/must be of type String/g, 'must be a string'))
     .filter(Boolean)
     .join('; ');
+}
+
+function isPlainObject(v: unknown): v is object {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** The JSON file's values, checked and with their paths resolved against its directory. */
+interface ConfigFile {
+  /** The file's absolute path. */
+  file: string;
+  data: Record<string, unknown>;
+}
+
+/**
+ * Reads and checks the JSON file before convict sees it: every key must be one of ours (a
+ * typo gets the nearest key), no value may be an object where the key takes none (convict
+ * would read it as nested keys, or crash), and relative paths are made absolute against the
+ * file's directory. Throws ConfigError.
+ */
+function readConfigFile(file: string): ConfigFile {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`config: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`config: ${file} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (!isPlainObject(data)) throw new ConfigError(`config: ${file} must hold a JSON object`);
+  const values = data as Record<string, unknown>;
+  if (Object.hasOwn(values, 'config')) throw new ConfigError(`config: ${file} may not name another config file`);
+  const known = Object.keys(DEFS).filter((k) => k !== 'config');
+  for (const key of Object.keys(values)) {
+    if (Object.hasOwn(DEFS, key)) continue;
+    const near = nearestName(key, known);
+    // A key that is not a plain name ("", "a b") is quoted, so the line still reads.
+    const shown = /^[\w.$-]+$/.test(key) ? key : JSON.stringify(key);
+    throw new ConfigError(`${shown}: unknown key in ${file} (${near ? `did you mean ${near}?` : 'fleetserve --help lists the keys'})`);
+  }
+  for (const [key, value] of Object.entries(values)) {
+    refuseObject(key, value, ` (from ${file})`);
+    values[key] = jsonWord(DEFS[key]!, value);
+  }
+  return { file, data: resolvePaths(values, path.dirname(file)) };
+}
+
+/**
+ * A JSON number or boolean for a key whose format reads words (true/false, 1/0, ...): the
+ * word, so that `"listing": 1` and `"logPretty": false` mean what they say (convict coerces
+ * strings only).
+ */
+function jsonWord(def: KeyDef, value: unknown): unknown {
+  if (def.format !== 'strict-boolean' && def.format !== 'log-pretty') return value;
+  if (typeof value !== 'number' && typeof value !== 'boolean') return value;
+  return booleanWord(String(value)) === undefined ? value : String(value);
+}
+
+/**
+ * A JSON object where the key takes none ("headers": {...} instead of an array of rules):
+ * refused with the key's own rule. convict would read an object as nested keys and fail
+ * with "not declared" or a TypeError, so it must never get one. The rule comes from the
+ * key's format, checked alone on a throwaway schema whose default is an object (convict
+ * validates an object whole there).
+ */
+function refuseObject(key: string, value: unknown, where: string): void {
+  const def = DEFS[key]!;
+  if (!isPlainObject(value) || isPlainObject(def.default)) return;
+  const probe = convict({ [key]: { format: def.format, default: {} } } as never, { args: [], env: {} });
+  probe.set(key as never, value as never);
+  try {
+    probe.validate({ allowed: 'strict' });
+  } catch (err) {
+    throw new ConfigError(`${oneLine((err as Error).message)}${where}`);
+  }
+  throw new ConfigError(`${key}: must not be a JSON object: value was ${JSON.stringify(value)}${where}`);
+}
+
+/**
+ * Where each key's value came from, for messages: "" from a flag (the user just typed it) or
+ * the default, " (from FLEETSERVE_ROOT)" from the environment, " (from /etc/x.json)" from
+ * the file.
+ */
+function sources(flagKeys: ReadonlySet<string>, env: NodeJS.ProcessEnv, file: ConfigFile | undefined): (key: string) => string {
+  return (key) => {
+    if (flagKeys.has(key)) return '';
+    const def = DEFS[key];
+    if (def && env[def.env] !== undefined) return ` (from ${def.env})`;
+    if (file && Object.hasOwn(file.data, key)) return ` (from ${file.file})`;
+    return '';
+  };
+}
+
+/** The command line as [key, value] pairs, the DIRECTORY argument as root; or help / version. */
+function readArgs(argv: readonly string[]): ServerArgs {
+  let split: ServerArgs;
+  try {
+    split = readServerArgs(argv, keyFlags());
+  } catch (err) {
+    throw err instanceof CommandLineError ? new ConfigError(err.message) : err;
+  }
+  if (split.kind === 'options' && split.positional !== undefined) {
+    if (split.args.some(([key]) => key === 'root')) {
+      throw new ConfigError('give the root once: either a directory argument or --root');
+    }
+    split.args.push(['root', split.positional]);
+  }
+  return split;
 }
 
 /**
@@ -521,21 +643,9 @@ function oneLine(message: string): string {
  * Throws ConfigError with a one-line message for anything wrong.
  */
 export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, cwd: string = process.cwd()): CommandLine {
-  let split: ServerArgs;
-  try {
-    split = readServerArgs(argv, keyFlags());
-  } catch (err) {
-    throw err instanceof CommandLineError ? new ConfigError(err.message) : err;
-  }
+  const split = readArgs(argv);
   if (split.kind === 'help') return { kind: 'help', text: helpText() };
   if (split.kind === 'version') return { kind: 'version' };
-  if (split.positional !== undefined) {
-    if (split.args.some(([key]) => key === 'root')) {
-      throw new ConfigError('give the root once: either a directory argument or --root');
-    }
-    split.args.push(['root', split.positional]);
-  }
-
   let instance: Schema;
   try {
     instance = makeSchema(env);
@@ -544,70 +654,68 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, cwd:
   }
   // The file is named by the last --config flag, else FLEETSERVE_CONFIG (already in instance).
   const fileFlag = split.args.filter(([key]) => key === 'config').pop();
-  const file = fileFlag ? fileFlag[1] : instance.get('config');
+  const name = fileFlag ? fileFlag[1] : instance.get('config');
+  const file = name ? readConfigFile(path.resolve(cwd, name)) : undefined;
   if (file) {
-    const abs = path.resolve(cwd, file);
-    let text: string;
     try {
-      text = fs.readFileSync(abs, 'utf8');
+      instance.load(file.data);
     } catch (err) {
-      throw new ConfigError(`config: cannot read ${abs}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-    let data: unknown;
-    try {
-      data = JSON.parse(text);
-    } catch (err) {
-      throw new ConfigError(`config: ${abs} is not valid JSON: ${(err as Error).message}`);
-    }
-    if (!data || typeof data !== 'object' || Array.isArray(data)) throw new ConfigError(`config: ${abs} must hold a JSON object`);
-    if ('config' in data) throw new ConfigError(`config: ${abs} may not name another config file`);
-    try {
-      instance.load(data as object);
-    } catch (err) {
-      throw new ConfigError(`config: ${abs}: ${oneLine((err as Error).message)}`);
+      throw new ConfigError(`config: ${file.file}: ${oneLine((err as Error).message)}`);
     }
   }
   for (const [key, value] of split.args) instance.set(key as keyof Config, value as never);
+  const where = sources(new Set(split.args.map(([key]) => key)), env, file);
+  // A JSON object from an env var or a flag ("--headers '{...}'"), as from the file.
+  for (const [key, value] of Object.entries(instance.getProperties())) refuseObject(key, value, where(key));
   try {
     instance.validate({ allowed: 'strict' });
   } catch (err) {
-    throw new ConfigError(oneLine((err as Error).message));
+    // convict's lines start with the key: each is told where its value came from.
+    throw new ConfigError(oneLine((err as Error).message.replace(/^(\w+): .*$/gm, (line, key: string) => line + where(key))));
   }
-
-  const values = instance.getProperties() as Config;
-  let rootChoice: string | undefined;
-  let root: string;
-  if (values.root === '') {
-    // Like serve and http-server: a directory without ./site is served itself.
-    const site = path.resolve(cwd, 'site');
-    if (isDirectory(site)) {
-      root = site;
-      rootChoice = 'no directory given: serving ./site';
-    } else {
-      root = path.resolve(cwd);
-      rootChoice = 'no ./site here: serving the current directory';
-    }
-  } else {
-    root = path.resolve(cwd, values.root);
-  }
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(root);
-  } catch {
-    throw new ConfigError(`root: ${root} does not exist (pass a directory: fleetserve ./public)`);
-  }
-  if (!st.isDirectory()) throw new ConfigError(`root: ${root} is not a directory (pass a directory: fleetserve ./public)`);
+  const values = resolvePaths(instance.getProperties() as Config, cwd);
+  const { root, rootChoice } = chooseRoot(values.root, cwd, where('root') || rootHint(split.positional, split.positionalAfter));
   if (values.metricsPort !== 0 && values.metricsPort === values.port) {
     throw new ConfigError(`metricsPort: ${values.metricsPort} is the public port; metrics need a port of their own`);
   }
   const config: Config = {
     ...values,
-    root: fs.realpathSync(root),
-    config: file ? path.resolve(cwd, file) : '',
-    accessLogFile: checkLogFile('accessLogFile', values.accessLogFile, cwd),
-    logFile: checkLogFile('logFile', values.logFile, cwd),
+    root,
+    config: file ? file.file : '',
+    accessLogFile: checkLogFile('accessLogFile', values.accessLogFile, where('accessLogFile')),
+    logFile: checkLogFile('logFile', values.logFile, where('logFile')),
   };
   return { kind: split.check ? 'check' : 'run', config: Object.freeze(config), ...(rootChoice ? { rootChoice } : {}) };
+}
+
+/** What to add to a message about a root from the command line. */
+function rootHint(positional: string | undefined, after: string | undefined): string {
+  if (positional === undefined || after === undefined) return ' (pass a directory: fleetserve ./public)';
+  return ` (after ${after}, ${JSON.stringify(positional)} is read as the directory: ${after} takes only true/false, 1/0, yes/no or on/off as its next word)`;
+}
+
+/**
+ * The directory to serve, real path: the given one (already absolute), which must be a
+ * directory, or without one ./site when the working directory has it, else the working
+ * directory. A bad one says where it came from (`where`).
+ */
+function chooseRoot(given: string, cwd: string, where: string): { root: string; rootChoice?: string } {
+  let root = given;
+  let rootChoice: string | undefined;
+  if (given === '') {
+    // Like serve and http-server: a directory without ./site is served itself.
+    const site = path.resolve(cwd, 'site');
+    root = isDirectory(site) ? site : path.resolve(cwd);
+    rootChoice = root === site ? 'no directory given: serving ./site' : 'no ./site here: serving the current directory';
+  }
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(root);
+  } catch {
+    throw new ConfigError(`root: ${root} does not exist${where}`);
+  }
+  if (!st.isDirectory()) throw new ConfigError(`root: ${root} is not a directory${where}`);
+  return { root: fs.realpathSync(root), ...(rootChoice ? { rootChoice } : {}) };
 }
 
 function isDirectory(p: string): boolean {
@@ -619,33 +727,33 @@ function isDirectory(p: string): boolean {
 }
 
 /**
- * A log file path, made absolute (SIGUSR1 reopens it by name, whatever the working directory
- * is by then). Its directory must exist and be writable, and the file, if it exists, must be
- * a writable file: these are configuration mistakes (exit 2), found before anything starts.
- * It is not created here; each process opens it for appending when it starts.
+ * A log file path (already absolute: SIGUSR1 reopens it by name, whatever the working
+ * directory is by then). Its directory must exist and be writable, and the file, if it
+ * exists, must be a writable file: these are configuration mistakes (exit 2), found before
+ * anything starts, named with where the path came from. It is not created here; each process
+ * opens it for appending when it starts.
  */
-function checkLogFile(key: string, value: string, cwd: string): string {
-  if (value === '') return '';
-  const file = path.resolve(cwd, value);
+function checkLogFile(key: string, file: string, where: string): string {
+  if (file === '') return '';
   const dir = path.dirname(file);
   let dirStat: fs.Stats;
   try {
     dirStat = fs.statSync(dir);
   } catch {
-    throw new ConfigError(`${key}: directory ${dir} does not exist`);
+    throw new ConfigError(`${key}: directory ${dir} does not exist${where}`);
   }
-  if (!dirStat.isDirectory()) throw new ConfigError(`${key}: ${dir} is not a directory`);
+  if (!dirStat.isDirectory()) throw new ConfigError(`${key}: ${dir} is not a directory${where}`);
   let fileStat: fs.Stats | null = null;
   try {
     fileStat = fs.statSync(file);
   } catch {
     // Not there yet: it is created when the server starts.
   }
-  if (fileStat?.isDirectory()) throw new ConfigError(`${key}: ${file} is a directory`);
+  if (fileStat?.isDirectory()) throw new ConfigError(`${key}: ${file} is a directory${where}`);
   try {
     fs.accessSync(fileStat ? file : dir, fs.constants.W_OK);
   } catch {
-    throw new ConfigError(`${key}: ${fileStat ? file : `directory ${dir}`} is not writable`);
+    throw new ConfigError(`${key}: ${fileStat ? file : `directory ${dir}`} is not writable${where}`);
   }
   return file;
 }

@@ -4,11 +4,14 @@
  * and --check-config. The flags come from the config schema (config.ts passes them in).
  */
 import { CommandLineError, readCommandLine, type OptionSpec, type OptionTable } from './command-line';
+import { nearestName } from './nearest-name';
 
 /** A config key and its flag's name: `port` and "port" for `--port`. */
 export interface KeyFlag {
   key: string;
   flag: string;
+  /** A true/false key: `--flag` alone, `--no-flag`, or `--flag WORD` with a boolean word only. */
+  boolean?: boolean;
 }
 
 /**
@@ -26,19 +29,26 @@ export type ServerArgs =
       args: [key: string, value: string][];
       /** The DIRECTORY argument. */
       positional?: string;
+      /**
+       * The true/false flag the DIRECTORY argument follows (`--listing maybe`), as typed: the
+       * word was not taken as its value, and a message about the directory says so.
+       */
+      positionalAfter?: string;
       check: boolean;
     };
 
 /**
  * Reads argv (without node and the script). A flag without "=" takes the next word as its
- * value, even one starting with "-", as convict's own parser does. Throws CommandLineError.
+ * value, even one starting with "-", as convict's own parser does; a boolean key's flag takes
+ * it only when it is a boolean word (true/false, 1/0, yes/no, on/off), and is true alone.
+ * Throws CommandLineError.
  */
 export function readServerArgs(argv: readonly string[], flags: readonly KeyFlag[]): ServerArgs {
   const table: Record<string, OptionSpec> = {};
   const keyOf = new Map<string, string>();
-  for (const { key, flag } of flags) {
+  for (const { key, flag, boolean } of flags) {
     const short = SHORT_FLAGS[key];
-    table[flag] = { takesValue: true, ...(short ? { short } : {}) };
+    table[flag] = { takesValue: !boolean, ...(boolean ? { boolean } : {}), ...(short ? { short } : {}) };
     keyOf.set(flag, key);
   }
   table['check-config'] = { takesValue: false };
@@ -55,10 +65,23 @@ export function readServerArgs(argv: readonly string[], flags: readonly KeyFlag[
     // "-p=8080" is "-p 8080", as http-server reads it (parseArgs keeps the "=").
     else if (value !== undefined) args.push([keyOf.get(name)!, inline && !rawName.startsWith('--') ? value.replace(/^=/, '') : value]);
   }
-  return { kind: 'options', args, ...(positional !== undefined ? { positional } : {}), check };
+  const after = positional === undefined ? undefined : switchBefore(argv, positional, table);
+  return { kind: 'options', args, ...(positional !== undefined ? { positional } : {}), ...(after ? { positionalAfter: after } : {}), check };
 }
 
-/** An unknown option's message names the known ones, and -v gets a hint of its own. */
+/** The boolean flag, written alone, right before `word` in argv, if any. */
+function switchBefore(argv: readonly string[], word: string, table: OptionTable): string | undefined {
+  for (let i = 1; i < argv.length; i++) {
+    const before = argv[i - 1]!;
+    if (argv[i] === word && before.startsWith('--') && table[before.slice(2)]?.boolean) return before;
+  }
+  return undefined;
+}
+
+/**
+ * An unknown option's message suggests the nearest known one ("did you mean --port?"), else
+ * points to --help; -v gets a hint of its own.
+ */
 function withHints<T>(read: () => T, table: OptionTable): T {
   try {
     return read();
@@ -68,8 +91,21 @@ function withHints<T>(read: () => T, table: OptionTable): T {
       // curl (and fleetserve-client) read -v as "verbose": refuse it rather than guess.
       throw new CommandLineError(err.problem, err.word, 'unknown option -v (the version is -V; more logs: --log-level debug)');
     }
-    const known = Object.keys(table).map((name) => `--${name}`);
-    known.push(...Object.values(SHORT_FLAGS).map((c) => `-${c}`), '--help', '-h', '--version', '-V');
-    throw new CommandLineError(err.problem, err.word, `${err.message} (see --help; known: ${known.join(' ')})`);
+    const near = suggestion(err.word, table);
+    throw new CommandLineError(err.problem, err.word, `${err.message} (${near ? `did you mean ${near}?` : 'see --help'})`);
   }
+}
+
+/** The option nearest to an unknown one as typed: by edit distance for a long one, by case for a letter (-P: -p). */
+function suggestion(word: string, table: OptionTable): string | undefined {
+  if (/^-[^-]$/.test(word)) {
+    const letters = [...Object.values(SHORT_FLAGS), 'h', 'V'];
+    const other = letters.find((c) => c !== word[1] && c.toLowerCase() === word[1]!.toLowerCase());
+    return other && `-${other}`;
+  }
+  if (!word.startsWith('--')) return undefined;
+  const names = ['help', 'version'];
+  for (const [name, spec] of Object.entries(table)) names.push(name, ...(spec.boolean ? [`no-${name}`] : []));
+  const near = nearestName(word.slice(2), names);
+  return near && `--${near}`;
 }

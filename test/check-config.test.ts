@@ -45,7 +45,7 @@ t.test('a bad configuration: exit 2 and one line on stderr naming the key', asyn
   const cases: { args: string[]; env?: Record<string, string>; says: RegExp }[] = [
     { args: ['--port', '99999'], says: /^fleetserve: port\b/ },
     { args: ['--root', path.join(dir, 'missing')], says: /^fleetserve: root: .*missing does not exist/ },
-    { args: ['--config', bogus], says: /^fleetserve: .*'bogus' not declared/ },
+    { args: ['--config', bogus], says: /^fleetserve: bogus: unknown key in .*bogus\.json \(fleetserve --help lists the keys\)$/ },
     { args: ['--config', badRule], says: /^fleetserve: .*headers.*Bad Name/ },
     { args: ['--config', notJson], says: /^fleetserve: config: .*not valid JSON/ },
     { args: ['--health-path', 'healthz'], says: /^fleetserve: healthPath: must be "" \(off\) or a path starting with "\/"/ },

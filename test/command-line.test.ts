@@ -1,6 +1,6 @@
 /** The command-line reader both bins share (src/command-line.ts), with plain argv arrays. */
 import t from 'tap';
-import { CommandLineError, readCommandLine, type CommandLine, type OptionTable } from '../src/command-line';
+import { BOOLEAN_WORDS, booleanWord, CommandLineError, readCommandLine, type CommandLine, type OptionTable } from '../src/command-line';
 
 const TABLE: OptionTable = {
   output: { takesValue: true, short: 'o' },
@@ -85,3 +85,44 @@ t.test('mistakes: one line each, naming the option as typed', async (t) => {
   t.equal(new CommandLineError('unknown-option', '-v', 'a hint').message, 'a hint', 'a bin may word a problem itself');
   t.equal(new CommandLineError('unexpected-positional', 'b').message, 'unexpected argument "b"');
 });
+
+t.test('a boolean setting: alone true, --no-NAME false, a value after "=" or as a boolean next word', async (t) => {
+  const table: OptionTable = { listing: { takesValue: false, boolean: true }, spa: { takesValue: false, boolean: true }, host: { takesValue: true, short: 'a' } };
+  const uses = (argv: string[]) => {
+    const r = readCommandLine(argv, table);
+    if (r.kind !== 'options') throw new Error(r.kind);
+    return { options: r.options.map((o) => [o.rawName, o.value, o.inline]), positionals: r.positionals };
+  };
+  t.same(uses(['mysite', '--listing', '-a', '127.0.0.1']), { options: [['--listing', 'true', false], ['-a', '127.0.0.1', false]], positionals: ['mysite'] }, 'alone, before another option');
+  t.same(uses(['--listing', '--spa']).options, [['--listing', 'true', false], ['--spa', 'true', false]], 'two in a row');
+  t.same(uses(['--listing']).options, [['--listing', 'true', false]], 'last on the line');
+  t.same(uses(['--no-listing', 'x']), { options: [['--no-listing', 'false', false]], positionals: ['x'] }, '--no-NAME is false and takes no word');
+  t.same(uses(['--listing=false', 'true']), { options: [['--listing', 'false', true]], positionals: ['true'] }, 'after "=": the value; the next word is left alone');
+  t.same(uses(['--listing=maybe']).options, [['--listing', 'maybe', true]], 'any word after "=" (the bin judges it)');
+  for (const word of ['true', 'false', '1', '0', 'yes', 'no', 'on', 'off', 'TRUE', 'Off']) {
+    t.same(uses(['--listing', word, 'dir']), { options: [['--listing', word, false]], positionals: ['dir'] }, `the next word ${word} is the value`);
+  }
+  t.same(uses(['--listing', 'public']), { options: [['--listing', 'true', false]], positionals: ['public'] }, 'any other next word is a positional');
+  t.same(uses(['--listing', '--', 'true']), { options: [['--listing', 'true', false]], positionals: ['true'] }, 'after --, "true" is a positional');
+  t.same(uses(['--listing', '']), { options: [['--listing', 'true', false]], positionals: [''] }, 'an empty word is not a boolean word');
+  t.equal(problemOfTable(['--no-listing=yes'], table), 'unexpected-value --no-listing: option --no-listing takes no value');
+  t.equal(problemOfTable(['--no-host'], table), 'unknown-option --no-host: unknown option --no-host', 'only boolean settings have a --no- form');
+  t.equal(problemOfTable(['--no-pipeline'], TABLE), 'unknown-option --no-pipeline: unknown option --no-pipeline', 'nor do plain flags (the client\'s)');
+  t.same(words(['--pipeline', 'true']), { options: [['pipeline', undefined]], positionals: ['true'] }, 'a plain flag never takes a word');
+});
+
+t.test('boolean words', async (t) => {
+  t.same(BOOLEAN_WORDS, ['true', '1', 'yes', 'on', 'false', '0', 'no', 'off']);
+  t.same(['TRUE', ' on ', 'Yes', '1', 'off', '0', 'No', 'FALSE'].map(booleanWord), [true, true, true, true, false, false, false, false]);
+  t.same(['', 'maybe', '2', 'y', 'enabled'].map(booleanWord), [undefined, undefined, undefined, undefined, undefined]);
+});
+
+function problemOfTable(argv: string[], table: OptionTable): string {
+  try {
+    readCommandLine(argv, table);
+  } catch (err) {
+    if (err instanceof CommandLineError) return `${err.problem} ${err.word}: ${err.message}`;
+    throw err;
+  }
+  return 'no error';
+}

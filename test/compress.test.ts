@@ -241,7 +241,7 @@ t.test('config: compression and clean-URL keys from defaults, env and flags', (t
   t.same([e.compress, e.compressMinBytes, e.compressMaxBytes, e.compressBrotliQuality, e.cleanUrls], [false, 10, 20, 4, true], 'env');
   const f = run(['--compress', 'false', '--compress-brotli-quality', '0', '--clean-urls', 'true'], { FLEETSERVE_COMPRESS: 'true' });
   t.same([f.compress, f.compressBrotliQuality, f.cleanUrls], [false, 0, true], 'flags win over env');
-  for (const bad of [['--compress-brotli-quality', '12'], ['--compress-brotli-quality', '-1'], ['--compress-brotli-quality', '9.5'], ['--compress', 'maybe'], ['--compress-min-bytes', 'x'], ['--clean-urls', '2']]) {
+  for (const bad of [['--compress-brotli-quality', '12'], ['--compress-brotli-quality', '-1'], ['--compress-brotli-quality', '9.5'], ['--compress=maybe'], ['--compress-min-bytes', 'x'], ['--clean-urls=2']]) {
     t.throws(() => run(bad), ConfigError, bad.join(' '));
   }
   t.end();

@@ -1,30 +1,11 @@
 // Unit tests of loadConfig (src/config.ts), always with explicit argv, env and cwd: the test
 // runner's own process.argv / process.env must never reach the configuration.
 import t from 'tap';
-import type { Test } from 'tap';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../src/config';
-import { errorOf, run } from './fixtures/config';
-
-/** A temporary working directory holding ./site (the default root). Paths are realpath'd. */
-function sandbox(t: Test): { cwd: string; site: string; write(name: string, text: string): string } {
-  const cwd = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'fleetserve-cfg-')));
-  t.teardown(() => fs.rmSync(cwd, { recursive: true, force: true }));
-  const site = path.join(cwd, 'site');
-  fs.mkdirSync(site);
-  return {
-    cwd,
-    site,
-    write(name, text) {
-      const p = path.join(cwd, name);
-      fs.mkdirSync(path.dirname(p), { recursive: true });
-      fs.writeFileSync(p, text);
-      return p;
-    },
-  };
-}
+import { errorOf, run, sandbox } from './fixtures/config';
 
 /** The resolved root, or the error message (so a failure shows what happened). */
 function rootOrError(argv: string[], cwd: string): string {
@@ -190,20 +171,19 @@ t.test('positional directory and --root together are refused', async (t) => {
 t.test('an unknown key in the JSON file is refused by name', async (t) => {
   const { cwd, write } = sandbox(t);
   write('c.json', JSON.stringify({ port: 1234, prot: 1 }));
-  const e = errorOf(['--config', 'c.json'], {}, cwd);
-  t.match(e, /prot/);
+  t.equal(errorOf(['--config', 'c.json'], {}, cwd), `prot: unknown key in ${path.join(cwd, 'c.json')} (did you mean port?)`);
   write('d.json', JSON.stringify({ drainTimeout: 5 }));
-  const e2 = errorOf([], { FLEETSERVE_CONFIG: 'd.json' }, cwd);
-  t.match(e2, /drainTimeout/);
+  t.equal(errorOf([], { FLEETSERVE_CONFIG: 'd.json' }, cwd), `drainTimeout: unknown key in ${path.join(cwd, 'd.json')} (did you mean drainTimeoutMs?)`);
 });
 
 t.test('bad values name their key (flag, env and file)', async (t) => {
   const { cwd, write } = sandbox(t);
-  const cases: { key: string; flag: string; env: string; values: string[]; fileValues: unknown[] }[] = [
+  const cases: { key: string; flag: string; env: string; values: string[]; fileValues: unknown[]; inline?: boolean }[] = [
     { key: 'port', flag: '--port', env: 'PORT', values: ['99999', 'abc', '-1', '65536'], fileValues: [99999, 'abc', -1, 1.5] },
     { key: 'workers', flag: '--workers', env: 'FLEETSERVE_WORKERS', values: ['-1', 'two', '1.5'], fileValues: [-1, 'two', 1.5] },
     { key: 'logLevel', flag: '--log-level', env: 'FLEETSERVE_LOG_LEVEL', values: ['loud'], fileValues: ['loud'] },
-    { key: 'accessLog', flag: '--access-log', env: 'FLEETSERVE_ACCESS_LOG', values: ['maybe'], fileValues: ['maybe', 2] },
+    // A true/false flag takes a non-boolean word only after "=" ("--access-log maybe" serves ./maybe).
+    { key: 'accessLog', flag: '--access-log', env: 'FLEETSERVE_ACCESS_LOG', values: ['maybe'], fileValues: ['maybe', 2], inline: true },
     { key: 'drainTimeoutMs', flag: '--drain-timeout-ms', env: 'FLEETSERVE_DRAIN_TIMEOUT_MS', values: ['0', 'soon', '-5'], fileValues: [0, 'soon'] },
     { key: 'keepAliveTimeoutMs', flag: '--keep-alive-timeout-ms', env: 'FLEETSERVE_KEEP_ALIVE_TIMEOUT_MS', values: ['0', 'x'], fileValues: [0] },
     { key: 'logPretty', flag: '--log-pretty', env: 'FLEETSERVE_LOG_PRETTY', values: ['sometimes'], fileValues: ['sometimes'] },
@@ -212,7 +192,7 @@ t.test('bad values name their key (flag, env and file)', async (t) => {
   let n = 0;
   for (const c of cases) {
     for (const v of c.values) {
-      t.match(errorOf([c.flag, v], {}, cwd), keyRe(c.key), `${c.flag} ${JSON.stringify(v)} names ${c.key}`);
+      t.match(errorOf(c.inline ? [`${c.flag}=${v}`] : [c.flag, v], {}, cwd), keyRe(c.key), `${c.flag} ${JSON.stringify(v)} names ${c.key}`);
       t.match(errorOf([], { [c.env]: v }, cwd), keyRe(c.key), `${c.env}=${JSON.stringify(v)} names ${c.key}`);
     }
     for (const v of c.fileValues) {
@@ -242,6 +222,56 @@ t.test('boolean spellings', async (t) => {
   const { cwd } = sandbox(t);
   for (const v of ['false', 'FALSE', '0', 'no', 'off']) t.equal(run(['--access-log', v], {}, cwd).accessLog, false, v);
   for (const v of ['true', '1', 'yes', 'on']) t.equal(run([], { FLEETSERVE_ACCESS_LOG: v }, cwd).accessLog, true, v);
+});
+
+t.test('boolean flags: alone true, --no-KEY false, a next word only when it is a boolean word', async (t) => {
+  const { cwd } = sandbox(t);
+  const mysite = path.join(cwd, 'mysite');
+  fs.mkdirSync(mysite);
+  let c = run(['mysite', '--listing', '-a', '127.0.0.1'], {}, cwd);
+  t.same([c.root, c.listing, c.host], [mysite, true, '127.0.0.1'], 'fleetserve mysite --listing -a 127.0.0.1');
+  c = run(['--listing', '--spa'], {}, cwd);
+  t.same([c.listing, c.spa], [true, true], '--listing --spa');
+  t.equal(run(['--no-listing'], { FLEETSERVE_LISTING: 'true' }, cwd).listing, false, '--no-listing beats env');
+  t.equal(run(['--listing', 'true'], {}, cwd).listing, true, '--listing true');
+  t.equal(run(['--listing=false'], {}, cwd).listing, false, '--listing=false');
+  t.equal(run(['--listing', '0'], {}, cwd).listing, false, '--listing 0');
+  t.equal(run(['--listing', '--no-listing'], {}, cwd).listing, false, 'the last one wins');
+  c = run(['--no-access-log', '--no-compress', '--precompressed', 'off', '--clean-urls', 'mysite'], {}, cwd);
+  t.same([c.accessLog, c.compress, c.precompressed, c.cleanUrls, c.root], [false, false, false, true, mysite], 'every strict-boolean key, before a directory');
+  t.equal(run(['--log-pretty', 'false'], {}, cwd).logPretty, 'false', 'logPretty (auto/true/false) still takes its value');
+  t.equal(errorOf(['--log-pretty'], {}, cwd), 'option --log-pretty needs a value');
+  t.equal(run(['-p', '8080'], {}, cwd).port, 8080, 'value flags unchanged');
+  // A directory named "true" next to a boolean flag: the word is the value; ./true is the directory.
+  fs.mkdirSync(path.join(cwd, 'true'));
+  c = run(['--listing', 'true'], {}, cwd);
+  t.same([c.listing, c.root], [true, path.join(cwd, 'site')], '--listing true: the value, not the directory');
+  c = run(['--listing', './true'], {}, cwd);
+  t.same([c.listing, c.root], [true, path.join(cwd, 'true')], '--listing ./true: the directory');
+  t.equal(
+    errorOf(['--access-log', 'maybe'], {}, cwd),
+    `root: ${path.join(cwd, 'maybe')} does not exist (after --access-log, "maybe" is read as the directory: --access-log takes only true/false, 1/0, yes/no or on/off as its next word)`,
+  );
+  t.equal(errorOf(['--access-log=maybe'], {}, cwd), 'accessLog: must be true or false (or 1/0, yes/no, on/off): value was "maybe"');
+  t.equal(errorOf(['--no-listing=yes'], {}, cwd), 'option --no-listing takes no value');
+});
+
+t.test('booleans in the JSON file: true/false, 1/0 and the words, as the README says', async (t) => {
+  const { cwd, write } = sandbox(t);
+  const cases: [unknown, boolean][] = [[true, true], [false, false], [1, true], [0, false], ['yes', true], ['no', false], ['on', true], ['OFF', false], ['1', true]];
+  for (const [value, expected] of cases) {
+    write('b.json', JSON.stringify({ listing: value, accessLog: !expected }));
+    const c = run(['--config', 'b.json'], {}, cwd);
+    t.same([c.listing, c.accessLog], [expected, !expected], `"listing": ${JSON.stringify(value)}`);
+  }
+  for (const [value, expected] of [[true, 'true'], [false, 'false'], [0, 'false'], ['auto', 'auto']] as const) {
+    write('p.json', JSON.stringify({ logPretty: value }));
+    t.equal(run(['--config', 'p.json'], {}, cwd).logPretty, expected, `"logPretty": ${JSON.stringify(value)}`);
+  }
+  for (const value of [2, -1, 0.5, 'maybe', '', null]) {
+    write('bad.json', JSON.stringify({ spa: value }));
+    t.match(errorOf(['--config', 'bad.json'], {}, cwd), /^spa: must be true or false \(or 1\/0, yes\/no, on\/off\)/, `"spa": ${JSON.stringify(value)} is refused`);
+  }
 });
 
 t.test('root must be an existing directory', async (t) => {
@@ -286,7 +316,8 @@ t.test('short flags: -p PORT and -a HOST as http-server has them; -V version; -v
   t.equal(loadConfig(['--version'], {}, cwd).kind, 'version');
   t.equal(loadConfig(['-h'], {}, cwd).kind, 'help');
   t.equal(errorOf(['-v'], {}, cwd), 'unknown option -v (the version is -V; more logs: --log-level debug)');
-  t.match(errorOf(['-x'], {}, cwd), /unknown option -x .*-p -a/);
+  t.equal(errorOf(['-x'], {}, cwd), 'unknown option -x (see --help)');
+  t.equal(errorOf(['-P', '80'], {}, cwd), 'unknown option -P (did you mean -p?)', 'a letter in the wrong case');
 });
 
 t.test('config file problems', async (t) => {
@@ -341,6 +372,10 @@ t.test('--help lists every key with its flag, env var and default', async (t) =>
     if (defaults[key]) t.match(line, defaults[key]!, `${key}: default value`);
   }
   t.match(r.text, /--help/);
+  t.match(r.text, /^ {2}--listing, --no-listing {2}\(env FLEETSERVE_LISTING, /m, 'a boolean key with its --no- form');
+  t.match(r.text, /^ {2}--access-log, --no-access-log {2}/m);
+  t.match(r.text, /^ {2}--port, -p {2}/m, 'a value key without one');
+  t.notMatch(r.text, /--no-(port|log-pretty|root)\b/);
 });
 
 t.test('maxConnections: default, env, flag, and refused values', async (t) => {

@@ -45,7 +45,7 @@ t.test('CLI: a bad configuration exits 2 with one line on stderr naming the key'
     { args: ['--port', 'abc'], key: /\bport\b/ },
     { args: ['--workers', '-1'], key: /\bworkers\b/ },
     { args: [], env: { FLEETSERVE_LOG_LEVEL: 'loud' }, key: /\blogLevel\b/ },
-    { args: ['--access-log', 'maybe'], key: /\baccessLog\b/ },
+    { args: ['--access-log=maybe'], key: /\baccessLog\b/ },
     { args: ['--root', '/nonexistent/fleetserve-test-root'], key: /\broot\b.*does not exist/ },
     { args: ['--prot', '80'], key: /--prot\b/ },
   ];

@@ -2,6 +2,7 @@
 // key, links only to headings that exist, and quotes messages exactly as the programs print them.
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import MarkdownIt from 'markdown-it';
 import t from 'tap';
@@ -79,7 +80,10 @@ t.test('nothing outside the repository, every config key documented', (t) => {
   for (const [, name] of text.matchAll(/npm run ([\w:-]+)/g)) t.ok(scripts[name!], `npm run ${name} exists`);
   for (const [, file] of text.matchAll(/`((?:scripts|config|src|test)\/[\w./-]+\.\w+)`/g)) t.ok(fs.existsSync(path.join(PROJECT, file!)), `${file} exists`);
   const help = helpText();
-  for (const m of help.matchAll(/^ {2}--([\w-]+)(?:, (-\w))? {2}\(env (\w+), key "(\w+)"/gm)) {
+  const listed = [...help.matchAll(/^ {2}--([\w-]+)(?:, --no-[\w-]+)?(?:, (-\w))? {2}\(env (\w+), key "(\w+)"/gm)];
+  const keys = Object.keys((loadConfig([], {}, PROJECT) as { config: object }).config);
+  t.same(listed.map((m) => m[4]).sort(), keys.sort(), 'the help lists every key (booleans with their --no- form)');
+  for (const m of listed) {
     const [, flag, short, env, key] = m;
     const row = lines.find((l) => l.startsWith(`| \`${key}\` |`));
     t.ok(row, `a table row for ${key}`);
@@ -106,6 +110,17 @@ function configError(argv: string[], cwd = PROJECT): string {
   }
 }
 
+/** The error for a JSON file holding `data`, as if the file were `shownDir/name`. */
+function fileError(data: object, shownDir: string, name: string): string {
+  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'fleetserve-readme-')));
+  try {
+    fs.writeFileSync(path.join(dir, name), JSON.stringify(data));
+    return configError(['--config', path.join(dir, name)]).replaceAll(dir, shownDir);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 t.test('quoted server messages are the ones it prints', async (t) => {
   const errno = (code: string) => Object.assign(new Error(code), { code });
   t.equal(quoted('fleetserve: port 6789'), `fleetserve: ${describeListenError(errno('EADDRINUSE'), '0.0.0.0', 6789)}`);
@@ -114,6 +129,12 @@ t.test('quoted server messages are the ones it prints', async (t) => {
   t.equal(quoted('fleetserve: port: '), configError(['--port', '99999']));
   t.equal(quoted('fleetserve: root: '), configError(['--root', 'public'], '/home/me'));
   t.equal(quoted('fleetserve: unknown option -v'), configError(['-v']));
+  t.equal(quoted('fleetserve: unknown option --prot'), configError(['--prot', '80']));
+  t.equal(quoted('fleetserve: lisitng: '), fileError({ lisitng: true }, '/etc', 'fleetserve.json'));
+  t.equal(quoted('fleetserve: root: /etc/'), fileError({ root: 'public' }, '/etc', 'fleetserve.json'));
+  t.equal(quoted('fleetserve: root: /srv/www'), configError(['--config', 'config/production.json']).replaceAll(PROJECT, '/home/me/fleetserve'));
+  const reload = JSON.parse(lines.find((l) => l.includes('"reload failed: ')) ?? '{}') as { reason?: string };
+  t.equal(`fleetserve: ${reload.reason}`, fileError({ headres: [] }, '/home/me', 'fleetserve.json'), 'the reload example\'s reason');
   t.match(text, `INFO: ${(loadConfig([], {}, PROJECT) as { rootChoice?: string }).rootChoice}\n`, 'the root note, as logged from a checkout');
 
   // The start-up line, JSON and pretty, for a machine whose one network address is 192.0.2.2.
