@@ -48,8 +48,8 @@ t.test('a bad trustedProxies entry is a configuration error that names it', (t) 
     [['--trusted-proxies', '["10.0.0.1"'], 'trustedProxies: starts with "[" but is not a JSON array of strings: value was "[\\"10.0.0.1\\""'],
   ];
   for (const [argv, line] of cases) t.equal(errorOf(argv, {}, cwd), line, argv.join(' '));
-  t.equal(errorOf([], { FLEETSERVE_TRUSTED_PROXIES: '10.0.0.1;10.0.0.2' }, cwd), 'trustedProxies: "10.0.0.1;10.0.0.2" is not an IP address or CIDR range (like 10.0.0.0/8, 192.0.2.7 or 2001:db8::/32): value was ["10.0.0.1;10.0.0.2"]', 'env');
-  t.equal(errorOf(['--proxy-protocol', 'maybe'], {}, cwd), 'proxyProtocol: must be true or false: value was "maybe"');
+  t.equal(errorOf([], { FLEETSERVE_TRUSTED_PROXIES: '10.0.0.1;10.0.0.2' }, cwd), 'trustedProxies: "10.0.0.1;10.0.0.2" is not an IP address or CIDR range (like 10.0.0.0/8, 192.0.2.7 or 2001:db8::/32): value was ["10.0.0.1;10.0.0.2"] (from FLEETSERVE_TRUSTED_PROXIES)', 'env');
+  t.equal(errorOf(['--proxy-protocol=maybe'], {}, cwd), 'proxyProtocol: must be true or false (or 1/0, yes/no, on/off): value was "maybe"');
   t.equal(errorOf(['--proxy-protocol-timeout-ms', '0'], {}, cwd), 'proxyProtocolTimeoutMs: must be a whole number ≥ 1');
   t.end();
 });
