@@ -16,6 +16,7 @@ import path from 'node:path';
 import { CommandLineError } from './command-line';
 import { ConfigError } from './errors';
 import { compileHeaderRules, type HeaderRule } from './http/cache-policy';
+import { BUILD_TOOLS_ENTRY, compileImmutablePaths } from './http/immutable-paths';
 import { readServerArgs, SHORT_FLAGS, type KeyFlag, type ServerArgs } from './server-args';
 
 export type LogPretty = 'auto' | 'true' | 'false';
@@ -42,6 +43,7 @@ export interface Config {
   metricsPort: number;
   cacheControl: string;
   immutableCacheControl: string;
+  immutablePaths: string[];
   headers: HeaderRule[];
   dotfiles: 'ignore' | 'allow' | 'deny';
   symlinks: 'follow' | 'inside-root' | 'deny';
@@ -68,6 +70,21 @@ export { ConfigError };
 
 const TRUE_WORDS = new Set(['true', '1', 'yes', 'on']);
 const FALSE_WORDS = new Set(['false', '0', 'no', 'off']);
+
+/**
+ * A JSON array given as text (env, flag) is parsed; anything else is left as it is, so
+ * validate() names it (an object would be taken by convict for nested keys).
+ */
+function parseJsonArray(v: unknown): unknown {
+  if (typeof v !== 'string') return v;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(v);
+  } catch {
+    return v;
+  }
+  return Array.isArray(parsed) ? parsed : v;
+}
 
 function toStrictBoolean(v: unknown): unknown {
   if (typeof v === 'boolean') return v;
@@ -157,6 +174,13 @@ convict.addFormats({
         return v;
       }
     },
+  },
+  'immutable-paths': {
+    validate(v: unknown) {
+      if (!Array.isArray(v)) throw new Error(`must be an array of globs and "${BUILD_TOOLS_ENTRY}", e.g. ["${BUILD_TOOLS_ENTRY}", "/fonts/**"]`);
+      compileImmutablePaths(v); // throws with the bad entry named
+    },
+    coerce: parseJsonArray,
   },
 });
 
@@ -297,11 +321,18 @@ const SCHEMA = {
     arg: 'cache-control',
   },
   immutableCacheControl: {
-    doc: 'Cache-Control for files whose names carry a content hash (app.3f9a1c2e.js); "" treats them like any file.',
+    doc: 'Cache-Control for files at immutablePaths (build outputs with a content hash in their name); "" treats them like any file.',
     format: String,
     default: 'public, max-age=31536000, immutable',
     env: 'FLEETSERVE_IMMUTABLE_CACHE_CONTROL',
     arg: 'immutable-cache-control',
+  },
+  immutablePaths: {
+    doc: `Which URL paths get immutableCacheControl: globs over the path, and "${BUILD_TOOLS_ENTRY}" for the names webpack, Rollup, Parcel, esbuild, Vite, Next.js and SvelteKit give their output (see the README for the exact rule); ["${BUILD_TOOLS_ENTRY}", "/fonts/**"] adds a directory, [] turns it off (JSON in env/flag).`,
+    format: 'immutable-paths',
+    default: [BUILD_TOOLS_ENTRY] as string[],
+    env: 'FLEETSERVE_IMMUTABLE_PATHS',
+    arg: 'immutable-paths',
   },
   headers: {
     doc: 'Extra response headers by path glob, e.g. [{"glob": "/assets/**", "headers": {"Access-Control-Allow-Origin": "*"}}] (JSON in env/flag).',

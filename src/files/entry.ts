@@ -5,9 +5,9 @@
  * rules) is here too: it happens once per file version, never per request.
  */
 import type fs from 'node:fs';
-import path from 'node:path';
 import mime from 'mime-types';
-import { isContentHashedName, type HeaderRuleMatcher } from '../http/cache-policy';
+import type { HeaderRuleMatcher } from '../http/cache-policy';
+import type { ImmutableMatcher } from '../http/immutable-paths';
 import type { Coding } from '../http/negotiate';
 import { fieldLine, okHeaderLines, type FileFieldValues, SERVER_HEADERS, validatorLines } from '../http/respond';
 import { FileChangedError } from '../errors';
@@ -72,6 +72,8 @@ export function contentTypeOf(filePath: string): string {
 export interface FileHeaderPolicy {
   cacheControl: string;
   immutableCacheControl: string;
+  /** `immutablePaths`, compiled: which URL paths get `immutableCacheControl`. */
+  isImmutable: ImmutableMatcher;
   headersFor: HeaderRuleMatcher;
 }
 
@@ -87,10 +89,9 @@ export interface FileFields extends FileFieldValues {
  * refused when the configuration is loaded (cache-policy.ts).
  */
 export function fileFields(policy: FileHeaderPolicy, filePath: string, urlPath: string): FileFields {
-  const base = path.posix.basename(urlPath);
   const f: FileFields = {
     contentType: contentTypeOf(filePath),
-    cacheControl: policy.immutableCacheControl && isContentHashedName(base) ? policy.immutableCacheControl : policy.cacheControl,
+    cacheControl: policy.immutableCacheControl && policy.isImmutable(urlPath) ? policy.immutableCacheControl : policy.cacheControl,
     vary: '',
     nosniff: SERVER_HEADERS,
     configured: '',

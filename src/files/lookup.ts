@@ -14,13 +14,14 @@ import type { Config } from '../config';
 import type { Logger } from '../logger';
 import { FileChangedError, isOutOfDescriptors, statusForError } from '../errors';
 import { compileHeaderRules, type HeaderRuleMatcher } from '../http/cache-policy';
+import { compileImmutablePaths } from '../http/immutable-paths';
 import { chooseEncoding, CODING_EXTENSION, CODING_PREFERENCE, type Coding } from '../http/negotiate';
 import { errorPage, fileHeaderLines } from '../http/respond';
 import { LruCache, type Representation } from './cache';
 import { cleanUrl, encodePathSegments } from './clean-urls';
 import { isCompressibleType } from './compress';
 import { CompressedStore, type CompressedSet } from './compressed-store';
-import { fileFields, prepared, readRepresentation, ruleLinesFor, type Entry, type FileEntry, type ListingEntry, type RefusalEntry } from './entry';
+import { fileFields, prepared, type FileHeaderPolicy, readRepresentation, ruleLinesFor, type Entry, type FileEntry, type ListingEntry, type RefusalEntry } from './entry';
 import { readListing, type ListingItem, type ListingSort } from './listing';
 import { resolveRequestPath } from './resolve';
 import { statUnderPolicy, type FoundPath } from './symlink-policy';
@@ -43,6 +44,7 @@ export type LookupConfig = Pick<
   | 'cleanUrls'
   | 'cacheControl'
   | 'immutableCacheControl'
+  | 'immutablePaths'
   | 'headers'
   | 'cacheMaxEntries'
   | 'cacheMaxBytes'
@@ -56,6 +58,7 @@ export class FileLookup {
   private readonly compressed: CompressedStore;
   private readonly inFlight = new Map<string, Promise<Entry>>();
   private readonly headersFor: HeaderRuleMatcher;
+  private readonly fieldPolicy: FileHeaderPolicy;
 
   constructor(
     private readonly config: LookupConfig,
@@ -64,6 +67,12 @@ export class FileLookup {
     this.cache = new LruCache<Entry | CompressedSet>({ maxEntries: config.cacheMaxEntries, maxBytes: config.cacheMaxBytes });
     this.compressed = new CompressedStore(this.cache, { brotliQuality: config.compressBrotliQuality }, log);
     this.headersFor = compileHeaderRules(config.headers);
+    this.fieldPolicy = {
+      cacheControl: config.cacheControl,
+      immutableCacheControl: config.immutableCacheControl,
+      isImmutable: compileImmutablePaths(config.immutablePaths),
+      headersFor: this.headersFor,
+    };
   }
 
   /** Entries and body bytes held in the file cache now. */
@@ -269,7 +278,7 @@ export class FileLookup {
           if (sib !== null) variants.push(await readRepresentation(sib.real, sib.st, coding, prev?.variants.find((v) => v.path === sib.real), config.cacheMaxFileBytes));
         }
       }
-      const fields = fileFields({ cacheControl: config.cacheControl, immutableCacheControl: config.immutableCacheControl, headersFor: this.headersFor }, filePath, urlPath);
+      const fields = fileFields(this.fieldPolicy, filePath, urlPath);
       // A ready-made sibling wins: a file that has one is served as the site ships it.
       const compressKey =
         config.compress && variants.length === 0 && rep.size >= config.compressMinBytes && rep.size <= config.compressMaxBytes && isCompressibleType(fields.contentType)
