@@ -49,7 +49,7 @@ async function main() {
     {
       root, dotfiles: 'ignore', symlinks: 'inside-root', listing: false, spa: false, precompressed: true, maxRanges: 16,
       compress: true, compressMinBytes: 1024, compressMaxBytes: 4 << 20, compressBrotliQuality: 11, cleanUrls: false,
-      cacheControl: 'public, max-age=0, must-revalidate', immutableCacheControl: 'public, max-age=31536000, immutable', headers: [],
+      cacheControl: 'public, max-age=0, must-revalidate', immutableCacheControl: 'public, max-age=31536000, immutable', immutablePaths: ['@build-tools'], headers: [],
       cacheMaxEntries: 1000, cacheMaxBytes: 1 << 26, cacheMaxFileBytes: 1 << 18, cacheValidMs: 3_600_000,
     },
     pino({ level: 'silent' }),

@@ -363,7 +363,7 @@ const SCHEMA = {
     arg: 'listing',
   },
   spa: {
-    doc: 'Single-page-app fallback: unknown paths without a file extension get /index.html.',
+    doc: 'Single-page-app fallback: a missing path whose Accept prefers text/html (a browser navigation) gets /index.html, with Vary: Accept; missing assets stay 404.',
     format: 'strict-boolean',
     default: false,
     env: 'FLEETSERVE_SPA',

@@ -19,7 +19,7 @@ import { renderListing, parseListingQuery } from './files/listing';
 import { FileLookup, type LookupConfig } from './files/lookup';
 import { OpenFile } from './files/stream';
 import { decideFile, decideMethod, PLAIN_GET, type Decision } from './http/decide';
-import { prefersJson } from './http/negotiate';
+import { prefersHtml, prefersJson } from './http/negotiate';
 import { makeBoundary, multipartByteranges } from './http/range';
 import {
   dateEpoch,
@@ -105,8 +105,19 @@ export class StaticHandler {
       case 'listing':
         return this.answerListing(req, entry);
       case 'refuse':
-        return this.answerRefusal(req, entry);
+        return entry.spaFallback && prefersHtml(req.headers.accept) ? this.answerSpa(req, entry, retried) : this.answerRefusal(req, entry);
     }
+  }
+
+  /**
+   * A missing path asked for by a browser's navigation (Accept prefers HTML): the SPA's
+   * index.html, or the path's own 404 when there is none. Both say `Vary: Accept`.
+   */
+  private answerSpa(req: Request, missing: RefusalEntry, retried: boolean): Reply | Promise<Reply> {
+    const answer = (index: Entry) => (index.kind === 'file' ? this.answerFile(req, index, retried) : this.answerRefusal(req, missing));
+    const index = this.files.spaIndex();
+    if (!(index instanceof Promise)) return answer(index);
+    return index.then(answer, (err) => this.replyToTransientOrRethrow(err));
   }
 
   private answerFile(req: Request, entry: FileEntry, retried: boolean): Reply | Promise<Reply> {
