@@ -16,6 +16,7 @@ import path from 'node:path';
 import { CommandLineError } from './command-line';
 import { ConfigError } from './errors';
 import { compileHeaderRules, type HeaderRule } from './http/cache-policy';
+import { corsOriginsProblem, corsRuleConflict } from './http/cors';
 import { BUILD_TOOLS_ENTRY, compileImmutablePaths } from './http/immutable-paths';
 import { readServerArgs, SHORT_FLAGS, type KeyFlag, type ServerArgs } from './server-args';
 
@@ -49,6 +50,8 @@ export interface Config {
   symlinks: 'follow' | 'inside-root' | 'deny';
   listing: boolean;
   spa: boolean;
+  cors: boolean;
+  corsOrigins: string[];
   precompressed: boolean;
   compress: boolean;
   compressMinBytes: number;
@@ -179,6 +182,13 @@ convict.addFormats({
     validate(v: unknown) {
       if (!Array.isArray(v)) throw new Error(`must be an array of globs and "${BUILD_TOOLS_ENTRY}", e.g. ["${BUILD_TOOLS_ENTRY}", "/fonts/**"]`);
       compileImmutablePaths(v); // throws with the bad entry named
+    },
+    coerce: parseJsonArray,
+  },
+  'cors-origins': {
+    validate(v: unknown) {
+      const problem = corsOriginsProblem(v);
+      if (problem !== null) throw new Error(problem);
     },
     coerce: parseJsonArray,
   },
@@ -368,6 +378,20 @@ const SCHEMA = {
     default: false,
     env: 'FLEETSERVE_SPA',
     arg: 'spa',
+  },
+  cors: {
+    doc: 'CORS: Access-Control-Allow-Origin on every response (* or an origin of corsOrigins), and preflights (OPTIONS) answered for GET, HEAD and any requested headers.',
+    format: 'strict-boolean',
+    default: false,
+    env: 'FLEETSERVE_CORS',
+    arg: 'cors',
+  },
+  corsOrigins: {
+    doc: 'With cors: the origins allowed to read responses (scheme://host[:port]), each echoed with Vary: Origin; [] allows every origin (*). JSON in env/flag.',
+    format: 'cors-origins',
+    default: [] as string[],
+    env: 'FLEETSERVE_CORS_ORIGINS',
+    arg: 'cors-origins',
   },
   precompressed: {
     doc: 'Serve x.br / x.zst / x.gz siblings of x to clients that accept them.',
@@ -599,6 +623,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, cwd:
     throw new ConfigError(`root: ${root} does not exist (pass a directory: fleetserve ./public)`);
   }
   if (!st.isDirectory()) throw new ConfigError(`root: ${root} is not a directory (pass a directory: fleetserve ./public)`);
+  const corsConflict = values.cors ? corsRuleConflict(values.headers) : null;
+  if (corsConflict !== null) throw new ConfigError(`headers: ${corsConflict}`);
   if (values.metricsPort !== 0 && values.metricsPort === values.port) {
     throw new ConfigError(`metricsPort: ${values.metricsPort} is the public port; metrics need a port of their own`);
   }

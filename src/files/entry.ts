@@ -80,6 +80,10 @@ export interface FileHeaderPolicy {
   /** `immutablePaths`, compiled: which URL paths get `immutableCacheControl`. */
   isImmutable: ImmutableMatcher;
   headersFor: HeaderRuleMatcher;
+  /** The CORS lines every response carries whatever the request ("" with CORS off or a list of origins). */
+  corsLines: string;
+  /** "Origin" with a list of CORS origins, else "". */
+  corsVary: string;
 }
 
 /** A file's fields at one URL after the configured header rules, before Vary: Accept-Encoding is known. */
@@ -98,9 +102,9 @@ export function fileFields(policy: FileHeaderPolicy, filePath: string, urlPath: 
   const f: FileFields = {
     contentType: contentTypeOf(filePath),
     cacheControl: policy.immutableCacheControl && policy.isImmutable(urlPath) ? policy.immutableCacheControl : policy.cacheControl,
-    vary,
+    vary: vary === '' || policy.corsVary === '' ? vary + policy.corsVary : `${vary}, ${policy.corsVary}`,
     nosniff: SERVER_HEADERS,
-    configured: '',
+    configured: policy.corsLines,
   };
   for (const [name, value] of policy.headersFor(urlPath)) {
     const lower = name.toLowerCase();

@@ -14,6 +14,7 @@ import type { Config } from '../config';
 import type { Logger } from '../logger';
 import { FileChangedError, isOutOfDescriptors, statusForError } from '../errors';
 import { compileHeaderRules, type HeaderRuleMatcher } from '../http/cache-policy';
+import { corsPolicy } from '../http/cors';
 import { compileImmutablePaths } from '../http/immutable-paths';
 import { chooseEncoding, CODING_EXTENSION, CODING_PREFERENCE, type Coding } from '../http/negotiate';
 import { errorPage, fileHeaderLines } from '../http/respond';
@@ -42,6 +43,8 @@ export type LookupConfig = Pick<
   | 'symlinks'
   | 'listing'
   | 'spa'
+  | 'cors'
+  | 'corsOrigins'
   | 'precompressed'
   | 'compress'
   | 'compressMinBytes'
@@ -73,11 +76,16 @@ export class FileLookup {
     this.cache = new LruCache<Entry | CompressedSet>({ maxEntries: config.cacheMaxEntries, maxBytes: config.cacheMaxBytes });
     this.compressed = new CompressedStore(this.cache, { brotliQuality: config.compressBrotliQuality }, log);
     this.headersFor = compileHeaderRules(config.headers);
+    const cors = corsPolicy(config);
     this.fieldPolicy = {
       cacheControl: config.cacheControl,
       immutableCacheControl: config.immutableCacheControl,
       isImmutable: compileImmutablePaths(config.immutablePaths),
       headersFor: this.headersFor,
+      // The CORS fields that never depend on the request go into every file's head lines, so
+      // the precomputed plain-GET response carries them; the handler adds the rest per reply.
+      corsLines: cors?.fixedLines ?? '',
+      corsVary: cors?.vary ?? '',
     };
   }
 
