@@ -47,9 +47,9 @@ async function main() {
   fs.writeFileSync(path.join(root, 'style.css'), Array.from({ length: 400 }, (_, i) => `.c${i} { margin: ${i % 9}px; color: #${(i * 99991).toString(16).slice(-6).padStart(6, '0')}; }\n`).join(''));
   const handler = new StaticHandler(
     {
-      root, dotfiles: 'ignore', symlinks: 'inside-root', listing: false, spa: false, precompressed: true, maxRanges: 16,
+      root, dotfiles: 'ignore', symlinks: 'inside-root', listing: false, spa: false, cors: false, corsOrigins: [], precompressed: true, maxRanges: 16,
       compress: true, compressMinBytes: 1024, compressMaxBytes: 4 << 20, compressBrotliQuality: 11, cleanUrls: false,
-      cacheControl: 'public, max-age=0, must-revalidate', immutableCacheControl: 'public, max-age=31536000, immutable', headers: [],
+      cacheControl: 'public, max-age=0, must-revalidate', immutableCacheControl: 'public, max-age=31536000, immutable', immutablePaths: ['@build-tools'], headers: [],
       cacheMaxEntries: 1000, cacheMaxBytes: 1 << 26, cacheMaxFileBytes: 1 << 18, cacheValidMs: 3_600_000,
     },
     pino({ level: 'silent' }),

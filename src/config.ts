@@ -19,6 +19,8 @@ import { ConfigError } from './errors';
 import { compileHeaderRules, type HeaderRule } from './http/cache-policy';
 import { checkTrustedProxies, trustedProxiesFromText } from './http/trusted-proxies';
 import { nearestName } from './nearest-name';
+import { corsOriginsProblem, corsRuleConflict } from './http/cors';
+import { BUILD_TOOLS_ENTRY, compileImmutablePaths } from './http/immutable-paths';
 import { readServerArgs, SHORT_FLAGS, type KeyFlag, type ServerArgs } from './server-args';
 
 export type LogPretty = 'auto' | 'true' | 'false';
@@ -48,11 +50,14 @@ export interface Config {
   metricsPort: number;
   cacheControl: string;
   immutableCacheControl: string;
+  immutablePaths: string[];
   headers: HeaderRule[];
   dotfiles: 'ignore' | 'allow' | 'deny';
   symlinks: 'follow' | 'inside-root' | 'deny';
   listing: boolean;
   spa: boolean;
+  cors: boolean;
+  corsOrigins: string[];
   precompressed: boolean;
   compress: boolean;
   compressMinBytes: number;
@@ -71,6 +76,21 @@ export interface Config {
 /** A configuration problem: one line for the user, exit code 2. */
 // Defined with the other errors so that a worker can name it without loading convict.
 export { ConfigError };
+
+/**
+ * A JSON array given as text (env, flag) is parsed; anything else is left as it is, so
+ * validate() names it (an object would be taken by convict for nested keys).
+ */
+function parseJsonArray(v: unknown): unknown {
+  if (typeof v !== 'string') return v;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(v);
+  } catch {
+    return v;
+  }
+  return Array.isArray(parsed) ? parsed : v;
+}
 
 function toStrictBoolean(v: unknown): unknown {
   if (typeof v === 'boolean') return v;
@@ -161,6 +181,20 @@ convict.addFormats({
         return v;
       }
     },
+  },
+  'immutable-paths': {
+    validate(v: unknown) {
+      if (!Array.isArray(v)) throw new Error(`must be an array of globs and "${BUILD_TOOLS_ENTRY}", e.g. ["${BUILD_TOOLS_ENTRY}", "/fonts/**"]`);
+      compileImmutablePaths(v); // throws with the bad entry named
+    },
+    coerce: parseJsonArray,
+  },
+  'cors-origins': {
+    validate(v: unknown) {
+      const problem = corsOriginsProblem(v);
+      if (problem !== null) throw new Error(problem);
+    },
+    coerce: parseJsonArray,
   },
 });
 
@@ -322,11 +356,18 @@ const SCHEMA = {
     arg: 'cache-control',
   },
   immutableCacheControl: {
-    doc: 'Cache-Control for files whose names carry a content hash (app.3f9a1c2e.js); "" treats them like any file.',
+    doc: 'Cache-Control for files at immutablePaths (build outputs with a content hash in their name); "" treats them like any file.',
     format: String,
     default: 'public, max-age=31536000, immutable',
     env: 'FLEETSERVE_IMMUTABLE_CACHE_CONTROL',
     arg: 'immutable-cache-control',
+  },
+  immutablePaths: {
+    doc: `Which URL paths get immutableCacheControl: globs over the path, and "${BUILD_TOOLS_ENTRY}" for the names webpack, Rollup, Parcel, esbuild, Vite, Next.js and SvelteKit give their output (see the README for the exact rule); ["${BUILD_TOOLS_ENTRY}", "/fonts/**"] adds a directory, [] turns it off (JSON in env/flag).`,
+    format: 'immutable-paths',
+    default: [BUILD_TOOLS_ENTRY] as string[],
+    env: 'FLEETSERVE_IMMUTABLE_PATHS',
+    arg: 'immutable-paths',
   },
   headers: {
     doc: 'Extra response headers by path glob, e.g. [{"glob": "/assets/**", "headers": {"Access-Control-Allow-Origin": "*"}}] (JSON in env/flag).',
@@ -357,11 +398,25 @@ const SCHEMA = {
     arg: 'listing',
   },
   spa: {
-    doc: 'Single-page-app fallback: unknown paths without a file extension get /index.html.',
+    doc: 'Single-page-app fallback: a missing path whose Accept prefers text/html (a browser navigation) gets /index.html, with Vary: Accept; missing assets stay 404.',
     format: 'strict-boolean',
     default: false,
     env: 'FLEETSERVE_SPA',
     arg: 'spa',
+  },
+  cors: {
+    doc: 'CORS: Access-Control-Allow-Origin on every response (* or an origin of corsOrigins), and preflights (OPTIONS) answered for GET, HEAD and any requested headers.',
+    format: 'strict-boolean',
+    default: false,
+    env: 'FLEETSERVE_CORS',
+    arg: 'cors',
+  },
+  corsOrigins: {
+    doc: 'With cors: the origins allowed to read responses (scheme://host[:port]), each echoed with Vary: Origin; [] allows every origin (*). JSON in env/flag.',
+    format: 'cors-origins',
+    default: [] as string[],
+    env: 'FLEETSERVE_CORS_ORIGINS',
+    arg: 'cors-origins',
   },
   precompressed: {
     doc: 'Serve x.br / x.zst / x.gz siblings of x to clients that accept them.',
@@ -675,6 +730,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, cwd:
   }
   const values = resolvePaths(instance.getProperties() as Config, cwd);
   const { root, rootChoice } = chooseRoot(values.root, cwd, where('root') || rootHint(split.positional, split.positionalAfter));
+  const corsConflict = values.cors ? corsRuleConflict(values.headers) : null;
+  if (corsConflict !== null) throw new ConfigError(`headers: ${corsConflict}`);
   if (values.metricsPort !== 0 && values.metricsPort === values.port) {
     throw new ConfigError(`metricsPort: ${values.metricsPort} is the public port; metrics need a port of their own`);
   }

@@ -18,8 +18,9 @@ import { prepared, type Entry, type FileEntry, type ListingEntry, type RefusalEn
 import { renderListing, parseListingQuery } from './files/listing';
 import { FileLookup, type LookupConfig } from './files/lookup';
 import { OpenFile } from './files/stream';
+import { corsPolicy, preflightLines, type CorsPolicy } from './http/cors';
 import { decideFile, decideMethod, PLAIN_GET, type Decision } from './http/decide';
-import { prefersJson } from './http/negotiate';
+import { prefersHtml, prefersJson } from './http/negotiate';
 import { makeBoundary, multipartByteranges } from './http/range';
 import {
   dateEpoch,
@@ -52,6 +53,9 @@ export type StaticConfig = LookupConfig & Pick<Config, 'maxRanges'>;
 export class StaticHandler {
   private readonly files: FileLookup;
   private readonly maxRanges: number;
+  private readonly cors: CorsPolicy | null;
+  /** CORS with a list of origins: the answer to a request with an Origin depends on it. */
+  private readonly echoesOrigin: boolean;
   /** GET/HEAD answered from a fresh cache entry, and those that needed the disk (metrics). */
   cacheHits = 0;
   cacheMisses = 0;
@@ -64,6 +68,8 @@ export class StaticHandler {
   ) {
     this.files = new FileLookup(config, log);
     this.maxRanges = config.maxRanges;
+    this.cors = corsPolicy(config);
+    this.echoesOrigin = this.cors?.echoesOrigin ?? false;
   }
 
   /** Entries and body bytes held in the file cache now. */
@@ -71,11 +77,28 @@ export class StaticHandler {
     return this.files.cacheSize;
   }
 
-  /** The reply for one request: synchronously when the path is cached and fresh. */
+  /**
+   * The reply for one request: synchronously when the path is cached and fresh. With CORS on,
+   * every reply gets the CORS fields it does not carry yet (a file's own lines hold those that
+   * never depend on the request), whatever step answered.
+   */
   handle(req: Request): Reply | Promise<Reply> {
+    const reply = this.route(req);
+    if (this.cors === null) return reply;
+    return reply instanceof Promise ? reply.then((r) => this.withCors(req, r)) : this.withCors(req, reply);
+  }
+
+  private withCors(req: Request, reply: Reply): Reply {
+    // Only the plain-GET fast path sets `wire`, and only when its lines are complete.
+    if (reply.wire !== undefined) return reply;
+    const headers = this.cors!.addTo(reply.headers, req.headers.origin);
+    return headers === reply.headers ? reply : { ...reply, headers };
+  }
+
+  private route(req: Request): Reply | Promise<Reply> {
     switch (decideMethod(req.method, req.path)) {
       case 'options':
-        return optionsReply(this.files.ruleLinesOfPath(req.path));
+        return optionsReply(this.files.ruleLinesOfPath(req.path) + (this.cors === null ? '' : preflightLines(req.headers)));
       case 'method-not-allowed':
         return methodNotAllowedReply();
       case 'asterisk-not-options':
@@ -105,8 +128,19 @@ export class StaticHandler {
       case 'listing':
         return this.answerListing(req, entry);
       case 'refuse':
-        return this.answerRefusal(req, entry);
+        return entry.spaFallback && prefersHtml(req.headers.accept) ? this.answerSpa(req, entry, retried) : this.answerRefusal(req, entry);
     }
+  }
+
+  /**
+   * A missing path asked for by a browser's navigation (Accept prefers HTML): the SPA's
+   * index.html, or the path's own 404 when there is none. Both say `Vary: Accept`.
+   */
+  private answerSpa(req: Request, missing: RefusalEntry, retried: boolean): Reply | Promise<Reply> {
+    const answer = (index: Entry) => (index.kind === 'file' ? this.answerFile(req, index, retried) : this.answerRefusal(req, missing));
+    const index = this.files.spaIndex();
+    if (!(index instanceof Promise)) return answer(index);
+    return index.then(answer, (err) => this.replyToTransientOrRethrow(err));
   }
 
   private answerFile(req: Request, entry: FileEntry, retried: boolean): Reply | Promise<Reply> {
@@ -115,7 +149,8 @@ export class StaticHandler {
     // Only an If-None-Match can be answered by a copy not made here yet: skip the work otherwise.
     const copy = h['if-none-match'] === undefined ? null : this.files.expectedCopy(entry, rep, h['accept-encoding']);
     const d = decideFile(req.method, h, rep, copy === null ? null : copy.etag, this.maxRanges);
-    if (d === PLAIN_GET) return this.plainGet(entry, rep, rep.body!);
+    // With a list of CORS origins, a request with an Origin gets an echo the precomputed response lacks.
+    if (d === PLAIN_GET && !(this.echoesOrigin && h.origin !== undefined)) return this.plainGet(entry, rep, rep.body!);
     return this.render(req, entry, rep, d, copy === null ? '' : copy.validatorLines, retried);
   }
 

@@ -147,7 +147,7 @@ t.test('clean URLs with the SPA fallback, and off by default', async (t) => {
   const root = site(t);
   const spa = await startServer(t, { root, args: ['--clean-urls', 'true', '--spa', 'true'] });
   t.equal((await one(spa.port, '/about')).body.toString(), 'about page\n', 'a page comes before the fallback');
-  t.equal((await one(spa.port, '/users/42')).body.toString(), 'home\n', 'unknown routes still get index.html');
+  t.equal((await one(spa.port, '/users/42', { Accept: 'text/html' })).body.toString(), 'home\n', 'unknown routes still get index.html');
   t.equal((await one(spa.port, '/missing.js')).status, 404);
   t.equal((await one(spa.port, '/about.html')).status, 301);
 

@@ -1,6 +1,6 @@
 // Unit tests for src/http/negotiate.ts (RFC 9110 §12.4.2, §12.5.1, §12.5.3).
 import t from 'tap';
-import { chooseEncoding, prefersJson, type Coding } from '../src/http/negotiate';
+import { chooseEncoding, prefersHtml, prefersJson, type Coding } from '../src/http/negotiate';
 
 const ALL: readonly Coding[] = ['br', 'zstd', 'gzip'];
 const ce = (h: string | undefined, available: readonly Coding[] = ALL): Coding | null => chooseEncoding(h, available);
@@ -189,5 +189,35 @@ t.test('prefersJson', (t) => {
     [',,application/json,,', true, 'empty elements'],
   ];
   for (const [h, want, msg] of cases) t.equal(prefersJson(h), want, `${msg}: ${JSON.stringify(h)}`);
+  t.end();
+});
+
+t.test('prefersHtml: browser navigations yes, assets and scripts no', (t) => {
+  const cases: [string | undefined, boolean, string][] = [
+    ['text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7', true, 'Chrome navigation'],
+    ['text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8', true, 'Firefox navigation'],
+    ['text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8', true, 'Safari navigation'],
+    ['image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8', false, 'Chrome image'],
+    ['image/avif,image/webp,image/png,image/svg+xml,image/*;q=0.8,*/*;q=0.5', false, 'Firefox image'],
+    ['text/css,*/*;q=0.1', false, 'style sheet'],
+    ['*/*', false, 'script, fetch(), curl'],
+    ['application/json, text/plain, */*', false, 'axios'],
+    [undefined, false, 'absent: any type'],
+    ['', false, 'empty'],
+    ['text/html', true, 'html only'],
+    ['TEXT/HTML', true, 'case-insensitive'],
+    ['text/html;charset=utf-8', true, 'with a parameter'],
+    ['text/html, */*', true, 'tie with */*'],
+    ['*/*;q=0.8, text/html', true, 'html listed last'],
+    ['text/html;q=0.5, */*', false, '*/* higher'],
+    ['application/json, text/html;q=0.9', false, 'json higher'],
+    ['text/html;q=0', false, 'html refused'],
+    ['text/*', false, 'text/* does not list html'],
+    ['text/htmlx', false, 'text/htmlx'],
+    ['text/html;q=2, */*;q=0.1', false, 'invalid weight: element ignored'],
+    ['text/html;q=0.1, text/html;q=0.9, */*;q=0.8', true, 'html listed twice: highest'],
+    ['application/xhtml+xml, text/html', true, 'tie with xhtml'],
+  ];
+  for (const [h, want, msg] of cases) t.equal(prefersHtml(h), want, `${msg}: ${JSON.stringify(h)}`);
   t.end();
 });

@@ -261,21 +261,51 @@ t.test('paths', async (t) => {
     }
   });
 
-  t.test('SPA fallback: off by default; with --spa, extension-less unknown paths get index.html', async (t) => {
-    t.equal((await one(def.port, '/some/route')).status, 404, 'off by default');
-    for (const p of ['/some/route', '/deep/a/b/c', '/users/42', '/app/v1.2/users']) {
-      const r = await one(open.port, p);
+  t.test('SPA fallback: off by default; with --spa, a missing path asked for as HTML gets index.html', async (t) => {
+    const NAV = 'text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8';
+    const off = await one(def.port, '/some/route', { Accept: NAV });
+    t.equal(off.status, 404, 'off by default');
+    t.equal(off.headers.vary, undefined, 'and the 404 does not vary then');
+    for (const p of ['/some/route', '/deep/a/b/c', '/users/42', '/app/v1.2/users', '/user/john.doe', '/posts/2024.01.05', '/missing.html']) {
+      const r = await one(open.port, p, { Accept: NAV });
       t.equal(r.status, 200, p);
       t.equal(r.body.toString(), '<h1>spa shell</h1>\n', `${p}: index.html`);
       t.equal(r.headers['content-type'], 'text/html; charset=utf-8');
+      t.equal(r.headers.vary, 'Accept', `${p}: Vary: Accept`);
+      t.equal(fieldCount(r, 'vary'), 1);
     }
-    for (const p of ['/missing.js', '/some/route.json', '/img/logo.png']) {
-      const r = await one(open.port, p);
-      t.equal(r.status, 404, `${p}: has an extension`);
+    for (const [p, accept] of [
+      ['/missing.js', '*/*'],
+      ['/img/logo.png', 'image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8'],
+      ['/css/x.css', 'text/css,*/*;q=0.1'],
+      ['/api/users', 'application/json'],
+      ['/user/john.doe', '*/*'],
+      ['/users/42', undefined],
+    ] as const) {
+      const r = await one(open.port, p, accept === undefined ? {} : { Accept: accept });
+      t.equal(r.status, 404, `${p} with Accept ${accept}: 404`);
       t.equal(r.body.toString(), 'custom 404\n');
+      t.equal(r.headers.vary, 'Accept', `${p}: the 404 says Vary: Accept too`);
+      t.equal(r.headers['cache-control'], 'no-cache');
     }
-    t.equal((await one(open.port, '/.env')).status, 403, 'dotfile rules come before the fallback');
-    t.equal((await one(open.port, '/docs/')).body.toString(), 'docs\n', 'existing paths are served as themselves');
+    const first = await one(open.port, '/users/42', { Accept: NAV });
+    const [head, nm, range] = await exchange(open.port, [
+      { path: '/users/43', method: 'HEAD', headers: { Accept: NAV } },
+      { path: '/users/44', headers: { Accept: NAV, 'If-None-Match': first.headers.etag! } },
+      { path: '/users/45', headers: { Accept: NAV, Range: 'bytes=0-3' } },
+    ]);
+    t.equal(head!.status, 200);
+    t.equal(head!.headers['content-length'], String('<h1>spa shell</h1>\n'.length));
+    t.equal(nm!.status, 304, 'the fallback revalidates with the index.html ETag');
+    t.equal(nm!.headers.vary, 'Accept');
+    t.equal(range!.status, 206);
+    t.equal(range!.body.toString(), '<h1>');
+    t.equal(range!.headers.vary, 'Accept');
+    const idx = await one(open.port, '/index.html', { Accept: NAV });
+    t.equal(idx.headers.vary, undefined, 'index.html asked for by its name does not vary');
+    t.equal(idx.headers.etag, first.headers.etag);
+    t.equal((await one(open.port, '/.env', { Accept: NAV })).status, 403, 'dotfile rules come before the fallback');
+    t.equal((await one(open.port, '/docs/', { Accept: NAV })).body.toString(), 'docs\n', 'existing paths are served as themselves');
   });
 
   t.test('OPTIONS → 204 with Allow', async (t) => {

@@ -17,8 +17,9 @@ function site(t: Parameters<typeof makeSite>[0]): string {
   return makeSite(t, {
     'index.html': '<h1>home</h1>\n',
     'app.3f9a1c2e.js': 'console.log(1)\n',
-    'main-5d41402a.css': 'a{}\n',
-    'chunk.Ab3dEf9Z.js': 'x\n', // 8-character base64url hash (Vite)
+    'main-5d41402a.css': 'a{}\n', // 8 hex after "-": too short to tell from a date or a word
+    'chunk.Ab3dEf9Z.js': 'x\n', // an 8-character base64url "hash" outside /assets/
+    'assets/index-BQ3x9Kd1.js': 'x\n', // Vite
     'deadbeef.js': 'not a hash: no digit\n',
     'report-20240101.txt': 'a date, not a hash\n',
     'assets/x.css': 'x{}\n',
@@ -38,13 +39,14 @@ t.test('cache policy and configured headers', async (t) => {
   const root = site(t);
   const s = await startServer(t, { root, args: ['--headers', RULES] });
 
-  t.test('Cache-Control: default, and immutable for content-hashed names', async (t) => {
+  t.test('Cache-Control: default, and immutable for build outputs', async (t) => {
     const cases: [string, string][] = [
       ['/', DEFAULT_CC],
       ['/index.html', DEFAULT_CC],
       ['/app.3f9a1c2e.js', IMMUTABLE_CC],
-      ['/main-5d41402a.css', IMMUTABLE_CC],
-      ['/chunk.Ab3dEf9Z.js', IMMUTABLE_CC],
+      ['/assets/index-BQ3x9Kd1.js', IMMUTABLE_CC],
+      ['/main-5d41402a.css', DEFAULT_CC],
+      ['/chunk.Ab3dEf9Z.js', DEFAULT_CC],
       ['/deadbeef.js', DEFAULT_CC],
       ['/report-20240101.txt', DEFAULT_CC],
       ['/assets/x.css', DEFAULT_CC],
@@ -170,6 +172,51 @@ t.test('cache policy and configured headers', async (t) => {
     t.equal((await one(s3.port, '/app.3f9a1c2e.js')).headers['cache-control'], 'private, max-age=5', '"" treats hashed names like any file');
     t.equal((await one(s3.port, '/index.html')).headers['cache-control'], 'private, max-age=5');
   });
+});
+
+t.test('immutablePaths on the wire: names people type are revalidated, build outputs are immutable', async (t) => {
+  const typed = ['/cv-JohnDoe1.pdf', '/report-Q3Final1.pdf', '/slides-Week12ab.pdf', '/photo-DSC01234.jpg', '/assets/cv-JohnDoe1.pdf', '/assets/photo-DSC01234.jpg', '/IMG_20240101_123456.jpg', '/manual-v2.1.3.pdf'];
+  const built = ['/main.3f9a1c2e8b7d6a5f.js', '/assets/index-BQ3x9Kd1.js', '/assets/logo-Dk3_xZ9a.svg', '/_next/static/chunks/app-x.js', '/chunk-WTJ7KXPM.js'];
+  const fonts = ['/fonts/Roboto-Regular.woff2'];
+  const files: Record<string, string> = { 'index.html': 'home\n' };
+  for (const p of [...typed, ...built, ...fonts]) files[p.slice(1)] = `${p}\n`;
+  const root = makeSite(t, files);
+  const servers: [string, Promise<{ port: number }>, (p: string) => boolean][] = [
+    ['the default (@build-tools)', startServer(t, { root }), (p) => built.includes(p)],
+    ['@build-tools and /fonts/**', startServer(t, { root, args: ['--immutable-paths', '["@build-tools", "/fonts/**"]'] }), (p) => built.includes(p) || fonts.includes(p)],
+    ['only fonts/** (env)', startServer(t, { root, env: { FLEETSERVE_IMMUTABLE_PATHS: '["fonts/**"]' } }), (p) => fonts.includes(p)],
+    ['[] (nothing)', startServer(t, { root, args: ['--immutable-paths', '[]'] }), () => false],
+  ];
+  for (const [label, started, immutable] of servers) {
+    const { port } = await started;
+    for (const p of [...typed, ...built, ...fonts]) {
+      const want = immutable(p) ? IMMUTABLE_CC : DEFAULT_CC;
+      const [g, h] = await exchange(port, [{ path: p }, { path: p, method: 'HEAD' }]);
+      t.equal(g!.status, 200, `${label}: ${p}`);
+      t.equal(g!.headers['cache-control'], want, `${label}: GET ${p}`);
+      t.equal(h!.headers['cache-control'], want, `${label}: HEAD ${p}`);
+      const nm = await one(port, p, { 'If-None-Match': g!.headers.etag! });
+      t.equal(nm.status, 304);
+      t.equal(nm.headers['cache-control'], want, `${label}: the 304 of ${p} says the same`);
+    }
+  }
+});
+
+t.test('a bad immutablePaths entry is one configuration error line', async (t) => {
+  const root = makeSite(t, { 'index.html': 'x' });
+  const cases: [string, string][] = [
+    ['["@build-tool"]', 'fleetserve: immutablePaths: entry #1 ("@build-tool"): unknown built-in rule (the one there is: "@build-tools"): value was ["@build-tool"]'],
+    ['["/a/**", ""]', 'fleetserve: immutablePaths: entry #2 (""): must be a non-empty string (a glob, or "@build-tools"): value was ["/a/**",""]'],
+    ['{"a": 1}', 'fleetserve: immutablePaths: must be an array of globs and "@build-tools", e.g. ["@build-tools", "/fonts/**"]: value was "{\\"a\\": 1}"'],
+  ];
+  for (const [value, line] of cases) {
+    const s = spawnServer({ args: ['--host', '127.0.0.1', '--port', '0', '--root', root, '--immutable-paths', value] });
+    t.teardown(() => s.kill());
+    const { code } = await s.exited();
+    t.equal(code, 2, `${value}: exit 2`);
+    t.equal(s.stderr(), `${line}\n`, `${value}: the one line`);
+    t.notOk(s.logs.some((l) => String(l.msg).startsWith('listening')), `${value}: never listened`);
+  }
 });
 
 t.test('a header rule naming a field the server computes per response is refused at start-up', async (t) => {

@@ -5,9 +5,9 @@
  * rules) is here too: it happens once per file version, never per request.
  */
 import type fs from 'node:fs';
-import path from 'node:path';
 import mime from 'mime-types';
-import { isContentHashedName, type HeaderRuleMatcher } from '../http/cache-policy';
+import type { HeaderRuleMatcher } from '../http/cache-policy';
+import type { ImmutableMatcher } from '../http/immutable-paths';
 import type { Coding } from '../http/negotiate';
 import { fieldLine, okHeaderLines, type FileFieldValues, SERVER_HEADERS, validatorLines } from '../http/respond';
 import { FileChangedError } from '../errors';
@@ -48,6 +48,11 @@ export interface RefusalEntry extends Cached {
   status: number;
   /** For a 404: the nosniff line and the fields of matching header rules. */
   ruleLines: string;
+  /**
+   * A path that does not exist, with the SPA fallback on: a request that prefers HTML gets
+   * the SPA's index.html instead (decided per request; `ruleLines` say `Vary: Accept`).
+   */
+  spaFallback: boolean;
 }
 
 export interface ListingEntry extends Cached {
@@ -72,7 +77,13 @@ export function contentTypeOf(filePath: string): string {
 export interface FileHeaderPolicy {
   cacheControl: string;
   immutableCacheControl: string;
+  /** `immutablePaths`, compiled: which URL paths get `immutableCacheControl`. */
+  isImmutable: ImmutableMatcher;
   headersFor: HeaderRuleMatcher;
+  /** The CORS lines every response carries whatever the request ("" with CORS off or a list of origins). */
+  corsLines: string;
+  /** "Origin" with a list of CORS origins, else "". */
+  corsVary: string;
 }
 
 /** A file's fields at one URL after the configured header rules, before Vary: Accept-Encoding is known. */
@@ -84,16 +95,16 @@ export interface FileFields extends FileFieldValues {
  * A configured field replaces the server's own value rather than adding a second field with
  * the same name (two Cache-Control fields would be combined by a cache into a contradiction);
  * Vary is merged. Fields that describe this very response (ETag, Content-Range, ...) are
- * refused when the configuration is loaded (cache-policy.ts).
+ * refused when the configuration is loaded (cache-policy.ts). `vary`: what the answer at this
+ * URL depends on besides the coding ("Accept" for the SPA's index.html), first in Vary.
  */
-export function fileFields(policy: FileHeaderPolicy, filePath: string, urlPath: string): FileFields {
-  const base = path.posix.basename(urlPath);
+export function fileFields(policy: FileHeaderPolicy, filePath: string, urlPath: string, vary = ''): FileFields {
   const f: FileFields = {
     contentType: contentTypeOf(filePath),
-    cacheControl: policy.immutableCacheControl && isContentHashedName(base) ? policy.immutableCacheControl : policy.cacheControl,
-    vary: '',
+    cacheControl: policy.immutableCacheControl && policy.isImmutable(urlPath) ? policy.immutableCacheControl : policy.cacheControl,
+    vary: vary === '' || policy.corsVary === '' ? vary + policy.corsVary : `${vary}, ${policy.corsVary}`,
     nosniff: SERVER_HEADERS,
-    configured: '',
+    configured: policy.corsLines,
   };
   for (const [name, value] of policy.headersFor(urlPath)) {
     const lower = name.toLowerCase();
@@ -110,18 +121,22 @@ export function fileFields(policy: FileHeaderPolicy, filePath: string, urlPath: 
  * nosniff and the fields of the header rules matching `urlPath`, for answers that are not a
  * file (404, OPTIONS), so CORS fields reach browsers there too. A rule's Cache-Control and
  * Content-Type describe the file: a 404 must not be cached for a year, nor be called CSS.
+ * `vary` ("Accept" for a 404 the SPA fallback may answer) comes first in the one Vary line.
  */
-export function ruleLinesFor(headersFor: HeaderRuleMatcher, urlPath: string | null): string {
-  if (urlPath === null) return SERVER_HEADERS;
+export function ruleLinesFor(headersFor: HeaderRuleMatcher, urlPath: string | null, vary = ''): string {
   let nosniff = SERVER_HEADERS;
   let lines = '';
-  for (const [name, value] of headersFor(urlPath)) {
-    const lower = name.toLowerCase();
-    if (lower === 'cache-control' || lower === 'content-type') continue;
-    if (lower === 'x-content-type-options') nosniff = fieldLine(name, value);
-    else lines += fieldLine(name, value);
+  let varyValue = vary;
+  if (urlPath !== null) {
+    for (const [name, value] of headersFor(urlPath)) {
+      const lower = name.toLowerCase();
+      if (lower === 'cache-control' || lower === 'content-type') continue;
+      if (lower === 'x-content-type-options') nosniff = fieldLine(name, value);
+      else if (lower === 'vary') varyValue = varyValue === '' ? value : `${varyValue}, ${value}`;
+      else lines += fieldLine(name, value);
+    }
   }
-  return nosniff + lines;
+  return nosniff + (varyValue === '' ? '' : fieldLine('Vary', varyValue)) + lines;
 }
 
 /** Most representations one entry prepares heads for: copies evicted and made again add more. */

@@ -1,6 +1,6 @@
 /**
  * lookup: a request path → an Entry, with all the file-system work that takes — the path
- * policy (decode, dotfiles, containment, symlinks, clean URLs, SPA fallback, index.html,
+ * policy (decode, dotfiles, containment, symlinks, clean URLs, the SPA's index.html, index.html,
  * listing, the directory redirect), stat, reading and hashing small files, precompressed
  * siblings and compressed copies — behind a per-worker cache and one disk lookup per path at
  * a time however many requests wait for it.
@@ -14,19 +14,27 @@ import type { Config } from '../config';
 import type { Logger } from '../logger';
 import { FileChangedError, isOutOfDescriptors, statusForError } from '../errors';
 import { compileHeaderRules, type HeaderRuleMatcher } from '../http/cache-policy';
+import { corsPolicy } from '../http/cors';
+import { compileImmutablePaths } from '../http/immutable-paths';
 import { chooseEncoding, CODING_EXTENSION, CODING_PREFERENCE, type Coding } from '../http/negotiate';
 import { errorPage, fileHeaderLines } from '../http/respond';
 import { LruCache, type Representation } from './cache';
 import { cleanUrl, encodePathSegments } from './clean-urls';
 import { isCompressibleType } from './compress';
 import { CompressedStore, type CompressedSet } from './compressed-store';
-import { fileFields, prepared, readRepresentation, ruleLinesFor, type Entry, type FileEntry, type ListingEntry, type RefusalEntry } from './entry';
+import { fileFields, prepared, type FileHeaderPolicy, readRepresentation, ruleLinesFor, type Entry, type FileEntry, type ListingEntry, type RefusalEntry } from './entry';
 import { readListing, type ListingItem, type ListingSort } from './listing';
 import { resolveRequestPath } from './resolve';
 import { statUnderPolicy, type FoundPath } from './symlink-policy';
 
 /** The site's own 404 page, looked up and cached like any other path. */
 const NOT_FOUND_PAGE = '/404.html';
+
+/**
+ * The cache key of the root index.html as the SPA fallback serves it (with `Vary: Accept`),
+ * one entry for every missing path: no request path contains a NUL (the parser refuses it).
+ */
+const SPA_INDEX = '\0spa-index';
 
 export type LookupConfig = Pick<
   Config,
@@ -35,6 +43,8 @@ export type LookupConfig = Pick<
   | 'symlinks'
   | 'listing'
   | 'spa'
+  | 'cors'
+  | 'corsOrigins'
   | 'precompressed'
   | 'compress'
   | 'compressMinBytes'
@@ -43,6 +53,7 @@ export type LookupConfig = Pick<
   | 'cleanUrls'
   | 'cacheControl'
   | 'immutableCacheControl'
+  | 'immutablePaths'
   | 'headers'
   | 'cacheMaxEntries'
   | 'cacheMaxBytes'
@@ -56,6 +67,7 @@ export class FileLookup {
   private readonly compressed: CompressedStore;
   private readonly inFlight = new Map<string, Promise<Entry>>();
   private readonly headersFor: HeaderRuleMatcher;
+  private readonly fieldPolicy: FileHeaderPolicy;
 
   constructor(
     private readonly config: LookupConfig,
@@ -64,6 +76,17 @@ export class FileLookup {
     this.cache = new LruCache<Entry | CompressedSet>({ maxEntries: config.cacheMaxEntries, maxBytes: config.cacheMaxBytes });
     this.compressed = new CompressedStore(this.cache, { brotliQuality: config.compressBrotliQuality }, log);
     this.headersFor = compileHeaderRules(config.headers);
+    const cors = corsPolicy(config);
+    this.fieldPolicy = {
+      cacheControl: config.cacheControl,
+      immutableCacheControl: config.immutableCacheControl,
+      isImmutable: compileImmutablePaths(config.immutablePaths),
+      headersFor: this.headersFor,
+      // The CORS fields that never depend on the request go into every file's head lines, so
+      // the precomputed plain-GET response carries them; the handler adds the rest per reply.
+      corsLines: cors?.fixedLines ?? '',
+      corsVary: cors?.vary ?? '',
+    };
   }
 
   /** Entries and body bytes held in the file cache now. */
@@ -84,27 +107,47 @@ export class FileLookup {
 
   /** Where a path leads now: one disk lookup per path at a time, stored in the cache. `previous` spares reading unchanged files. */
   lookup(rawPath: string, previous: Entry | undefined): Promise<Entry> {
-    let p = this.inFlight.get(rawPath);
+    return this.load(rawPath, () => this.lookupOnDisk(rawPath, previous));
+  }
+
+  /** Reads what `key` leads to, once at a time however many ask, and caches it. */
+  private load(key: string, read: () => Promise<Entry>): Promise<Entry> {
+    let p = this.inFlight.get(key);
     if (p === undefined) {
-      p = this.lookupOnDisk(rawPath, previous).then(
+      p = read().then(
         (e) => {
-          this.inFlight.delete(rawPath);
-          this.cache.set(rawPath, e);
+          this.inFlight.delete(key);
+          this.cache.set(key, e);
           return e;
         },
         (err) => {
-          this.inFlight.delete(rawPath);
+          this.inFlight.delete(key);
           throw err;
         },
       );
-      this.inFlight.set(rawPath, p);
+      this.inFlight.set(key, p);
     }
     return p;
   }
 
-  /** Forgets what a path led to (its file changed under a request). */
+  /**
+   * Forgets what a path led to (its file changed under a request), and the SPA's index.html,
+   * which the answer for a missing path may have been.
+   */
   forget(rawPath: string): void {
     this.cache.delete(rawPath);
+    this.cache.delete(SPA_INDEX);
+  }
+
+  /**
+   * The root index.html as the SPA fallback answers a missing path with it: a file entry
+   * whose answers say `Vary: Accept` (the same path gets a 404 without HTML in Accept), or a
+   * 404 when there is none (or the symlink policy refuses it).
+   */
+  spaIndex(): Entry | Promise<Entry> {
+    const e = this.cached(SPA_INDEX);
+    if (this.isFresh(e)) return e;
+    return this.load(SPA_INDEX, () => this.spaIndexOnDisk(e));
   }
 
   /**
@@ -152,10 +195,13 @@ export class FileLookup {
     return readListing(entry.dir, { showDotfiles: config.dotfiles === 'allow', symlinks: config.symlinks, root: config.root }, by);
   }
 
-  /** `urlPath`: the decoded path, whose header rules a 404 carries (null: none). */
-  private refusal(status: number, urlPath: string | null): RefusalEntry {
-    const ruleLines = status === 404 ? ruleLinesFor(this.headersFor, urlPath) : '';
-    return { kind: 'refuse', status, ruleLines, checkedAt: performance.now(), bytes: 0 };
+  /**
+   * `urlPath`: the decoded path, whose header rules a 404 carries (null: none).
+   * `spaFallback`: a missing path the SPA fallback may answer (see RefusalEntry).
+   */
+  private refusal(status: number, urlPath: string | null, spaFallback = false): RefusalEntry {
+    const ruleLines = status === 404 ? ruleLinesFor(this.headersFor, urlPath, spaFallback ? 'Accept' : '') : '';
+    return { kind: 'refuse', status, ruleLines, spaFallback, checkedAt: performance.now(), bytes: 0 };
   }
 
   /**
@@ -189,9 +235,8 @@ export class FileLookup {
       // Out of descriptors is not an answer about this path: nothing is cached, the request gets a 503.
       if (isOutOfDescriptors(err)) throw err;
       const status = statusForError(err);
-      if (status === 404 && config.spa && !path.posix.basename(resolved.relPath).includes('.')) return this.spaFallback(urlPath);
       if (status === 500) this.log.error({ err, path: resolved.filePath }, 'file lookup failed');
-      return this.refusal(status, urlPath);
+      return this.refusal(status, urlPath, status === 404 && config.spa);
     }
 
     if (target.st.isDirectory()) {
@@ -229,15 +274,15 @@ export class FileLookup {
     }
   }
 
-  private async spaFallback(urlPath: string): Promise<Entry> {
+  private async spaIndexOnDisk(previous: Entry | undefined): Promise<Entry> {
     try {
       const index = await this.found(path.join(this.config.root, 'index.html'));
-      if (index.st.isFile()) return await this.fileEntryOrRefusal(index, '/index.html', undefined);
+      if (index.st.isFile()) return await this.fileEntryOrRefusal(index, '/index.html', previous, 'Accept');
     } catch (err) {
       if (isOutOfDescriptors(err)) throw err;
-      // no index.html (or one the symlink policy refuses): a plain 404
+      // no index.html (or one the symlink policy refuses): the missing path's own 404
     }
-    return this.refusal(404, urlPath);
+    return this.refusal(404, null);
   }
 
   /**
@@ -245,9 +290,9 @@ export class FileLookup {
    * status. Anything else (a file that keeps changing while read, no descriptors, an I/O
    * error) is not cached: it rejects, and the next request looks again.
    */
-  private async fileEntryOrRefusal(found: FoundPath, urlPath: string, previous: Entry | undefined): Promise<Entry> {
+  private async fileEntryOrRefusal(found: FoundPath, urlPath: string, previous: Entry | undefined, vary = ''): Promise<Entry> {
     try {
-      return await this.fileEntry(found, urlPath, previous?.kind === 'file' ? previous : undefined);
+      return await this.fileEntry(found, urlPath, previous?.kind === 'file' ? previous : undefined, vary);
     } catch (err) {
       const status = statusForError(err);
       if (status !== 403 && status !== 404) throw err;
@@ -255,7 +300,8 @@ export class FileLookup {
     }
   }
 
-  private async fileEntry(found: FoundPath, urlPath: string, prev: FileEntry | undefined, attempt = 0): Promise<FileEntry> {
+  /** `vary`: what the answer depends on besides the coding ("Accept": the SPA's index.html). */
+  private async fileEntry(found: FoundPath, urlPath: string, prev: FileEntry | undefined, vary: string, attempt = 0): Promise<FileEntry> {
     const { config } = this;
     const filePath = found.real;
     try {
@@ -269,7 +315,7 @@ export class FileLookup {
           if (sib !== null) variants.push(await readRepresentation(sib.real, sib.st, coding, prev?.variants.find((v) => v.path === sib.real), config.cacheMaxFileBytes));
         }
       }
-      const fields = fileFields({ cacheControl: config.cacheControl, immutableCacheControl: config.immutableCacheControl, headersFor: this.headersFor }, filePath, urlPath);
+      const fields = fileFields(this.fieldPolicy, filePath, urlPath, vary);
       // A ready-made sibling wins: a file that has one is served as the site ships it.
       const compressKey =
         config.compress && variants.length === 0 && rep.size >= config.compressMinBytes && rep.size <= config.compressMaxBytes && isCompressibleType(fields.contentType)
@@ -293,7 +339,7 @@ export class FileLookup {
     } catch (err) {
       // The file changed under us between stat and read: look again, then give up (a 503).
       if (err instanceof FileChangedError && attempt < 2) {
-        return this.fileEntry({ real: filePath, st: await fs.promises.stat(filePath) }, urlPath, undefined, attempt + 1);
+        return this.fileEntry({ real: filePath, st: await fs.promises.stat(filePath) }, urlPath, undefined, vary, attempt + 1);
       }
       throw err;
     }

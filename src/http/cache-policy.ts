@@ -1,13 +1,13 @@
 /**
- * Caching policy helpers: recognising content-hashed (fingerprinted) file names, and
- * compiling the configured per-path response header rules.
+ * Caching policy helpers: path globs as the configuration writes them, and the configured
+ * per-path response header rules (which paths are immutable: immutable-paths.ts).
  *
- * Pure functions. isContentHashedName scans by index (no regular expressions); the compiled
- * header matcher runs one precompiled picomatch test per rule and allocates only its result.
+ * Pure functions. The compiled header matcher runs one precompiled picomatch test per rule
+ * and allocates only its result.
  */
 
 import picomatch from 'picomatch';
-import { isDigit, isFieldValue, isToken, trimOws } from './token';
+import { isFieldValue, isToken, trimOws } from './token';
 
 /** A configured rule: response header fields to add for URL paths matching `glob`. */
 export interface HeaderRule {
@@ -23,82 +23,18 @@ export interface HeaderRule {
  */
 export type HeaderRuleMatcher = (urlPath: string) => [string, string][];
 
-function isLowerHex(c: number): boolean {
-  return (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66);
-}
+/** A compiled path glob: given a decoded URL path with and without its leading "/". */
+export type PathGlobTest = (withSlash: string, withoutSlash: string) => boolean;
 
 /**
- * A lower-case hex hash of ≥ 8 characters starting at `i` and ending at `end`, a "." or a
- * "-" (webpack `[contenthash]`, Parcel, Angular, Next.js), with at least one digit and one
- * letter — so words (`deadbeef`) and numbers (`20240101`, a date) are not taken for hashes.
+ * Compiles a picomatch glob over decoded URL paths, with `dot: true` (dotfiles and
+ * dot-directories match) and POSIX separators. It matches a path written either without its
+ * leading "/" or with it, so `"**\/*.js"`, `"*.html"` (top level only), `"assets/**"` and
+ * `"/assets/**"` all work as written. Throws picomatch's error for a glob it rejects.
  */
-function isHexHashAt(s: string, i: number, end: number): boolean {
-  let digits = 0;
-  let letters = 0;
-  let j = i;
-  for (; j < end; j++) {
-    const c = s.charCodeAt(j);
-    if (!isLowerHex(c)) break;
-    if (isDigit(c)) digits++;
-    else letters++;
-  }
-  if (j - i < 8 || digits === 0 || letters === 0) return false;
-  const next = s.charCodeAt(j);
-  return j === end || next === 0x2e || next === 0x2d;
-}
-
-/**
- * An 8-character base64url hash starting at `i` and ending at `end` or a "." (Rollup/Vite
- * `[hash]`, esbuild): [A-Za-z0-9_-] with at least one digit and one upper-case letter.
- * The upper-case requirement keeps lower-case words with a digit (`version2`, `chapter1`)
- * out; a real 8-character base64url hash lacks one only ~1.5% of the time, and lacks a digit
- * ~26% of the time — those names are simply not recognised (they get the ordinary,
- * revalidated caching, which is safe).
- */
-function isBase64HashAt(s: string, i: number, end: number): boolean {
-  const j = i + 8;
-  if (j > end || (j !== end && s.charCodeAt(j) !== 0x2e)) return false;
-  let digit = false;
-  let upper = false;
-  for (let k = i; k < j; k++) {
-    const c = s.charCodeAt(k);
-    if (isDigit(c)) digit = true;
-    else if (c >= 0x41 && c <= 0x5a) upper = true;
-    else if (!((c >= 0x61 && c <= 0x7a) || c === 0x2d || c === 0x5f)) return false;
-  }
-  return digit && upper;
-}
-
-/**
- * Whether a file name carries a content hash between its name and its extension, so its
- * content can never change under that name and it may be cached as immutable
- * (RFC 9111 §5.2.2.1 max-age; RFC 8246 immutable).
- *
- * Recognised: a segment after a "." or "-" and before the extension that is
- * - lower-case hex, ≥ 8 chars, with a digit and a letter: `app.3f9a1c2e.js`,
- *   `main-5d41402abc4b.css`, `chunk.a1b2c3d4e5f6a7b8.js`, `main.3f9a1c2e.chunk.js`;
- * - or exactly 8 base64url chars with a digit and an upper-case letter, followed by the
- *   extension or another ".": `index-BQ3x9Kd1.js`, `index-B-x9Kd_1.js`, `main-ABCD2EFG.js`.
- *
- * Not recognised: `index.html`, `jquery.min.js`, `style.css`, `v1.2.3.js`, `report-2024.pdf`,
- * `photo-20240101.jpg` (digits only), names without an extension, and a name that is only a
- * hash (`deadbeef.txt`, `3f9a1c2e.js`): a hash needs a non-empty prefix before its separator,
- * since a bare hex name is as likely a user's file as a build artifact.
- *
- * A path is accepted: only the part after the last "/" is examined. Mistakes are biased
- * towards false (a missed hash only costs revalidation; a false hit would pin stale content).
- */
-export function isContentHashedName(fileName: string): boolean {
-  const base = fileName.lastIndexOf('/') + 1;
-  const dot = fileName.lastIndexOf('.');
-  if (dot <= base || dot === fileName.length - 1) return false;
-  // Separators inside the stem [base, dot); the first stem character can't start a hash.
-  for (let p = base + 1; p < dot; p++) {
-    const c = fileName.charCodeAt(p);
-    if (c !== 0x2e && c !== 0x2d) continue;
-    if (isHexHashAt(fileName, p + 1, dot) || isBase64HashAt(fileName, p + 1, dot)) return true;
-  }
-  return false;
+export function compilePathGlob(glob: string): PathGlobTest {
+  const test = picomatch(glob, { dot: true, windows: false });
+  return (withSlash, withoutSlash) => test(withoutSlash) || test(withSlash);
 }
 
 /**
@@ -127,7 +63,7 @@ const RESERVED_FIELDS: ReadonlySet<string> = new Set([
 ]);
 
 interface CompiledRule {
-  test: (path: string) => boolean;
+  test: PathGlobTest;
   names: readonly string[];
   lowerNames: readonly string[];
   values: readonly string[];
@@ -136,10 +72,8 @@ interface CompiledRule {
 /**
  * Compiles the configured header rules into a matcher (run per request).
  *
- * Globs use picomatch with `dot: true` (dotfiles and dot-directories match) and POSIX
- * separators. A rule matches when its glob matches the decoded URL path either without its
- * leading "/" or with it, so `"**\/*.js"`, `"*.html"` (top level only), `"assets/**"` and
- * `"/assets/**"` all work as written.
+ * Globs are compiled by compilePathGlob: a rule matches when its glob matches the decoded URL
+ * path either without its leading "/" or with it.
  *
  * The result merges the headers of every matching rule in rule order: a later rule's field
  * with the same name (case-insensitive) replaces the earlier value and name spelling, in the
@@ -164,9 +98,9 @@ export function compileHeaderRules(rules: readonly HeaderRule[]): HeaderRuleMatc
     if (typeof glob !== 'string' || glob.length === 0) {
       throw new Error(`${where}: "glob" must be a non-empty string`);
     }
-    let test: (path: string) => boolean;
+    let test: PathGlobTest;
     try {
-      test = picomatch(glob, { dot: true, windows: false });
+      test = compilePathGlob(glob);
     } catch (err) {
       throw new Error(`${where}: invalid glob: ${(err as Error).message}`);
     }
@@ -211,7 +145,7 @@ export function compileHeaderRules(rules: readonly HeaderRule[]): HeaderRuleMatc
     let outLower: string[] | null = null;
     for (let r = 0; r < compiled.length; r++) {
       const rule = compiled[r]!;
-      if (rule.names.length === 0 || !(rule.test(withoutSlash) || rule.test(withSlash))) continue;
+      if (rule.names.length === 0 || !rule.test(withSlash, withoutSlash)) continue;
       for (let k = 0; k < rule.names.length; k++) {
         const at = outLower === null ? -1 : outLower.indexOf(rule.lowerNames[k]!);
         if (at >= 0) {

@@ -1,6 +1,6 @@
 /**
- * Proactive negotiation (RFC 9110 §12): content coding from Accept-Encoding, and whether a
- * client prefers JSON to HTML from Accept.
+ * Proactive negotiation (RFC 9110 §12): content coding from Accept-Encoding, and from Accept
+ * whether a client prefers JSON to HTML, and whether it prefers HTML to anything else.
  *
  * Pure functions. Fields are scanned by index with a char table: no regular expressions, no
  * split, no lower-casing copies; nothing is allocated per call.
@@ -258,4 +258,31 @@ export function prefersJson(accept: string | undefined): boolean {
   }
   const html = qHtml >= 0 ? qHtml : qTextAny >= 0 ? qTextAny : qAny >= 0 ? qAny : 0;
   return qJson > 0 && qJson > html;
+}
+
+/**
+ * Whether the client prefers `text/html` (Accept, RFC 9110 §12.5.1), as a browser's
+ * navigation does: `text/html` listed explicitly (case-insensitive, parameters other than q
+ * ignored) with a weight > 0 that no other listed media range exceeds. Navigations send
+ * `text/html,application/xhtml+xml,…,*\/*;q=0.8` → true; an image, a script, a style sheet or
+ * a fetch() sends `image/avif,…,*\/*;q=0.8`, `*\/*` or `text/css,*\/*;q=0.1` → false.
+ *
+ * Absent → false: a client that sends no Accept takes any type (§12.5.1), as `*\/*` does, and
+ * no browser navigates without one. Elements with an invalid weight are ignored.
+ */
+export function prefersHtml(accept: string | undefined): boolean {
+  if (accept === undefined) return false;
+  const s = accept;
+  const end = s.length;
+  let qHtml = -1;
+  let qOther = 0;
+  for (let i = nextElement(s, 0, end, true, true); i >= 0; i = nextElement(s, i, end, true, true)) {
+    const q = elQ;
+    if (equalsIgnoreCase(s, elStart, elSlash, 'text') && equalsIgnoreCase(s, elSlash + 1, elEnd, 'html')) {
+      if (q > qHtml) qHtml = q;
+    } else if (q > qOther) {
+      qOther = q;
+    }
+  }
+  return qHtml > 0 && qHtml >= qOther;
 }
