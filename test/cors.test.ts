@@ -106,7 +106,7 @@ t.test('loadConfig: cors and corsOrigins from flags, env and a file; errors are 
   const e = run(root, { FLEETSERVE_CORS: 'yes', FLEETSERVE_CORS_ORIGINS: '["https://b.example"]' }, cwd);
   t.equal(e.cors, true);
   t.same(e.corsOrigins, ['https://b.example']);
-  t.equal(errorOf([...root, '--cors', 'maybe'], {}, cwd), 'cors: must be true or false: value was "maybe"');
+  t.equal(errorOf([...root, '--cors=maybe'], {}, cwd), 'cors: must be true or false (or 1/0, yes/no, on/off): value was "maybe"');
   t.equal(
     errorOf([...root, '--cors-origins', '["https://a.example", "https://b.example/"]'], {}, cwd),
     'corsOrigins: entry #2: "https://b.example/" is not an origin: write scheme://host[:port] with nothing after it, as browsers send it: "https://b.example": value was ["https://a.example","https://b.example/"]',
