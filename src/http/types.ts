@@ -26,6 +26,17 @@ export interface Request {
 /** Statuses the parser can refuse a request with. */
 export type ParseErrorStatus = 400 | 413 | 414 | 431 | 501 | 505;
 
+/**
+ * What the access log shows of a request: a whole Request, or what a refused head had
+ * already said when its request line was valid (the header fields parsed before the refusal).
+ */
+export interface LoggedRequest {
+  method: string;
+  target: string;
+  minor: 0 | 1;
+  headers: Record<string, string>;
+}
+
 export type ParseResult =
   /** Not a whole head yet, and no limit exceeded: read more bytes. */
   | { kind: 'incomplete' }
@@ -33,9 +44,11 @@ export type ParseResult =
   | { kind: 'request'; request: Request; consumed: number }
   /**
    * Refused: answer `status` with Connection: close, then close. `reason` says why in words,
-   * for tests and debugging; it is neither logged nor shown on the error page.
+   * for tests and debugging; it is neither logged nor shown on the error page. `request` is
+   * what the head said when its request line was valid (an HTTP/1.x method, target and
+   * version), for the access log; null when the request line itself was refused.
    */
-  | { kind: 'error'; status: ParseErrorStatus; reason: string };
+  | { kind: 'error'; status: ParseErrorStatus; reason: string; request: LoggedRequest | null };
 
 /** What to send for one request: built by respond.ts, written by the connection. */
 export interface Reply {
