@@ -4,16 +4,33 @@
  * null check).
  */
 import type { RequestCounters } from '../metrics/counters';
-import type { AccessRecord, Request } from './types';
+import type { AccessRecord, CutReason, LoggedRequest } from './types';
 
 export type AccessSink = ((record: AccessRecord) => void) | null;
 
-/** Counts and logs one response; `started` is performance.now() when its head was complete. */
-export function reportResponse(onAccess: AccessSink, counters: RequestCounters | null, remote: string, req: Request, status: number, bytes: number, started: number): void {
+/**
+ * Counts and logs one response; `started` is performance.now() when its head was complete.
+ * `req` null: a head refused before its request line was valid ("-" method, path, protocol).
+ * `reason` null: the kernel accepted every byte of it; `bytes` are the body bytes it accepted.
+ */
+export function reportResponse(
+  onAccess: AccessSink,
+  counters: RequestCounters | null,
+  remote: string,
+  req: LoggedRequest | null,
+  status: number,
+  bytes: number,
+  reason: CutReason | null,
+  started: number,
+): void {
   if (onAccess === null && counters === null) return;
   const ms = performance.now() - started;
-  counters?.record(req.method, status, bytes, ms / 1000);
+  counters?.record(req === null ? '-' : req.method, status, bytes, ms / 1000);
   if (onAccess === null) return;
+  if (req === null) {
+    onAccess({ method: '-', path: '-', protocol: '-', status, bytes, completed: reason === null, reason, ms: Math.round(ms * 1000) / 1000, remote, referer: '', userAgent: '' });
+    return;
+  }
   const headers = req.headers;
   onAccess({
     method: req.method,
@@ -21,15 +38,11 @@ export function reportResponse(onAccess: AccessSink, counters: RequestCounters |
     protocol: req.minor === 1 ? 'HTTP/1.1' : 'HTTP/1.0',
     status,
     bytes,
+    completed: reason === null,
+    reason,
     ms: Math.round(ms * 1000) / 1000,
     remote,
     referer: headers['referer'] ?? '',
     userAgent: headers['user-agent'] ?? '',
   });
-}
-
-/** Counts and logs a refusal sent before any request could be read (a "-" method, path and protocol). */
-export function reportRefusal(onAccess: AccessSink, counters: RequestCounters | null, remote: string, status: number, bytes: number): void {
-  counters?.record('-', status, bytes, 0);
-  onAccess?.({ method: '-', path: '-', protocol: '-', status, bytes, ms: 0, remote, referer: '', userAgent: '' });
 }

@@ -67,8 +67,17 @@ export interface Reply {
 }
 
 /**
+ * Why a response did not complete: the client closed or reset the connection
+ * ("client-closed"), it read nothing for sendTimeoutMs ("send-timeout"), the drain deadline
+ * cut it ("drain-deadline"), a second stop signal did ("forced"), or its file could not be
+ * read to the end ("file-error").
+ */
+export type CutReason = 'client-closed' | 'send-timeout' | 'drain-deadline' | 'forced' | 'file-error';
+
+/**
  * One access-log record: a response and how long it took, with what an nginx "combined"
- * line holds. Fields refused by the parser ("-" method) have "-" for path and protocol.
+ * line holds. A head refused before its request line was valid has "-" for method, path and
+ * protocol.
  */
 export interface AccessRecord {
   method: string;
@@ -76,10 +85,25 @@ export interface AccessRecord {
   path: string;
   /** "HTTP/1.1" or "HTTP/1.0". */
   protocol: string;
+  /**
+   * The status of the head handed to the socket. No head was: 499 when the client closed
+   * the connection first (nginx's code), 444 when the server did (a cut: nginx's code for
+   * closing without a response).
+   */
   status: number;
-  /** Body bytes sent; -1 when the connection failed mid-body. */
+  /**
+   * Body bytes the kernel accepted from us (not the planned length): what libuv handed to
+   * the kernel minus what it still held, read when the response ended (see outgoing.ts).
+   * Exact when the response completed or the server cut it; when a client's reset shows as
+   * a failed write, as of the last write that completed before it. Some of them may never
+   * have reached a client that went away: a reset discards what the kernels still held.
+   */
   bytes: number;
-  /** From the complete head to the last byte handed to the kernel. */
+  /** Whether the kernel accepted every byte of the response (head and body). */
+  completed: boolean;
+  /** Why it did not complete; null when it did. */
+  reason: CutReason | null;
+  /** From the complete head to the last byte accepted by the kernel, or to the cut. */
   ms: number;
   remote: string;
   /** The Referer field, "" when absent. */
