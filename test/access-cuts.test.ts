@@ -155,6 +155,34 @@ t.test('the drain deadline cuts a slow download: its line, with its bytes, and e
   ),
 );
 
+t.test('a second Ctrl+C during a download: its line too, and exit 130', (t) =>
+  cutDownload(
+    t,
+    ['--drain-timeout-ms', '20000'],
+    async (s) => {
+      s.signalGroup('SIGINT');
+      await s.waitForLog((l) => typeof l.worker === 'number' && typeof l.msg === 'string' && l.msg.startsWith('draining:'), 5000);
+      s.signalGroup('SIGINT');
+    },
+    130,
+    'forced',
+  ),
+);
+
+t.test('a second SIGTERM to the primary alone (Docker, systemd): the workers still log what they cut', (t) =>
+  cutDownload(
+    t,
+    ['--drain-timeout-ms', '20000'],
+    async (s) => {
+      process.kill(s.pid, 'SIGTERM');
+      await s.waitForLog((l) => typeof l.worker === 'number' && typeof l.msg === 'string' && l.msg.startsWith('draining:'), 5000);
+      process.kill(s.pid, 'SIGTERM');
+    },
+    130,
+    'forced',
+  ),
+);
+
 t.test('workers 0: a second Ctrl+C logs the cut download before the process exits', (t) =>
   cutDownload(
     t,
