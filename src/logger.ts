@@ -7,8 +7,9 @@
  * files instead of stdout (see log-file.ts), reopened by name on SIGUSR1.
  *
  * Access lines are the one place where logging sits on the hot path, so in JSON mode they
- * are formatted here as the exact line pino would write (same fields, same order) with one
- * template string, instead of pino's generic serializer: that halves their cost.
+ * are formatted here as the line pino would write (same fields, same order; a null `reason`
+ * left out) with one template string, instead of pino's generic serializer: that halves
+ * their cost.
  */
 import fs from 'node:fs';
 import pino, { type Logger } from 'pino';
@@ -42,9 +43,10 @@ export function countOf(n: number, noun: string): string {
 /**
  * Fields a pretty line never shows: pino's own, the worker (shown as a prefix), and the
  * drain's cause and deadline (the signal line before it said why, the deadline is configured),
- * and an access line's protocol, referer and user agent (kept in JSON logs; too long for a terminal row).
+ * and an access line's protocol, referer and user agent (kept in JSON logs; too long for a
+ * terminal row) and its completion (the message says when a response was cut, and why).
  */
-const PRETTY_HIDDEN = new Set(['level', 'time', 'pid', 'hostname', 'msg', 'worker', 'kind', 'reason', 'timeoutMs', 'protocol', 'referer', 'userAgent']);
+const PRETTY_HIDDEN = new Set(['level', 'time', 'pid', 'hostname', 'msg', 'worker', 'kind', 'reason', 'timeoutMs', 'protocol', 'referer', 'userAgent', 'completed']);
 
 function fieldText(key: string, value: unknown): string {
   if (key === 'err' && value && typeof value === 'object' && 'message' in value) return String((value as { message: unknown }).message);
@@ -128,7 +130,8 @@ export function createLoggers(config: LoggerConfig, worker: number | string): Lo
   }
   if (pretty !== null) {
     const child = pino(options, pretty).child({ kind: 'access' });
-    const access = (r: AccessRecord) => child.info(r, `${r.method} ${r.path} ${r.status} ${r.bytes} B ${r.ms} ms ${r.remote}`);
+    const access = (r: AccessRecord) =>
+      child.info(r, `${r.method} ${r.path} ${r.status} ${r.bytes} B ${r.ms} ms ${r.remote}${r.reason === null ? '' : ` (incomplete: ${r.reason})`}`);
     return { log, access, flush: noop, reopen: reopenLog, pretty: forPerson };
   }
   const batchBytes = accessBatchBytes(1);
@@ -263,6 +266,8 @@ export function accessLineWriter(dest: { write(s: string): unknown }, worker: nu
     const us = Math.round(r.ms * 1000);
     dest.write(
       `${head}${r.method}","path":"${jsonAsciiInner(r.path)}","protocol":"${r.protocol}","status":${r.status},"bytes":${r.bytes},` +
+        // Complete is the common case: a constant; the reason is one of a few fixed words.
+        (r.reason === null ? '"completed":true,' : `"completed":false,"reason":"${r.reason}",`) +
         `"ms":${Math.floor(us / 1000)}.${THOUSANDTHS[us % 1000]},"remote":"${jsonAsciiInner(r.remote)}",` +
         `"referer":"${jsonAsciiInner(r.referer)}","userAgent":"${jsonAsciiInner(r.userAgent)}"` +
         // Behind a proxy only: the peer when it is not the client, the scheme a trusted proxy reported.

@@ -21,6 +21,9 @@ import { EXIT_FORCED, onStopSignals } from './shutdown';
 import type { ToPrimary } from './worker';
 import { WorkerPool, type Generation } from './worker-pool';
 
+/** How long workers have to cut their connections and exit after a second stop signal before they are killed. */
+const FORCE_GRACE_MS = 1000;
+
 export function runPrimary(config: Config, loggers: Loggers, reloadConfig: () => Config, inherited: InheritedSocket | null = null): void {
   const { log } = loggers;
   // On an inherited socket the kernel always balances: Node's round-robin primary closes the
@@ -39,6 +42,8 @@ export function runPrimary(config: Config, loggers: Loggers, reloadConfig: () =>
   /** Workers of the start that listened, until all did (then `announced`). */
   let listening = 0;
   let exitCode = 0;
+  /** A second stop signal came: the exit code is 130 whatever the workers exit with. */
+  let forced = false;
 
   const exit = (code: number) => {
     loggers.flush();
@@ -104,7 +109,8 @@ export function runPrimary(config: Config, loggers: Loggers, reloadConfig: () =>
   cluster.on('exit', (w, code, signal) => {
     const { lived, wasListening, wasRetiring, wasStarting } = pool.remove(w);
     if (stopping) {
-      if (code !== 0) exitCode = code === EXIT_FORCED ? EXIT_FORCED : 1;
+      if (forced) exitCode = EXIT_FORCED;
+      else if (code !== 0) exitCode = code === EXIT_FORCED ? EXIT_FORCED : 1;
       log.info({ workerId: w.id, workerPid: w.process.pid, code, signal }, `worker ${w.id} exited (${signal ?? code})`);
       if (pool.size === 0) {
         log.info({ code: exitCode }, exitCode === 0 ? 'all workers drained; exiting' : 'workers stopped; exiting with errors');
@@ -164,8 +170,15 @@ export function runPrimary(config: Config, loggers: Loggers, reloadConfig: () =>
     },
     (signal) => {
       log.warn({ signal }, `second ${signal}: stopping now`);
-      for (const w of pool.alive()) w.process.kill('SIGKILL');
-      exit(EXIT_FORCED);
+      forced = true;
+      // Each worker cuts its connections itself, so the access log says what was cut and
+      // is flushed before it exits (a SIGKILL would lose those lines); the exit handler
+      // above exits when the last one is gone. A worker that cannot even do that is killed.
+      for (const w of pool.alive()) pool.send(w, { cmd: 'force' });
+      setTimeout(() => {
+        for (const w of pool.forked()) w.process.kill('SIGKILL');
+        exit(EXIT_FORCED);
+      }, FORCE_GRACE_MS);
     },
   );
   // logrotate's postrotate (like nginx -s reopen): reopen our files and tell every worker.

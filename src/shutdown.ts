@@ -10,9 +10,13 @@ import { countOf, type Logger } from './logger';
 
 export interface Drainable {
   drain(): void;
+  /**
+   * Closes the connection now; the responses it cuts are logged before this returns, so
+   * that their lines are written out with the log flush that precedes the exit.
+   */
+  cut(reason: 'drain-deadline' | 'forced'): void;
   /** Waiting for a request with nothing of one received and nothing of a response queued. */
   readonly idle: boolean;
-  readonly socket: net.Socket;
 }
 
 export interface DrainOptions {
@@ -92,7 +96,7 @@ export class Drainer {
     if (this.done) return;
     this.opts.log.warn({ reason, cut: this.opts.connections.size }, `forced exit: cutting ${countOf(this.opts.connections.size, 'connection')}`);
     this.done = true; // a connection that reports its close while being cut must not end the drain "cleanly"
-    for (const c of [...this.opts.connections]) c.socket.destroy();
+    for (const c of [...this.opts.connections]) c.cut('forced');
     this.finish(EXIT_FORCED);
   }
 
@@ -101,7 +105,7 @@ export class Drainer {
     const left = this.opts.connections.size;
     this.opts.log.warn({ cut: left, timeoutMs: this.opts.timeoutMs }, `drain timeout after ${this.opts.timeoutMs} ms: cutting ${countOf(left, 'connection')}`);
     this.done = true; // as in force()
-    for (const c of [...this.opts.connections]) c.socket.destroy();
+    for (const c of [...this.opts.connections]) c.cut('drain-deadline');
     this.finish(1);
   }
 

@@ -26,9 +26,10 @@ import { StaticHandler } from './static';
 /**
  * Messages between primary and workers over the cluster IPC channel (and metrics' own).
  * `drain` is a stop (the pre-drain first, as on SIGTERM); `retire` is a reload replacing this
- * worker: drain at once, the rest of the cluster keeps serving.
+ * worker: drain at once, the rest of the cluster keeps serving; `force` is a second stop
+ * signal: cut every connection (logging what was cut) and exit at once.
  */
-export type ToWorker = { cmd: 'drain' } | { cmd: 'retire' } | { cmd: 'reopen' } | { cmd: 'accept-pause'; granted: boolean };
+export type ToWorker = { cmd: 'drain' } | { cmd: 'retire' } | { cmd: 'force' } | { cmd: 'reopen' } | { cmd: 'accept-pause'; granted: boolean };
 export type ToPrimary = { type: 'listen-error'; message: string } | { type: 'start-error'; message: string } | { type: 'accept-pause' };
 
 /**
@@ -213,6 +214,7 @@ export function runWorker(
     process.on('message', (m: ToWorker) => {
       if (m?.cmd === 'drain') drainer.stop('primary');
       else if (m?.cmd === 'retire') drainer.begin('replaced by a reload');
+      else if (m?.cmd === 'force') drainer.force('the primary\'s second stop signal');
       else if (m?.cmd === 'reopen') reopenLogs(loggers, null);
       else if (m?.cmd === 'accept-pause') gate.answer(m.granted);
     });

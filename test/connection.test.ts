@@ -115,7 +115,11 @@ t.test('a head the parser refuses: the error page, then close; a handler that th
   await p.closed;
   t.match(p.received(), /^HTTP\/1\.1 400 Bad Request\r\n[^]*Cache-Control: no-store\r\n[^]*Connection: close\r\n\r\n<!doctype html>/);
   t.equal(p.handled.length, 0);
-  t.same(p.access.map((a) => [a.method, a.status]), [['-', 400]]);
+  t.same(p.access.map((a) => [a.method, a.path, a.protocol, a.status, a.completed]), [['GET', '/', 'HTTP/1.1', 400, true]], 'a valid request line is logged as sent');
+  const bad = await pair(t, () => text('never'));
+  bad.client.write('GET / HTTP/1.1 x\r\nHost: x\r\n\r\n');
+  await bad.closed;
+  t.same(bad.access.map((a) => [a.method, a.path, a.protocol, a.status]), [['-', '-', '-', 400]], 'a bad request line is not');
   const q = await pair(t, () => {
     throw new Error('boom');
   });

@@ -6,7 +6,7 @@ import type net from 'node:net';
 import t from 'tap';
 import { FileChangedError, StreamAbortedError } from '../src/errors';
 import { identityOf } from '../src/files/cache';
-import { CHUNK_BYTES, discardBody, OpenFile, sendBody, type SendControl } from '../src/files/stream';
+import { bodyLength, CHUNK_BYTES, discardBody, OpenFile, sendBody, type SendControl } from '../src/files/stream';
 
 /** A socket that takes writes; `hold` keeps write callbacks until `release()`. */
 function fakeSocket(hold = false) {
@@ -22,10 +22,14 @@ function fakeSocket(hold = false) {
   return { sock: sock as unknown as net.Socket, chunks, held, data: () => Buffer.concat(chunks) };
 }
 
-function control(alive = () => true): SendControl & { wakes: number } {
+function control(alive = () => true): SendControl & { wakes: number; progressed: number } {
   const c = {
     wakes: 0,
+    progressed: 0,
     alive,
+    progress: () => {
+      c.progressed++;
+    },
     waitFor: (register: (wake: () => void) => void) =>
       new Promise<void>((resolve) => {
         c.wakes++;
@@ -65,8 +69,12 @@ const described = () => ({ path: file, ...identityOf(fs.statSync(file)) });
 t.test('a range is sent whole and the descriptor closed', async (t) => {
   const f = await OpenFile.open(described());
   const s = fakeSocket();
-  const n = await sendBody(s.sock, { kind: 'file', file: f, start: 10, end: bytes.length - 5 }, control());
+  const ctl = control();
+  const body = { kind: 'file' as const, file: f, start: 10, end: bytes.length - 5 };
+  const n = await sendBody(s.sock, body, ctl);
   t.equal(n, bytes.length - 15);
+  t.equal(bodyLength(body), n, 'bodyLength says it beforehand');
+  t.equal(ctl.progressed, 4, 'progress once per completed chunk write (3 whole chunks and a short one)');
   t.same(s.data(), bytes.subarray(10, bytes.length - 5));
   t.ok(await closedSoon(f.fd), 'closed after the body');
 });
@@ -77,11 +85,33 @@ t.test('multipart: heads, parts, tail, in order', async (t) => {
   const head1 = Buffer.from('--B\r\n\r\n');
   const head2 = Buffer.from('\r\n--B\r\n\r\n');
   const tail = Buffer.from('\r\n--B--\r\n');
-  const n = await sendBody(s.sock, { kind: 'multipart', file: f, parts: [{ head: head1, start: 0, end: 3 }, { head: head2, start: CHUNK_BYTES, end: CHUNK_BYTES + 2 }], tail }, control());
+  const body = { kind: 'multipart' as const, file: f, parts: [{ head: head1, start: 0, end: 3 }, { head: head2, start: CHUNK_BYTES, end: CHUNK_BYTES + 2 }], tail };
+  const n = await sendBody(s.sock, body, control());
   const want = Buffer.concat([head1, bytes.subarray(0, 3), head2, bytes.subarray(CHUNK_BYTES, CHUNK_BYTES + 2), tail]);
   t.same(s.data(), want);
   t.equal(n, want.length);
+  t.equal(bodyLength(body), want.length, 'bodyLength says it beforehand');
   t.ok(await closedSoon(f.fd));
+});
+
+t.test('multipart: resolves once the kernel took the tail, not when it was handed over', async (t) => {
+  const f = await OpenFile.open(described());
+  const s = fakeSocket(true);
+  const head = Buffer.from('--B\r\n\r\n');
+  const tail = Buffer.from('\r\n--B--\r\n');
+  let done = false;
+  const sending = sendBody(s.sock, { kind: 'multipart', file: f, parts: [{ head, start: 0, end: 3 }], tail }, control()).then((n) => {
+    done = true;
+    return n;
+  });
+  while (!s.chunks.some((c) => c.equals(tail))) {
+    s.held.shift()?.();
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  await new Promise((r) => setTimeout(r, 20));
+  t.notOk(done, 'the tail is handed over but its write has not completed: still sending');
+  while (s.held.length > 0) s.held.shift()!();
+  t.equal(await sending, head.length + 3 + tail.length);
 });
 
 t.test('backpressure: at most two chunks in flight until the socket takes them', async (t) => {

@@ -10,6 +10,8 @@ const record = {
   protocol: 'HTTP/1.1',
   status: 200,
   bytes: 455,
+  completed: true,
+  reason: null,
   ms: 0.25,
   remote: '127.0.0.1',
   referer: 'http://example.com/a"b\\c',
@@ -22,8 +24,9 @@ t.test('an access line is one JSON object with the fields pino would write, in o
   t.equal(out.length, 1);
   t.ok(out[0]!.endsWith('\n'));
   const obj = JSON.parse(out[0]!);
-  t.same(Object.keys(obj), ['level', 'time', 'pid', 'worker', 'kind', 'method', 'path', 'protocol', 'status', 'bytes', 'ms', 'remote', 'referer', 'userAgent']);
-  t.same(obj, { level: 30, time: obj.time, pid: process.pid, worker: 3, kind: 'access', ...record });
+  t.same(Object.keys(obj), ['level', 'time', 'pid', 'worker', 'kind', 'method', 'path', 'protocol', 'status', 'bytes', 'completed', 'ms', 'remote', 'referer', 'userAgent']);
+  const { reason: _none, ...written } = record;
+  t.strictSame(obj, { level: 30, time: obj.time, pid: process.pid, worker: 3, kind: 'access', ...written }, 'a complete response has no reason field');
   t.ok(/^[\x20-\x7e]*\n$/.test(out[0]!), 'the line is printable ASCII: obs-text is \\u-escaped');
   t.ok(!Number.isNaN(Date.parse(obj.time)), 'ISO time');
   t.end();
@@ -41,6 +44,20 @@ t.test('behind a proxy, the line ends with the peer (when it is not the client) 
   t.same(Object.keys(peerOnly).slice(-4), ['remote', 'referer', 'userAgent', 'peer'], 'no proto field when none was reported');
   t.match(peerOnly, { remote: '2001:db8::7', peer: '10.0.0.2' });
   t.same(Object.keys(neither).slice(-3), ['remote', 'referer', 'userAgent'], 'without a proxy the line is as before');
+  t.end();
+});
+
+t.test('a cut response: completed false and its reason, right after bytes', (t) => {
+  const out: string[] = [];
+  const write = accessLineWriter({ write: (s: string) => out.push(s) }, 1);
+  for (const reason of ['client-closed', 'send-timeout', 'drain-deadline', 'forced', 'file-error'] as const) write({ ...record, bytes: 1234, completed: false, reason });
+  t.equal(out.length, 5);
+  for (const line of out) {
+    const obj = JSON.parse(line);
+    t.same(Object.keys(obj).slice(8, 13), ['status', 'bytes', 'completed', 'reason', 'ms'], 'reason follows completed');
+    t.match(obj, { bytes: 1234, completed: false });
+  }
+  t.same(out.map((l) => JSON.parse(l).reason), ['client-closed', 'send-timeout', 'drain-deadline', 'forced', 'file-error']);
   t.end();
 });
 

@@ -5,7 +5,7 @@ import t from 'tap';
 import type { Test } from 'tap';
 import { parseRequestHead, DEFAULT_LIMITS } from '../src/http/parse';
 import type { Limits } from '../src/http/parse';
-import type { ParseResult, Request } from '../src/http/types';
+import type { LoggedRequest, ParseResult, Request } from '../src/http/types';
 
 
 const CRLF = '\r\n';
@@ -26,7 +26,7 @@ const parse = (s: string, limits?: Partial<Limits>): ParseResult =>
 /** Summarise a result for diagnostics (so a failure prints what came back). */
 const summary = (r: ParseResult): Record<string, unknown> =>
   r.kind === 'error'
-    ? { kind: r.kind, status: r.status, reason: r.reason }
+    ? { kind: r.kind, status: r.status, reason: r.reason, request: r.request }
     : r.kind === 'request'
       ? { kind: r.kind, consumed: r.consumed, request: r.request }
       : { kind: r.kind };
@@ -43,15 +43,36 @@ function ok(tt: Test, s: string, limits?: Partial<Limits>, msg?: string): { requ
   return { request: r.request, consumed: r.consumed };
 }
 
-/** Assert the input is refused with exactly `status` and a non-empty reason. */
+/**
+ * What a refusal may say about the request (for the access log): nothing (null), or exactly
+ * the method, target and version of the input's request line, which must then be valid.
+ */
+function refusedRequestMatches(s: string, request: LoggedRequest | null): boolean {
+  if (request === null) return true;
+  const line = s.replace(/^(\r\n)*/, '').split('\r\n')[0]!;
+  const m = /^([^ ]+) ([^ ]+) HTTP\/1\.(\d)$/.exec(line);
+  return m !== null && request.method === m[1] && request.target === m[2] && request.minor === (m[3] === '0' ? 0 : 1);
+}
+
+/**
+ * Assert the input is refused with exactly `status` and a non-empty reason, and that what the
+ * refusal carries of the request (if anything) is what the input's request line said.
+ */
 function refused(tt: Test, s: string, status: number, limits?: Partial<Limits>, msg?: string): void {
   const r = parse(s, limits);
   const m = msg ?? `${show(s)} → ${status}`;
-  if (r.kind === 'error' && r.status === status && typeof r.reason === 'string' && r.reason.length > 0) {
+  if (r.kind === 'error' && r.status === status && typeof r.reason === 'string' && r.reason.length > 0 && refusedRequestMatches(s, r.request)) {
     tt.pass(m);
   } else {
-    tt.fail(m, { found: summary(r), wanted: { kind: 'error', status, reason: '(non-empty string)' } });
+    tt.fail(m, { found: summary(r), wanted: { kind: 'error', status, reason: '(non-empty string)', request: 'null, or the request line as sent' } });
   }
+}
+
+/** The refusal of `s`, asserted to be `status`; undefined (after a failed assertion) otherwise. */
+function refusal(tt: Test, s: string, status: number, limits?: Partial<Limits>): Extract<ParseResult, { kind: 'error' }> | undefined {
+  refused(tt, s, status, limits);
+  const r = parse(s, limits);
+  return r.kind === 'error' ? r : undefined;
 }
 
 function incomplete(tt: Test, s: string, limits?: Partial<Limits>, msg?: string): void {
@@ -770,4 +791,65 @@ t.test('interned field names: every case spelling maps to its name, near misses 
       t.equal(Object.keys(got.request.headers).length, 2, `"${near}" did not turn into a known field`);
     }
   }
+});
+
+t.test('a refusal carries what a valid request line said (for the access log), and only then', async (t) => {
+  const ua = 'User-Agent: curl/8.5.0';
+  const ref = 'Referer: http://example.com/form';
+  // Refused after the request line: method, target, version and the fields parsed so far.
+  const after: Array<[string, string, number, Record<string, string>, Partial<Limits>?]> = [
+    ['PUT with a body (Content-Length > 0)', head('PUT /upload/a.txt?x=1 HTTP/1.1', ['Host: a', ua, ref, 'Content-Length: 5']), 413,
+      { host: 'a', 'user-agent': 'curl/8.5.0', referer: 'http://example.com/form', 'content-length': '5' }],
+    ['POST with Transfer-Encoding', head('POST /form HTTP/1.0', [ua, 'Transfer-Encoding: chunked']), 400, { 'user-agent': 'curl/8.5.0', 'transfer-encoding': 'chunked' }],
+    ['an invalid Content-Length', head('POST / HTTP/1.1', ['Host: a', 'Content-Length: -1']), 400, { host: 'a', 'content-length': '-1' }],
+    ['no Host on HTTP/1.1', head('GET /x HTTP/1.1', [ua]), 400, { 'user-agent': 'curl/8.5.0' }],
+    ['a duplicate Host', head('GET /x HTTP/1.1', ['Host: a', 'Host: b', ua]), 400, { host: 'a, b', 'user-agent': 'curl/8.5.0' }],
+    ['an invalid Host', head('GET /x HTTP/1.1', ['Host: a b']), 400, { host: 'a b' }],
+    ['obs-fold: the fields before it', head('GET /x HTTP/1.1', ['Host: a', ua, ' folded']), 400, { host: 'a', 'user-agent': 'curl/8.5.0' }],
+    ['a malformed field name: the fields before it', head('GET /x HTTP/1.1', [ref, 'Bad Name: v', ua]), 400, { referer: 'http://example.com/form' }],
+    ['a control byte in a value: the fields before it', head('GET /x HTTP/1.1', ['Host: a', 'X: \x01']), 400, { host: 'a' }],
+    ['too many fields: the ones within the limit', head('GET /x HTTP/1.1', ['Host: a', 'X: 1', 'Y: 2']), 431, { host: 'a', x: '1' }, { maxHeaders: 2 }],
+    ['a whole head over maxHeadBytes: no field read', head('GET /x HTTP/1.1', ['Host: a', `X: ${'v'.repeat(200)}`]), 431, {}, { maxHeadBytes: 100 }],
+    ['an absolute-form target that is not http(s)', head('GET ftp://a/x HTTP/1.1'), 400, { host: 'a' }],
+    ['CONNECT authority-form', head('CONNECT example.com:443 HTTP/1.1', ['Host: example.com:443']), 400, { host: 'example.com:443' }],
+    ['asterisk-form with GET', head('GET * HTTP/1.1'), 400, { host: 'a' }],
+    ['HTTP/1.7 (answered as 1.1) with a body', head('PUT /a HTTP/1.7', ['Host: a', 'Content-Length: 1']), 413, { host: 'a', 'content-length': '1' }],
+  ];
+  for (const [what, input, status, headers, limits] of after) {
+    const r = refusal(t, input, status, limits);
+    if (!r) continue;
+    if (r.request === null) {
+      t.fail(`${what}: the refusal carries the request`);
+      continue;
+    }
+    const line = input.split('\r\n')[0]!.split(' ');
+    t.same({ method: r.request.method, target: r.request.target, minor: r.request.minor }, { method: line[0], target: line[1], minor: line[2] === 'HTTP/1.0' ? 0 : 1 }, `${what}: method, target, version`);
+    t.strictSame({ ...r.request.headers }, headers, `${what}: the fields parsed before the refusal`);
+  }
+  // Refused at the request line itself: nothing of it is trusted, the log shows "-".
+  const atLine: Array<[string, string, number, Partial<Limits>?]> = [
+    ['a malformed method', head('G(T / HTTP/1.1'), 400],
+    ['two spaces', head('GET  / HTTP/1.1'), 400],
+    ['a fragment in the target', head('GET /a#b HTTP/1.1'), 400],
+    ['a malformed version', head('GET / HTTP/1.x'), 400],
+    ['lower-case http', head('GET / http/1.1'), 400],
+    ['HTTP/2.0', head('GET / HTTP/2.0'), 505],
+    ['a target over maxTargetBytes', head(`GET /${'a'.repeat(20)} HTTP/1.1`), 414, { maxTargetBytes: 10 }],
+    ['an incomplete head over maxHeadBytes', `GET / HTTP/1.1\r\nHost: a\r\nX: ${'v'.repeat(200)}`, 431, { maxHeadBytes: 100 }],
+    ['an incomplete head with a bare LF', 'GET / HTTP/1.1\nHost: a\n', 400],
+    ['garbage', '\x16\x03\x01\x02\x00\r\n\r\n', 400],
+  ];
+  for (const [what, input, status, limits] of atLine) {
+    const r = refusal(t, input, status, limits);
+    if (r) t.equal(r.request, null, `${what}: no request carried`);
+  }
+});
+
+t.test('a refused head\'s fields are as safe as a request\'s: no prototype, names like __proto__ are plain', async (t) => {
+  const r = refusal(t, head('PUT / HTTP/1.1', ['Host: a', '__proto__: x', 'Constructor: y', 'Content-Length: 9']), 413);
+  if (r?.request) {
+    t.equal(r.request.headers['__proto__'], 'x');
+    t.equal(r.request.headers['constructor'], 'y');
+    t.equal(r.request.headers['toString'], undefined, 'nothing inherited');
+  } else t.fail('the refusal carries the request');
 });

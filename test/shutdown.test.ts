@@ -8,12 +8,17 @@ import type { Logger } from '../src/logger';
 class FakeConnection implements Drainable {
   drained = 0;
   destroyed = 0;
+  /** The reasons it was cut with (a real one logs its responses with them). */
+  cuts: string[] = [];
   constructor(
     public idle: boolean,
     private readonly set: Set<Drainable>,
     private readonly onClose: () => void,
   ) {}
-  readonly socket = { destroy: () => this.close() } as unknown as Drainable['socket'];
+  cut(reason: 'drain-deadline' | 'forced'): void {
+    this.cuts.push(reason);
+    this.close();
+  }
   drain(): void {
     this.drained++;
     if (this.idle) this.close();
@@ -85,6 +90,7 @@ t.test('the deadline cuts what is left and exits 1, within its value', async (t)
   const took = d.exits[0]!.at - t0;
   t.ok(took >= 195 && took < 300, `fired after ${Math.round(took)} ms (deadline 200 ms)`);
   t.equal(busy.destroyed, 1, 'the busy connection was cut');
+  t.same(busy.cuts, ['drain-deadline'], 'for the drain deadline (its responses are logged with that reason)');
   t.ok(d.lines.some((l) => l.level === 'warn' && l.msg === 'drain timeout after 200 ms: cutting 1 connection'));
 });
 
@@ -97,6 +103,7 @@ t.test('force cuts everything and exits 130; nothing exits twice', async (t) => 
   t.same(d.exits.map((e) => e.code), [EXIT_FORCED]);
   t.equal(EXIT_FORCED, 130);
   t.equal(a.destroyed + b.destroyed, 2);
+  t.same([...a.cuts, ...b.cuts], ['forced', 'forced'], 'both cut as forced');
   await new Promise((r) => setTimeout(r, 200));
   t.equal(d.exits.length, 1, 'the deadline timer was cleared');
 });

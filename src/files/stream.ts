@@ -58,23 +58,39 @@ export interface MultipartBody {
   tail: Buffer;
 }
 
-/** `alive()`: the connection still wants bytes; `waitFor(register)`: park until a write callback (or the socket's close) calls the function it registers. */
+/**
+ * `alive()`: the connection still wants bytes; `waitFor(register)`: park until a write
+ * callback (or the socket's close) calls the function it registers; `progress()`: a write
+ * completed (the kernel took its bytes), for the connection's count of what was sent.
+ */
 export interface SendControl {
   alive: () => boolean;
   waitFor: (register: (wake: () => void) => void) => Promise<void>;
+  progress: () => void;
 }
 
-/** Streams `body` to `sock` and closes its file; resolves with the body bytes sent. */
+/** The bytes `body` holds: what its head's Content-Length says. */
+export function bodyLength(body: FileBody | MultipartBody): number {
+  if (body.kind === 'file') return body.end - body.start;
+  let n = body.tail.length;
+  for (const part of body.parts) n += part.head.length + part.end - part.start;
+  return n;
+}
+
+/**
+ * Streams `body` to `sock` and closes its file; resolves with the body bytes sent, once the
+ * kernel has taken the last of them (or the connection went away meanwhile).
+ */
 export async function sendBody(sock: net.Socket, body: FileBody | MultipartBody, ctl: SendControl): Promise<number> {
   try {
-    if (body.kind === 'file') return await sendFileRange(sock, body.file.fd, body.start, body.end, ctl.alive, ctl.waitFor);
+    if (body.kind === 'file') return await sendFileRange(sock, body.file.fd, body.start, body.end, ctl);
     let bytes = 0;
     for (const part of body.parts) {
       sock.write(part.head);
       bytes += part.head.length;
-      bytes += await sendFileRange(sock, body.file.fd, part.start, part.end, ctl.alive, ctl.waitFor);
+      bytes += await sendFileRange(sock, body.file.fd, part.start, part.end, ctl);
     }
-    sock.write(body.tail);
+    await new Promise<void>((resolve) => sock.write(body.tail, () => resolve()));
     return bytes + body.tail.length;
   } finally {
     body.file.close();
@@ -104,19 +120,9 @@ function readInto(fd: number, buf: Buffer, length: number, position: number): Pr
   });
 }
 
-/**
- * Writes bytes [start, end) of `fd` to `sock`; resolves with the count sent. `alive()` says
- * whether the connection still wants bytes; `waitFor(register)` parks until a write
- * callback (or the socket's close) calls the function it registers.
- */
-export async function sendFileRange(
-  sock: net.Socket,
-  fd: number,
-  start: number,
-  end: number,
-  alive: () => boolean,
-  waitFor: (register: (wake: () => void) => void) => Promise<void>,
-): Promise<number> {
+/** Writes bytes [start, end) of `fd` to `sock` under `ctl` (see SendControl); resolves with the count sent. */
+export async function sendFileRange(sock: net.Socket, fd: number, start: number, end: number, ctl: SendControl): Promise<number> {
+  const { alive, waitFor } = ctl;
   let pos = start;
   let inFlight = 0;
   let failure: Error | null = null;
@@ -125,6 +131,7 @@ export async function sendFileRange(
     inFlight--;
     giveBuffer(buf);
     if (err) failure = err;
+    else ctl.progress();
     const w = wake;
     wake = null;
     w?.();

@@ -4,7 +4,7 @@
  * null check).
  */
 import type { RequestCounters } from '../metrics/counters';
-import type { AccessRecord, Request } from './types';
+import type { AccessRecord, CutReason, LoggedRequest } from './types';
 
 export type AccessSink = ((record: AccessRecord) => void) | null;
 
@@ -14,33 +14,49 @@ export interface ClientAddresses {
   readonly peer: string;
 }
 
-/** Counts and logs one response; `started` is performance.now() when its head was complete. */
-export function reportResponse(onAccess: AccessSink, counters: RequestCounters | null, client: ClientAddresses, req: Request, status: number, bytes: number, started: number): void {
+/**
+ * Counts and logs one response; `started` is performance.now() when its head was complete.
+ * `req` null: a head refused before its request line was valid ("-" method, path, protocol).
+ * `reason` null: the kernel accepted every byte of it; `bytes` are the body bytes it accepted.
+ * A trusted proxy's X-Forwarded-For (`req.forwarded`) names the client over the connection's.
+ */
+export function reportResponse(
+  onAccess: AccessSink,
+  counters: RequestCounters | null,
+  client: ClientAddresses,
+  req: LoggedRequest | null,
+  status: number,
+  bytes: number,
+  reason: CutReason | null,
+  started: number,
+): void {
   if (onAccess === null && counters === null) return;
   const ms = performance.now() - started;
-  counters?.record(req.method, status, bytes, ms / 1000);
+  counters?.record(req === null ? '-' : req.method, status, bytes, ms / 1000);
   if (onAccess === null) return;
-  const headers = req.headers;
-  const fwd = req.forwarded;
+  const fwd = req === null ? undefined : req.forwarded;
   const remote = fwd === undefined ? client.remote : fwd.for;
+  const peer = remote === client.peer ? undefined : client.peer;
+  const proto = fwd === undefined ? undefined : fwd.proto;
+  const rounded = Math.round(ms * 1000) / 1000;
+  if (req === null) {
+    onAccess({ method: '-', path: '-', protocol: '-', status, bytes, completed: reason === null, reason, ms: rounded, remote, referer: '', userAgent: '', peer, proto });
+    return;
+  }
+  const headers = req.headers;
   onAccess({
     method: req.method,
     path: req.target,
     protocol: req.minor === 1 ? 'HTTP/1.1' : 'HTTP/1.0',
     status,
     bytes,
-    ms: Math.round(ms * 1000) / 1000,
+    completed: reason === null,
+    reason,
+    ms: rounded,
     remote,
     referer: headers['referer'] ?? '',
     userAgent: headers['user-agent'] ?? '',
-    peer: remote === client.peer ? undefined : client.peer,
-    proto: fwd === undefined ? undefined : fwd.proto,
+    peer,
+    proto,
   });
-}
-
-/** Counts and logs a refusal sent before any request could be read (a "-" method, path and protocol). */
-export function reportRefusal(onAccess: AccessSink, counters: RequestCounters | null, client: ClientAddresses, status: number, bytes: number): void {
-  counters?.record('-', status, bytes, 0);
-  const { remote, peer } = client;
-  onAccess?.({ method: '-', path: '-', protocol: '-', status, bytes, ms: 0, remote, referer: '', userAgent: '', peer: remote === peer ? undefined : peer, proto: undefined });
 }

@@ -15,11 +15,12 @@
 import type net from 'node:net';
 import { DEFAULT_LIMITS, MAX_LEADING_EMPTY_LINES, parseRequestHead, type Limits } from './parse';
 import { errorReply, serializeHead } from './respond';
-import { discardBody, sendBody, type FileBody, type MultipartBody, type SendControl } from '../files/stream';
+import { bodyLength, discardBody, sendBody, type FileBody, type MultipartBody, type SendControl } from '../files/stream';
 import { SendWatch } from './send-watch';
-import { reportRefusal, reportResponse, type AccessSink } from './access';
+import { reportResponse, type AccessSink } from './access';
 import type { ForwardedFields } from './forwarded';
-import type { Reply, Request } from './types';
+import { OutgoingResponses } from './outgoing';
+import type { CutReason, LoggedRequest, Reply, Request } from './types';
 import type { RequestCounters } from '../metrics/counters';
 
 export interface ConnectionOptions {
@@ -92,6 +93,10 @@ export class Connection {
   private readonly forwarded: ForwardedFields | null;
   /** Wakes a body stream waiting on the socket when the socket goes away. */
   private wake: (() => void) | null = null;
+  /** Responses handed to the socket and not yet taken by the kernel: each one's access line comes from there. */
+  private readonly out: OutgoingResponses;
+  /** Given to every write: a completed write may settle responses waiting in `out` (one function per connection). */
+  private readonly afterWrite = () => this.out.settle();
   /** How a body stream asks whether to go on and waits for the socket (one per connection, not per body). */
   private readonly sendControl: SendControl = {
     alive: () => this.state !== State.Closed,
@@ -100,6 +105,7 @@ export class Connection {
         this.wake = resolve;
         register(resolve);
       }),
+    progress: () => this.out.sample(),
   };
   /** Empty lines ignored since the last request (RFC 9112 §2.2), bounded. */
   private emptyLines = 0;
@@ -115,9 +121,12 @@ export class Connection {
     this.peer = socket.remoteAddress ?? '';
     this.remote = origin === null ? this.peer : origin.remote;
     this.forwarded = origin === null ? null : origin.forwarded;
+    this.out = new OutgoingResponses(socket, (req, status, bytes, reason, started) =>
+      reportResponse(this.opts.onAccess, this.opts.counters, this, req, status, bytes, reason, started),
+    );
     this.sendWatch = new SendWatch(socket, opts.sendTimeoutMs, () => this.state === State.Busy, () => {
       this.opts.onError(new Error(`client read nothing for ${opts.sendTimeoutMs} ms`), 'send timeout');
-      socket.destroy();
+      this.destroyWith('send-timeout');
     });
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('timeout', () => this.onTimeout());
@@ -125,6 +134,9 @@ export class Connection {
     // side at once (printf ... | nc, the classic socket exercise); it still gets its answers.
     socket.on('end', () => this.onPeerEnd());
     socket.on('error', (err: NodeJS.ErrnoException) => {
+      // A reset noticed on a read leaves libuv's write counters as they were: what the kernel
+      // took is still exact here (see OutgoingResponses.sample; not so after a failed write).
+      if (err.syscall !== 'write') this.out.sample(true);
       // Resets and broken pipes are the client's business; anything else is worth a line.
       if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') opts.onError(err, 'socket error');
     });
@@ -132,6 +144,8 @@ export class Connection {
       this.state = State.Closed;
       this.sendWatch.stop();
       this.pending = null;
+      // Our own cuts have logged their responses already: whatever is left, the client cut.
+      this.out.cut('client-closed');
       this.wake?.();
       onClosed(this);
     });
@@ -154,14 +168,36 @@ export class Connection {
   /**
    * Graceful stop: an idle connection closes now; any other finishes its current response
    * (with Connection: close) and then closes. Pipelined requests not yet answered are
-   * dropped, which RFC 9112 §9.3.2 lets a client retry on a new connection.
+   * dropped, which RFC 9112 §9.3.2 lets a client retry on a new connection: never read nor
+   * answered, they get no access line (as nginx logs only requests it answered).
    */
   drain(): void {
     this.draining = true;
     const age = performance.now() - this.acceptedAt;
     if (this.idle && this.fresh && age < FRESH_GRACE_MS) this.setTimer(Math.ceil(FRESH_GRACE_MS - age)); // its request, or the timer closes it
-    else if (this.idle) this.socket.destroy();
+    else if (this.idle) this.closeIdle();
     else if (this.state === State.Idle && this.pending === null) this.finish(); // flush, then FIN
+  }
+
+  /**
+   * The drain deadline or a forced stop: cut the connection now. Its responses get their
+   * lines first (synchronously: the process exits right after), with the bytes sent so far.
+   */
+  cut(reason: 'drain-deadline' | 'forced'): void {
+    // Already destroyed by Node (a reset whose close is still on its way): the client's doing.
+    this.destroyWith(this.socket.destroyed ? 'client-closed' : reason);
+  }
+
+  /** Every close that is ours and not a clean end: the responses not yet taken get their lines, with `reason`. */
+  private destroyWith(reason: CutReason): void {
+    this.out.cut(reason);
+    this.socket.destroy();
+  }
+
+  /** Nothing is queued on an idle connection: what it sent is all taken, and logged before it closes. */
+  private closeIdle(): void {
+    this.out.settle();
+    this.socket.destroy();
   }
 
   private setTimer(ms: number): void {
@@ -187,7 +223,9 @@ export class Connection {
       case State.Busy:
         break; // the send timeout is sendWatch's (Node's socket timer is off while busy)
       default:
-        this.socket.destroy(); // idle keep-alive expired, or a closed socket that lingers
+        // Idle keep-alive expired, or a closed socket that lingers; a response still queued
+        // here is one the client stopped reading.
+        this.destroyWith('send-timeout');
     }
   }
 
@@ -203,7 +241,7 @@ export class Connection {
         if (parsed.kind === 'incomplete') break;
         if (parsed.kind === 'error') {
           this.pending = null;
-          this.respondError(parsed.status);
+          this.respondError(parsed.status, parsed.request);
           return;
         }
         off += parsed.consumed;
@@ -220,6 +258,7 @@ export class Connection {
         }
         if (reply instanceof Promise) {
           this.pending = off < buf.length ? buf.subarray(off) : null;
+          this.out.awaitReply(req, started);
           this.becomeBusy();
           reply.then(
             (r) => this.deliverThenContinue(req, r, started),
@@ -252,7 +291,10 @@ export class Connection {
       this.pending = buf === null || off >= buf.length ? null : off === 0 ? buf : buf.subarray(off);
       this.afterBatch();
     } finally {
-      if (corked) sock.uncork();
+      if (corked) {
+        sock.uncork();
+        this.out.settle(); // what the batch handed over may all be taken now
+      }
     }
   }
 
@@ -274,7 +316,7 @@ export class Connection {
     if (this.pending === null) {
       this.state = State.Idle;
       if (this.draining) {
-        if (this.socket.writableLength === 0) this.socket.destroy();
+        if (this.socket.writableLength === 0) this.closeIdle();
         else this.finish(); // the last response is still leaving: let it, then close
         return;
       }
@@ -325,11 +367,18 @@ export class Connection {
   }
 
   private deliverThenContinue(req: Request, reply: Reply, started: number): void {
-    if (this.state === State.Closed) {
-      discardBody(reply.body);
+    if (this.state === State.Closed || this.socket.destroyed) {
+      discardBody(reply.body); // the close logs the request (499 or 444: no head was written)
       return;
     }
+    this.out.replied();
     if (this.deliver(req, reply, started)) this.continueAfterBusy();
+  }
+
+  /** Hands bytes to the socket (a head as latin1), counting them for the access log. */
+  private send(data: Buffer | string): void {
+    this.socket.write(data, 'latin1', this.afterWrite);
+    this.out.handed += data.length;
   }
 
   /**
@@ -337,46 +386,49 @@ export class Connection {
    * to the next request; false when it is closing or streaming a body (busy).
    */
   private deliver(req: Request, reply: Reply, started: number): boolean {
-    const sock = this.socket;
+    const out = this.out;
     const close = reply.close === true || !req.keepAlive || this.draining;
     const body = reply.body;
+    const headStart = out.handed;
     if (!close && req.minor === 1 && reply.wire !== undefined) {
-      sock.write(reply.wire);
+      this.send(reply.wire);
+      out.ended(req, reply.status, started, headStart, out.handed - (body as Buffer).length);
     } else {
-      sock.write(serializeHead(reply.status, reply.headers, close, req.minor), 'latin1');
+      this.send(serializeHead(reply.status, reply.headers, close, req.minor));
+      const bodyStart = out.handed;
       if (body !== null && !Buffer.isBuffer(body) && req.method === 'HEAD') {
         discardBody(body); // a handler should not open files for HEAD, but never leak one
       } else if (body !== null && !Buffer.isBuffer(body)) {
         this.becomeBusy();
+        out.streaming(req, reply.status, started, headStart, bodyStart, bodyStart + bodyLength(body));
         this.streamBody(body).then(
           (bytes) => {
-            this.logAccess(req, reply.status, bytes, started);
+            out.handed = bodyStart + bytes;
+            out.settle();
             if (close) this.finish();
             else this.continueAfterBusy();
           },
           (err: NodeJS.ErrnoException) => {
+            // Gone already (the client, or a cut of ours): its access line came with that.
+            if (this.socket.destroyed) return;
             // A client that resets or goes away mid-body is its own business, as on the head
-            // path: the access line's bytes -1 records it, without a warning.
-            if (this.state !== State.Closed && !CLIENT_GONE.has(err?.code ?? '')) this.opts.onError(err, 'body stream failed');
-            this.logAccess(req, reply.status, -1, started);
-            sock.destroy();
+            // path: its access line says so, without a warning.
+            const clientGone = CLIENT_GONE.has(err?.code ?? '');
+            if (!clientGone) this.opts.onError(err, 'body stream failed');
+            this.destroyWith(clientGone ? 'client-closed' : 'file-error');
           },
         );
         return false;
+      } else if (body !== null && req.method !== 'HEAD') {
+        this.send(body);
       }
-      if (Buffer.isBuffer(body) && req.method !== 'HEAD') sock.write(body);
+      out.ended(req, reply.status, started, headStart, bodyStart);
     }
-    this.logAccess(req, reply.status, body !== null && Buffer.isBuffer(body) && req.method !== 'HEAD' ? body.length : 0, started);
     if (close) {
       this.finish();
       return false;
     }
     return true;
-  }
-
-  /** One response is done: count it and log it (each only when switched on). */
-  private logAccess(req: Request, status: number, bytes: number, started: number): void {
-    reportResponse(this.opts.onAccess, this.opts.counters, this, req, status, bytes, started);
   }
 
   /** After a final response: half-close, read and discard until the client closes (or the timer fires). */
@@ -388,13 +440,18 @@ export class Connection {
     this.socket.end();
   }
 
-  /** A refusal before any request could be read (parse error, 408): answered, then the connection closes. */
-  private respondError(status: number): void {
+  /**
+   * A refusal before any request could be read (parse error, 408): answered, then the
+   * connection closes. `request`: what the refused head said, when its request line was valid.
+   */
+  private respondError(status: number, request: LoggedRequest | null = null): void {
     const reply = errorReply(status);
-    this.socket.write(serializeHead(status, reply.headers, true, 1), 'latin1');
-    this.socket.write(reply.body as Buffer);
-    const bytes = (reply.body as Buffer).length;
-    reportRefusal(this.opts.onAccess, this.opts.counters, this, status, bytes);
+    const started = performance.now();
+    const headStart = this.out.handed;
+    this.send(serializeHead(status, reply.headers, true, 1));
+    const bodyStart = this.out.handed;
+    this.send(reply.body as Buffer);
+    this.out.ended(request, status, started, headStart, bodyStart);
     this.finish();
   }
 

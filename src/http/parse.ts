@@ -13,7 +13,7 @@
  */
 import net from 'node:net';
 import { isAllDigits, isDigit, isHexDigit, isPersistent, TCHAR } from './token';
-import type { ParseErrorStatus, ParseResult, Request } from './types';
+import type { LoggedRequest, ParseErrorStatus, ParseResult, Request } from './types';
 
 export interface Limits {
   /** Longest head, request line to the blank line included, before 431. */
@@ -68,8 +68,18 @@ for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-
 const HeaderFields = function HeaderFields() {} as unknown as new () => object;
 HeaderFields.prototype = Object.create(null);
 
+/** A refusal before the request line was read as valid: the log shows "-" for it. */
 function refuse(status: ParseErrorStatus, reason: string): ParseResult {
-  return { kind: 'error', status, reason };
+  return { kind: 'error', status, reason, request: null };
+}
+
+/**
+ * A refusal after a valid request line: it carries the method, target, version and the
+ * header fields parsed so far, so the access log shows what the client asked for.
+ */
+function refuseRequest(status: ParseErrorStatus, reason: string, method: string, target: string, minor: 0 | 1, headers: Record<string, string>): ParseResult {
+  const request: LoggedRequest = { method, target, minor, headers };
+  return { kind: 'error', status, reason, request };
 }
 
 /**
@@ -116,29 +126,31 @@ export function parseRequestHead(
   if (buf[v + 5] !== 0x31) return refuse(505, 'HTTP version not supported');
   // Any HTTP/1.x above 1.1 is answered as 1.1 (RFC 9110 §2.5).
   const minor: 0 | 1 = buf[v + 7] === 0x30 ? 0 : 1;
+  const target = buf.toString('latin1', targetStart, j);
+  // From here on a refusal carries what the request line (and the fields so far) said.
+  const headers = new HeaderFields() as Record<string, string>;
 
-  if (headEnd + 4 - headStart > maxHead) return refuse(431, 'request header section too large');
+  if (headEnd + 4 - headStart > maxHead) return refuseRequest(431, 'request header section too large', method, target, minor, headers);
 
   // Header fields, one per CRLF-terminated line, until the empty line at headEnd + 2.
-  const headers = new HeaderFields() as Record<string, string>;
   let count = 0;
   let hostCount = 0;
   let q = v + 10;
   const fieldsEnd = headEnd + 2;
   while (q < fieldsEnd) {
-    if (buf[q] === SP || buf[q] === HTAB) return refuse(400, 'obsolete line folding');
+    if (buf[q] === SP || buf[q] === HTAB) return refuseRequest(400, 'obsolete line folding', method, target, minor, headers);
     let k = q;
     while (TCHAR[buf[k]!]) k++;
-    if (k === q || buf[k] !== COLON) return refuse(400, 'malformed header field name');
+    if (k === q || buf[k] !== COLON) return refuseRequest(400, 'malformed header field name', method, target, minor, headers);
     let vs = k + 1;
     let ve = vs;
     while (FIELD_VALUE[buf[ve]!]) ve++;
     // The value must stop exactly at CRLF: a bare CR, a bare LF or a control byte ends it early.
-    if (buf[ve] !== CR || buf[ve + 1] !== LF) return refuse(400, 'invalid byte in header field value');
+    if (buf[ve] !== CR || buf[ve + 1] !== LF) return refuseRequest(400, 'invalid byte in header field value', method, target, minor, headers);
     const next = ve + 2;
     while (vs < ve && (buf[vs] === SP || buf[vs] === HTAB)) vs++;
     while (ve > vs && (buf[ve - 1] === SP || buf[ve - 1] === HTAB)) ve--;
-    if (++count > maxHeaders) return refuse(431, 'too many header fields');
+    if (++count > maxHeaders) return refuseRequest(431, 'too many header fields', method, target, minor, headers);
     const name = lowerToken(buf, q, k);
     const value = buf.toString('latin1', vs, ve);
     if (name === 'host') hostCount++;
@@ -147,23 +159,22 @@ export function parseRequestHead(
     q = next;
   }
 
-  if (hostCount > 1) return refuse(400, 'duplicate Host header field');
-  if (headers['transfer-encoding'] !== undefined) return refuse(400, 'request bodies are not accepted (Transfer-Encoding)');
+  if (hostCount > 1) return refuseRequest(400, 'duplicate Host header field', method, target, minor, headers);
+  if (headers['transfer-encoding'] !== undefined) return refuseRequest(400, 'request bodies are not accepted (Transfer-Encoding)', method, target, minor, headers);
   const cl = headers['content-length'];
   if (cl !== undefined) {
-    if (!isAllDigits(cl)) return refuse(400, 'invalid Content-Length');
-    if (!isAllZeros(cl)) return refuse(413, 'request bodies are not accepted (Content-Length > 0)');
+    if (!isAllDigits(cl)) return refuseRequest(400, 'invalid Content-Length', method, target, minor, headers);
+    if (!isAllZeros(cl)) return refuseRequest(413, 'request bodies are not accepted (Content-Length > 0)', method, target, minor, headers);
   }
 
   let host = headers.host;
   if (host === undefined) {
-    if (minor === 1) return refuse(400, 'missing Host header field');
+    if (minor === 1) return refuseRequest(400, 'missing Host header field', method, target, minor, headers);
     host = '';
   } else if (!isValidAuthority(host)) {
-    return refuse(400, 'invalid Host header field');
+    return refuseRequest(400, 'invalid Host header field', method, target, minor, headers);
   }
 
-  const target = buf.toString('latin1', targetStart, j);
   let path: string;
   let query = '';
   const c0 = target.charCodeAt(0);
@@ -177,7 +188,7 @@ export function parseRequestHead(
     const abs = splitAbsoluteForm(target);
     if (abs === null) {
       // authority-form (RFC 9112 §3.2.3) is CONNECT's, for proxies: a static server has no tunnel to open.
-      return refuse(400, method === 'CONNECT' ? 'CONNECT is not supported' : 'unsupported request-target form');
+      return refuseRequest(400, method === 'CONNECT' ? 'CONNECT is not supported' : 'unsupported request-target form', method, target, minor, headers);
     }
     // RFC 9112 §3.2.2: the authority in an absolute-form target replaces the Host field.
     host = abs.authority;
@@ -188,8 +199,8 @@ export function parseRequestHead(
   // RFC 9112 §3.2: each form belongs to its methods. A request line that is not even of its
   // method's own form (CONNECT /x, GET *) is not a request we misunderstood but a broken one:
   // refuse it and close, as for any other malformed request line.
-  if (method === 'CONNECT') return refuse(400, 'CONNECT needs an authority-form target');
-  if (path === '*' && method !== 'OPTIONS') return refuse(400, 'asterisk-form is for OPTIONS only');
+  if (method === 'CONNECT') return refuseRequest(400, 'CONNECT needs an authority-form target', method, target, minor, headers);
+  if (path === '*' && method !== 'OPTIONS') return refuseRequest(400, 'asterisk-form is for OPTIONS only', method, target, minor, headers);
 
   const request: Request = {
     method,

@@ -43,6 +43,11 @@ export class ProxyHeaderReader {
   /** The drain waits for the header (its request follows at once); the time limit bounds the wait. */
   drain(): void {}
 
+  /** The drain deadline or a forced stop: no request has been read, so there is nothing to log. */
+  cut(): void {
+    this.socket.destroy();
+  }
+
   private read(chunk: Buffer): void {
     const received = this.received === null ? chunk : Buffer.concat([this.received, chunk]);
     const result = parseProxyHeader(received);

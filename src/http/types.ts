@@ -40,6 +40,19 @@ export interface Forwarded {
 /** Statuses the parser can refuse a request with. */
 export type ParseErrorStatus = 400 | 413 | 414 | 431 | 501 | 505;
 
+/**
+ * What the access log shows of a request: a whole Request, or what a refused head had
+ * already said when its request line was valid (the header fields parsed before the refusal).
+ */
+export interface LoggedRequest {
+  method: string;
+  target: string;
+  minor: 0 | 1;
+  headers: Record<string, string>;
+  /** Set on a Request from a trusted proxy (see Request.forwarded); never on a refused head. */
+  forwarded?: Forwarded;
+}
+
 export type ParseResult =
   /** Not a whole head yet, and no limit exceeded: read more bytes. */
   | { kind: 'incomplete' }
@@ -47,9 +60,11 @@ export type ParseResult =
   | { kind: 'request'; request: Request; consumed: number }
   /**
    * Refused: answer `status` with Connection: close, then close. `reason` says why in words,
-   * for tests and debugging; it is neither logged nor shown on the error page.
+   * for tests and debugging; it is neither logged nor shown on the error page. `request` is
+   * what the head said when its request line was valid (an HTTP/1.x method, target and
+   * version), for the access log; null when the request line itself was refused.
    */
-  | { kind: 'error'; status: ParseErrorStatus; reason: string };
+  | { kind: 'error'; status: ParseErrorStatus; reason: string; request: LoggedRequest | null };
 
 /** What to send for one request: built by respond.ts, written by the connection. */
 export interface Reply {
@@ -68,8 +83,17 @@ export interface Reply {
 }
 
 /**
+ * Why a response did not complete: the client closed or reset the connection
+ * ("client-closed"), it read nothing for sendTimeoutMs ("send-timeout"), the drain deadline
+ * cut it ("drain-deadline"), a second stop signal did ("forced"), or its file could not be
+ * read to the end ("file-error").
+ */
+export type CutReason = 'client-closed' | 'send-timeout' | 'drain-deadline' | 'forced' | 'file-error';
+
+/**
  * One access-log record: a response and how long it took, with what an nginx "combined"
- * line holds. Fields refused by the parser ("-" method) have "-" for path and protocol.
+ * line holds. A head refused before its request line was valid has "-" for method, path and
+ * protocol.
  */
 export interface AccessRecord {
   method: string;
@@ -77,10 +101,25 @@ export interface AccessRecord {
   path: string;
   /** "HTTP/1.1" or "HTTP/1.0". */
   protocol: string;
+  /**
+   * The status of the head handed to the socket. No head was: 499 when the client closed
+   * the connection first (nginx's code), 444 when the server did (a cut: nginx's code for
+   * closing without a response).
+   */
   status: number;
-  /** Body bytes sent; -1 when the connection failed mid-body. */
+  /**
+   * Body bytes the kernel accepted from us (not the planned length): what libuv handed to
+   * the kernel minus what it still held, read when the response ended (see outgoing.ts).
+   * Exact when the response completed or the server cut it; when a client's reset shows as
+   * a failed write, as of the last write that completed before it. Some of them may never
+   * have reached a client that went away: a reset discards what the kernels still held.
+   */
   bytes: number;
-  /** From the complete head to the last byte handed to the kernel. */
+  /** Whether the kernel accepted every byte of the response (head and body). */
+  completed: boolean;
+  /** Why it did not complete; null when it did. */
+  reason: CutReason | null;
+  /** From the complete head to the last byte accepted by the kernel, or to the cut. */
   ms: number;
   /** The client: the socket's peer, or who a PROXY header or a trusted proxy's X-Forwarded-For names. */
   remote: string;

@@ -20,13 +20,13 @@ export class RequestCounters {
   /** Responses per duration bucket, not cumulative; the last slot is above every bound (+Inf). */
   readonly durationCounts = new Float64Array(DURATION_BUCKETS.length + 1);
   durationSeconds = 0;
-  /** Body bytes sent. */
+  /** Body bytes the kernel accepted (as the access log counts them: of a cut response, the part sent). */
   responseBytes = 0;
   notModified = 0;
   partialContent = 0;
   connectionsAccepted = 0;
 
-  /** One response: `bytes` is -1 when the connection failed mid-body (counted as 0). */
+  /** One response, complete or cut (its body bytes accepted by the kernel). */
   record(method: string, status: number, bytes: number, seconds: number): void {
     const m = method === 'GET' ? 0 : method === 'HEAD' ? 1 : method === 'OPTIONS' ? 2 : 3;
     let c = ((status / 100) | 0) - 1;
@@ -35,7 +35,7 @@ export class RequestCounters {
     this.requests[m * STATUS_CLASSES + c]!++;
     if (status === 304) this.notModified++;
     else if (status === 206) this.partialContent++;
-    if (bytes > 0) this.responseBytes += bytes;
+    this.responseBytes += bytes;
     this.durationSeconds += seconds;
     let b = 0;
     while (b < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[b]!) b++;
