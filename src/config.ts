@@ -15,7 +15,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { CommandLineError } from './command-line';
 import { ConfigError } from './errors';
+import { BasicAuthRuleError, checkBasicAuthRules, type BasicAuthRule } from './auth/basic-auth';
 import { compileHeaderRules, type HeaderRule } from './http/cache-policy';
+import { compileRedirectRules, RedirectRuleError, type RedirectRule } from './http/redirects';
 import { readServerArgs, SHORT_FLAGS, type KeyFlag, type ServerArgs } from './server-args';
 
 export type LogPretty = 'auto' | 'true' | 'false';
@@ -53,6 +55,8 @@ export interface Config {
   compressMaxBytes: number;
   compressBrotliQuality: number;
   cleanUrls: boolean;
+  redirects: RedirectRule[];
+  basicAuth: BasicAuthRule[];
   maxRanges: number;
   cacheMaxEntries: number;
   cacheMaxBytes: number;
@@ -137,6 +141,24 @@ convict.addFormats({
     coerce: (v: unknown) => {
       const b = toStrictBoolean(v);
       return typeof b === 'boolean' ? String(b) : String(v).trim().toLowerCase();
+    },
+  },
+  // Only the shape here (convict would add "value was ..." to every message); each rule is
+  // checked after the merge, by checkPathRules, with a message naming it.
+  'rule-list': {
+    validate(v: unknown) {
+      if (!Array.isArray(v)) throw new Error('must be a JSON array of rules');
+    },
+    // Only an array is taken from text: an object given to convict's set() would be read as
+    // nested keys, with a message about the schema instead of this one.
+    coerce: (v: unknown) => {
+      if (typeof v !== 'string') return v;
+      try {
+        const parsed: unknown = JSON.parse(v);
+        return Array.isArray(parsed) ? parsed : v;
+      } catch {
+        return v;
+      }
     },
   },
   'header-rules': {
@@ -380,6 +402,20 @@ const SCHEMA = {
     env: 'FLEETSERVE_CLEAN_URLS',
     arg: 'clean-urls',
   },
+  redirects: {
+    doc: 'Redirect rules answered before any file lookup, e.g. [{"from": "/old", "to": "/new", "status": 301}, {"from": "/blog/**", "to": "https://blog.example.com/:splat"}]: "from" an exact path or a prefix ending in "/**" (its rest is ":splat"), status 301 (default), 302, 307 or 308; the first matching rule wins; the query is kept (JSON in env/flag).',
+    format: 'rule-list',
+    default: [] as RedirectRule[],
+    env: 'FLEETSERVE_REDIRECTS',
+    arg: 'redirects',
+  },
+  basicAuth: {
+    doc: 'Basic authentication by path glob, e.g. [{"glob": "/private/**", "realm": "Staff", "htpasswd": "users.htpasswd"}]: users of an Apache htpasswd file of bcrypt hashes (htpasswd -B), re-read on SIGHUP; a relative path is taken from the directory of the JSON config file it is written in. Without HTTPS, passwords cross the network in clear text (JSON in env/flag).',
+    format: 'rule-list',
+    default: [] as BasicAuthRule[],
+    env: 'FLEETSERVE_BASIC_AUTH',
+    arg: 'basic-auth',
+  },
   maxRanges: {
     doc: 'Most ranges one Range header may ask for; more are answered with the whole file (200).',
     format: 'positive-number',
@@ -514,6 +550,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, cwd:
     throw new ConfigError(oneLine((err as Error).message));
   }
   // The file is named by the last --config flag, else FLEETSERVE_CONFIG (already in instance).
+  /** The directory of the JSON file that set basicAuth (its htpasswd paths are relative to it), or null. */
+  let fileDirOfBasicAuth: string | null = null;
   const fileFlag = split.args.filter(([key]) => key === 'config').pop();
   const file = fileFlag ? fileFlag[1] : instance.get('config');
   if (file) {
@@ -532,6 +570,12 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, cwd:
     }
     if (!data || typeof data !== 'object' || Array.isArray(data)) throw new ConfigError(`config: ${abs} must hold a JSON object`);
     if ('config' in data) throw new ConfigError(`config: ${abs} may not name another config file`);
+    if ('basicAuth' in data) fileDirOfBasicAuth = path.dirname(abs);
+    // convict's load() would merge an object into the schema as nested keys, without a word.
+    for (const key of ['redirects', 'basicAuth'] as const) {
+      const v = (data as Record<string, unknown>)[key];
+      if (v !== undefined && !Array.isArray(v)) throw new ConfigError(`${key}: must be a JSON array of rules (in ${abs})`);
+    }
     try {
       instance.load(data as object);
     } catch (err) {
@@ -571,14 +615,37 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, cwd:
   if (values.metricsPort !== 0 && values.metricsPort === values.port) {
     throw new ConfigError(`metricsPort: ${values.metricsPort} is the public port; metrics need a port of their own`);
   }
+  // A later source (env, flag) that set basicAuth too wins over the file, and is relative to the working directory.
+  const basicAuthFromLater = env.FLEETSERVE_BASIC_AUTH !== undefined || split.args.some(([key]) => key === 'basicAuth');
+  const rules = checkPathRules(values, basicAuthFromLater || fileDirOfBasicAuth === null ? cwd : fileDirOfBasicAuth);
   const config: Config = {
     ...values,
+    ...rules,
     root: fs.realpathSync(root),
     config: file ? path.resolve(cwd, file) : '',
     accessLogFile: checkLogFile('accessLogFile', values.accessLogFile, cwd),
     logFile: checkLogFile('logFile', values.logFile, cwd),
   };
   return { kind: split.check ? 'check' : 'run', config: Object.freeze(config), ...(rootChoice ? { rootChoice } : {}) };
+}
+
+/**
+ * The redirect and basic-auth rules checked one by one (each error names its rule, and for
+ * an htpasswd file the line and the user), the htpasswd paths made absolute against `baseDir`.
+ */
+function checkPathRules(values: Config, baseDir: string): Pick<Config, 'redirects' | 'basicAuth'> {
+  try {
+    compileRedirectRules(values.redirects);
+  } catch (err) {
+    if (err instanceof RedirectRuleError) throw new ConfigError(`redirects: ${err.message}`);
+    throw err;
+  }
+  try {
+    return { redirects: values.redirects, basicAuth: checkBasicAuthRules(values.basicAuth, baseDir) };
+  } catch (err) {
+    if (err instanceof BasicAuthRuleError) throw new ConfigError(`basicAuth: ${err.message}`);
+    throw err;
+  }
 }
 
 function isDirectory(p: string): boolean {

@@ -18,6 +18,7 @@ import { prepared, type Entry, type FileEntry, type ListingEntry, type RefusalEn
 import { renderListing, parseListingQuery } from './files/listing';
 import { FileLookup, type LookupConfig } from './files/lookup';
 import { OpenFile } from './files/stream';
+import { PathRules, type PathRulesConfig } from './path-rules';
 import { decideFile, decideMethod, PLAIN_GET, type Decision } from './http/decide';
 import { prefersJson } from './http/negotiate';
 import { makeBoundary, multipartByteranges } from './http/range';
@@ -47,11 +48,14 @@ import type { Reply, Request } from './http/types';
 /** Above this a cached body is written after its head rather than copied into one buffer. */
 const WIRE_MAX_BODY = 64 * 1024;
 
-export type StaticConfig = LookupConfig & Pick<Config, 'maxRanges'>;
+export type StaticConfig = LookupConfig & PathRulesConfig & Pick<Config, 'maxRanges'>;
 
 export class StaticHandler {
   private readonly files: FileLookup;
   private readonly maxRanges: number;
+  /** Redirects and basic auth, answered before the lookup; null when none is configured. */
+  private readonly pathRules: PathRules | null;
+  private readonly serveFile = (req: Request) => this.serve(req);
   /** GET/HEAD answered from a fresh cache entry, and those that needed the disk (metrics). */
   cacheHits = 0;
   cacheMisses = 0;
@@ -64,6 +68,8 @@ export class StaticHandler {
   ) {
     this.files = new FileLookup(config, log);
     this.maxRanges = config.maxRanges;
+    // Reads the htpasswd files: one that cannot be used (any more) is a ConfigError.
+    this.pathRules = PathRules.create(config, log);
   }
 
   /** Entries and body bytes held in the file cache now. */
@@ -71,8 +77,15 @@ export class StaticHandler {
     return this.files.cacheSize;
   }
 
-  /** The reply for one request: synchronously when the path is cached and fresh. */
-  handle(req: Request): Reply | Promise<Reply> {
+  /**
+   * The reply for one request: synchronously when the path is cached and fresh.
+   * `remote`: the client's address (basic auth limits failed sign-ins per client).
+   */
+  handle(req: Request, remote = ''): Reply | Promise<Reply> {
+    return this.pathRules === null ? this.serve(req) : this.pathRules.handle(req, remote, this.serveFile);
+  }
+
+  private serve(req: Request): Reply | Promise<Reply> {
     switch (decideMethod(req.method, req.path)) {
       case 'options':
         return optionsReply(this.files.ruleLinesOfPath(req.path));

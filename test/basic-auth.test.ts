@@ -192,14 +192,17 @@ t.test('an authenticated response is private: no shared cache may store it', asy
 });
 
 t.test('clients: IPv4 as is, IPv6 by its /64', async (t) => {
-  t.equal(clientOf('127.0.0.1'), '127.0.0.1');
-  t.equal(clientOf('::ffff:192.0.2.7'), '192.0.2.7');
-  t.equal(clientOf('2001:db8:1:2:3:4:5:6'), '2001:db8:1:2::/64');
-  t.equal(clientOf('2001:db8:1:2::9'), '2001:db8:1:2::/64');
-  t.equal(clientOf('2001:0db8:0001:0002:ffff::1'), '2001:db8:1:2::/64');
-  t.equal(clientOf('::1'), '0:0:0:0::/64');
-  t.equal(clientOf('2001:db8::'), '2001:db8:0:0::/64');
-  t.equal(clientOf(''), '');
+  const cases: [string, string][] = [
+    ['127.0.0.1', '127.0.0.1'],
+    ['::ffff:192.0.2.7', '192.0.2.7'],
+    ['2001:db8:1:2:3:4:5:6', '2001:db8:1:2::/64'],
+    ['2001:db8:1:2::9', '2001:db8:1:2::/64'],
+    ['2001:0db8:0001:0002:ffff::1', '2001:db8:1:2::/64'],
+    ['::1', '0:0:0:0::/64'],
+    ['2001:db8::', '2001:db8:0:0::/64'],
+    ['', ''],
+  ];
+  for (const [remote, client] of cases) t.equal(clientOf(remote), client, remote);
 });
 
 function book(over: Partial<ConstructorParameters<typeof FailureBook>[0]> = {}) {
