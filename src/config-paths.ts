@@ -40,6 +40,7 @@ export const PATH_KEYS: Readonly<Record<string, PathsIn>> = {
   root: aPath,
   accessLogFile: aPath,
   logFile: aPath,
+  basicAuth: aPathInEachRule('htpasswd'),
 };
 
 /** A copy of `values` with the paths of every key in PATH_KEYS resolved against `base`. */

@@ -16,11 +16,13 @@ import path from 'node:path';
 import { booleanWord, CommandLineError } from './command-line';
 import { resolvePaths } from './config-paths';
 import { ConfigError } from './errors';
+import { BasicAuthRuleError, checkBasicAuthRules, type BasicAuthRule } from './auth/basic-auth';
 import { compileHeaderRules, type HeaderRule } from './http/cache-policy';
 import { checkTrustedProxies, trustedProxiesFromText } from './http/trusted-proxies';
 import { nearestName } from './nearest-name';
 import { corsOriginsProblem, corsRuleConflict } from './http/cors';
 import { BUILD_TOOLS_ENTRY, compileImmutablePaths } from './http/immutable-paths';
+import { compileRedirectRules, RedirectRuleError, type RedirectRule } from './http/redirects';
 import { readServerArgs, SHORT_FLAGS, type KeyFlag, type ServerArgs } from './server-args';
 
 export type LogPretty = 'auto' | 'true' | 'false';
@@ -64,6 +66,8 @@ export interface Config {
   compressMaxBytes: number;
   compressBrotliQuality: number;
   cleanUrls: boolean;
+  redirects: RedirectRule[];
+  basicAuth: BasicAuthRule[];
   maxRanges: number;
   cacheMaxEntries: number;
   cacheMaxBytes: number;
@@ -162,6 +166,24 @@ convict.addFormats({
   'trusted-proxies': {
     validate: checkTrustedProxies,
     coerce: trustedProxiesFromText,
+  },
+  // Only the shape here (convict would add "value was ..." to every message); each rule is
+  // checked after the merge, by checkPathRules, with a message naming it.
+  'rule-list': {
+    validate(v: unknown) {
+      if (!Array.isArray(v)) throw new Error('must be a JSON array of rules');
+    },
+    // Only an array is taken from text: an object given to convict's set() would be read as
+    // nested keys, with a message about the schema instead of this one.
+    coerce: (v: unknown) => {
+      if (typeof v !== 'string') return v;
+      try {
+        const parsed: unknown = JSON.parse(v);
+        return Array.isArray(parsed) ? parsed : v;
+      } catch {
+        return v;
+      }
+    },
   },
   'header-rules': {
     validate(v: unknown) {
@@ -460,6 +482,20 @@ const SCHEMA = {
     env: 'FLEETSERVE_CLEAN_URLS',
     arg: 'clean-urls',
   },
+  redirects: {
+    doc: 'Redirect rules answered before any file lookup, e.g. [{"from": "/old", "to": "/new", "status": 301}, {"from": "/blog/**", "to": "https://blog.example.com/:splat"}]: "from" an exact path or a prefix ending in "/**" (its rest is ":splat"), status 301 (default), 302, 307 or 308; the first matching rule wins; the query is kept (JSON in env/flag).',
+    format: 'rule-list',
+    default: [] as RedirectRule[],
+    env: 'FLEETSERVE_REDIRECTS',
+    arg: 'redirects',
+  },
+  basicAuth: {
+    doc: 'Basic authentication by path glob, e.g. [{"glob": "/private/**", "realm": "Staff", "htpasswd": "users.htpasswd"}]: users of an Apache htpasswd file of bcrypt hashes (htpasswd -B), re-read on SIGHUP; a relative path is taken from the directory of the JSON config file it is written in. Without HTTPS, passwords cross the network in clear text (JSON in env/flag).',
+    format: 'rule-list',
+    default: [] as BasicAuthRule[],
+    env: 'FLEETSERVE_BASIC_AUTH',
+    arg: 'basic-auth',
+  },
   maxRanges: {
     doc: 'Most ranges one Range header may ask for; more are answered with the whole file (200).',
     format: 'positive-number',
@@ -735,12 +771,15 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, cwd:
   if (values.metricsPort !== 0 && values.metricsPort === values.port) {
     throw new ConfigError(`metricsPort: ${values.metricsPort} is the public port; metrics need a port of their own`);
   }
+  // htpasswd paths are absolute by now (PATH_KEYS: against the file's directory or the working directory).
+  const rules = checkPathRules(values, cwd);
   const config: Config = {
     ...values,
     root,
     config: file ? file.file : '',
     accessLogFile: checkLogFile('accessLogFile', values.accessLogFile, where('accessLogFile')),
     logFile: checkLogFile('logFile', values.logFile, where('logFile')),
+    ...rules,
   };
   return { kind: split.check ? 'check' : 'run', config: Object.freeze(config), ...(rootChoice ? { rootChoice } : {}) };
 }
@@ -773,6 +812,25 @@ function chooseRoot(given: string, cwd: string, where: string): { root: string; 
   }
   if (!st.isDirectory()) throw new ConfigError(`root: ${root} is not a directory${where}`);
   return { root: fs.realpathSync(root), ...(rootChoice ? { rootChoice } : {}) };
+}
+
+/**
+ * The redirect and basic-auth rules checked one by one (each error names its rule, and for
+ * an htpasswd file the line and the user), the htpasswd paths made absolute against `baseDir`.
+ */
+function checkPathRules(values: Config, baseDir: string): Pick<Config, 'redirects' | 'basicAuth'> {
+  try {
+    compileRedirectRules(values.redirects);
+  } catch (err) {
+    if (err instanceof RedirectRuleError) throw new ConfigError(`redirects: ${err.message}`);
+    throw err;
+  }
+  try {
+    return { redirects: values.redirects, basicAuth: checkBasicAuthRules(values.basicAuth, baseDir) };
+  } catch (err) {
+    if (err instanceof BasicAuthRuleError) throw new ConfigError(`basicAuth: ${err.message}`);
+    throw err;
+  }
 }
 
 function isDirectory(p: string): boolean {

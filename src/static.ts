@@ -19,6 +19,7 @@ import { renderListing, parseListingQuery } from './files/listing';
 import { FileLookup, type LookupConfig } from './files/lookup';
 import { OpenFile } from './files/stream';
 import { corsPolicy, preflightLines, type CorsPolicy } from './http/cors';
+import { PathRules, type PathRulesConfig } from './path-rules';
 import { decideFile, decideMethod, PLAIN_GET, type Decision } from './http/decide';
 import { prefersHtml, prefersJson } from './http/negotiate';
 import { makeBoundary, multipartByteranges } from './http/range';
@@ -48,7 +49,7 @@ import type { Reply, Request } from './http/types';
 /** Above this a cached body is written after its head rather than copied into one buffer. */
 const WIRE_MAX_BODY = 64 * 1024;
 
-export type StaticConfig = LookupConfig & Pick<Config, 'maxRanges'>;
+export type StaticConfig = LookupConfig & PathRulesConfig & Pick<Config, 'maxRanges'>;
 
 export class StaticHandler {
   private readonly files: FileLookup;
@@ -56,6 +57,9 @@ export class StaticHandler {
   private readonly cors: CorsPolicy | null;
   /** CORS with a list of origins: the answer to a request with an Origin depends on it. */
   private readonly echoesOrigin: boolean;
+  /** Redirects and basic auth, answered before the lookup; null when none is configured. */
+  private readonly pathRules: PathRules | null;
+  private readonly serveFile = (req: Request) => this.serve(req);
   /** GET/HEAD answered from a fresh cache entry, and those that needed the disk (metrics). */
   cacheHits = 0;
   cacheMisses = 0;
@@ -70,6 +74,8 @@ export class StaticHandler {
     this.maxRanges = config.maxRanges;
     this.cors = corsPolicy(config);
     this.echoesOrigin = this.cors?.echoesOrigin ?? false;
+    // Reads the htpasswd files: one that cannot be used (any more) is a ConfigError.
+    this.pathRules = PathRules.create(config, log);
   }
 
   /** Entries and body bytes held in the file cache now. */
@@ -80,10 +86,12 @@ export class StaticHandler {
   /**
    * The reply for one request: synchronously when the path is cached and fresh. With CORS on,
    * every reply gets the CORS fields it does not carry yet (a file's own lines hold those that
-   * never depend on the request), whatever step answered.
+   * never depend on the request), whatever step answered. `remote`: the connection's client
+   * address (basic auth limits failed sign-ins per client; a trusted proxy's X-Forwarded-For
+   * names the client instead).
    */
-  handle(req: Request): Reply | Promise<Reply> {
-    const reply = this.route(req);
+  handle(req: Request, remote = ''): Reply | Promise<Reply> {
+    const reply = this.route(req, req.forwarded?.for ?? remote);
     if (this.cors === null) return reply;
     return reply instanceof Promise ? reply.then((r) => this.withCors(req, r)) : this.withCors(req, reply);
   }
@@ -95,7 +103,12 @@ export class StaticHandler {
     return headers === reply.headers ? reply : { ...reply, headers };
   }
 
-  private route(req: Request): Reply | Promise<Reply> {
+  /** Redirects and basic auth first (when configured), then the file. */
+  private route(req: Request, remote: string): Reply | Promise<Reply> {
+    return this.pathRules === null ? this.serve(req) : this.pathRules.handle(req, remote, this.serveFile);
+  }
+
+  private serve(req: Request): Reply | Promise<Reply> {
     switch (decideMethod(req.method, req.path)) {
       case 'options':
         return optionsReply(this.files.ruleLinesOfPath(req.path) + (this.cors === null ? '' : preflightLines(req.headers)));

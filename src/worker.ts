@@ -19,7 +19,7 @@ import { reopenLogs, type Loggers } from './logger';
 import { RequestCounters } from './metrics/counters';
 import type * as MetricsServer from './metrics/metrics-server';
 import type * as ServingMetrics from './metrics/serving-metrics';
-import { applicable, changedKeys, describeChanges, SINGLE_RESTART_KEYS } from './reload';
+import { applicable, changedKeys, describeChanges, SINGLE_RESTART_KEYS, type ConfigChanges } from './reload';
 import { Drainer, onStopSignals, type Drainable } from './shutdown';
 import { StaticHandler } from './static';
 
@@ -52,7 +52,20 @@ export function runWorker(
 ): void {
   const { log } = loggers;
   const onOutOfDescriptors = () => gate.outOfDescriptors();
-  let handler = new StaticHandler(config, log, onOutOfDescriptors);
+  let handler: StaticHandler;
+  try {
+    handler = new StaticHandler(config, log, onOutOfDescriptors);
+  } catch (err) {
+    // An htpasswd file changed for the worse since the configuration was checked.
+    if (!(err instanceof ConfigError)) throw err;
+    if (mode === 'cluster' && process.send) process.send({ type: 'start-error', message: err.message } satisfies ToPrimary, () => process.exit(1));
+    else {
+      process.stderr.write(`fleetserve: ${err.message}\n`);
+      loggers.flush();
+      process.exit(2);
+    }
+    return;
+  }
   /** Cache hits and misses of handlers a reload in place replaced: the counters never go down. */
   const retiredCache = { hits: 0, misses: 0 };
   let healthPath = config.healthPath;
@@ -70,7 +83,7 @@ export function runWorker(
     headersTimeoutMs: config.headersTimeoutMs,
     sendTimeoutMs: config.sendTimeoutMs,
     // The health path is matched before any file lookup: no file can shadow it.
-    handle: (req: Request) => (req.path === healthPath ? healthReply(req, drainer.stopping) : handler.handle(req)),
+    handle: (req: Request, remote: string) => (req.path === healthPath ? healthReply(req, drainer.stopping) : handler.handle(req, remote)),
     onAccess: access,
     counters,
     onError: (err: unknown, what: string) => log.warn({ err }, what),
@@ -238,20 +251,25 @@ export function runWorker(
   function reloadInPlace(): void {
     log.info({ signal: 'SIGHUP' }, 'reload started: reading the configuration again');
     let next: Config;
+    let applied: Config;
+    let needRestart: ConfigChanges;
+    let nextHandler: StaticHandler;
     try {
       if (!reloadConfig) throw new ConfigError('no configuration source to read again');
       next = reloadConfig();
+      ({ config: applied, needRestart } = applicable(config, next, SINGLE_RESTART_KEYS));
+      // A new handler reads the htpasswd files again, changed or not.
+      nextHandler = new StaticHandler(applied, log, onOutOfDescriptors);
     } catch (err) {
       const message = err instanceof ConfigError ? err.message : String(err);
       log.error({ reason: message }, `reload failed: ${message}; the configuration in force stays`);
       return;
     }
-    const { config: applied, needRestart } = applicable(config, next, SINGLE_RESTART_KEYS);
     const changed = changedKeys(config, applied);
     config = applied;
     retiredCache.hits += handler.cacheHits;
     retiredCache.misses += handler.cacheMisses;
-    handler = new StaticHandler(config, log, onOutOfDescriptors);
+    handler = nextHandler;
     healthPath = config.healthPath;
     behindProxy = BehindProxy.from(config, log); // for connections from now on
     connOptions.keepAliveTimeoutMs = config.keepAliveTimeoutMs;

@@ -71,6 +71,37 @@ function refuse(status: 400 | 403 | 404, reason: string): ResolveResult {
   return { kind: 'refuse', status, reason };
 }
 
+export type NormalisedPath =
+  /** `segments`: decoded, none empty, "." or ".."; `trailingSlash`: the raw path ended with "/". */
+  | { kind: 'ok'; segments: string[]; trailingSlash: boolean }
+  | { kind: 'refuse'; status: 400; reason: string };
+
+/**
+ * The first checks of the path policy, shared by the file lookup and the rules matched
+ * before it (redirects, basic auth), so that no spelling of a path ("/%6Fld", "/x/../old",
+ * "//old") reaches a file while dodging a rule about it: decoded once, NUL and backslashes
+ * refused, empty and "." segments dropped, ".." resolved without ever climbing above "/".
+ */
+export function normaliseRequestPath(rawPath: string): NormalisedPath {
+  if (rawPath.charCodeAt(0) !== 0x2f) return { kind: 'refuse', status: 400, reason: 'path must start with "/"' };
+  const decoded = percentDecodeOnce(rawPath);
+  if (decoded === null) return { kind: 'refuse', status: 400, reason: 'malformed percent-encoding in path' };
+  if (decoded.indexOf('\0') !== -1) return { kind: 'refuse', status: 400, reason: 'NUL byte in path' };
+  if (decoded.indexOf('\\') !== -1) return { kind: 'refuse', status: 400, reason: 'backslash in path' };
+
+  const segments: string[] = [];
+  for (const seg of decoded.split('/')) {
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') {
+      if (segments.length === 0) return { kind: 'refuse', status: 400, reason: 'path escapes the root' };
+      segments.pop();
+      continue;
+    }
+    segments.push(seg);
+  }
+  return { kind: 'ok', segments, trailingSlash: rawPath.charCodeAt(rawPath.length - 1) === 0x2f };
+}
+
 /**
  * Maps a request path (still percent-encoded, as parse.ts hands it over) to a file path.
  * `root` must be absolute and normalized, without a trailing slash.
@@ -80,22 +111,9 @@ export function resolveRequestPath(
   rawPath: string,
   opts: { dotfiles?: DotfilesPolicy } = {},
 ): ResolveResult {
-  if (rawPath.charCodeAt(0) !== 0x2f) return refuse(400, 'path must start with "/"');
-  const decoded = percentDecodeOnce(rawPath);
-  if (decoded === null) return refuse(400, 'malformed percent-encoding in path');
-  if (decoded.indexOf('\0') !== -1) return refuse(400, 'NUL byte in path');
-  if (decoded.indexOf('\\') !== -1) return refuse(400, 'backslash in path');
-
-  const segments: string[] = [];
-  for (const seg of decoded.split('/')) {
-    if (seg === '' || seg === '.') continue;
-    if (seg === '..') {
-      if (segments.length === 0) return refuse(400, 'path escapes the root');
-      segments.pop();
-      continue;
-    }
-    segments.push(seg);
-  }
+  const normalised = normaliseRequestPath(rawPath);
+  if (normalised.kind === 'refuse') return normalised;
+  const { segments, trailingSlash } = normalised;
 
   const dotfiles = opts.dotfiles ?? 'ignore';
   if (dotfiles !== 'allow') {
@@ -113,5 +131,5 @@ export function resolveRequestPath(
   // Defence in depth: holds even if a rule above had a bug.
   if (!isInsideRoot(root, filePath)) return refuse(400, 'path escapes the root');
 
-  return { kind: 'ok', filePath, relPath, trailingSlash: rawPath.charCodeAt(rawPath.length - 1) === 0x2f };
+  return { kind: 'ok', filePath, relPath, trailingSlash };
 }

@@ -28,8 +28,8 @@ export interface ConnectionOptions {
   headersTimeoutMs: number;
   sendTimeoutMs: number;
   limits?: Partial<Limits>;
-  /** Decides the reply for one request: synchronously on a cache hit, else a promise. */
-  handle(req: Request): Reply | Promise<Reply>;
+  /** Decides the reply for one request (`remote`: the peer's address): synchronously on a cache hit, else a promise. */
+  handle(req: Request, remote: string): Reply | Promise<Reply>;
   /** One call per response, when access logging is on. */
   onAccess: AccessSink;
   /** Per-response counts for the metrics, or null when metrics are off. */
@@ -251,7 +251,7 @@ export class Connection {
         const started = performance.now();
         let reply: Reply | Promise<Reply>;
         try {
-          reply = this.opts.handle(req);
+          reply = this.opts.handle(req, this.remote);
         } catch (err) {
           this.opts.onError(err, 'handler failed');
           reply = errorReply(500);

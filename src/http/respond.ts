@@ -130,10 +130,28 @@ export function optionsReply(ruleLines: string): Reply {
   return { status: 204, headers: ALLOW + ruleLines, body: null };
 }
 
-/** `location`: percent-encoded, starting with exactly one "/", the query already added. */
-export function redirectReply(location: string): Reply {
-  const body = errorPage(301, `Moved to ${location}`);
-  return { status: 301, headers: `Location: ${location}\r\nContent-Type: ${HTML_TYPE}\r\nContent-Length: ${body.length}\r\n${SERVER_HEADERS}`, body };
+/**
+ * `location`: percent-encoded, the query already added; a local one starts with exactly one
+ * "/". `status`: 301, or what a configured redirect rule says (302, 307, 308).
+ */
+export function redirectReply(location: string, status = 301): Reply {
+  const body = errorPage(status, `Moved to ${location}`);
+  return { status, headers: `Location: ${location}\r\nContent-Type: ${HTML_TYPE}\r\nContent-Length: ${body.length}\r\n${SERVER_HEADERS}`, body };
+}
+
+/** 401 with the challenge of a basic-auth rule (`challenge`: its WWW-Authenticate line): kept open, never stored. */
+export function unauthorizedReply(challenge: string): Reply {
+  return errorReply(401, false, challenge);
+}
+
+/** 429 for a client with too many failed sign-ins: when to try again, in words and in Retry-After. */
+export function tooManySignInsReply(retryAfterSeconds: number): Reply {
+  const body = errorPage(429, `Too many failed sign-ins from your address: try again in ${retryAfterSeconds} s.`);
+  return {
+    status: 429,
+    headers: `Retry-After: ${retryAfterSeconds}\r\nContent-Type: ${HTML_TYPE}\r\nContent-Length: ${body.length}\r\nCache-Control: no-store\r\n${SERVER_HEADERS}`,
+    body,
+  };
 }
 
 /** `page`: the site's 404.html, or the built-in page; `ruleLines` from the header rules of the path asked for. */
