@@ -17,7 +17,7 @@ import { countOf, reopenLogs, type Loggers } from './logger';
 import { PrimaryCounters } from './metrics/counters';
 import type * as MetricsServer from './metrics/metrics-server';
 import { RollingReload } from './rolling-reload';
-import { EXIT_FORCED, onStopSignals } from './shutdown';
+import { EXIT_FORCED, onStopSignals, stopAnnouncement } from './shutdown';
 import type { ToPrimary } from './worker';
 import { WorkerPool, type Generation } from './worker-pool';
 
@@ -146,8 +146,11 @@ export function runPrimary(config: Config, loggers: Loggers, reloadConfig: () =>
       const workers = pool.alive();
       stopping = true;
       const { reloading } = reloads;
-      const during = reloading ? ' (reload aborted)' : '';
-      log.info({ signal, workers: workers.length, reloading }, `${signal}: draining ${countOf(workers.length, 'worker')}${during}`);
+      const { drainTimeoutMs, preDrainDelayMs } = pool.current.config;
+      log.info(
+        { signal, workers: workers.length, drainTimeoutMs, preDrainDelayMs, reloading },
+        stopAnnouncement(signal, countOf(workers.length, 'worker'), { drainTimeoutMs, preDrainDelayMs }, reloading),
+      );
       if (workers.length === 0) exit(0);
       // Old and new workers alike; the ones a reload retires are draining already. A worker
       // still starting may not listen for messages yet (one sent now could be lost): it is

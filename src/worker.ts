@@ -19,7 +19,7 @@ import { RequestCounters } from './metrics/counters';
 import type * as MetricsServer from './metrics/metrics-server';
 import type * as ServingMetrics from './metrics/serving-metrics';
 import { applicable, changedKeys, describeChanges, SINGLE_RESTART_KEYS } from './reload';
-import { Drainer, onStopSignals } from './shutdown';
+import { Drainer, onStopSignals, stopAnnouncement } from './shutdown';
 import { StaticHandler } from './static';
 
 /**
@@ -185,7 +185,14 @@ export function runWorker(
   }
 
   onStopSignals(
-    (signal) => drainer.stop(signal),
+    (signal) => {
+      // In a cluster the primary announces the stop (Ctrl+C reaches every process); alone, this one does.
+      if (mode === 'single') {
+        const timing = { drainTimeoutMs: drainOptions.timeoutMs, preDrainDelayMs: drainOptions.preDrainMs };
+        log.info({ signal, ...timing }, stopAnnouncement(signal, '', timing));
+      }
+      drainer.stop(signal);
+    },
     (signal) => drainer.force(`second ${signal}`),
   );
   // SIGUSR1 reopens the log files; it must be handled in every process anyway, or Node
