@@ -34,10 +34,8 @@ export interface Loggers {
   reopen(): void;
 }
 
-/** "1 connection", "2 connections". */
-export function countOf(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? '' : 's'}`;
-}
+// Where the server's modules have always found it.
+export { countOf } from './plural';
 
 /**
  * Fields a pretty line never shows: pino's own, the worker (shown as a prefix), and the

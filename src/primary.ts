@@ -10,7 +10,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import os from 'node:os';
-import { describeInherited, type InheritedSocket } from './activation';
+import { describeIgnoredFds, describeInherited, type InheritedSocket } from './activation';
 import type { Config } from './config';
 import { listeningRecord } from './listen-urls';
 import { countOf, reopenLogs, type Loggers } from './logger';
@@ -92,7 +92,7 @@ export function runPrimary(config: Config, loggers: Loggers, reloadConfig: () =>
           { fd: inherited.fd, fdName: inherited.name, port: address.port, workers: config.workers, scheduling, root: config.root },
           `listening on port ${address.port} from the ${describeInherited(inherited)} with ${countOf(config.workers, 'worker')} (host and port settings ignored)`,
         );
-        if (inherited.ignoredFds.length) log.warn({ ignoredFds: inherited.ignoredFds }, `serving fd ${inherited.fd} only; ignoring inherited fds ${inherited.ignoredFds.join(', ')}`);
+        if (inherited.ignoredFds.length) log.warn({ ignoredFds: inherited.ignoredFds }, describeIgnoredFds(inherited));
       } else {
         const { fields, msg } = listeningRecord(config.host, address.port, config.workers, os.networkInterfaces());
         log.info({ ...fields, scheduling: config.scheduling, root: config.root }, msg);

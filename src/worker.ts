@@ -6,7 +6,7 @@
 import net from 'node:net';
 import os from 'node:os';
 import { AcceptGate } from './accept-gate';
-import { describeInherited, type InheritedSocket } from './activation';
+import { describeIgnoredFds, describeInherited, type InheritedSocket } from './activation';
 import type { Config } from './config';
 import { measureCapacity } from './descriptors';
 import { ConfigError, describeListenError, isOutOfDescriptors } from './errors';
@@ -146,7 +146,7 @@ export function runWorker(
           { fd: inherited.fd, fdName: inherited.name, address: addr.address, port: addr.port, workers: 0, root: config.root },
           `listening on ${addr.address}:${addr.port} from the ${describeInherited(inherited)} (single process; host and port settings ignored)`,
         );
-        if (inherited.ignoredFds.length) log.warn({ ignoredFds: inherited.ignoredFds }, `serving fd ${inherited.fd} only; ignoring inherited fds ${inherited.ignoredFds.join(', ')}`);
+        if (inherited.ignoredFds.length) log.warn({ ignoredFds: inherited.ignoredFds }, describeIgnoredFds(inherited));
       } else if (mode === 'single') {
         const addr = server.address() as net.AddressInfo;
         const { fields, msg } = listeningRecord(config.host, addr.port, 0, os.networkInterfaces());

@@ -3,6 +3,7 @@
  * -I), binary bodies held back from a terminal, the progress bar, and the -v summary line.
  */
 import { hasConnectionToken } from '../http/token';
+import { countOf } from '../plural';
 import type { ClientOptions } from './args';
 import { fieldValue, formatBytes, headAsOutput, isTextual } from './format';
 import type { ClientIO } from './io';
@@ -100,11 +101,11 @@ export class BodyState {
           ? 'no body (response to HEAD)'
           : `no body (status ${head.status})`;
       case 'length':
-        return `${bodyBytes} body bytes (Content-Length)`;
+        return `${countOf(bodyBytes, 'body byte')} (Content-Length)`;
       case 'chunked':
-        return `${bodyBytes} body bytes (chunked, ${this.chunks} chunk${this.chunks === 1 ? '' : 's'})`;
+        return `${countOf(bodyBytes, 'body byte')} (chunked, ${countOf(this.chunks, 'chunk')})`;
       case 'close':
-        return `${bodyBytes} body bytes (read until the server closed the connection)`;
+        return `${countOf(bodyBytes, 'body byte')} (read until the server closed the connection)`;
     }
   }
 }
