@@ -38,6 +38,8 @@ export interface Config {
   logPretty: LogPretty;
   accessLogFile: string;
   logFile: string;
+  /** Absolute path of the primary's pid file ('' when none). */
+  pidFile: string;
   metricsHost: string;
   metricsPort: number;
   cacheControl: string;
@@ -274,6 +276,13 @@ const SCHEMA = {
     default: '',
     env: 'FLEETSERVE_LOG_FILE',
     arg: 'log-file',
+  },
+  pidFile: {
+    doc: "Write the primary's pid to this file at start (for logrotate's postrotate, an init script); removed at exit. Its directory must be writable.",
+    format: String,
+    default: '',
+    env: 'FLEETSERVE_PID_FILE',
+    arg: 'pid-file',
   },
   metricsHost: {
     doc: 'Address of the Prometheus metrics listener (keep it private: 127.0.0.1 or an internal address).',
@@ -577,6 +586,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, cwd:
     config: file ? path.resolve(cwd, file) : '',
     accessLogFile: checkLogFile('accessLogFile', values.accessLogFile, cwd),
     logFile: checkLogFile('logFile', values.logFile, cwd),
+    pidFile: checkPidFile(values.pidFile, cwd),
   };
   return { kind: split.check ? 'check' : 'run', config: Object.freeze(config), ...(rootChoice ? { rootChoice } : {}) };
 }
@@ -617,6 +627,30 @@ function checkLogFile(key: string, value: string, cwd: string): string {
     fs.accessSync(fileStat ? file : dir, fs.constants.W_OK);
   } catch {
     throw new ConfigError(`${key}: ${fileStat ? file : `directory ${dir}`} is not writable`);
+  }
+  return file;
+}
+
+/**
+ * The pid file's path, made absolute. It is written as a new file renamed over the path, so
+ * what must be writable is its directory; a file already there (a stale one) is replaced.
+ */
+function checkPidFile(value: string, cwd: string): string {
+  if (value === '') return '';
+  const file = path.resolve(cwd, value);
+  const dir = path.dirname(file);
+  let dirStat: fs.Stats;
+  try {
+    dirStat = fs.statSync(dir);
+  } catch {
+    throw new ConfigError(`pidFile: directory ${dir} does not exist`);
+  }
+  if (!dirStat.isDirectory()) throw new ConfigError(`pidFile: ${dir} is not a directory`);
+  if (isDirectory(file)) throw new ConfigError(`pidFile: ${file} is a directory`);
+  try {
+    fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK);
+  } catch {
+    throw new ConfigError(`pidFile: directory ${dir} is not writable`);
   }
   return file;
 }

@@ -114,6 +114,7 @@ t.test('quoted server messages are the ones it prints', async (t) => {
   t.equal(quoted('fleetserve: port: '), configError(['--port', '99999']));
   t.equal(quoted('fleetserve: root: '), configError(['--root', 'public'], '/home/me'));
   t.equal(quoted('fleetserve: unknown option -v'), configError(['-v']));
+  t.equal(quoted('fleetserve: pidFile: directory'), configError(['--pid-file', '/run/fleetserve/fleetserve.pid']));
   t.match(text, `INFO: ${(loadConfig([], {}, PROJECT) as { rootChoice?: string }).rootChoice}\n`, 'the root note, as logged from a checkout');
 
   // The start-up line, JSON and pretty, for a machine whose one network address is 192.0.2.2.
