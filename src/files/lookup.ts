@@ -21,6 +21,7 @@ import { cleanUrl, encodePathSegments } from './clean-urls';
 import { isCompressibleType } from './compress';
 import { CompressedStore, type CompressedSet } from './compressed-store';
 import { fileFields, prepared, readRepresentation, ruleLinesFor, type Entry, type FileEntry, type ListingEntry, type RefusalEntry } from './entry';
+import { builtInFavicon, FAVICON_PATH } from './favicon';
 import { readListing, type ListingItem, type ListingSort } from './listing';
 import { resolveRequestPath } from './resolve';
 import { statUnderPolicy, type FoundPath } from './symlink-policy';
@@ -191,6 +192,8 @@ export class FileLookup {
       const status = statusForError(err);
       if (status === 404 && config.spa && !path.posix.basename(resolved.relPath).includes('.')) return this.spaFallback(urlPath);
       if (status === 500) this.log.error({ err, path: resolved.filePath }, 'file lookup failed');
+      // No favicon.ico in the root: the built-in icon rather than a 404 on every page view.
+      if (status === 404 && urlPath === FAVICON_PATH) return builtInFavicon(this.headersFor);
       return this.refusal(status, urlPath);
     }
 
