@@ -11,6 +11,10 @@ import path from 'node:path';
 import { PROJECT } from './fixtures/server';
 import { spawnLines, which } from './fixtures/lines';
 
+// Two builds (npm pack, npm start) and an install: minutes on a busy machine, beyond the
+// suite's 120 s per file.
+t.setTimeout(300_000);
+
 const npm = which('npm');
 const git = which('git');
 const isRepo = git !== null && spawnSync(git, ['rev-parse', '--git-dir'], { cwd: PROJECT }).status === 0;
