@@ -609,13 +609,7 @@ function checkLogFile(key: string, value: string, cwd: string): string {
   if (value === '') return '';
   const file = path.resolve(cwd, value);
   const dir = path.dirname(file);
-  let dirStat: fs.Stats;
-  try {
-    dirStat = fs.statSync(dir);
-  } catch {
-    throw new ConfigError(`${key}: directory ${dir} does not exist`);
-  }
-  if (!dirStat.isDirectory()) throw new ConfigError(`${key}: ${dir} is not a directory`);
+  requireDirectory(key, dir);
   let fileStat: fs.Stats | null = null;
   try {
     fileStat = fs.statSync(file);
@@ -639,13 +633,7 @@ function checkPidFile(value: string, cwd: string): string {
   if (value === '') return '';
   const file = path.resolve(cwd, value);
   const dir = path.dirname(file);
-  let dirStat: fs.Stats;
-  try {
-    dirStat = fs.statSync(dir);
-  } catch {
-    throw new ConfigError(`pidFile: directory ${dir} does not exist`);
-  }
-  if (!dirStat.isDirectory()) throw new ConfigError(`pidFile: ${dir} is not a directory`);
+  requireDirectory('pidFile', dir);
   if (isDirectory(file)) throw new ConfigError(`pidFile: ${file} is a directory`);
   try {
     fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK);
@@ -653,4 +641,15 @@ function checkPidFile(value: string, cwd: string): string {
     throw new ConfigError(`pidFile: directory ${dir} is not writable`);
   }
   return file;
+}
+
+/** The directory a file named by `key` goes in must exist and be one. */
+function requireDirectory(key: string, dir: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(dir);
+  } catch {
+    throw new ConfigError(`${key}: directory ${dir} does not exist`);
+  }
+  if (!st.isDirectory()) throw new ConfigError(`${key}: ${dir} is not a directory`);
 }
