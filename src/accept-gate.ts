@@ -13,7 +13,7 @@
  * Retry-After, never a silent close. What happened is logged at most once a second, with counts.
  */
 import type net from 'node:net';
-import type { Logger } from './logger';
+import { countOf, type Logger } from './logger';
 import { connectionLimitResponse } from './http/respond';
 
 /** How long a paused worker waits before it looks again (nginx waits 500 ms; connections come fast). */
@@ -185,7 +185,7 @@ export class AcceptGate {
     const why = this.reason === 'descriptors' ? 'out of file descriptors' : `at ${open} of ${capacity} connections`;
     this.opts.log.warn(
       { reason: this.reason, open, capacity, paused: this.paused, pauses, refused, outOfDescriptors, failedAccepts },
-      `accept limited: ${why}; ${pauses} pauses, ${refused} refused with 503, ${outOfDescriptors} times out of descriptors`,
+      `accept limited: ${why}; ${countOf(pauses, 'pause')}, ${refused} refused with 503, ${countOf(outOfDescriptors, 'time')} out of descriptors`,
     );
     this.counts = { pauses: 0, refused: 0, failedAccepts: 0, outOfDescriptors: 0 };
   }

@@ -8,6 +8,7 @@
  * keeps completing handshakes into the socket's backlog while no process accepts, and the
  * next fleetserve takes them from there.
  */
+import { nounFor } from './plural';
 
 /** The first inherited file descriptor, fixed by the protocol. */
 export const SD_LISTEN_FDS_START = 3;
@@ -47,6 +48,11 @@ export function readActivation(env: Readonly<Record<string, string | undefined>>
   const ignoredFds: number[] = [];
   for (let i = 1; i < count; i++) ignoredFds.push(SD_LISTEN_FDS_START + i);
   return { kind: 'socket', socket: { fd: SD_LISTEN_FDS_START, name: names[0] ?? '', ignoredFds } };
+}
+
+/** The warning for sockets beyond the first, which are not served: "serving fd 3 only; ignoring inherited fds 4, 5". */
+export function describeIgnoredFds(s: InheritedSocket): string {
+  return `serving fd ${s.fd} only; ignoring inherited ${nounFor(s.ignoredFds.length, 'fd')} ${s.ignoredFds.join(', ')}`;
 }
 
 /** Human wording of the served socket, for log lines. */

@@ -40,6 +40,7 @@ export const PATH_KEYS: Readonly<Record<string, PathsIn>> = {
   root: aPath,
   accessLogFile: aPath,
   logFile: aPath,
+  pidFile: aPath,
   basicAuth: aPathInEachRule('htpasswd'),
 };
 

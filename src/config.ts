@@ -48,6 +48,8 @@ export interface Config {
   logPretty: LogPretty;
   accessLogFile: string;
   logFile: string;
+  /** Absolute path of the primary's pid file ('' when none). */
+  pidFile: string;
   metricsHost: string;
   metricsPort: number;
   cacheControl: string;
@@ -355,6 +357,13 @@ const SCHEMA = {
     default: '',
     env: 'FLEETSERVE_LOG_FILE',
     arg: 'log-file',
+  },
+  pidFile: {
+    doc: "Write the primary's pid to this file at start (for logrotate's postrotate, an init script); removed at exit. Its directory must be writable.",
+    format: String,
+    default: '',
+    env: 'FLEETSERVE_PID_FILE',
+    arg: 'pid-file',
   },
   metricsHost: {
     doc: 'Address of the Prometheus metrics listener (keep it private: 127.0.0.1 or an internal address).',
@@ -779,6 +788,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, cwd:
     config: file ? file.file : '',
     accessLogFile: checkLogFile('accessLogFile', values.accessLogFile, where('accessLogFile')),
     logFile: checkLogFile('logFile', values.logFile, where('logFile')),
+    pidFile: checkPidFile(values.pidFile, where('pidFile')),
     ...rules,
   };
   return { kind: split.check ? 'check' : 'run', config: Object.freeze(config), ...(rootChoice ? { rootChoice } : {}) };
@@ -851,13 +861,7 @@ function isDirectory(p: string): boolean {
 function checkLogFile(key: string, file: string, where: string): string {
   if (file === '') return '';
   const dir = path.dirname(file);
-  let dirStat: fs.Stats;
-  try {
-    dirStat = fs.statSync(dir);
-  } catch {
-    throw new ConfigError(`${key}: directory ${dir} does not exist${where}`);
-  }
-  if (!dirStat.isDirectory()) throw new ConfigError(`${key}: ${dir} is not a directory${where}`);
+  requireDirectory(key, dir, where);
   let fileStat: fs.Stats | null = null;
   try {
     fileStat = fs.statSync(file);
@@ -871,4 +875,32 @@ function checkLogFile(key: string, file: string, where: string): string {
     throw new ConfigError(`${key}: ${fileStat ? file : `directory ${dir}`} is not writable${where}`);
   }
   return file;
+}
+
+/**
+ * The pid file's path, made absolute. It is written as a new file renamed over the path, so
+ * what must be writable is its directory; a file already there (a stale one) is replaced.
+ */
+function checkPidFile(file: string, where: string): string {
+  if (file === '') return '';
+  const dir = path.dirname(file);
+  requireDirectory('pidFile', dir, where);
+  if (isDirectory(file)) throw new ConfigError(`pidFile: ${file} is a directory${where}`);
+  try {
+    fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK);
+  } catch {
+    throw new ConfigError(`pidFile: directory ${dir} is not writable${where}`);
+  }
+  return file;
+}
+
+/** The directory a file named by `key` goes in must exist and be one. */
+function requireDirectory(key: string, dir: string, where: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(dir);
+  } catch {
+    throw new ConfigError(`${key}: directory ${dir} does not exist${where}`);
+  }
+  if (!st.isDirectory()) throw new ConfigError(`${key}: ${dir} is not a directory${where}`);
 }

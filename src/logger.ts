@@ -35,18 +35,17 @@ export interface Loggers {
   reopen(): void;
 }
 
-/** "1 connection", "2 connections". */
-export function countOf(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? '' : 's'}`;
-}
+// Where the server's modules have always found it.
+export { countOf } from './plural';
 
 /**
  * Fields a pretty line never shows: pino's own, the worker (shown as a prefix), and the
  * drain's cause and deadline (the signal line before it said why, the deadline is configured),
+ * a stop's pre-drain and whether it aborted a reload (its message says both when they apply),
  * and an access line's protocol, referer and user agent (kept in JSON logs; too long for a
  * terminal row) and its completion (the message says when a response was cut, and why).
  */
-const PRETTY_HIDDEN = new Set(['level', 'time', 'pid', 'hostname', 'msg', 'worker', 'kind', 'reason', 'timeoutMs', 'protocol', 'referer', 'userAgent', 'completed']);
+const PRETTY_HIDDEN = new Set(['level', 'time', 'pid', 'hostname', 'msg', 'worker', 'kind', 'reason', 'timeoutMs', 'preDrainDelayMs', 'reloading', 'protocol', 'referer', 'userAgent', 'completed']);
 
 function fieldText(key: string, value: unknown): string {
   if (key === 'err' && value && typeof value === 'object' && 'message' in value) return String((value as { message: unknown }).message);
@@ -75,7 +74,34 @@ export function prettyMessage(log: Record<string, unknown>): string {
     const text = fieldText(key, value);
     if (!msg.includes(text)) extras.push(`${key}=${text}`);
   }
-  return who + msg + (extras.length > 0 ? `  ${extras.join(' ')}` : '');
+  return wrapClauses(who + msg) + (extras.length > 0 ? `  ${extras.join(' ')}` : '');
+}
+
+/** What is left of an 80-column row after pino-pretty's "[HH:MM:SS.mmm] INFO: ". */
+const FIRST_ROW_COLUMNS = 59;
+const CONTINUATION = '    ';
+
+/**
+ * A message too long for one terminal row goes on over indented rows, broken after a "; "
+ * (where one clause of a message ends and the next begins); a clause longer than a row stays
+ * whole. JSON lines keep the message as it is.
+ */
+export function wrapClauses(text: string): string {
+  if (text.length <= FIRST_ROW_COLUMNS) return text;
+  const rows: string[] = [];
+  let row = '';
+  for (const clause of text.split('; ')) {
+    // Room for the ";" that ends a row when another follows.
+    const room = (rows.length === 0 ? FIRST_ROW_COLUMNS : 80 - CONTINUATION.length) - 1;
+    if (row === '') row = clause;
+    else if (row.length + 2 + clause.length <= room) row += `; ${clause}`;
+    else {
+      rows.push(`${row};`);
+      row = clause;
+    }
+  }
+  rows.push(row);
+  return rows.join(`\n${CONTINUATION}`);
 }
 
 export function usePretty(setting: Config['logPretty'], isTTY: boolean): boolean {

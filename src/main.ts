@@ -12,6 +12,7 @@ import cluster from 'node:cluster';
 import { ACTIVATION_ENV, readActivation } from './activation';
 import { ConfigError } from './errors';
 import { createLoggers } from './logger';
+import { removePidFile, writePidFile } from './pid-file';
 import type { Config } from './config';
 import type { ToPrimary } from './worker';
 import { readWorkerEnv } from './worker-env';
@@ -82,6 +83,17 @@ function main(): void {
   } catch (err) {
     process.stderr.write(`fleetserve: ${logFileError(err)}\n`);
     process.exit(1);
+  }
+  if (config.pidFile) {
+    // Written once the configuration and the log files are known good, before any worker starts.
+    try {
+      writePidFile(config.pidFile, process.pid);
+    } catch (err) {
+      process.stderr.write(`fleetserve: ${(err as Error).message}\n`);
+      process.exit(2);
+    }
+    // Every way out of the primary ends in process.exit() (or an uncaught error): both run this.
+    process.on('exit', () => removePidFile(config.pidFile, process.pid));
   }
   if (cmd.rootChoice) loggers.log.info(cmd.rootChoice); // the listening line names the directory
   const reloadConfig = (): Config => {

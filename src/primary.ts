@@ -10,14 +10,14 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import os from 'node:os';
-import { describeInherited, type InheritedSocket } from './activation';
+import { describeIgnoredFds, describeInherited, type InheritedSocket } from './activation';
 import type { Config } from './config';
 import { listeningRecord } from './listen-urls';
 import { countOf, reopenLogs, type Loggers } from './logger';
 import { PrimaryCounters } from './metrics/counters';
 import type * as MetricsServer from './metrics/metrics-server';
 import { RollingReload } from './rolling-reload';
-import { EXIT_FORCED, onStopSignals } from './shutdown';
+import { EXIT_FORCED, onStopSignals, stopAnnouncement } from './shutdown';
 import type { ToPrimary } from './worker';
 import { WorkerPool, type Generation } from './worker-pool';
 
@@ -97,7 +97,7 @@ export function runPrimary(config: Config, loggers: Loggers, reloadConfig: () =>
           { fd: inherited.fd, fdName: inherited.name, port: address.port, workers: config.workers, scheduling, root: config.root },
           `listening on port ${address.port} from the ${describeInherited(inherited)} with ${countOf(config.workers, 'worker')} (host and port settings ignored)`,
         );
-        if (inherited.ignoredFds.length) log.warn({ ignoredFds: inherited.ignoredFds }, `serving fd ${inherited.fd} only; ignoring inherited fds ${inherited.ignoredFds.join(', ')}`);
+        if (inherited.ignoredFds.length) log.warn({ ignoredFds: inherited.ignoredFds }, describeIgnoredFds(inherited));
       } else {
         const { fields, msg } = listeningRecord(config.host, address.port, config.workers, os.networkInterfaces());
         log.info({ ...fields, scheduling: config.scheduling, root: config.root }, msg);
@@ -152,8 +152,11 @@ export function runPrimary(config: Config, loggers: Loggers, reloadConfig: () =>
       const workers = pool.alive();
       stopping = true;
       const { reloading } = reloads;
-      const during = reloading ? ' (reload aborted)' : '';
-      log.info({ signal, workers: workers.length, reloading }, `${signal}: draining ${countOf(workers.length, 'worker')}${during}`);
+      const { drainTimeoutMs, preDrainDelayMs } = pool.current.config;
+      log.info(
+        { signal, workers: workers.length, drainTimeoutMs, preDrainDelayMs, reloading },
+        stopAnnouncement(signal, countOf(workers.length, 'worker'), { drainTimeoutMs, preDrainDelayMs }, reloading),
+      );
       if (workers.length === 0) exit(0);
       // Old and new workers alike; the ones a reload retires are draining already. A worker
       // still starting may not listen for messages yet (one sent now could be lost): it is

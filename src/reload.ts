@@ -10,17 +10,17 @@ export type ConfigChanges = Partial<Record<keyof Config, { old: unknown; new: un
 
 /**
  * Keys a cluster reload cannot apply: node:cluster fixes its scheduling policy at the first
- * fork, the primary keeps the log format and log file it started with and its metrics
+ * fork, the primary keeps the log format, log file and pid file it started with and its metrics
  * listener, and the cluster cannot turn into a single process. Everything else (host, port and the number of workers included) is
  * applied by the new workers.
  */
-export const CLUSTER_RESTART_KEYS: readonly (keyof Config)[] = ['scheduling', 'logPretty', 'logFile', 'metricsHost', 'metricsPort'];
+export const CLUSTER_RESTART_KEYS: readonly (keyof Config)[] = ['scheduling', 'logPretty', 'logFile', 'pidFile', 'metricsHost', 'metricsPort'];
 
 /**
  * Keys a single process (workers = 0) cannot apply in place: its listening socket, its
- * loggers and log files, its metrics listener, and the switch to a cluster.
+ * loggers, log files and pid file, its metrics listener, and the switch to a cluster.
  */
-export const SINGLE_RESTART_KEYS: readonly (keyof Config)[] = ['host', 'port', 'workers', 'scheduling', 'logPretty', 'accessLog', 'accessLogFile', 'logFile', 'metricsHost', 'metricsPort', 'maxConnections'];
+export const SINGLE_RESTART_KEYS: readonly (keyof Config)[] = ['host', 'port', 'workers', 'scheduling', 'logPretty', 'accessLog', 'accessLogFile', 'logFile', 'pidFile', 'metricsHost', 'metricsPort', 'maxConnections'];
 
 /** Keys whose values differ, in schema order, with both values. */
 export function changedKeys(inForce: Config, next: Config): ConfigChanges {

@@ -14,7 +14,7 @@ import { describeInherited, type InheritedSocket } from './activation';
 import type { Config } from './config';
 import { ConfigError } from './errors';
 import { urlOf } from './listen-urls';
-import type { Logger } from './logger';
+import { countOf, type Logger } from './logger';
 import type { PrimaryCounters } from './metrics/counters';
 import { applicable, changedKeys, CLUSTER_RESTART_KEYS, describeChanges } from './reload';
 import type { ToPrimary } from './worker';
@@ -111,18 +111,18 @@ export class RollingReload {
       if (result.failure !== undefined) {
         // Respawns go back to what the old workers run; replaced workers keep serving.
         pool.current = previous;
-        if (this.o.stopping()) log.warn({ replaced: result.replaced }, `reload aborted (${result.failure}) after ${result.replaced} workers were replaced`);
+        if (this.o.stopping()) log.warn({ replaced: result.replaced }, `reload aborted (${result.failure}); ${countOf(result.replaced, 'worker')} replaced`);
         else {
           log.error(
             { replaced: result.replaced, reason: result.failure, ms },
-            `reload failed: ${result.failure}; ${result.replaced} workers replaced, the others keep serving with the configuration in force`,
+            `reload failed: ${result.failure}; ${countOf(result.replaced, 'worker')} replaced, the others keep serving with the configuration in force`,
           );
         }
         return;
       }
       const restart = Object.keys(needRestart).length > 0 ? `; needs a restart (not applied): ${describeChanges(needRestart)}` : '';
       const url = inherited ? `port ${pool.currentPort} (${describeInherited(inherited)})` : urlOf(applied.host, pool.currentPort);
-      const message = `reload finished: ${result.replaced} workers replaced in ${ms} ms, listening on ${url}; ${describeChanges(changed)}${restart}`;
+      const message = `reload finished: ${countOf(result.replaced, 'worker')} replaced in ${ms} ms, listening on ${url}; ${describeChanges(changed)}${restart}`;
       const fields = { replaced: result.replaced, ms, url, changed, needRestart };
       if (restart) log.warn(fields, message);
       else log.info(fields, message);

@@ -119,6 +119,24 @@ export class Drainer {
   }
 }
 
+/** The numbers a stop announcement gives: how long the drain may take. */
+export interface StopTiming {
+  drainTimeoutMs: number;
+  preDrainDelayMs: number;
+}
+
+/**
+ * The line a stop begins with, in the process that reports it (the primary, or the single
+ * process): what drains, the longest it may take, and that a second signal stops at once —
+ * so whoever pressed Ctrl+C knows whether to wait. `what` is "2 workers", or "" alone.
+ */
+export function stopAnnouncement(signal: NodeJS.Signals, what: string, timing: StopTiming, reloadAborted = false): string {
+  const aborted = reloadAborted ? ' (reload aborted)' : '';
+  const pre = timing.preDrainDelayMs > 0 ? ` after a ${timing.preDrainDelayMs} ms pre-drain, then` : '';
+  const again = signal === 'SIGINT' ? 'Ctrl+C again to stop at once' : `a second ${signal} stops at once`;
+  return `${signal}: draining${what ? ` ${what}` : ''}${aborted}${pre || ','} up to ${timing.drainTimeoutMs} ms; ${again}`;
+}
+
 /**
  * SIGINT and SIGTERM: the first one calls `first`, any later one `second` (a second Ctrl+C
  * stops at once). The listener swaps itself on the first signal, as close-with-grace does, so

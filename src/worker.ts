@@ -6,7 +6,7 @@
 import net from 'node:net';
 import os from 'node:os';
 import { AcceptGate } from './accept-gate';
-import { describeInherited, type InheritedSocket } from './activation';
+import { describeIgnoredFds, describeInherited, type InheritedSocket } from './activation';
 import { BehindProxy, type AcceptedSocket } from './behind-proxy';
 import type { Config } from './config';
 import { measureCapacity } from './descriptors';
@@ -20,7 +20,7 @@ import { RequestCounters } from './metrics/counters';
 import type * as MetricsServer from './metrics/metrics-server';
 import type * as ServingMetrics from './metrics/serving-metrics';
 import { applicable, changedKeys, describeChanges, SINGLE_RESTART_KEYS, type ConfigChanges } from './reload';
-import { Drainer, onStopSignals, type Drainable } from './shutdown';
+import { Drainer, onStopSignals, stopAnnouncement, type Drainable } from './shutdown';
 import { StaticHandler } from './static';
 
 /**
@@ -174,7 +174,7 @@ export function runWorker(
           { fd: inherited.fd, fdName: inherited.name, address: addr.address, port: addr.port, workers: 0, root: config.root },
           `listening on ${addr.address}:${addr.port} from the ${describeInherited(inherited)} (single process; host and port settings ignored)`,
         );
-        if (inherited.ignoredFds.length) log.warn({ ignoredFds: inherited.ignoredFds }, `serving fd ${inherited.fd} only; ignoring inherited fds ${inherited.ignoredFds.join(', ')}`);
+        if (inherited.ignoredFds.length) log.warn({ ignoredFds: inherited.ignoredFds }, describeIgnoredFds(inherited));
       } else if (mode === 'single') {
         const addr = server.address() as net.AddressInfo;
         const { fields, msg } = listeningRecord(config.host, addr.port, 0, os.networkInterfaces());
@@ -213,7 +213,14 @@ export function runWorker(
   }
 
   onStopSignals(
-    (signal) => drainer.stop(signal),
+    (signal) => {
+      // In a cluster the primary announces the stop (Ctrl+C reaches every process); alone, this one does.
+      if (mode === 'single') {
+        const timing = { drainTimeoutMs: drainOptions.timeoutMs, preDrainDelayMs: drainOptions.preDrainMs };
+        log.info({ signal, ...timing }, stopAnnouncement(signal, '', timing));
+      }
+      drainer.stop(signal);
+    },
     (signal) => drainer.force(`second ${signal}`),
   );
   // SIGUSR1 reopens the log files; it must be handled in every process anyway, or Node

@@ -7,7 +7,9 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
+import { AcceptGate } from '../src/accept-gate';
 import { connectionCapacity, FD_RESERVE, parseNofileLimit } from '../src/descriptors';
+import type { Logger } from '../src/logger';
 import { makeSite, parseResponses, startServer, type LogLine } from './fixtures/server';
 import { sleep } from './fixtures/wire';
 
@@ -185,4 +187,20 @@ t.test('capacity from the descriptor limit (pure)', async (t) => {
   t.equal(connectionCapacity(4096, null, null), 4096, 'unknown limit → maxConnections');
   t.equal(connectionCapacity(4096, Number.POSITIVE_INFINITY, 20), 4096, 'unlimited → maxConnections');
   t.equal(connectionCapacity(4096, 40, 20), 1, 'never below 1');
+});
+
+t.test('the accept gate counts in words that agree with the numbers', async (t) => {
+  const lines: string[] = [];
+  const log = { warn: (_o: unknown, msg: string) => lines.push(msg) } as unknown as Logger;
+  let asked = 0;
+  const gate = new AcceptGate({ capacity: 3, open: () => 3, close: () => {}, listen: () => {}, askPause: () => asked++, draining: () => false, log });
+  t.teardown(() => gate.answer(false)); // nothing left waiting on a timer that matters
+  gate.afterAdmit();
+  t.equal(asked, 1, 'a full worker asks to pause');
+  gate.answer(true);
+  t.same(lines, ['accept limited: at 3 of 3 connections; 1 pause, 0 refused with 503, 0 times out of descriptors']);
+  const d: string[] = [];
+  const gate2 = new AcceptGate({ capacity: 3, open: () => 1, close: () => {}, listen: () => {}, askPause: null, draining: () => false, log: { warn: (_o: unknown, msg: string) => d.push(msg) } as unknown as Logger });
+  gate2.outOfDescriptors();
+  t.same(d, ['accept limited: out of file descriptors; 0 pauses, 0 refused with 503, 1 time out of descriptors']);
 });

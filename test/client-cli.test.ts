@@ -64,6 +64,15 @@ if (problem) {
     t.match(r.stderr, '* trailer fields:\n< X-Checksum: 42\n* 12 body bytes (chunked, 2 chunks)\n');
   });
 
+  t.test('one byte in one chunk: singular nouns', async (t) => {
+    const srv = await startRaw((s) => onRequestHeads(s, () => s.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n')));
+    t.teardown(srv.close);
+    const r = await runClient(['-v', `http://127.0.0.1:${srv.port}/one`]);
+    t.equal(r.code, 0);
+    t.equal(r.stdout.toString(), 'x');
+    t.match(r.stderr, '<\n* 1 body byte (chunked, 1 chunk)\n');
+  });
+
   t.test('chunked body from node:http', async (t) => {
     const srv = await startHttp((_req, res) => {
       res.setHeader('Content-Type', 'application/json');

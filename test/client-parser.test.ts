@@ -267,6 +267,12 @@ t.test('the connection ending early is reported with what arrived', async (t) =>
       false,
     ],
     [
+      'one byte of a chunked body',
+      'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nh\r\n',
+      /^connection closed after 1 body byte of a chunked body, before its last chunk$/,
+      false,
+    ],
+    [
       'chunked body cut in its trailers',
       'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-A: 1\r\n',
       /in the trailer section/,

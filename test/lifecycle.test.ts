@@ -281,6 +281,28 @@ t.test('drain deadline: a reader that stops is cut, the exit code is 1', async (
   t.ok(d.bodyBytes < BIG.length, 'the client did not get the whole body');
 });
 
+t.test('the stop line says how long the drain may take and that a second signal stops at once', async (t) => {
+  const stopLine = (l: LogLine) => typeof l.msg === 'string' && /^SIG(INT|TERM): draining/.test(l.msg);
+  for (const workers of [0, 2]) {
+    const s = await startServer(t, { root, workers, args: ['--drain-timeout-ms', '7000'] });
+    s.signalGroup('SIGINT');
+    t.same((await s.exited(10_000)).code, 0, `workers ${workers}: drained`);
+    const lines = s.logs.filter(stopLine);
+    t.equal(lines.length, 1, `workers ${workers}: one stop line (Ctrl+C reaches every process)`);
+    const { level, time, pid, ...rest } = lines[0]!;
+    t.ok(level === 30 && typeof time === 'string' && pid === s.pid, 'from the primary (or the single process)');
+    if (workers === 0) {
+      t.same(rest, { worker: 'single', signal: 'SIGINT', drainTimeoutMs: 7000, preDrainDelayMs: 0, msg: 'SIGINT: draining, up to 7000 ms; Ctrl+C again to stop at once' });
+    } else {
+      t.same(rest, { worker: 'primary', signal: 'SIGINT', workers: 2, drainTimeoutMs: 7000, preDrainDelayMs: 0, reloading: false, msg: 'SIGINT: draining 2 workers, up to 7000 ms; Ctrl+C again to stop at once' });
+    }
+  }
+  const s = await startServer(t, { root, workers: 1, args: ['--drain-timeout-ms', '7000', '--pre-drain-delay-ms', '200'] });
+  process.kill(s.pid, 'SIGTERM');
+  t.same((await s.exited(10_000)).code, 0);
+  t.same(s.logs.filter(stopLine).map((l) => l.msg), ['SIGTERM: draining 1 worker after a 200 ms pre-drain, then up to 7000 ms; a second SIGTERM stops at once']);
+});
+
 t.test('a second SIGINT forces an immediate exit (130)', async (t) => {
   const s = await startServer(t, { root, args: ['--drain-timeout-ms', '20000'] });
   await pausedDownload(t, s.port);

@@ -1,14 +1,16 @@
 // Log files as logrotate uses them: accessLogFile / logFile, rotated by renaming the file and
 // sending SIGUSR1 (like nginx -s reopen). Under load, every request is in exactly one of the
 // files, as one whole JSON line; SIGUSR1 never kills a process or starts Node's inspector.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
-import { makeSite, rawExchange, spawnServer, startServer, type LogLine } from './fixtures/server';
+import { makeSite, PROJECT, rawExchange, spawnServer, startServer, type LogLine } from './fixtures/server';
 import { poll, sleep } from './fixtures/wire';
 import { listeningPortsOf, pipelinedLoad, processTree } from './fixtures/ops';
+import { which } from './fixtures/lines';
 
 const A = 'A body\n';
 let root: string;
@@ -205,4 +207,58 @@ t.test('a log file that cannot be written is a configuration error (exit 2)', as
     t.match(s.stderr(), err);
     t.notOk(s.logs.some(isListening));
   }
+});
+
+const logrotate = which('logrotate');
+/** The README's logrotate configurations (fenced blocks with a postrotate), in order. */
+function readmeLogrotateBlocks(): string[] {
+  const readme = fs.readFileSync(path.join(PROJECT, 'README.md'), 'utf8');
+  return [...readme.matchAll(/^```\n(\/var\/log\/fleetserve\/[^\n]* \{\n[\s\S]*?\n\})\n```$/gm)].map((m) => m[1]!);
+}
+
+t.test("the README's logrotate configuration, run by logrotate -f against a running fleetserve", { skip: logrotate ? false : 'logrotate not found: apt-get install logrotate (.ci/run does)' }, async (t) => {
+  const blocks = readmeLogrotateBlocks();
+  t.equal(blocks.length, 2, 'two configurations: systemd and a plain install');
+  const plain = blocks.find((b) => b.includes('/run/fleetserve.pid'));
+  t.ok(plain, 'the plain-install one signals the pid file');
+  t.match(blocks.find((b) => b !== plain) ?? '', /\n {8}systemctl kill --kill-whom=main -s USR1 fleetserve\.service\n/, 'the systemd one signals the unit\'s main process');
+  const dir = tmpDir(t);
+  const at = (text: string) => text.replaceAll('/var/log/fleetserve/', `${dir}/`).replaceAll('/run/fleetserve.pid', `${dir}/fleetserve.pid`);
+  const conf = path.join(dir, 'logrotate.conf');
+  fs.writeFileSync(conf, at(plain!) + '\n', { mode: 0o644 });
+  // The systemd one at least parses (systemctl cannot run here): -d changes nothing.
+  const sd = path.join(dir, 'logrotate-systemd.conf');
+  fs.writeFileSync(sd, at(blocks.find((b) => b !== plain)!) + '\n', { mode: 0o644 });
+  const check = spawnSync(logrotate!, ['-d', '-s', path.join(dir, 'state-d'), sd], { encoding: 'utf8' });
+  t.equal(check.status, 0, 'logrotate -d accepts the systemd configuration');
+  t.notMatch(check.stderr, /error/i, 'without an error');
+
+  const access = path.join(dir, 'access.log');
+  const logFile = path.join(dir, 'fleetserve.log');
+  const s = spawnServer({ args: ['--root', root, '--host', '127.0.0.1', '--port', '0', '--workers', '2', '--log-pretty', 'false', '--access-log-file', access, '--log-file', logFile, '--pid-file', path.join(dir, 'fleetserve.pid')] });
+  t.teardown(() => s.kill());
+  const listening = await poll(async () => fs.existsSync(logFile) && jsonLines(logFile).find(isListening), 100, 100);
+  t.ok(listening, 'started');
+  const port = (listening as { port: number }).port;
+  const get = async (p: string) => t.match((await rawExchange(port, `GET ${p} HTTP/1.0\r\n\r\n`)).data.toString('latin1'), /^HTTP\/1\.1 404 /);
+  for (let i = 0; i < 20; i++) await get(`/before-${i}`);
+  // Access lines reach the file within a second (batched): rotate once they are all there.
+  t.ok(await poll(async () => jsonLines(access).length === 20, 50, 100), 'the 20 lines are in the access log');
+
+  const rotated = spawnSync(logrotate!, ['-f', '-s', path.join(dir, 'state'), conf], { encoding: 'utf8' });
+  t.equal(rotated.status, 0, `logrotate -f exits 0: ${rotated.stderr}`);
+  t.equal(rotated.stderr, '', 'and says nothing');
+  t.ok(fs.existsSync(`${access}.1`) && fs.existsSync(`${logFile}.1`), 'both files moved to .1 (delaycompress: not compressed yet)');
+  const reopened = await poll(async () => fs.existsSync(logFile) && jsonLines(logFile).find((l) => l.msg === 'SIGUSR1: log files reopened'), 50, 100);
+  t.ok(reopened, 'postrotate signalled the primary: it logs the reopen into the new file');
+  for (let i = 0; i < 20; i++) await get(`/after-${i}`);
+
+  process.kill(s.pid, 'SIGTERM');
+  t.same(await s.exited(), { code: 0, signal: null });
+  // Each worker writes its own batches: the order across workers is not the order sent.
+  const paths = (file: string) => jsonLines(file).map((l) => String(l.path)).sort();
+  t.same(paths(`${access}.1`), Array.from({ length: 20 }, (_, i) => `/before-${i}`).sort(), 'the old access log is complete: every request before the rotation, whole lines');
+  t.same(paths(access), Array.from({ length: 20 }, (_, i) => `/after-${i}`).sort(), 'and every request after it is in the new one');
+  t.ok(jsonLines(`${logFile}.1`).some(isListening), 'the start is in the rotated log');
+  t.notOk(fs.existsSync(path.join(dir, 'fleetserve.pid')), 'the pid file is gone after the stop');
 });

@@ -1,6 +1,8 @@
 // The package a user installs: a fresh clone of this repository (HEAD: what is committed),
-// `npm pack` there (its prepare script builds dist/), the tarball installed with
-// `npm install -g --prefix DIR`, and both bins run from DIR/bin.
+// `npm pack` there (its prepack script builds dist/), the tarball installed with
+// `npm install -g --prefix DIR` without a warning (it has no install script: npm 11 warns
+// about any, `prepare` included), and both bins run from DIR/bin. In the clone, `npm start`
+// builds dist/ itself.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -9,11 +11,16 @@ import path from 'node:path';
 import { PROJECT } from './fixtures/server';
 import { spawnLines, which } from './fixtures/lines';
 
+// Two builds (npm pack, npm start) and an install: minutes on a busy machine, beyond the
+// suite's 120 s per file.
+t.setTimeout(300_000);
+
 const npm = which('npm');
 const git = which('git');
 const isRepo = git !== null && spawnSync(git, ['rev-parse', '--git-dir'], { cwd: PROJECT }).status === 0;
 const skip = !npm ? 'npm not found on PATH' : !git ? 'git not found on PATH' : !isRepo ? 'the project directory is not a git repository (nothing to clone)' : false;
 
+/** An npm command's stdout and stderr, or an error with both when it fails. */
 function run(cmd: string, args: string[], cwd: string, timeout = 60_000) {
   const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout, env: { ...process.env, npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' } });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status ?? r.signal}):\n${r.stdout}\n${r.stderr}`);
@@ -41,8 +48,13 @@ t.test('npm pack from a fresh clone gives a package whose bins work when install
   t.same(files.filter((f) => f.endsWith('.map') || f.endsWith('.ts') || f.startsWith('test/')), [], 'no source maps, sources or tests');
   t.match(fs.readFileSync(path.join(clone, 'LICENSE'), 'utf8'), /^MIT License\n\nCopyright \(c\) \d{4} fleetserve contributors\n/);
 
+  const manifest = JSON.parse(spawnSync('tar', ['-xOzf', path.join(tmp, info!.filename), 'package/package.json'], { encoding: 'utf8' }).stdout) as { scripts?: Record<string, string> };
+  const installScripts = ['preinstall', 'install', 'postinstall', 'prepublish', 'preprepare', 'prepare', 'postprepare'];
+  t.same(Object.keys(manifest.scripts ?? {}).filter((s) => installScripts.includes(s)), [], 'the packed package.json has no script that runs on install');
+
   const prefix = path.join(tmp, 'prefix');
-  run(npm!, ['install', '--global', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', path.join(tmp, info!.filename)], tmp, 120_000);
+  const installed = run(npm!, ['install', '--global', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', path.join(tmp, info!.filename)], tmp, 120_000);
+  t.same(installed.stderr.split('\n').filter((l) => /install-scripts|allow-scripts|prepare/i.test(l)), [], 'npm install -g says nothing about scripts (npm 11 warns about an install script such as prepare)');
   const bin = path.join(prefix, 'bin');
   const env = { PATH: `${bin}:${path.dirname(process.execPath)}:/usr/bin:/bin` };
 
@@ -75,4 +87,10 @@ t.test('npm pack from a fresh clone gives a package whose bins work when install
   t.equal(missing.status, 22, 'a 404 is exit code 22');
   process.kill(server.proc.pid!, 'SIGTERM');
   t.equal((await server.exited()).code, 0, 'and it drains on SIGTERM');
+
+  // Back in the clone without dist/: `npm start` builds before it starts (prestart).
+  fs.rmSync(path.join(clone, 'dist'), { recursive: true, force: true });
+  const started = run(npm!, ['start', '--silent', '--', '--version'], clone, 120_000);
+  t.equal(started.stdout, `fleetserve ${version}\n`, 'npm start in a fresh clone builds, then runs');
+  t.ok(fs.existsSync(path.join(clone, 'dist', 'main.js')), 'dist/ built by npm start');
 });

@@ -9,8 +9,9 @@ import t from 'tap';
 import { ConfigError, helpText, loadConfig } from '../src/config';
 import { describeListenError } from '../src/errors';
 import { listeningRecord } from '../src/listen-urls';
-import { prettyMessage } from '../src/logger';
+import { countOf, prettyMessage } from '../src/logger';
 import { EXIT } from '../src/client/errors';
+import { stopAnnouncement } from '../src/shutdown';
 import { runClient } from './fixtures/client/harness';
 import { PROJECT, spawnServer } from './fixtures/server';
 
@@ -135,6 +136,7 @@ t.test('quoted server messages are the ones it prints', async (t) => {
   t.equal(quoted('fleetserve: root: /srv/www'), configError(['--config', 'config/production.json']).replaceAll(PROJECT, '/home/me/fleetserve'));
   const reload = JSON.parse(lines.find((l) => l.includes('"reload failed: ')) ?? '{}') as { reason?: string };
   t.equal(`fleetserve: ${reload.reason}`, fileError({ headres: [] }, '/home/me', 'fleetserve.json'), 'the reload example\'s reason');
+  t.equal(quoted('fleetserve: pidFile: directory'), configError(['--pid-file', '/run/fleetserve/fleetserve.pid']));
   t.match(text, `INFO: ${(loadConfig([], {}, PROJECT) as { rootChoice?: string }).rootChoice}\n`, 'the root note, as logged from a checkout');
 
   // The start-up line, JSON and pretty, for a machine whose one network address is 192.0.2.2.
@@ -146,6 +148,17 @@ t.test('quoted server messages are the ones it prints', async (t) => {
   t.same({ url: shown.url, urls: shown.urls, host: shown.host, port: shown.port, workers: shown.workers, msg: shown.msg }, { ...r.fields, msg: r.msg });
   const pretty = prettyMessage({ ...shown });
   t.match(text, `INFO: ${pretty}\n`, 'the pretty block is what the terminal shows for that line');
+
+  // Every stop line shown is the one the primary writes for its fields, and the pretty block shows it as a terminal does.
+  const stops = lines.filter((l) => l.startsWith('{') && l.includes('"msg":"SIG') && l.includes(': draining')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  t.ok(stops.length >= 2, 'the README shows stop lines');
+  for (const st of stops) {
+    const timing = { drainTimeoutMs: st.drainTimeoutMs as number, preDrainDelayMs: st.preDrainDelayMs as number };
+    t.equal(st.msg, stopAnnouncement(st.signal as NodeJS.Signals, countOf(st.workers as number, 'worker'), timing, st.reloading as boolean), `the stop line: ${String(st.msg)}`);
+  }
+  const ctrlC = { worker: 'primary', signal: 'SIGINT', workers: 2, drainTimeoutMs: 10000, preDrainDelayMs: 0, reloading: false };
+  t.match(text, `^C[14:30:37.964] INFO: ${prettyMessage({ ...ctrlC, msg: stopAnnouncement('SIGINT', '2 workers', ctrlC) })}\n`, 'the Ctrl+C line as the terminal shows it');
+  t.match(text, stopAnnouncement('SIGINT', '', ctrlC).replace('up to ', 'up to\n'), 'the single process');
 
   // And the process prints the port line exactly so (address and port aside).
   const blocker = net.createServer();

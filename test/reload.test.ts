@@ -350,9 +350,21 @@ t.test('SIGTERM during a reload: the reload stops, every worker (old, new, start
   const r = await s.exited(10_000);
   t.same(r, { code: 0, signal: null }, 'exit code 0');
   t.ok(await groupGone(s.pid), 'every worker is gone');
-  t.ok(s.logs.some(msgIs(/^SIGTERM: draining \d+ workers \(reload aborted\)/)), 'the stop says it aborts the reload');
+  t.ok(s.logs.some(msgIs(/^SIGTERM: draining \d+ workers \(reload aborted\), up to 10000 ms; a second SIGTERM stops at once$/)), 'the stop says it aborts the reload');
   t.ok(s.logs.some(msgIs(/^reload aborted/)), 'the reload says it was aborted');
   t.equal(count(s, /^reload finished/), 0);
+});
+
+t.test('one worker: the reload line counts it in the singular', async (t) => {
+  const file = path.join(dir, 'one.json');
+  writeConfig(file, 'old', { workers: 1 });
+  const s = await launch(t, ['--port', '0', '--config', file]);
+  writeConfig(file, 'new', { workers: 1 });
+  process.kill(s.pid, 'SIGHUP');
+  const done = await s.waitForLog(msgIs(/^reload finished/), 20_000);
+  t.match(done.msg, new RegExp(`^reload finished: 1 worker replaced in \\d+ ms, listening on http://127\\.0\\.0\\.1:${s.port}/; headers: `));
+  process.kill(s.pid, 'SIGTERM');
+  t.equal((await s.exited(10_000)).code, 0);
 });
 
 t.test('the number of workers changes on reload', async (t) => {

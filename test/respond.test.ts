@@ -1,6 +1,7 @@
 // render (src/http/respond.ts): every head it builds, as the bytes that reach the wire.
 import t from 'tap';
 import { multipartByteranges } from '../src/http/range';
+import { renderListing } from '../src/files/listing';
 import {
   connectionHeader,
   connectionLimitResponse,
@@ -10,6 +11,7 @@ import {
   dateEpoch,
   dateHeader,
   errorPage,
+  PAGE_STYLE,
   errorReply,
   escapeHtml,
   listingQueryErrorReply,
@@ -58,6 +60,30 @@ t.test('error pages and error replies', async (t) => {
   t.match(page, '<title>404 Not Found</title>');
   t.match(page, '<p>&#60;script&#62;</p>', 'detail escaped');
   t.notMatch(errorPage(500).toString(), '<p></p>', 'no empty detail');
+  t.equal(
+    errorPage(404).toString(),
+    `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>404 Not Found</title>
+<style>:root{color-scheme:light dark}
+body{font:16px/1.4 system-ui,sans-serif;margin:1rem auto;padding:0 1rem;max-width:60rem}
+h1{font-size:1.25rem;font-weight:600;overflow-wrap:anywhere}
+p{overflow-wrap:anywhere}footer{margin-top:2rem;padding-top:.5rem;border-top:1px solid #8884;font-size:.875rem;opacity:.75}</style></head>
+<body><h1>404 Not Found</h1>
+<p>There is nothing at this address.</p>
+<footer>fleetserve</footer></body></html>
+`,
+    'the built-in 404: styled like the listing, light or dark as the browser prefers',
+  );
+  t.equal(errorPage(404), errorPage(404), 'built once per status, the same bytes every time');
+  t.ok(renderListing('/', [], 'html').toString().includes(`<style>${PAGE_STYLE}`), 'the listing shares the look');
+  for (const status of [400, 403, 404, 405, 408, 412, 416, 500, 503, 599]) {
+    const page = errorPage(status);
+    t.ok(page.length < 1024, `${status}: under 1 KiB (${page.length} B)`);
+    t.match(page.toString(), `<title>${status} `, `${status}: names the status`);
+  }
+  t.match(errorPage(599).toString(), '<title>599 Error</title>\n', 'an unknown status');
+  t.notMatch(errorPage(408).toString(), '<p>', 'no explanation written for it: none shown');
   const e = errorReply(400);
   t.equal(e.status, 400);
   t.equal(e.close, true, 'closes by default');

@@ -2,7 +2,7 @@
 // exits and with which code, the pre-drain, and the second-signal swap of onStopSignals.
 import { EventEmitter } from 'node:events';
 import t from 'tap';
-import { Drainer, EXIT_FORCED, onStopSignals, type Drainable, type DrainOptions } from '../src/shutdown';
+import { Drainer, EXIT_FORCED, onStopSignals, stopAnnouncement, type Drainable, type DrainOptions } from '../src/shutdown';
 import type { Logger } from '../src/logger';
 
 class FakeConnection implements Drainable {
@@ -150,4 +150,16 @@ t.test('onStopSignals: the first signal calls first, every later one second', as
   t.same(calls, ['first SIGTERM', 'second SIGINT', 'second SIGTERM']);
   t.equal(signals.listenerCount('SIGINT'), 1, 'one listener each, swapped, not added');
   t.equal(signals.listenerCount('SIGTERM'), 1);
+});
+
+t.test('a stop announces how long it may take and that a second signal stops at once', async (t) => {
+  const plain = { drainTimeoutMs: 10_000, preDrainDelayMs: 0 };
+  t.equal(stopAnnouncement('SIGINT', '2 workers', plain), 'SIGINT: draining 2 workers, up to 10000 ms; Ctrl+C again to stop at once');
+  t.equal(stopAnnouncement('SIGTERM', '1 worker', plain), 'SIGTERM: draining 1 worker, up to 10000 ms; a second SIGTERM stops at once');
+  t.equal(stopAnnouncement('SIGINT', '', plain), 'SIGINT: draining, up to 10000 ms; Ctrl+C again to stop at once', 'the single process');
+  t.equal(
+    stopAnnouncement('SIGTERM', '2 workers', { drainTimeoutMs: 8000, preDrainDelayMs: 3000 }),
+    'SIGTERM: draining 2 workers after a 3000 ms pre-drain, then up to 8000 ms; a second SIGTERM stops at once',
+  );
+  t.equal(stopAnnouncement('SIGTERM', '3 workers', plain, true), 'SIGTERM: draining 3 workers (reload aborted), up to 10000 ms; a second SIGTERM stops at once');
 });

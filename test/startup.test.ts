@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { listeningRecord, listenUrls } from '../src/listen-urls';
-import { prettyMessage } from '../src/logger';
+import { prettyMessage, wrapClauses } from '../src/logger';
 import { spawnServer } from './fixtures/server';
 
 const interfaces = {
@@ -43,6 +43,19 @@ t.test('a pretty line is the message and only what it does not say', (t) => {
   t.equal(prettyMessage({ ...base, worker: 'primary', workerId: 1, workerPid: 77, code: 0, signal: null, msg: 'worker 1 exited (0)' }), 'worker 1 exited (0)  workerPid=77');
   t.equal(prettyMessage({ ...base, worker: 1, err: { type: 'Error', message: 'EMFILE', stack: 'x' }, msg: 'accept failed' }), 'worker 1: accept failed  err=EMFILE');
   t.equal(prettyMessage({ ...base, worker: 1, reason: 'primary', open: 3, idle: 2, timeoutMs: 10000, msg: 'draining: 3 open connections, 2 idle closed now' }), 'worker 1: draining: 3 open connections, 2 idle closed now');
+  const stop = { ...base, worker: 'primary', signal: 'SIGINT', workers: 2, drainTimeoutMs: 5555, preDrainDelayMs: 0, reloading: false };
+  t.equal(
+    prettyMessage({ ...stop, msg: 'SIGINT: draining 2 workers, up to 5555 ms; Ctrl+C again to stop at once' }),
+    'SIGINT: draining 2 workers, up to 5555 ms;\n    Ctrl+C again to stop at once',
+    'no reloading=false, no preDrainDelayMs=0; two rows of 80 columns',
+  );
+  t.equal(
+    prettyMessage({ ...stop, signal: 'SIGTERM', reloading: true, msg: 'SIGTERM: draining 2 workers (reload aborted), up to 5555 ms; a second SIGTERM stops at once' }),
+    'SIGTERM: draining 2 workers (reload aborted), up to 5555 ms;\n    a second SIGTERM stops at once',
+  );
+  t.equal(wrapClauses('short; enough'), 'short; enough', 'a message that fits stays one row');
+  t.equal(wrapClauses(`${'a'.repeat(40)}; ${'b'.repeat(16)}; ${'c'.repeat(70)}; d`), `${'a'.repeat(40)}; ${'b'.repeat(16)};\n    ${'c'.repeat(70)}; d`, 'rows of at most 59 and 76 columns (with their ";")');
+  t.equal(wrapClauses('x'.repeat(100)), 'x'.repeat(100), 'one long clause stays whole');
   const r = listeningRecord('0.0.0.0', 6789, 2, interfaces);
   t.equal(
     prettyMessage({ ...base, worker: 'primary', ...r.fields, scheduling: 'none', root: '/srv/www', msg: r.msg }),
@@ -81,6 +94,9 @@ t.test('outside a project: serves the current directory and says so; pretty line
   t.ok(lines.includes(`    http://127.0.0.1:${port}/`));
   t.ok(lines.some((l) => l.endsWith(`listening with 1 worker on 127.0.0.1 port ${port}; open:`)), 'one worker, singular');
   t.ok(lines.some((l) => /INFO: worker 1: GET \/a\.txt 200 \d+ B [\d.]+ ms 127\.0\.0\.1$/.test(l)), 'the access line');
+  const stop = lines.findIndex((l) => /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: SIGINT: draining 1 worker, up to 10000 ms;$/.test(l));
+  t.ok(stop >= 0, 'Ctrl+C: how long the drain may take');
+  t.equal(lines[stop + 1], '    Ctrl+C again to stop at once', 'and how to stop at once, on the next row');
   t.ok(lines.some((l) => /worker 1: drained 1 connection in \d+ ms$/.test(l)) || lines.some((l) => /drained 0 connections in/.test(l)), 'drained, with the right plural');
   for (const l of lines) {
     t.notMatch(l, /[{}]/, `no JSON object in ${JSON.stringify(l)}`);

@@ -4,6 +4,7 @@
  * bar, and the -v summary line.
  */
 import { hasConnectionToken } from '../http/token';
+import { countOf } from '../plural';
 import type { ClientOptions } from './args';
 import { BodyDecoder, contentCodings } from './decode';
 import { fieldValue, formatBytes, headAsOutput, isTextual } from './format';
@@ -130,11 +131,11 @@ export class BodyState {
           ? 'no body (response to HEAD)'
           : `no body (status ${head.status})`;
       case 'length':
-        return `${bodyBytes} body bytes (Content-Length)`;
+        return `${countOf(bodyBytes, 'body byte')} (Content-Length)`;
       case 'chunked':
-        return `${bodyBytes} body bytes (chunked, ${this.chunks} chunk${this.chunks === 1 ? '' : 's'})`;
+        return `${countOf(bodyBytes, 'body byte')} (chunked, ${countOf(this.chunks, 'chunk')})`;
       case 'close':
-        return `${bodyBytes} body bytes (read until the server closed the connection)`;
+        return `${countOf(bodyBytes, 'body byte')} (read until the server closed the connection)`;
     }
   }
 }

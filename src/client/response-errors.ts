@@ -4,6 +4,7 @@
  */
 import { ConnectionResetError, EmptyReplyError, IncompleteResponseError, MalformedResponseError, type ClientError } from './errors';
 import type { ParserEvent, ParserProgress } from './response-parser';
+import { countOf } from '../plural';
 
 /**
  * A response that failed: bytes that are not a response (8), a reset (56), a close before any
@@ -26,6 +27,6 @@ export function waitingFor(p: ParserProgress): string {
     case 'body-length':
       return `after ${p.bodyBytes} of ${p.expected} body bytes`;
     default:
-      return `after ${p.bodyBytes} body bytes`;
+      return `after ${countOf(p.bodyBytes, 'body byte')}`;
   }
 }

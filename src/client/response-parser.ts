@@ -14,6 +14,7 @@
  * transitions are in run() and onLine(), and its events and states are its
  * interface; spread over files, one state would be read in two places.
  */
+import { countOf } from '../plural';
 import {
   addFieldLine,
   framingOf,
@@ -177,9 +178,9 @@ export class ResponseParser {
       case 'chunk-size':
       case 'chunk-data':
       case 'chunk-data-end':
-        return `${conn} after ${this.bodyBytes} body bytes of a chunked body, before its last chunk`;
+        return `${conn} after ${countOf(this.bodyBytes, 'body byte')} of a chunked body, before its last chunk`;
       case 'trailers':
-        return `${conn} after ${this.bodyBytes} body bytes, in the trailer section of a chunked body`;
+        return `${conn} after ${countOf(this.bodyBytes, 'body byte')}, in the trailer section of a chunked body`;
       default:
         return `${conn} unexpectedly`;
     }

@@ -5,6 +5,7 @@
  * connections, body.ts writes the bodies, redirect.ts chooses the next hop. Everything it
  * touches outside of memory comes in through ClientIO, so tests can run it in-process.
  */
+import { countOf } from '../plural';
 import type { ClientOptions } from './args';
 import { BodyState } from './body';
 import { ACCEPT_ENCODING } from './decode';
@@ -254,7 +255,7 @@ class Client {
     if (this.opts.pipeline) {
       conn.pending = ev.rest;
     } else if (ev.rest.length > 0) {
-      return { reusable: false, why: `server sent ${ev.rest.length} bytes after the response`, ...facts };
+      return { reusable: false, why: `server sent ${countOf(ev.rest.length, 'byte')} after the response`, ...facts };
     }
     return { reusable: true, ...facts };
   }

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { formatByteSize } from '../byte-size';
-import { escapeHtml } from '../http/respond';
+import { escapeHtml, PAGE_STYLE } from '../http/respond';
 import { statUnderPolicy, type SymlinkPolicy } from './symlink-policy';
 
 export interface ListingItem {
@@ -112,9 +112,7 @@ function breadcrumbs(urlPath: string): string {
   return links.join('');
 }
 
-const LISTING_STYLE = `:root{color-scheme:light dark}
-body{font:16px/1.4 system-ui,sans-serif;margin:1rem auto;padding:0 1rem;max-width:60rem}
-h1{font-size:1.25rem;font-weight:600;overflow-wrap:anywhere}h1 a{text-decoration:none}
+const LISTING_STYLE = `${PAGE_STYLE}h1 a{text-decoration:none}
 table{border-collapse:collapse;width:100%}
 th,td{padding:.45rem .5rem;border-bottom:1px solid #8884;text-align:left;vertical-align:top}
 th{font-weight:600;white-space:nowrap}th a{color:inherit}

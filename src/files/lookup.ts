@@ -23,6 +23,7 @@ import { cleanUrl, encodePathSegments } from './clean-urls';
 import { isCompressibleType } from './compress';
 import { CompressedStore, type CompressedSet } from './compressed-store';
 import { fileFields, prepared, type FileHeaderPolicy, readRepresentation, ruleLinesFor, type Entry, type FileEntry, type ListingEntry, type RefusalEntry } from './entry';
+import { builtInFavicon, FAVICON_PATH } from './favicon';
 import { readListing, type ListingItem, type ListingSort } from './listing';
 import { resolveRequestPath } from './resolve';
 import { statUnderPolicy, type FoundPath } from './symlink-policy';
@@ -236,6 +237,8 @@ export class FileLookup {
       if (isOutOfDescriptors(err)) throw err;
       const status = statusForError(err);
       if (status === 500) this.log.error({ err, path: resolved.filePath }, 'file lookup failed');
+      // No favicon.ico in the root: the built-in icon rather than a 404 on every page view.
+      if (status === 404 && urlPath === FAVICON_PATH) return builtInFavicon(this.fieldPolicy);
       return this.refusal(status, urlPath, status === 404 && config.spa);
     }
 

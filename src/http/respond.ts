@@ -64,14 +64,55 @@ export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
+/**
+ * The look every built-in page shares (the listing adds its table): the system font, a
+ * readable width, light or dark as the browser prefers (color-scheme: the browser's own
+ * colours, no palette of ours to keep in step).
+ */
+export const PAGE_STYLE = `:root{color-scheme:light dark}
+body{font:16px/1.4 system-ui,sans-serif;margin:1rem auto;padding:0 1rem;max-width:60rem}
+h1{font-size:1.25rem;font-weight:600;overflow-wrap:anywhere}`;
+
+const ERROR_PAGE_STYLE = `${PAGE_STYLE}
+p{overflow-wrap:anywhere}footer{margin-top:2rem;padding-top:.5rem;border-top:1px solid #8884;font-size:.875rem;opacity:.75}`;
+
+/** What a visitor reads under the title of the commonest errors when nothing more is said. */
+const ERROR_EXPLANATION: Readonly<Record<number, string>> = {
+  400: 'The server could not understand this request.',
+  403: 'You may not see this page.',
+  404: 'There is nothing at this address.',
+  405: 'This method is not allowed here.',
+  500: 'Something went wrong on the server.',
+  503: 'The server cannot answer right now: try again in a moment.',
+};
+
+/** Pages without a detail, built once per status: they are the same bytes every time. */
+const plainErrorPages = new Map<number, Buffer>();
+
 /** A small HTML page for an error status. `detail` is shown escaped; never a stack trace. */
 export function errorPage(status: number, detail?: string): Buffer {
+  if (detail === undefined) {
+    let page = plainErrorPages.get(status);
+    if (page === undefined) {
+      page = renderErrorPage(status, ERROR_EXPLANATION[status]);
+      plainErrorPages.set(status, page);
+    }
+    return page;
+  }
+  return renderErrorPage(status, detail);
+}
+
+function renderErrorPage(status: number, detail: string | undefined): Buffer {
   const title = `${status} ${STATUS_CODES[status] ?? 'Error'}`;
   const p = detail ? `<p>${escapeHtml(detail)}</p>\n` : '';
   return Buffer.from(
-    `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>${title}</title>` +
-      `<meta name="viewport" content="width=device-width, initial-scale=1"></head>\n` +
-      `<body><h1>${title}</h1>\n${p}<hr><p>fleetserve</p></body></html>\n`,
+    `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title}</title>
+<style>${ERROR_PAGE_STYLE}</style></head>
+<body><h1>${title}</h1>
+${p}<footer>fleetserve</footer></body></html>
+`,
     'utf8',
   );
 }

@@ -15,7 +15,7 @@ import cluster, { type Worker } from 'node:cluster';
 import http from 'node:http';
 import { AggregatorRegistry, Gauge, Registry } from 'prom-client';
 import { describeListenError } from '../errors';
-import type { Logger } from '../logger';
+import { countOf, type Logger } from '../logger';
 import type { PrimaryCounters } from './counters';
 import { counter, processMetricsJson, processRegistry, type MetricsJson, type MetricsReply, type MetricsRequest } from './serving-metrics';
 
@@ -139,7 +139,7 @@ export class PrimaryMetrics {
         },
       };
       const timer = setTimeout(() => {
-        this.log.warn({ workers: [...scrape.waiting].map((w) => w.id) }, `metrics: ${scrape.waiting.size} workers did not answer within ${SCRAPE_TIMEOUT_MS} ms; left out of this scrape`);
+        this.log.warn({ workers: [...scrape.waiting].map((w) => w.id) }, `metrics: ${countOf(scrape.waiting.size, 'worker')} did not answer within ${SCRAPE_TIMEOUT_MS} ms; left out of this scrape`);
         scrape.finish();
       }, SCRAPE_TIMEOUT_MS);
       this.scrapes.set(id, scrape);
