@@ -23,14 +23,18 @@ export type PathsIn = (value: unknown, resolve: (p: string) => string) => unknow
 /** The value is one path; "" (off, or "use the default") stays "". */
 export const aPath: PathsIn = (value, resolve) => (typeof value === 'string' && value !== '' ? resolve(value) : value);
 
-/** The value is an array of rules (objects), each of which may hold a path in `field`. */
-export function aPathInEachRule(field: string): PathsIn {
+/** The value is an array of rules (objects), each of which may hold a path in each of `fields`. */
+export function aPathInEachRule(...fields: string[]): PathsIn {
   return (value, resolve) => {
     if (!Array.isArray(value)) return value;
     return value.map((rule: unknown) => {
       if (!rule || typeof rule !== 'object' || Array.isArray(rule)) return rule;
-      const p = (rule as Record<string, unknown>)[field];
-      return typeof p === 'string' && p !== '' ? { ...rule, [field]: resolve(p) } : rule;
+      const out = { ...rule } as Record<string, unknown>;
+      for (const field of fields) {
+        const p = out[field];
+        if (typeof p === 'string' && p !== '') out[field] = resolve(p);
+      }
+      return out;
     });
   };
 }
@@ -42,6 +46,9 @@ export const PATH_KEYS: Readonly<Record<string, PathsIn>> = {
   logFile: aPath,
   pidFile: aPath,
   basicAuth: aPathInEachRule('htpasswd'),
+  tlsCert: aPath,
+  tlsKey: aPath,
+  tlsCertificates: aPathInEachRule('cert', 'key'),
 };
 
 /** A copy of `values` with the paths of every key in PATH_KEYS resolved against `base`. */

@@ -24,6 +24,9 @@ import { corsOriginsProblem, corsRuleConflict } from './http/cors';
 import { BUILD_TOOLS_ENTRY, compileImmutablePaths } from './http/immutable-paths';
 import { compileRedirectRules, RedirectRuleError, type RedirectRule } from './http/redirects';
 import { readServerArgs, SHORT_FLAGS, type KeyFlag, type ServerArgs } from './server-args';
+import type { TlsMinVersion } from './tls/context';
+import { hstsProblem } from './tls/hsts';
+import { checkTlsSettings, type TlsCertificateEntry } from './tls/settings';
 
 export type LogPretty = 'auto' | 'true' | 'false';
 
@@ -77,30 +80,37 @@ export interface Config {
   cacheValidMs: number;
   healthPath: string;
   preDrainDelayMs: number;
+  tlsCert: string;
+  tlsKey: string;
+  tlsCertificates: TlsCertificateEntry[];
+  tlsMinVersion: TlsMinVersion;
+  httpPort: number;
+  httpRedirect: boolean;
+  hsts: string;
 }
 
 /** A configuration problem: one line for the user, exit code 2. */
 // Defined with the other errors so that a worker can name it without loading convict.
 export { ConfigError };
 
-/**
- * A JSON array given as text (env, flag) is parsed; anything else is left as it is, so
- * validate() names it (an object would be taken by convict for nested keys).
- */
-function parseJsonArray(v: unknown): unknown {
-  if (typeof v !== 'string') return v;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(v);
-  } catch {
-    return v;
-  }
-  return Array.isArray(parsed) ? parsed : v;
-}
-
 function toStrictBoolean(v: unknown): unknown {
   if (typeof v === 'boolean') return v;
   return booleanWord(String(v)) ?? v; // left as is so validate() names it
+}
+
+/**
+ * A JSON array given as text (env, flag), parsed. Anything else is left as the text, so that
+ * validate() names it: convict would take a parsed object for nested keys of the setting and
+ * answer "configuration param 'headers' missing from config, did you override its parent?".
+ */
+function parseJsonArrayText(v: unknown): unknown {
+  if (typeof v !== 'string') return v;
+  try {
+    const parsed: unknown = JSON.parse(v);
+    return Array.isArray(parsed) ? parsed : v;
+  } catch {
+    return v;
+  }
 }
 
 convict.addFormats({
@@ -177,14 +187,27 @@ convict.addFormats({
     },
     // Only an array is taken from text: an object given to convict's set() would be read as
     // nested keys, with a message about the schema instead of this one.
-    coerce: (v: unknown) => {
-      if (typeof v !== 'string') return v;
-      try {
-        const parsed: unknown = JSON.parse(v);
-        return Array.isArray(parsed) ? parsed : v;
-      } catch {
-        return v;
-      }
+    coerce: parseJsonArrayText,
+  },
+  'tls-certificates': {
+    validate(v: unknown) {
+      const shape = 'must be an array of {"cert": FILE, "key": FILE}';
+      if (!Array.isArray(v)) throw new Error(shape);
+      v.forEach((e: unknown, i) => {
+        const ok = e !== null && typeof e === 'object' && !Array.isArray(e) && Object.keys(e).sort().join() === 'cert,key';
+        const { cert, key } = (ok ? e : {}) as { cert?: unknown; key?: unknown };
+        if (!ok || typeof cert !== 'string' || cert === '' || typeof key !== 'string' || key === '') {
+          throw new Error(`${shape}: entry ${i} is ${JSON.stringify(e)}`);
+        }
+      });
+    },
+    coerce: parseJsonArrayText,
+  },
+  hsts: {
+    validate(v: unknown) {
+      if (typeof v !== 'string') throw new Error('must be a Strict-Transport-Security value, or "" (off)');
+      const problem = hstsProblem(v);
+      if (problem) throw new Error(problem);
     },
   },
   'header-rules': {
@@ -197,28 +220,21 @@ convict.addFormats({
       }
       compileHeaderRules(v as HeaderRule[]); // throws with the bad rule named
     },
-    coerce: (v: unknown) => {
-      if (typeof v !== 'string') return v;
-      try {
-        return JSON.parse(v);
-      } catch {
-        return v;
-      }
-    },
+    coerce: parseJsonArrayText,
   },
   'immutable-paths': {
     validate(v: unknown) {
       if (!Array.isArray(v)) throw new Error(`must be an array of globs and "${BUILD_TOOLS_ENTRY}", e.g. ["${BUILD_TOOLS_ENTRY}", "/fonts/**"]`);
       compileImmutablePaths(v); // throws with the bad entry named
     },
-    coerce: parseJsonArray,
+    coerce: parseJsonArrayText,
   },
   'cors-origins': {
     validate(v: unknown) {
       const problem = corsOriginsProblem(v);
       if (problem !== null) throw new Error(problem);
     },
-    coerce: parseJsonArray,
+    coerce: parseJsonArrayText,
   },
 });
 
@@ -554,6 +570,55 @@ const SCHEMA = {
     env: 'FLEETSERVE_PRE_DRAIN_DELAY_MS',
     arg: 'pre-drain-delay-ms',
   },
+  tlsCert: {
+    doc: 'PEM certificate file (the chain may follow the certificate): with tlsKey, the main listener (host/port) speaks HTTPS. Also the certificate for clients without SNI or with a name no tlsCertificates entry has.',
+    format: String,
+    default: '',
+    env: 'FLEETSERVE_TLS_CERT',
+    arg: 'tls-cert',
+  },
+  tlsKey: {
+    doc: 'PEM private key file of tlsCert, without a passphrase.',
+    format: String,
+    default: '',
+    env: 'FLEETSERVE_TLS_KEY',
+    arg: 'tls-key',
+  },
+  tlsCertificates: {
+    doc: 'More certificates, chosen by the name the client asks for (SNI) among each one\'s subjectAltName DNS names (*.example.com matches one label): [{"cert": FILE, "key": FILE}, ...] (JSON in env/flag).',
+    format: 'tls-certificates',
+    default: [] as TlsCertificateEntry[],
+    env: 'FLEETSERVE_TLS_CERTIFICATES',
+    arg: 'tls-certificates',
+  },
+  tlsMinVersion: {
+    doc: 'Oldest TLS version accepted: TLSv1.2 or TLSv1.3.',
+    format: ['TLSv1.2', 'TLSv1.3'],
+    default: 'TLSv1.2',
+    env: 'FLEETSERVE_TLS_MIN_VERSION',
+    arg: 'tls-min-version',
+  },
+  httpPort: {
+    doc: 'With HTTPS on, a plain-HTTP port on the same host that redirects every request to HTTPS (308), except the health path and /.well-known/acme-challenge/; 0 = none.',
+    format: 'port-number',
+    default: 0,
+    env: 'FLEETSERVE_HTTP_PORT',
+    arg: 'http-port',
+  },
+  httpRedirect: {
+    doc: 'Whether httpPort redirects to HTTPS (true) or serves the site as well (false).',
+    format: 'strict-boolean',
+    default: true,
+    env: 'FLEETSERVE_HTTP_REDIRECT',
+    arg: 'http-redirect',
+  },
+  hsts: {
+    doc: 'Strict-Transport-Security value sent on every HTTPS response (never over plain HTTP), e.g. "max-age=63072000; includeSubDomains"; "" = none.',
+    format: 'hsts',
+    default: '',
+    env: 'FLEETSERVE_HSTS',
+    arg: 'hsts',
+  },
 };
 
 type Schema = convict.Config<Config>;
@@ -789,6 +854,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, cwd:
     accessLogFile: checkLogFile('accessLogFile', values.accessLogFile, where('accessLogFile')),
     logFile: checkLogFile('logFile', values.logFile, where('logFile')),
     pidFile: checkPidFile(values.pidFile, where('pidFile')),
+    // The certificate paths are absolute by now (PATH_KEYS), so they are checked as they are.
+    ...checkTlsSettings(values, values, (file) => file),
     ...rules,
   };
   return { kind: split.check ? 'check' : 'run', config: Object.freeze(config), ...(rootChoice ? { rootChoice } : {}) };

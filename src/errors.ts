@@ -36,6 +36,29 @@ export class ConfigError extends FleetserveError {
   readonly code = 'FLEETSERVE_CONFIG';
 }
 
+/**
+ * A TLS certificate or key that cannot be served: unreadable, not PEM, unparsable, a key that
+ * does not belong to its certificate. `file` is the file at fault and `role` says which of the
+ * pair it is, so that configuration can name its key (tlsCert / tlsKey) and a reload can log it.
+ */
+export class CertificateError extends FleetserveError {
+  override readonly name = 'CertificateError';
+  readonly code = 'FLEETSERVE_TLS_CERTIFICATE';
+  constructor(
+    message: string,
+    readonly file: string,
+    readonly role: 'cert' | 'key',
+  ) {
+    super(message);
+  }
+}
+
+/** A TLS connection sent no complete ClientHello within the handshake timeout. */
+export class HandshakeTimeoutError extends FleetserveError {
+  override readonly name = 'HandshakeTimeoutError';
+  readonly code = 'FLEETSERVE_TLS_HANDSHAKE_TIMEOUT';
+}
+
 const ERRNO_STATUS: Readonly<Record<string, number>> = Object.freeze({
   ENOENT: 404,
   ENOTDIR: 404,

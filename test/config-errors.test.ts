@@ -68,8 +68,8 @@ t.test('an object where the key takes none: the key, its expected shape, where i
   t.equal(errorOf(['--config', f], {}, cwd), `headers: ${shape}: value was {"/assets/**":{"Cache-Control":"no-store"}} (from ${f})`);
   const g = write('g.json', { headers: { glob: '/**', headers: { 'X-A': '1' } } });
   t.equal(errorOf(['--config', g], {}, cwd), `headers: ${shape}: value was {"glob":"/**","headers":{"X-A":"1"}} (from ${g})`, 'one rule without its array');
-  t.equal(errorOf([], { FLEETSERVE_HEADERS: '{"a":"b"}' }, cwd), `headers: ${shape}: value was {"a":"b"} (from FLEETSERVE_HEADERS)`);
-  t.equal(errorOf(['--headers', '{"a":"b"}'], {}, cwd), `headers: ${shape}: value was {"a":"b"}`);
+  t.equal(errorOf([], { FLEETSERVE_HEADERS: '{"a":"b"}' }, cwd), `headers: ${shape}: value was "{\\"a\\":\\"b\\"}" (from FLEETSERVE_HEADERS)`);
+  t.equal(errorOf(['--headers', '{"a":"b"}'], {}, cwd), `headers: ${shape}: value was "{\\"a\\":\\"b\\"}"`);
   t.equal(errorOf(['--config', write('s.json', { headers: 'x' })], {}, cwd), `headers: ${shape}: value was "x" (from ${path.join(path.dirname(f), 's.json')})`, 'a string where an array is expected');
   const p = write('p.json', { port: { value: 80 } });
   t.equal(errorOf(['--config', p], {}, cwd), `port: must be a port number from 0 to 65535: value was {"value":80} (from ${p})`);
@@ -145,7 +145,7 @@ t.test('a bad root or log path says where it came from', async (t) => {
 });
 
 t.test('the path hooks other keys use', async (t) => {
-  t.same(Object.keys(PATH_KEYS).sort(), ['accessLogFile', 'basicAuth', 'logFile', 'pidFile', 'root']);
+  t.same(Object.keys(PATH_KEYS).sort(), ['accessLogFile', 'basicAuth', 'logFile', 'pidFile', 'root', 'tlsCert', 'tlsCertificates', 'tlsKey']);
   const resolve = (p: string) => path.resolve('/etc/fs', p);
   t.equal(aPath('site', resolve), '/etc/fs/site');
   t.equal(aPath('', resolve), '', '"" means off or the default');

@@ -1,0 +1,182 @@
+/**
+ * Turns accepted TCP sockets into TLS sockets, each with the certificate its ClientHello asks
+ * for. A listener (net.Server) hands every socket to accept(); TLS sockets come out of
+ * onSecure after their handshake.
+ *
+ * Why not one tls.Server with an SNICallback: Node up to 22 applies the context SNICallback
+ * returns by copying its certificate into the connection (SSL_use_certificate), which fills
+ * OpenSSL's slot for that key type but leaves the slot of the server's own certificate as it
+ * was. With an ECDSA default and an RSA pair for a.test, the connection holds both, and a
+ * TLS 1.3 client (which prefers ECDSA signatures) gets the ECDSA default for a.test; with an
+ * RSA default and an ECDSA pair, a TLS 1.2 client preferring ECDHE-RSA gets the RSA default.
+ * Measured with openssl s_client and node's tls.connect on Node 20.20 and 22.23; 24.22 no
+ * longer mixes them. And SNICallback is not called at all without SNI (clients that connect
+ * to an IP address send none), so the server's own context must hold a certificate.
+ *
+ * So the pair is chosen before OpenSSL starts: the ClientHello is read here (client-hello.ts),
+ * its server name looked up (sni.ts), the bytes put back (socket.unshift; Node's TLSSocket
+ * feeds what the socket has buffered to OpenSSL first), and the socket is given to a
+ * tls.Server that holds only that pair — one per pair, never listening. Each connection's
+ * OpenSSL state then starts from exactly one certificate, on every Node version; the rest of
+ * the handshake (timeouts, ALPN, tickets, errors) is Node's own tls.Server.
+ */
+import type net from 'node:net';
+import tls from 'node:tls';
+import { HandshakeTimeoutError } from '../errors';
+import type { CertificatePair, CertificateSet } from './certificates';
+import { peekClientHello } from './client-hello';
+import { classifyHandshakeError, serverOptions, type HandshakeFailure, type TlsPolicyOptions } from './context';
+import { buildSniIndex, chooseForServerName, type SniIndex } from './sni';
+
+export interface AcceptorEvents {
+  /** A TLS socket whose handshake is complete. */
+  onSecure(socket: tls.TLSSocket): void;
+  /**
+   * The connection began with plain text (an HTTP request on the HTTPS port): `received` is
+   * what came so far; the caller answers it (a plain-text 400) and closes the socket. The
+   * socket is the caller's from here, error handling included (the acceptor's listeners are
+   * gone).
+   */
+  onPlainText(socket: net.Socket, received: Buffer): void;
+  /** A handshake that failed; the socket is already being destroyed. */
+  onHandshakeError(reason: HandshakeFailure, err: Error): void;
+}
+
+/**
+ * The bytes of a connection until its ClientHello is complete. The first chunk is kept as it
+ * is (the usual case: the whole ClientHello in one segment); later ones are appended into a
+ * buffer that doubles, so a client sending one byte per segment costs linear copying, not
+ * quadratic (the peek stops at MAX_CLIENT_HELLO_BYTES anyway).
+ */
+class HelloBuffer {
+  private buf: Buffer = Buffer.alloc(0);
+  private used = 0;
+
+  append(chunk: Buffer): void {
+    if (this.used === 0) {
+      this.buf = chunk;
+      this.used = chunk.length;
+      return;
+    }
+    if (this.used + chunk.length > this.buf.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.used + chunk.length));
+      this.buf.copy(grown, 0, 0, this.used);
+      this.buf = grown;
+    }
+    chunk.copy(this.buf, this.used);
+    this.used += chunk.length;
+  }
+
+  bytes(): Buffer {
+    return this.buf.subarray(0, this.used);
+  }
+}
+
+/** One pair and the (never listening) tls.Server that serves it. */
+interface Served {
+  readonly pair: CertificatePair;
+  readonly server: tls.Server;
+}
+
+export class TlsAcceptor {
+  private index: SniIndex<Served>;
+  private served: readonly Served[] = [];
+  private keys: Buffer;
+
+  constructor(
+    set: CertificateSet,
+    private readonly policy: TlsPolicyOptions,
+    private readonly events: AcceptorEvents,
+  ) {
+    this.keys = policy.ticketKeys;
+    this.index = this.buildIndex(set);
+  }
+
+  /** The certificate a server name gets (null: no SNI), as the next connection would. */
+  pairFor(serverName: string | null): CertificatePair {
+    return chooseForServerName(this.index, serverName).pair;
+  }
+
+  /**
+   * New pairs for the connections accepted from now on (a reload). Handshakes under way
+   * finish with the pairs they started with. The servers are made anew, with the ticket keys
+   * in use now: tls.Server#setSecureContext without ticketKeys would go back to the keys the
+   * server was created with (setTicketKeys does not update them), and sessions issued since
+   * the last rotation would stop resuming.
+   */
+  replaceCertificates(set: CertificateSet): void {
+    this.index = this.buildIndex(set);
+  }
+
+  /** Applies rotated session-ticket keys (from the primary) to every pair. */
+  setTicketKeys(keys: Buffer): void {
+    this.keys = keys;
+    for (const { server } of this.served) server.setTicketKeys(keys);
+  }
+
+  /**
+   * Takes an accepted socket. Until a whole ClientHello has arrived, the socket is read here;
+   * the deadline is the handshake timeout, so a client that sends nothing, or half a
+   * ClientHello, or one byte a second, is closed by then. The rest of the handshake is then
+   * bounded by Node's handshakeTimeout (the same value; measured: not renewed by the bytes that
+   * arrive), so a handshake lasts at most twice the timeout.
+   */
+  accept(socket: net.Socket): void {
+    const received = new HelloBuffer();
+    const deadline = setTimeout(() => {
+      finish();
+      socket.destroy();
+      this.events.onHandshakeError('timeout', new HandshakeTimeoutError(`no complete ClientHello within ${this.policy.handshakeTimeoutMs} ms`));
+    }, this.policy.handshakeTimeoutMs);
+    const onReadable = (): void => {
+      let chunk: Buffer | null;
+      while ((chunk = socket.read() as Buffer | null) !== null) received.append(chunk);
+      const peek = peekClientHello(received.bytes());
+      if (peek.kind === 'more') return;
+      finish();
+      if (peek.kind === 'plain-text') {
+        this.events.onPlainText(socket, received.bytes());
+        return;
+      }
+      socket.unshift(received.bytes());
+      chooseForServerName(this.index, peek.serverName).server.emit('connection', socket);
+    };
+    // Gone before a ClientHello (a port scan, a health check that only connects, a drain that
+    // closed it): nothing to report.
+    const onGone = (): void => {
+      finish();
+      socket.destroy();
+    };
+    const finish = (): void => {
+      clearTimeout(deadline);
+      socket.off('readable', onReadable);
+      socket.off('end', onGone);
+      socket.off('error', onGone);
+      socket.off('close', onGone);
+    };
+    socket.on('readable', onReadable);
+    socket.on('end', onGone);
+    socket.on('error', onGone);
+    socket.on('close', onGone);
+  }
+
+  private buildIndex(set: CertificateSet): SniIndex<Served> {
+    this.served = [set.defaultPair, ...set.sniPairs].map((pair) => ({ pair, server: this.makeServer(pair) }));
+    return buildSniIndex(
+      this.served.map((s) => ({ names: s.pair.info.dnsNames, value: s })),
+      this.served[0]!,
+    );
+  }
+
+  private makeServer(pair: CertificatePair): tls.Server {
+    const server = tls.createServer(serverOptions(pair, { ...this.policy, ticketKeys: this.keys }));
+    server.on('secureConnection', (socket) => this.events.onSecure(socket));
+    server.on('tlsClientError', (err, socket) => {
+      // Node destroys the socket after an OpenSSL error, but not after its own handshake
+      // timeout: that connection would stay open, stalled, for as long as the client likes.
+      socket.destroy();
+      this.events.onHandshakeError(classifyHandshakeError(err), err);
+    });
+    return server;
+  }
+}
