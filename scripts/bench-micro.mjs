@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 const { parseRequestHead } = require('../dist/http/parse.js');
-const { StaticHandler } = require('../dist/static.js');
+const { StaticHandler } = require('../dist/serve/static.js');
 const pino = require('pino');
 
 const WRK = Buffer.from('GET /index.html HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n', 'latin1');

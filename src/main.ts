@@ -9,18 +9,18 @@
  * primary (58 → 53) and 2.5 MiB in each worker (58 → 55.5; /proc/PID/smaps_rollup, idle).
  */
 import cluster from 'node:cluster';
-import { ACTIVATION_ENV, readActivation } from './activation';
+import { ACTIVATION_ENV, readActivation } from './process/activation';
 import { ConfigError } from './errors';
-import { createLoggers } from './logger';
-import { removePidFile, writePidFile } from './pid-file';
-import type { Config } from './config';
-import type { ToPrimary } from './worker';
-import { readWorkerEnv } from './worker-env';
+import { createLoggers } from './logs/logger';
+import { removePidFile, writePidFile } from './process/pid-file';
+import type { Config } from './config/config';
+import type { ToPrimary } from './process/worker';
+import { readWorkerEnv } from './process/worker-env';
 
 // require() where the code is needed; `import type` above is erased from the output.
-const loadConfigModule = () => require('./config') as typeof import('./config');
-const loadWorker = () => require('./worker') as typeof import('./worker');
-const loadPrimary = () => require('./primary') as typeof import('./primary');
+const loadConfigModule = () => require('./config/config') as typeof import('./config/config');
+const loadWorker = () => require('./process/worker') as typeof import('./process/worker');
+const loadPrimary = () => require('./process/primary') as typeof import('./process/primary');
 
 function main(): void {
   if (cluster.isWorker) {

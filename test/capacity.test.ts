@@ -7,9 +7,9 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
-import { AcceptGate } from '../src/accept-gate';
-import { connectionCapacity, FD_RESERVE, parseNofileLimit } from '../src/descriptors';
-import type { Logger } from '../src/logger';
+import { AcceptGate } from '../src/process/accept-gate';
+import { connectionCapacity, FD_RESERVE, parseNofileLimit } from '../src/process/descriptors';
+import type { Logger } from '../src/logs/logger';
 import { makeSite, parseResponses, startServer, type LogLine } from './fixtures/server';
 import { sleep } from './fixtures/wire';
 

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
-import { loadConfig } from '../src/config';
+import { loadConfig } from '../src/config/config';
 import { makeSite, spawnServer } from './fixtures/server';
 
 let root: string;

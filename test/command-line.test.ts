@@ -1,6 +1,6 @@
-/** The command-line reader both bins share (src/command-line.ts), with plain argv arrays. */
+/** The command-line reader both bins share (src/config/command-line.ts), with plain argv arrays. */
 import t from 'tap';
-import { BOOLEAN_WORDS, booleanWord, CommandLineError, readCommandLine, type CommandLine, type OptionTable } from '../src/command-line';
+import { BOOLEAN_WORDS, booleanWord, CommandLineError, readCommandLine, type CommandLine, type OptionTable } from '../src/config/command-line';
 
 const TABLE: OptionTable = {
   output: { takesValue: true, short: 'o' },

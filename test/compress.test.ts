@@ -3,7 +3,7 @@
 import path from 'node:path';
 import zlib from 'node:zlib';
 import t from 'tap';
-import { ConfigError, loadConfig } from '../src/config';
+import { ConfigError, loadConfig } from '../src/config/config';
 import { LruCache, type Cached } from '../src/files/cache';
 import {
   BackgroundQueue,

@@ -5,9 +5,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
-import { helpText } from '../src/config';
-import { aPath, aPathInEachRule, PATH_KEYS, resolvePaths } from '../src/config-paths';
-import { editDistance, nearestName } from '../src/nearest-name';
+import { helpText } from '../src/config/config';
+import { aPath, aPathInEachRule, PATH_KEYS, resolvePaths } from '../src/config/config-paths';
+import { editDistance, nearestName } from '../src/config/nearest-name';
 import { errorOf, run, sandbox } from './fixtures/config';
 
 /** The shared sandbox, with conf/ for config files: write(name, value) writes conf/name as JSON (a string as is). */

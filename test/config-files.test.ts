@@ -2,7 +2,7 @@
 // config/production.json a valid production set-up (its root exists only on a server).
 import path from 'node:path';
 import t from 'tap';
-import { loadConfig, type Config } from '../src/config';
+import { loadConfig, type Config } from '../src/config/config';
 
 const PROJECT = path.resolve(__dirname, '..');
 

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
-import { helpText } from '../src/config';
+import { helpText } from '../src/config/config';
 import { errorOf, run } from './fixtures/config';
 
 function sandbox(t: Test): string {

@@ -1,10 +1,10 @@
-// Unit tests of loadConfig (src/config.ts), always with explicit argv, env and cwd: the test
+// Unit tests of loadConfig (src/config/config.ts), always with explicit argv, env and cwd: the test
 // runner's own process.argv / process.env must never reach the configuration.
 import t from 'tap';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadConfig } from '../src/config';
+import { loadConfig } from '../src/config/config';
 import { errorOf, run, sandbox } from './fixtures/config';
 
 /** The resolved root, or the error message (so a failure shows what happened). */

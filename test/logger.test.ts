@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { accessBatchBytes, accessLineWriter, LineBatcher } from '../src/logger';
+import { accessBatchBytes, accessLineWriter, LineBatcher } from '../src/logs/logger';
 
 const record = {
   method: 'GET',

@@ -1,7 +1,7 @@
 // Counts in messages: "1 worker", never "1 workers".
 import t from 'tap';
 import { countOf, nounFor } from '../src/plural';
-import { describeIgnoredFds } from '../src/activation';
+import { describeIgnoredFds } from '../src/process/activation';
 
 t.test('a count and its noun agree', async (t) => {
   t.equal(countOf(0, 'worker'), '0 workers');

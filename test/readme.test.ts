@@ -6,12 +6,12 @@ import os from 'node:os';
 import path from 'node:path';
 import MarkdownIt from 'markdown-it';
 import t from 'tap';
-import { ConfigError, helpText, loadConfig } from '../src/config';
+import { ConfigError, helpText, loadConfig } from '../src/config/config';
 import { describeListenError } from '../src/errors';
-import { listeningRecord } from '../src/listen-urls';
-import { countOf, prettyMessage } from '../src/logger';
+import { listeningRecord } from '../src/process/listen-urls';
+import { countOf, prettyMessage } from '../src/logs/logger';
 import { EXIT } from '../src/client/errors';
-import { stopAnnouncement } from '../src/shutdown';
+import { stopAnnouncement } from '../src/process/shutdown';
 import { runClient } from './fixtures/client/harness';
 import { PROJECT, spawnServer } from './fixtures/server';
 

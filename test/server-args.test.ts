@@ -1,7 +1,7 @@
-/** fleetserve's command line (src/server-args.ts) with a small flag list: no schema, no files. */
+/** fleetserve's command line (src/config/server-args.ts) with a small flag list: no schema, no files. */
 import t from 'tap';
-import { CommandLineError } from '../src/command-line';
-import { readServerArgs, type ServerArgs } from '../src/server-args';
+import { CommandLineError } from '../src/config/command-line';
+import { readServerArgs, type ServerArgs } from '../src/config/server-args';
 
 const FLAGS = [
   { key: 'host', flag: 'host' },

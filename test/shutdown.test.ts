@@ -2,8 +2,8 @@
 // exits and with which code, the pre-drain, and the second-signal swap of onStopSignals.
 import { EventEmitter } from 'node:events';
 import t from 'tap';
-import { Drainer, EXIT_FORCED, onStopSignals, stopAnnouncement, type Drainable, type DrainOptions } from '../src/shutdown';
-import type { Logger } from '../src/logger';
+import { Drainer, EXIT_FORCED, onStopSignals, stopAnnouncement, type Drainable, type DrainOptions } from '../src/process/shutdown';
+import type { Logger } from '../src/logs/logger';
 
 class FakeConnection implements Drainable {
   drained = 0;

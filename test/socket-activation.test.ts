@@ -7,7 +7,7 @@ import type { Test } from 'tap';
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import path from 'node:path';
-import { readActivation } from '../src/activation';
+import { readActivation } from '../src/process/activation';
 import { makeSite, MAIN, spawnServer } from './fixtures/server';
 import { FIXTURES, spawnLines, which, type Line, type LoadResult } from './fixtures/lines';
 import { freePort, sleep, tryRequest } from './fixtures/wire';

@@ -4,8 +4,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { listeningRecord, listenUrls } from '../src/listen-urls';
-import { prettyMessage, wrapClauses } from '../src/logger';
+import { listeningRecord, listenUrls } from '../src/process/listen-urls';
+import { prettyMessage, wrapClauses } from '../src/logs/logger';
 import { spawnServer } from './fixtures/server';
 
 const interfaces = {

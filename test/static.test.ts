@@ -1,4 +1,4 @@
-// The handler in-process (src/static.ts over files/lookup.ts): Request in, Reply out — a temp site, no sockets.
+// The handler in-process (src/serve/static.ts over files/lookup.ts): Request in, Reply out — a temp site, no sockets.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,7 +8,7 @@ import { readListing } from '../src/files/listing';
 import { OpenFile, discardBody, type FileBody } from '../src/files/stream';
 import { parseRequestHead } from '../src/http/parse';
 import type { Reply, Request } from '../src/http/types';
-import { StaticHandler, type StaticConfig } from '../src/static';
+import { StaticHandler, type StaticConfig } from '../src/serve/static';
 
 const base = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'fleetserve-static-')));
 t.teardown(() => fs.rmSync(base, { recursive: true, force: true }));

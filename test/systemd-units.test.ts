@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadConfig } from '../src/config';
+import { loadConfig } from '../src/config/config';
 import { MAIN, PROJECT } from './fixtures/server';
 import { which } from './fixtures/lines';
 

@@ -1,4 +1,4 @@
-// The HTTPS keys of the configuration (src/config.ts, src/tls/settings.ts): defaults, every
+// The HTTPS keys of the configuration (src/config/config.ts, src/tls/settings.ts): defaults, every
 // source (flag, env, JSON file), paths made absolute, each bad input refused by its exact line
 // (at load, so --check-config and a start refuse the same, exit 2), and the certificate
 // warnings the process logs at start.

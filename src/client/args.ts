@@ -1,9 +1,9 @@
 /**
  * fleetserve-client's command line → ClientOptions (pure, no I/O). The words are split by the
- * shared reader (src/command-line.ts); this file gives each option its meaning and checks
+ * shared reader (src/config/command-line.ts); this file gives each option its meaning and checks
  * its value. Where to connect is read by target.ts, -H by request.ts.
  */
-import { CommandLineError, readCommandLine, type OptionTable } from '../command-line';
+import { CommandLineError, readCommandLine, type OptionTable } from '../config/command-line';
 import { isToken } from '../http/token';
 import { ClientError, EXIT, type ExitCode, UsageError } from './errors';
 import { parseHeader } from './request';

@@ -8,7 +8,7 @@
  * Until a copy is ready the caller serves the file as it is: no request waits for a
  * compressor.
  */
-import type { Logger } from '../logger';
+import type { Logger } from '../logs/logger';
 import { validatorLines } from '../http/respond';
 import { chooseEncoding, type Coding } from '../http/negotiate';
 import { identityKey, readWhole, type Cached, type FileIdentity, type LruCache, type Representation } from './cache';

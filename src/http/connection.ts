@@ -40,7 +40,7 @@ export interface ConnectionOptions {
 
 /**
  * Who the client is when that is not simply the socket's peer: behind a proxy (set up by
- * src/behind-proxy.ts; without trustedProxies and proxyProtocol there is none).
+ * src/http/behind-proxy.ts; without trustedProxies and proxyProtocol there is none).
  */
 export interface ConnectionOrigin {
   /** The client's address: what a PROXY header named, else the peer's. */

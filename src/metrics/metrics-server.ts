@@ -15,7 +15,7 @@ import cluster, { type Worker } from 'node:cluster';
 import http from 'node:http';
 import { AggregatorRegistry, Gauge, Registry } from 'prom-client';
 import { describeListenError } from '../errors';
-import { countOf, type Logger } from '../logger';
+import { countOf, type Logger } from '../logs/logger';
 import type { PrimaryCounters } from './counters';
 import { counter, processMetricsJson, processRegistry, type MetricsJson, type MetricsReply, type MetricsRequest } from './serving-metrics';
 

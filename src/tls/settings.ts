@@ -6,7 +6,7 @@
  */
 import { CertificateError, ConfigError } from '../errors';
 import { readPair, validityWarning, type CertificatePair, type CertificateSet } from './certificates';
-import type { Config } from '../config';
+import type { Config } from '../config/config';
 import { isMatchableDnsName } from './sni';
 
 export interface TlsCertificateEntry {
@@ -14,7 +14,7 @@ export interface TlsCertificateEntry {
   key: string;
 }
 
-/** The configuration keys of HTTPS (their schema entries and types are in src/config.ts). */
+/** The configuration keys of HTTPS (their schema entries and types are in src/config/config.ts). */
 export type TlsSettings = Pick<Config, 'tlsCert' | 'tlsKey' | 'tlsCertificates' | 'tlsMinVersion' | 'httpPort' | 'httpRedirect' | 'hsts'>;
 
 /** The keys whose values name files: every path of HTTPS goes through resolveTlsPaths. */

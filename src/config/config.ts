@@ -15,18 +15,18 @@ import os from 'node:os';
 import path from 'node:path';
 import { booleanWord, CommandLineError } from './command-line';
 import { resolvePaths } from './config-paths';
-import { ConfigError } from './errors';
-import { BasicAuthRuleError, checkBasicAuthRules, type BasicAuthRule } from './auth/basic-auth';
-import { compileHeaderRules, type HeaderRule } from './http/cache-policy';
-import { checkTrustedProxies, trustedProxiesFromText } from './http/trusted-proxies';
+import { ConfigError } from '../errors';
+import { BasicAuthRuleError, checkBasicAuthRules, type BasicAuthRule } from '../auth/basic-auth';
+import { compileHeaderRules, type HeaderRule } from '../http/cache-policy';
+import { checkTrustedProxies, trustedProxiesFromText } from '../http/trusted-proxies';
 import { nearestName } from './nearest-name';
-import { corsOriginsProblem, corsRuleConflict } from './http/cors';
-import { BUILD_TOOLS_ENTRY, compileImmutablePaths } from './http/immutable-paths';
-import { compileRedirectRules, RedirectRuleError, type RedirectRule } from './http/redirects';
+import { corsOriginsProblem, corsRuleConflict } from '../http/cors';
+import { BUILD_TOOLS_ENTRY, compileImmutablePaths } from '../http/immutable-paths';
+import { compileRedirectRules, RedirectRuleError, type RedirectRule } from '../http/redirects';
 import { readServerArgs, SHORT_FLAGS, type KeyFlag, type ServerArgs } from './server-args';
-import type { TlsMinVersion } from './tls/context';
-import { hstsProblem } from './tls/hsts';
-import { checkTlsSettings, type TlsCertificateEntry } from './tls/settings';
+import type { TlsMinVersion } from '../tls/context';
+import { hstsProblem } from '../tls/hsts';
+import { checkTlsSettings, type TlsCertificateEntry } from '../tls/settings';
 
 export type LogPretty = 'auto' | 'true' | 'false';
 

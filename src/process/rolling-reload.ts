@@ -11,11 +11,11 @@
  */
 import type { Worker } from 'node:cluster';
 import { describeInherited, type InheritedSocket } from './activation';
-import type { Config } from './config';
-import { ConfigError } from './errors';
+import type { Config } from '../config/config';
+import { ConfigError } from '../errors';
 import { urlOf } from './listen-urls';
-import { countOf, type Logger } from './logger';
-import type { PrimaryCounters } from './metrics/counters';
+import { countOf, type Logger } from '../logs/logger';
+import type { PrimaryCounters } from '../metrics/counters';
 import { applicable, changedKeys, CLUSTER_RESTART_KEYS, describeChanges } from './reload';
 import type { ToPrimary } from './worker';
 import type { Generation, WorkerPool } from './worker-pool';

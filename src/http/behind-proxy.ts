@@ -13,12 +13,12 @@
  * only where nothing but the proxy can reach the port.
  */
 import type net from 'node:net';
-import type { Config } from './config';
-import type { ConnectionOrigin } from './http/connection';
-import { ForwardedFields } from './http/forwarded';
-import { ProxyHeaderReader } from './http/proxy-header-reader';
-import { TrustedProxies } from './http/trusted-proxies';
-import { countOf, type Logger } from './logger';
+import type { Config } from '../config/config';
+import type { ConnectionOrigin } from './connection';
+import { ForwardedFields } from './forwarded';
+import { ProxyHeaderReader } from './proxy-header-reader';
+import { TrustedProxies } from './trusted-proxies';
+import { countOf, type Logger } from '../logs/logger';
 
 /** Closed connections are logged at once, then at most once per this while they go on, with counts. */
 const REFUSAL_LOG_MS = 10_000;

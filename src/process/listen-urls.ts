@@ -4,7 +4,7 @@
  * network addresses, as `serve` prints them.
  */
 import type os from 'node:os';
-import { countOf } from './logger';
+import { countOf } from '../logs/logger';
 
 type Interfaces = ReturnType<typeof os.networkInterfaces>;
 

@@ -14,8 +14,8 @@
 import fs from 'node:fs';
 import pino, { type Logger } from 'pino';
 import { LogFile } from './log-file';
-import type { Config } from './config';
-import type { AccessRecord } from './http/types';
+import type { Config } from '../config/config';
+import type { AccessRecord } from '../http/types';
 
 export type { Logger };
 
@@ -36,7 +36,7 @@ export interface Loggers {
 }
 
 // Where the server's modules have always found it.
-export { countOf } from './plural';
+export { countOf } from '../plural';
 
 /**
  * Fields a pretty line never shows: pino's own, the worker (shown as a prefix), and the

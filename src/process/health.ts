@@ -4,8 +4,8 @@
  * Connection: close from the moment a pre-drain or drain begins, so a load balancer or
  * Kubernetes stops sending traffic before connections are refused.
  */
-import { plainTextReply } from './http/respond';
-import type { Reply, Request } from './http/types';
+import { plainTextReply } from '../http/respond';
+import type { Reply, Request } from '../http/types';
 
 // Built once: a probe every second costs nothing but the write.
 const OK: Reply = plainTextReply(200, 'ok\n');

@@ -3,7 +3,7 @@
  * force and the one just read, and which of them a reload cannot apply. Pure functions,
  * shared by the primary's rolling reload and the single-process reload in place.
  */
-import type { Config } from './config';
+import type { Config } from '../config/config';
 
 /** A changed key, its value in force and its value just read. */
 export type ConfigChanges = Partial<Record<keyof Config, { old: unknown; new: unknown }>>;

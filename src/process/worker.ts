@@ -7,21 +7,21 @@ import net from 'node:net';
 import os from 'node:os';
 import { AcceptGate } from './accept-gate';
 import { describeIgnoredFds, describeInherited, type InheritedSocket } from './activation';
-import { BehindProxy, type AcceptedSocket } from './behind-proxy';
-import type { Config } from './config';
+import { BehindProxy, type AcceptedSocket } from '../http/behind-proxy';
+import type { Config } from '../config/config';
 import { measureCapacity } from './descriptors';
-import { ConfigError, describeListenError, isOutOfDescriptors } from './errors';
+import { ConfigError, describeListenError, isOutOfDescriptors } from '../errors';
 import { healthReply, isHealthTarget } from './health';
-import { Connection, type ConnectionOptions, type ConnectionOrigin } from './http/connection';
-import type { AccessRecord, Request } from './http/types';
+import { Connection, type ConnectionOptions, type ConnectionOrigin } from '../http/connection';
+import type { AccessRecord, Request } from '../http/types';
 import { listeningRecord } from './listen-urls';
-import { reopenLogs, type Loggers } from './logger';
-import { RequestCounters } from './metrics/counters';
-import type * as MetricsServer from './metrics/metrics-server';
-import type * as ServingMetrics from './metrics/serving-metrics';
+import { reopenLogs, type Loggers } from '../logs/logger';
+import { RequestCounters } from '../metrics/counters';
+import type * as MetricsServer from '../metrics/metrics-server';
+import type * as ServingMetrics from '../metrics/serving-metrics';
 import { applicable, changedKeys, describeChanges, SINGLE_RESTART_KEYS, type ConfigChanges } from './reload';
 import { Drainer, onStopSignals, stopAnnouncement, type Drainable } from './shutdown';
-import { StaticHandler } from './static';
+import { StaticHandler } from '../serve/static';
 
 /**
  * Messages between primary and workers over the cluster IPC channel (and metrics' own).
@@ -185,7 +185,7 @@ export function runWorker(
   if (counters === null) listen();
   else {
     /* eslint-disable @typescript-eslint/no-require-imports -- loaded only when metrics are on */
-    const { ServingMetrics: Metrics, sendFinalCounts } = require('./metrics/serving-metrics') as typeof ServingMetrics;
+    const { ServingMetrics: Metrics, sendFinalCounts } = require('../metrics/serving-metrics') as typeof ServingMetrics;
     const metrics = new Metrics(
       {
         counters,
@@ -203,7 +203,7 @@ export function runWorker(
     } else {
       // Alone, this process serves the metrics itself; a metrics port it cannot bind stops
       // the start before the public port is opened.
-      const { renderAggregate, startMetricsServer } = require('./metrics/metrics-server') as typeof MetricsServer;
+      const { renderAggregate, startMetricsServer } = require('../metrics/metrics-server') as typeof MetricsServer;
       /* eslint-enable @typescript-eslint/no-require-imports */
       startMetricsServer(config.metricsHost, config.metricsPort, async () => renderAggregate(await metrics.snapshot()), log, listen, (message) => {
         process.stderr.write(`fleetserve: ${message}\n`);

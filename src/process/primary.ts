@@ -11,11 +11,11 @@
 import cluster, { type Worker } from 'node:cluster';
 import os from 'node:os';
 import { describeIgnoredFds, describeInherited, type InheritedSocket } from './activation';
-import type { Config } from './config';
+import type { Config } from '../config/config';
 import { listeningRecord } from './listen-urls';
-import { countOf, reopenLogs, type Loggers } from './logger';
-import { PrimaryCounters } from './metrics/counters';
-import type * as MetricsServer from './metrics/metrics-server';
+import { countOf, reopenLogs, type Loggers } from '../logs/logger';
+import { PrimaryCounters } from '../metrics/counters';
+import type * as MetricsServer from '../metrics/metrics-server';
 import { RollingReload } from './rolling-reload';
 import { EXIT_FORCED, onStopSignals, stopAnnouncement } from './shutdown';
 import type { ToPrimary } from './worker';
@@ -198,7 +198,7 @@ export function runPrimary(config: Config, loggers: Loggers, reloadConfig: () =>
   else {
     // The metrics port is bound before any worker starts: if it cannot be, nothing starts.
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only when metrics are on
-    const { PrimaryMetrics, startMetricsServer } = require('./metrics/metrics-server') as typeof MetricsServer;
+    const { PrimaryMetrics, startMetricsServer } = require('../metrics/metrics-server') as typeof MetricsServer;
     const metrics = new PrimaryMetrics(counters, log);
     startMetricsServer(config.metricsHost, config.metricsPort, metrics.render, log, forkAll, (message) => stopFatally(message, 'cannot listen'));
   }

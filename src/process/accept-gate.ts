@@ -13,8 +13,8 @@
  * Retry-After, never a silent close. What happened is logged at most once a second, with counts.
  */
 import type net from 'node:net';
-import { countOf, type Logger } from './logger';
-import { connectionLimitResponse } from './http/respond';
+import { countOf, type Logger } from '../logs/logger';
+import { connectionLimitResponse } from '../http/respond';
 
 /** How long a paused worker waits before it looks again (nginx waits 500 ms; connections come fast). */
 export const PAUSE_MS = 250;

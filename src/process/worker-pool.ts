@@ -9,9 +9,9 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { InheritedSocket } from './activation';
-import type { Config } from './config';
-import type { Logger } from './logger';
-import type { PrimaryCounters } from './metrics/counters';
+import type { Config } from '../config/config';
+import type { Logger } from '../logs/logger';
+import type { PrimaryCounters } from '../metrics/counters';
 import type { ToWorker } from './worker';
 import { workerEnv } from './worker-env';
 

@@ -6,7 +6,7 @@
  * is gone — or cut what is left at the deadline and exit 1. A forced stop exits 130.
  */
 import type net from 'node:net';
-import { countOf, type Logger } from './logger';
+import { countOf, type Logger } from '../logs/logger';
 
 export interface Drainable {
   drain(): void;

@@ -15,17 +15,17 @@
  * what a path leads to is worked out once and remembered, so a request costs one map lookup,
  * plus for a protected one an HMAC of its Authorization field once it has passed.
  */
-import type { Config } from './config';
-import type { Logger } from './logger';
-import { authCandidates, challengeLine, compileBasicAuthGlobs, DEFAULT_REALM, parseBasicCredentials, privateHeaderLines, type BasicAuthRule } from './auth/basic-auth';
-import { clientOf, FAILURE_LIMITS, FailureBook } from './auth/failures';
-import { HtpasswdError, readHtpasswdFile } from './auth/htpasswd';
-import { ConfigError } from './errors';
-import { PasswordCheck } from './auth/password-check';
-import { compileRedirectRules, withQuery, type RedirectTarget } from './http/redirects';
-import { redirectReply, tooManySignInsReply, unauthorizedReply } from './http/respond';
-import type { Reply, Request } from './http/types';
-import { normaliseRequestPath } from './files/resolve';
+import type { Config } from '../config/config';
+import type { Logger } from '../logs/logger';
+import { authCandidates, challengeLine, compileBasicAuthGlobs, DEFAULT_REALM, parseBasicCredentials, privateHeaderLines, type BasicAuthRule } from '../auth/basic-auth';
+import { clientOf, FAILURE_LIMITS, FailureBook } from '../auth/failures';
+import { HtpasswdError, readHtpasswdFile } from '../auth/htpasswd';
+import { ConfigError } from '../errors';
+import { PasswordCheck } from '../auth/password-check';
+import { compileRedirectRules, withQuery, type RedirectTarget } from '../http/redirects';
+import { redirectReply, tooManySignInsReply, unauthorizedReply } from '../http/respond';
+import type { Reply, Request } from '../http/types';
+import { normaliseRequestPath } from '../files/resolve';
 
 export type PathRulesConfig = Pick<Config, 'redirects' | 'basicAuth' | 'cleanUrls'>;
 

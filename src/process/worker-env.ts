@@ -4,7 +4,7 @@
  * worker can read it without loading the primary, and the primary without loading the worker.
  */
 import type { InheritedSocket } from './activation';
-import type { Config } from './config';
+import type { Config } from '../config/config';
 
 /** The primary's validated configuration (JSON Config); workers never read argv or env of their own. */
 const WORKER_CONFIG_ENV = 'FLEETSERVE_WORKER_CONFIG';

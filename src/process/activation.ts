@@ -8,7 +8,7 @@
  * keeps completing handshakes into the socket's backlog while no process accepts, and the
  * next fleetserve takes them from there.
  */
-import { nounFor } from './plural';
+import { nounFor } from '../plural';
 
 /** The first inherited file descriptor, fixed by the protocol. */
 export const SD_LISTEN_FDS_START = 3;

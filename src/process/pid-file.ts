@@ -8,7 +8,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError } from './errors';
+import { ConfigError } from '../errors';
 
 /** Writes `pid` and a newline to `file` (an absolute path). Throws ConfigError when it cannot. */
 export function writePidFile(file: string, pid: number): void {

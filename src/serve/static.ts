@@ -10,19 +10,19 @@
  * the version the head describes (files/stream.ts owns the descriptor from then on); if the
  * file changed, the path is looked up once more, and a file that keeps changing gets a 503.
  */
-import type { Config } from './config';
-import type { Logger } from './logger';
-import { FileChangedError, isOutOfDescriptors, isTransient, statusForError } from './errors';
-import type { Representation } from './files/cache';
-import { prepared, type Entry, type FileEntry, type ListingEntry, type RefusalEntry } from './files/entry';
-import { renderListing, parseListingQuery } from './files/listing';
-import { FileLookup, type LookupConfig } from './files/lookup';
-import { OpenFile } from './files/stream';
-import { corsPolicy, preflightLines, type CorsPolicy } from './http/cors';
+import type { Config } from '../config/config';
+import type { Logger } from '../logs/logger';
+import { FileChangedError, isOutOfDescriptors, isTransient, statusForError } from '../errors';
+import type { Representation } from '../files/cache';
+import { prepared, type Entry, type FileEntry, type ListingEntry, type RefusalEntry } from '../files/entry';
+import { renderListing, parseListingQuery } from '../files/listing';
+import { FileLookup, type LookupConfig } from '../files/lookup';
+import { OpenFile } from '../files/stream';
+import { corsPolicy, preflightLines, type CorsPolicy } from '../http/cors';
 import { PathRules, type PathRulesConfig } from './path-rules';
-import { decideFile, decideMethod, PLAIN_GET, type Decision } from './http/decide';
-import { prefersHtml, prefersJson } from './http/negotiate';
-import { makeBoundary, multipartByteranges } from './http/range';
+import { decideFile, decideMethod, PLAIN_GET, type Decision } from '../http/decide';
+import { prefersHtml, prefersJson } from '../http/negotiate';
+import { makeBoundary, multipartByteranges } from '../http/range';
 import {
   dateEpoch,
   dateHeader,
@@ -43,8 +43,8 @@ import {
   transientErrorReply,
   wireReply,
   wireResponse,
-} from './http/respond';
-import type { Reply, Request } from './http/types';
+} from '../http/respond';
+import type { Reply, Request } from '../http/types';
 
 /** Above this a cached body is written after its head rather than copied into one buffer. */
 const WIRE_MAX_BODY = 64 * 1024;
