@@ -14,7 +14,7 @@ import { ConfigError } from './errors';
 import { createLoggers } from './logs/logger';
 import { removePidFile, writePidFile } from './process/pid-file';
 import type { Config } from './config/config';
-import type { ToPrimary } from './process/worker';
+import type { ToPrimary } from './process/ipc';
 import { readWorkerEnv } from './process/worker-env';
 
 // require() where the code is needed; `import type` above is erased from the output.

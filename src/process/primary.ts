@@ -18,7 +18,7 @@ import { PrimaryCounters } from '../metrics/counters';
 import type * as MetricsServer from '../metrics/metrics-server';
 import { RollingReload } from './rolling-reload';
 import { EXIT_FORCED, onStopSignals, stopAnnouncement } from './shutdown';
-import type { ToPrimary } from './worker';
+import type { ToPrimary } from './ipc';
 import { WorkerPool, type Generation } from './worker-pool';
 
 /** How long workers have to cut their connections and exit after a second stop signal before they are killed. */

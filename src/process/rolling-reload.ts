@@ -17,7 +17,7 @@ import { urlOf } from './listen-urls';
 import { countOf, type Logger } from '../logs/logger';
 import type { PrimaryCounters } from '../metrics/counters';
 import { applicable, changedKeys, CLUSTER_RESTART_KEYS, describeChanges } from './reload';
-import type { ToPrimary } from './worker';
+import type { ToPrimary } from './ipc';
 import type { Generation, WorkerPool } from './worker-pool';
 
 /** A worker forked by a reload that does not listen within this time fails the reload. */

@@ -12,7 +12,7 @@ import type { InheritedSocket } from './activation';
 import type { Config } from '../config/config';
 import type { Logger } from '../logs/logger';
 import type { PrimaryCounters } from '../metrics/counters';
-import type { ToWorker } from './worker';
+import type { ToWorker } from './ipc';
 import { workerEnv } from './worker-env';
 
 /** Respawn delays grow while workers keep dying young, so a crash loop cannot spin the CPU. */

@@ -22,15 +22,7 @@ import type * as ServingMetrics from '../metrics/serving-metrics';
 import { applicable, changedKeys, describeChanges, SINGLE_RESTART_KEYS, type ConfigChanges } from './reload';
 import { Drainer, onStopSignals, stopAnnouncement, type Drainable } from './shutdown';
 import { StaticHandler } from '../serve/static';
-
-/**
- * Messages between primary and workers over the cluster IPC channel (and metrics' own).
- * `drain` is a stop (the pre-drain first, as on SIGTERM); `retire` is a reload replacing this
- * worker: drain at once, the rest of the cluster keeps serving; `force` is a second stop
- * signal: cut every connection (logging what was cut) and exit at once.
- */
-export type ToWorker = { cmd: 'drain' } | { cmd: 'retire' } | { cmd: 'force' } | { cmd: 'reopen' } | { cmd: 'accept-pause'; granted: boolean };
-export type ToPrimary = { type: 'listen-error'; message: string } | { type: 'start-error'; message: string } | { type: 'accept-pause' };
+import type { ToPrimary, ToWorker } from './ipc';
 
 /**
  * `workerId` is the cluster worker id (0 in single mode): the `worker` label of process
