@@ -53,6 +53,16 @@ export class CertificateError extends FleetserveError {
   }
 }
 
+/**
+ * A listening address that cannot be served (cannot be bound, a host name that does not
+ * resolve, an inherited socket that cannot be listened on); the message is the one line a
+ * user reads (see describeListenError).
+ */
+export class ListenError extends FleetserveError {
+  override readonly name = 'ListenError';
+  readonly code = 'FLEETSERVE_LISTEN';
+}
+
 /** A TLS connection sent no complete ClientHello within the handshake timeout. */
 export class HandshakeTimeoutError extends FleetserveError {
   override readonly name = 'HandshakeTimeoutError';

@@ -20,10 +20,11 @@ export function urlOf(host: string, port: number): string {
  * The first URL is the one to show first (localhost for a wildcard bind, else the bound
  * host). Network addresses: IPv4 when bound to 0.0.0.0; IPv4 and global IPv6 when bound to ::
  * (Linux binds :: dual-stack). Internal and link-local addresses are left out: a link-local
- * IPv6 address needs a zone id no browser accepts.
+ * IPv6 address needs a zone id no browser accepts. A host name that resolved to several
+ * `addresses` (listen-addresses.ts) is listened on at each: its URL, then one per address.
  */
-export function listenUrls(host: string, port: number, interfaces: Interfaces): string[] {
-  if (!isWildcardHost(host)) return [urlOf(host, port)];
+export function listenUrls(host: string, port: number, interfaces: Interfaces, addresses: readonly string[] = [host]): string[] {
+  if (!isWildcardHost(host)) return addresses.length > 1 ? [urlOf(host, port), ...addresses.map((a) => urlOf(a, port))] : [urlOf(host, port)];
   const v4: string[] = [];
   const v6: string[] = [];
   for (const list of Object.values(interfaces)) {
@@ -43,15 +44,16 @@ function listOf(items: readonly string[]): string {
 
 /**
  * The one "listening" log line: machine-readable fields (url = the first URL, urls = all of
- * them, host, port) and a message a person can act on.
+ * them, host, port) and a message a person can act on. `addresses`: what `host` resolved to.
  */
 export function listeningRecord(
   host: string,
   port: number,
   workers: number,
   interfaces: Interfaces,
+  addresses: readonly string[] = [host],
 ): { fields: { url: string; urls: string[]; host: string; port: number; workers: number }; msg: string } {
-  const urls = listenUrls(host, port, interfaces);
+  const urls = listenUrls(host, port, interfaces, addresses);
   const how = workers === 0 ? '(single process)' : `with ${countOf(workers, 'worker')}`;
   return { fields: { url: urls[0]!, urls, host, port, workers }, msg: `listening on ${listOf(urls)} ${how}` };
 }

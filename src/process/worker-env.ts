@@ -1,7 +1,8 @@
 /**
  * What the primary hands a forked worker through its environment: the validated
- * configuration, and the socket-activated socket when there is one. Its own module so that a
- * worker can read it without loading the primary, and the primary without loading the worker.
+ * configuration, the addresses to listen on, and the socket-activated socket when there is
+ * one. Its own module so that a worker can read it without loading the primary, and the
+ * primary without loading the worker.
  */
 import type { InheritedSocket } from './activation';
 import type { Config } from '../config/config';
@@ -10,17 +11,26 @@ import type { Config } from '../config/config';
 const WORKER_CONFIG_ENV = 'FLEETSERVE_WORKER_CONFIG';
 /** The socket-activated socket the workers serve (JSON InheritedSocket), when there is one. */
 const WORKER_INHERITED_ENV = 'FLEETSERVE_WORKER_INHERITED';
+/**
+ * The addresses config.host resolved to in the primary (JSON string[], see
+ * listen-addresses.ts): every worker listens on the same ones, so node:cluster shares each
+ * socket among them.
+ */
+const WORKER_ADDRESSES_ENV = 'FLEETSERVE_WORKER_ADDRESSES';
 
 /** The environment a worker is forked with: the inverse of readWorkerEnv. */
-export function workerEnv(config: Config, inherited: InheritedSocket | null): Record<string, string> {
+export function workerEnv(config: Config, inherited: InheritedSocket | null, addresses: readonly string[] | null = null): Record<string, string> {
   const env: Record<string, string> = { [WORKER_CONFIG_ENV]: JSON.stringify(config) };
   if (inherited) env[WORKER_INHERITED_ENV] = JSON.stringify(inherited);
+  if (addresses) env[WORKER_ADDRESSES_ENV] = JSON.stringify(addresses);
   return env;
 }
 
-export function readWorkerEnv(env: NodeJS.ProcessEnv): { config: Config; inherited: InheritedSocket | null } {
+/** `addresses` is null when the primary resolved none (the worker then resolves config.host itself). */
+export function readWorkerEnv(env: NodeJS.ProcessEnv): { config: Config; inherited: InheritedSocket | null; addresses: string[] | null } {
   return {
     config: JSON.parse(env[WORKER_CONFIG_ENV] ?? '{}') as Config,
     inherited: JSON.parse(env[WORKER_INHERITED_ENV] ?? 'null') as InheritedSocket | null,
+    addresses: JSON.parse(env[WORKER_ADDRESSES_ENV] ?? 'null') as string[] | null,
   };
 }
