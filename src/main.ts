@@ -25,7 +25,7 @@ const loadPrimary = () => require('./process/primary') as typeof import('./proce
 function main(): void {
   if (cluster.isWorker) {
     // Workers take the primary's validated configuration, never argv or env of their own.
-    const { config, inherited } = readWorkerEnv(process.env);
+    const { config, inherited, addresses } = readWorkerEnv(process.env);
     const id = cluster.worker?.id ?? 0;
     let loggers;
     try {
@@ -36,7 +36,7 @@ function main(): void {
       process.send?.({ type: 'start-error', message: logFileError(err) } satisfies ToPrimary, () => process.exit(1));
       return;
     }
-    loadWorker().runWorker(config, loggers, 'cluster', id, undefined, inherited);
+    loadWorker().runClusterWorker(config, loggers, id, inherited, addresses);
     return;
   }
   // Socket activation is read once and its variables cleared at once, as sd_listen_fds()
@@ -101,7 +101,7 @@ function main(): void {
     if (again.kind !== 'run') throw new ConfigError(`unexpected ${again.kind} on reload`);
     return again.config;
   };
-  if (config.workers === 0) loadWorker().runWorker(config, loggers, 'single', 0, reloadConfig, inherited);
+  if (config.workers === 0) loadWorker().runSingleProcess(config, loggers, reloadConfig, inherited);
   else loadPrimary().runPrimary(config, loggers, reloadConfig, inherited);
 }
 

@@ -5,7 +5,6 @@
  * (their heads, if not yet written, say Connection: close), exit 0 when the last connection
  * is gone — or cut what is left at the deadline and exit 1. A forced stop exits 130.
  */
-import type net from 'node:net';
 import { countOf, type Logger } from '../logs/logger';
 
 export interface Drainable {
@@ -20,7 +19,8 @@ export interface Drainable {
 }
 
 export interface DrainOptions {
-  server: net.Server;
+  /** What stops accepting: every listener of the process (listener.ts's ListenerGroup). */
+  server: { close(): void };
   connections: Set<Drainable>;
   timeoutMs: number;
   /** How long the pre-drain lasts when a stop asks for one (0 = none). */
@@ -38,8 +38,13 @@ export class Drainer {
   private timer: NodeJS.Timeout | null = null;
   private preDrainTimer: NodeJS.Timeout | null = null;
   private done = false;
+  /** An uncaught exception began this drain (or came during it): the exit code is 1 at best. */
+  private failed = false;
 
-  /** The options object is read when used, so a reload in place can change its numbers. */
+  /**
+   * The options are read when used: the worker passes a view of the serving state in force,
+   * so the drain uses the timings of the last reload in place.
+   */
   constructor(private readonly opts: DrainOptions) {}
 
   /** Connections are no longer accepted. */
@@ -85,19 +90,29 @@ export class Drainer {
     this.check();
   }
 
+  /**
+   * An uncaught exception or rejection: the drain at once (no pre-drain: this process is no
+   * longer to be trusted with new requests), and exit 1 however it ends. During a drain that
+   * has begun, that drain goes on and ends with 1.
+   */
+  fail(reason: string): void {
+    this.failed = true;
+    this.begin(reason);
+  }
+
   /** Call whenever a connection closes. */
   check(): void {
     if (this.startedAt === 0 || this.done || this.opts.connections.size !== 0) return;
     this.finish(0, (ms) => `drained ${countOf(this.openAtStart, 'connection')} in ${ms} ms`);
   }
 
-  /** A second signal: stop now. */
-  force(reason: string): void {
+  /** A second signal (or a second fault, with `code` 1): stop now. */
+  force(reason: string, code = EXIT_FORCED): void {
     if (this.done) return;
     this.opts.log.warn({ reason, cut: this.opts.connections.size }, `forced exit: cutting ${countOf(this.opts.connections.size, 'connection')}`);
     this.done = true; // a connection that reports its close while being cut must not end the drain "cleanly"
     for (const c of [...this.opts.connections]) c.cut('forced');
-    this.finish(EXIT_FORCED);
+    this.finish(code);
   }
 
   private cut(): void {
@@ -115,7 +130,7 @@ export class Drainer {
     if (this.preDrainTimer) clearTimeout(this.preDrainTimer);
     const ms = Math.round(performance.now() - this.startedAt);
     if (message) this.opts.log.info({ ms, connections: this.openAtStart }, message(ms));
-    this.opts.exit(code);
+    this.opts.exit(this.failed && code === 0 ? 1 : code);
   }
 }
 

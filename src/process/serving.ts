@@ -1,0 +1,135 @@
+/**
+ * What a serving process serves with: one immutable value (the configuration in force, its
+ * file handler, who the client is behind a proxy), which a reload in place (SIGHUP with
+ * workers = 0) replaces whole and never changes. Everything else reads it when it needs it,
+ * so what a live connection sees after a reload is decided per field, here, in one place:
+ *
+ * - the handler, its header rules and cache, and the health path: from its next request on;
+ * - keepAliveTimeoutMs and headersTimeoutMs: from the next time it waits for a request;
+ * - sendTimeoutMs: the value when it was accepted (its send watch is set up once);
+ * - trustedProxies / proxyProtocol: connections accepted from then on (an open connection
+ *   keeps the client it was accepted with);
+ * - drainTimeoutMs and preDrainDelayMs: whenever a stop begins.
+ */
+import type { Config } from '../config/config';
+import type { ConnectionOptions } from '../http/connection';
+import type { AccessSink } from '../http/access';
+import type { BehindProxy } from '../http/behind-proxy';
+import type { Reply, Request } from '../http/types';
+import { ConfigError } from '../errors';
+import { healthReply } from './health';
+import type { Logger } from '../logs/logger';
+import type { RequestCounters } from '../metrics/counters';
+import { applicable, changedKeys, describeChanges, SINGLE_RESTART_KEYS, type ConfigChanges } from './reload';
+
+/** The part of the file handler (serve/static.ts) a serving process uses. */
+export interface Handler {
+  handle(req: Request, remote: string): Reply | Promise<Reply>;
+  readonly cacheHits: number;
+  readonly cacheMisses: number;
+  readonly cacheSize: { entries: number; bytes: number };
+}
+
+export interface Serving {
+  readonly config: Config;
+  readonly handler: Handler;
+  /**
+   * The values read per request, copied out of `config`: a small object of one shape is a
+   * cheaper read on the hot path than the configuration's eighty-odd keys.
+   */
+  readonly healthPath: string;
+  readonly keepAliveTimeoutMs: number;
+  readonly headersTimeoutMs: number;
+  readonly sendTimeoutMs: number;
+  /** Null when neither trustedProxies nor proxyProtocol is on. */
+  readonly behindProxy: BehindProxy | null;
+  /** Cache hits and misses of the handlers reloads replaced: the metrics' counters never go down. */
+  readonly retiredCacheHits: number;
+  readonly retiredCacheMisses: number;
+}
+
+/** How a Serving is built from a configuration; both may throw ConfigError (an htpasswd file gone bad). */
+export interface ServingParts {
+  handler(config: Config): Handler;
+  behindProxy(config: Config): BehindProxy | null;
+}
+
+/** The one place the Serving in force is kept: `current` is replaced, never changed. */
+export class InForce {
+  constructor(public current: Serving) {}
+}
+
+export function firstServing(config: Config, parts: ServingParts): Serving {
+  return servingOf(config, parts, 0, 0);
+}
+
+/** Every Serving is built here, so that all have the one shape. */
+function servingOf(config: Config, parts: ServingParts, retiredCacheHits: number, retiredCacheMisses: number): Serving {
+  const { healthPath, keepAliveTimeoutMs, headersTimeoutMs, sendTimeoutMs } = config;
+  const handler = parts.handler(config);
+  const behindProxy = parts.behindProxy(config);
+  return Object.freeze({ config, handler, healthPath, keepAliveTimeoutMs, headersTimeoutMs, sendTimeoutMs, behindProxy, retiredCacheHits, retiredCacheMisses });
+}
+
+/**
+ * Reads the configuration sources again and puts what a single process can apply in place
+ * in force: a new handler (fresh cache, new rules, the htpasswd files read again), the
+ * timeouts, the health path, the log level. Its sockets, loggers and code stay; keys that
+ * need a restart are reported. A configuration that fails leaves everything as it was.
+ */
+export function reloadInPlace(inForce: InForce, readConfig: () => Config, parts: ServingParts, log: Logger): void {
+  log.info({ signal: 'SIGHUP' }, 'reload started: reading the configuration again');
+  const old = inForce.current;
+  let next: Serving;
+  let needRestart: ConfigChanges;
+  try {
+    const applied = applicable(old.config, readConfig(), SINGLE_RESTART_KEYS);
+    needRestart = applied.needRestart;
+    next = servingOf(applied.config, parts, old.retiredCacheHits + old.handler.cacheHits, old.retiredCacheMisses + old.handler.cacheMisses);
+  } catch (err) {
+    const message = err instanceof ConfigError ? err.message : String(err);
+    log.error({ reason: message }, `reload failed: ${message}; the configuration in force stays`);
+    return;
+  }
+  const changed = changedKeys(old.config, next.config);
+  inForce.current = next;
+  log.level = next.config.logLevel;
+  const restart = Object.keys(needRestart).length > 0 ? `; needs a restart (not applied): ${describeChanges(needRestart)}` : '';
+  const message = `reload finished in place: ${describeChanges(changed)}${restart}`;
+  if (restart) log.warn({ changed, needRestart }, message);
+  else log.info({ changed, needRestart }, message);
+}
+
+/**
+ * The options every connection of the process shares: a view of the Serving in force, read
+ * at the moments the module comment lists. One object for the whole process; the getters are
+ * read when a timer is set, not per byte.
+ */
+export class ServingConnectionOptions implements ConnectionOptions {
+  constructor(
+    private readonly inForce: InForce,
+    /** A pre-drain or drain has begun: the health check answers 503. */
+    private readonly stopping: () => boolean,
+    readonly onAccess: AccessSink,
+    readonly counters: RequestCounters | null,
+    readonly onError: (err: unknown, what: string) => void,
+  ) {}
+
+  get keepAliveTimeoutMs(): number {
+    return this.inForce.current.keepAliveTimeoutMs;
+  }
+
+  get headersTimeoutMs(): number {
+    return this.inForce.current.headersTimeoutMs;
+  }
+
+  get sendTimeoutMs(): number {
+    return this.inForce.current.sendTimeoutMs;
+  }
+
+  /** The health path is matched before any file lookup: no file can shadow it. */
+  handle(req: Request, remote: string): Reply | Promise<Reply> {
+    const serving = this.inForce.current;
+    return req.path === serving.healthPath ? healthReply(req, this.stopping()) : serving.handler.handle(req, remote);
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * The single process's role (workers = 0): no primary speaks for it, so it prints its own
+ * failed start, announces its addresses and a stop, serves the metrics port itself, and,
+ * unable to fork a replacement, applies SIGHUP's new configuration in place.
+ */
+import os from 'node:os';
+import { describeIgnoredFds, describeInherited } from './activation';
+import type { Config } from '../config/config';
+import { listeningRecord } from './listen-urls';
+import { reopenLogs, type Loggers } from '../logs/logger';
+import type * as MetricsServer from '../metrics/metrics-server';
+import type { ServingMetrics } from '../metrics/serving-metrics';
+import { reloadInPlace } from './serving';
+import { stopAnnouncement, type StopTiming } from './shutdown';
+import { processHost, WorkerRole, type Listening, type RoleHost, type StartFailure, type WorkerParts } from './worker-role';
+
+export class SingleProcess extends WorkerRole {
+  readonly metricsLabel = 'single';
+  /** Alone, it may never stop listening: the socket would close with its only handle. */
+  readonly askPause = null;
+
+  /** `readConfig` reads the configuration sources again (SIGHUP). */
+  constructor(
+    loggers: Loggers,
+    private readonly readConfig: () => Config,
+    host: RoleHost = processHost,
+  ) {
+    super(loggers, host);
+  }
+
+  /** A configuration gone bad is a configuration error (exit 2); an address that cannot be served exits 1. */
+  failStart(failure: StartFailure): void {
+    this.host.writeError(`fleetserve: ${failure.message}\n`);
+    this.exit(failure.kind === 'config' ? 2 : 1);
+  }
+
+  /** A metrics port it cannot bind stops the start before the public port is opened. */
+  startMetrics(metrics: ServingMetrics, config: Config, listen: () => void): void {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only when metrics are on
+    const { renderAggregate, startMetricsServer } = require('../metrics/metrics-server') as typeof MetricsServer;
+    const render = async () => renderAggregate(await metrics.snapshot());
+    startMetricsServer(config.metricsHost, config.metricsPort, render, this.loggers.log, listen, (message) => this.failStart({ kind: 'listen', message }));
+  }
+
+  announce(l: Listening): void {
+    const { log } = this.loggers;
+    const { config, port, inherited } = l;
+    if (inherited === null) {
+      const { fields, msg } = listeningRecord(config.host, port, 0, os.networkInterfaces(), l.addresses);
+      log.info({ ...fields, root: config.root }, msg);
+      return;
+    }
+    log.info(
+      { fd: inherited.fd, fdName: inherited.name, address: l.inheritedAddress, port, workers: 0, root: config.root },
+      `listening on ${l.inheritedAddress}:${port} from the ${describeInherited(inherited)} (single process; host and port settings ignored)`,
+    );
+    if (inherited.ignoredFds.length) log.warn({ ignoredFds: inherited.ignoredFds }, describeIgnoredFds(inherited));
+  }
+
+  announceStop(signal: NodeJS.Signals, timing: StopTiming): void {
+    this.loggers.log.info({ signal, ...timing }, stopAnnouncement(signal, '', timing));
+  }
+
+  install(parts: WorkerParts): void {
+    const { log } = this.loggers;
+    this.host.on('SIGHUP', () => {
+      if (parts.drainer.stopping) log.warn('SIGHUP while stopping: ignored');
+      else reloadInPlace(parts.inForce, this.readConfig, parts.serving, log);
+    });
+    // logrotate's postrotate; handled also because Node's default for SIGUSR1 starts the inspector.
+    this.host.on('SIGUSR1', () => reopenLogs(this.loggers, 'SIGUSR1'));
+  }
+}
