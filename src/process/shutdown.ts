@@ -6,7 +6,8 @@
  * is gone — or cut what is left at the deadline and exit 1. A forced stop exits 130.
  */
 import type net from 'node:net';
-import { countOf, type Logger } from '../logs/logger';
+import type { Logger } from '../logs/logger';
+import { countOf } from '../plural';
 
 export interface Drainable {
   drain(): void;
