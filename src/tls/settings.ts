@@ -6,7 +6,7 @@
  */
 import { CertificateError, ConfigError } from '../errors';
 import { readPair, validityWarning, type CertificatePair, type CertificateSet } from './certificates';
-// From the schema itself, not the loader's entry (config.ts), which calls checkTlsSettings.
+// From the schema itself, not the loader's entry (config/config.ts), which calls checkTlsSettings.
 import type { Config } from '../config/schema';
 import { isMatchableDnsName } from './sni';
 
