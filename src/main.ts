@@ -13,7 +13,7 @@ import { ACTIVATION_ENV, readActivation } from './process/activation';
 import { ConfigError } from './errors';
 import { createLoggers } from './logs/logger';
 import { removePidFile, writePidFile } from './process/pid-file';
-import type { Config } from './config/config';
+import type { CommandLine, Config } from './config/config';
 import type { ToPrimary } from './process/ipc';
 import { readWorkerEnv } from './process/worker-env';
 
@@ -23,22 +23,28 @@ const loadWorker = () => require('./process/worker') as typeof import('./process
 const loadPrimary = () => require('./process/primary') as typeof import('./process/primary');
 
 function main(): void {
-  if (cluster.isWorker) {
-    // Workers take the primary's validated configuration, never argv or env of their own.
-    const { config, inherited, addresses } = readWorkerEnv(process.env);
-    const id = cluster.worker?.id ?? 0;
-    let loggers;
-    try {
-      loggers = createLoggers(config, id);
-    } catch (err) {
-      // The primary opened the same files a moment ago, so this is rare (a permission
-      // changed meanwhile); a respawn would fail again, so the primary stops everything.
-      process.send?.({ type: 'start-error', message: logFileError(err) } satisfies ToPrimary, () => process.exit(1));
-      return;
-    }
-    loadWorker().runClusterWorker(config, loggers, id, inherited, addresses);
+  if (cluster.isWorker) workerMain();
+  else primaryMain();
+}
+
+/** A cluster worker: the primary's validated configuration, never argv or env of its own. */
+function workerMain(): void {
+  const { config, inherited, addresses } = readWorkerEnv(process.env);
+  const id = cluster.worker?.id ?? 0;
+  let loggers;
+  try {
+    loggers = createLoggers(config, id);
+  } catch (err) {
+    // The primary opened the same files a moment ago, so this is rare (a permission
+    // changed meanwhile); a respawn would fail again, so the primary stops everything.
+    process.send?.({ type: 'start-error', message: logFileError(err) } satisfies ToPrimary, () => process.exit(1));
     return;
   }
+  loadWorker().runClusterWorker(config, loggers, id, inherited, addresses);
+}
+
+/** The process started from the command line: the primary of a cluster, or the single process. */
+function primaryMain(): void {
   // Socket activation is read once and its variables cleared at once, as sd_listen_fds()
   // does with unset_environment: children (the workers) must never take them as their own,
   // where fd 3 is the cluster's IPC channel.
@@ -48,50 +54,19 @@ function main(): void {
   const argv = process.argv.slice(2);
   const env = { ...process.env };
   const { loadConfig } = loadConfigModule();
-  let cmd;
-  try {
-    cmd = loadConfig(argv, env);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`fleetserve: ${err.message}\n`);
-    process.exit(2);
-  }
-  if (cmd.kind === 'help') {
-    process.stdout.write(cmd.text + '\n');
+  const cmd = orExit(2, () => loadConfig(argv, env));
+  if (cmd.kind !== 'run') {
+    answerCommand(cmd);
     return;
   }
-  if (cmd.kind === 'version') {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    process.stdout.write(`fleetserve ${(require('../package.json') as { version: string }).version}\n`);
-    return;
-  }
-  if (cmd.kind === 'check') {
-    // Everything the server checks before binding, and nothing is bound (nginx -t).
-    process.stdout.write('configuration ok\n');
-    return;
-  }
-  if (activation.kind === 'invalid') {
-    process.stderr.write(`fleetserve: ${activation.reason}\n`);
-    process.exit(2);
-  }
+  if (activation.kind === 'invalid') fail(2, activation.reason);
   const config = cmd.config;
   const inherited = activation.kind === 'socket' ? activation.socket : null;
-  let loggers;
-  try {
-    // The primary serves nothing, so it never opens the access log.
-    loggers = config.workers === 0 ? createLoggers(config, 'single') : createLoggers({ ...config, accessLog: false }, 'primary');
-  } catch (err) {
-    process.stderr.write(`fleetserve: ${logFileError(err)}\n`);
-    process.exit(1);
-  }
+  // The primary serves nothing, so it never opens the access log.
+  const loggers = orExit(1, () => (config.workers === 0 ? createLoggers(config, 'single') : createLoggers({ ...config, accessLog: false }, 'primary')), logFileError);
   if (config.pidFile) {
     // Written once the configuration and the log files are known good, before any worker starts.
-    try {
-      writePidFile(config.pidFile, process.pid);
-    } catch (err) {
-      process.stderr.write(`fleetserve: ${(err as Error).message}\n`);
-      process.exit(2);
-    }
+    orExit(2, () => writePidFile(config.pidFile, process.pid), (err) => (err as Error).message);
     // Every way out of the primary ends in process.exit() (or an uncaught error): both run this.
     process.on('exit', () => removePidFile(config.pidFile, process.pid));
   }
@@ -103,6 +78,35 @@ function main(): void {
   };
   if (config.workers === 0) loadWorker().runSingleProcess(config, loggers, reloadConfig, inherited);
   else loadPrimary().runPrimary(config, loggers, reloadConfig, inherited);
+}
+
+/** The commands that start nothing: --help, --version, --check-config. */
+function answerCommand(cmd: Exclude<CommandLine, { kind: 'run' }>): void {
+  if (cmd.kind === 'help') process.stdout.write(cmd.text + '\n');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  else if (cmd.kind === 'version') process.stdout.write(`fleetserve ${(require('../package.json') as { version: string }).version}\n`);
+  // Everything the server checks before binding, and nothing is bound (nginx -t).
+  else process.stdout.write('configuration ok\n');
+}
+
+/**
+ * `step()`, or for a ConfigError (or with `describe`, any error) its one line on stderr and
+ * exit `code`. Anything else is a bug and stays an uncaught error.
+ */
+function orExit<T>(code: number, step: () => T, describe?: (err: unknown) => string): T {
+  try {
+    return step();
+  } catch (err) {
+    if (describe) fail(code, describe(err));
+    if (!(err instanceof ConfigError)) throw err;
+    fail(code, err.message);
+  }
+}
+
+/** One line on stderr, `fleetserve: problem`, and exit `code` before anything started. */
+function fail(code: number, problem: string): never {
+  process.stderr.write(`fleetserve: ${problem}\n`);
+  process.exit(code);
 }
 
 /** A log file that cannot be opened, in one line. */

@@ -156,7 +156,7 @@ export function persists(head: ResponseHead, framing: Framing): boolean {
   // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means its framing cannot be trusted for reuse.
   if (head.minor === 0 && hasField(head.headers, 'transfer-encoding')) return false;
   const connection = head.headers.filter(([n]) => n.toLowerCase() === 'connection').map(([, v]) => v);
-  // The same persistence rule as the server's (token.ts): HTTP/1.0 needs keep-alive, later versions persist unless close.
+  // The same persistence rule as the server's (http/token.ts): HTTP/1.0 needs keep-alive, later versions persist unless close.
   return isPersistent(connection.length === 0 ? undefined : connection.join(','), head.minor === 0 ? 0 : 1);
 }
 

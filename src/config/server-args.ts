@@ -1,7 +1,7 @@
 /**
  * fleetserve's command line, `fleetserve [DIRECTORY] [--key value ...]`, read with the shared
  * reader (command-line.ts) into [config key, value] pairs for convict, at most one directory,
- * and --check-config. The flags come from the config schema (config.ts passes them in).
+ * and --check-config. The flags come from the config schema (argv.ts passes them in from schema.ts).
  */
 import { CommandLineError, readCommandLine, type OptionSpec, type OptionTable } from './command-line';
 import { nearestName } from './nearest-name';

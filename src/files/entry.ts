@@ -95,7 +95,7 @@ export interface FileFields extends FileFieldValues {
  * A configured field replaces the server's own value rather than adding a second field with
  * the same name (two Cache-Control fields would be combined by a cache into a contradiction);
  * Vary is merged. Fields that describe this very response (ETag, Content-Range, ...) are
- * refused when the configuration is loaded (cache-policy.ts). `vary`: what the answer at this
+ * refused when the configuration is loaded (http/cache-policy.ts). `vary`: what the answer at this
  * URL depends on besides the coding ("Accept" for the SPA's index.html), first in Vary.
  */
 export function fileFields(policy: FileHeaderPolicy, filePath: string, urlPath: string, vary = ''): FileFields {

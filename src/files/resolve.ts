@@ -103,7 +103,7 @@ export function normaliseRequestPath(rawPath: string): NormalisedPath {
 }
 
 /**
- * Maps a request path (still percent-encoded, as parse.ts hands it over) to a file path.
+ * Maps a request path (still percent-encoded, as http/parse.ts hands it over) to a file path.
  * `root` must be absolute and normalized, without a trailing slash.
  */
 export function resolveRequestPath(

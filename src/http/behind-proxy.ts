@@ -18,7 +18,8 @@ import type { ConnectionOrigin } from './connection';
 import { ForwardedFields } from './forwarded';
 import { ProxyHeaderReader } from './proxy-header-reader';
 import { TrustedProxies } from './trusted-proxies';
-import { countOf, type Logger } from '../logs/logger';
+import type { Logger } from '../logs/logger';
+import { countOf } from '../plural';
 
 /** Closed connections are logged at once, then at most once per this while they go on, with counts. */
 const REFUSAL_LOG_MS = 10_000;

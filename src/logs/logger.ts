@@ -35,9 +35,6 @@ export interface Loggers {
   reopen(): void;
 }
 
-// Where the server's modules have always found it.
-export { countOf } from '../plural';
-
 /**
  * Fields a pretty line never shows: pino's own, the worker (shown as a prefix), and the
  * drain's cause and deadline (the signal line before it said why, the deadline is configured),

@@ -2,7 +2,7 @@
  * What a serving process counts per response when metrics are on: plain numbers in typed
  * arrays, so the hot path pays a few increments and a short bucket search (measured: well
  * under 0.1 µs per response) and never a prom-client label lookup. prom-client reads these
- * at scrape time (worker-metrics.ts). This module does not load prom-client, so a
+ * at scrape time (serving-metrics.ts). This module does not load prom-client, so a
  * connection can hold a RequestCounters without pulling it in.
  */
 
@@ -45,7 +45,7 @@ export class RequestCounters {
 
 /**
  * What the primary counts, as plain numbers whether metrics are on or off (so the code that
- * counts needs no check): read by primary-metrics.ts at scrape time.
+ * counts needs no check): read by PrimaryMetrics (metrics-server.ts) at scrape time.
  */
 export class PrimaryCounters {
   /** Workers that died unexpectedly and were replaced. */

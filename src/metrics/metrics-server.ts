@@ -15,7 +15,8 @@ import cluster, { type Worker } from 'node:cluster';
 import http from 'node:http';
 import { AggregatorRegistry, Gauge, Registry } from 'prom-client';
 import { describeListenError } from '../errors';
-import { countOf, type Logger } from '../logs/logger';
+import type { Logger } from '../logs/logger';
+import { countOf } from '../plural';
 import type { PrimaryCounters } from './counters';
 import { counter, processMetricsJson, processRegistry, type MetricsJson, type MetricsReply, type MetricsRequest } from './serving-metrics';
 
@@ -57,9 +58,15 @@ export class PrimaryMetrics {
   private retired: Retired[] = [];
   private folding = false;
 
+  /**
+   * `aliveWorkers` counts the worker processes alive now (the pool's); `workerEvents` is
+   * node:cluster (its 'message', 'exit' and 'disconnect'), but for tests.
+   */
   constructor(
     counters: PrimaryCounters,
     private readonly log: Logger,
+    aliveWorkers: () => number,
+    workerEvents: Pick<NodeJS.EventEmitter, 'on'> = cluster,
   ) {
     const registers = [this.own];
     counter(registers, 'fleetserve_worker_restarts_total', 'Workers that died unexpectedly and were replaced.', () => counters.workerRestarts);
@@ -70,10 +77,10 @@ export class PrimaryMetrics {
       help: 'Worker processes alive now.',
       registers,
       collect() {
-        this.set(Object.values(cluster.workers ?? {}).filter((w) => w !== undefined && !w.isDead()).length);
+        this.set(aliveWorkers());
       },
     });
-    cluster.on('message', (w, m: MetricsReply) => {
+    workerEvents.on('message', (w: Worker, m: MetricsReply) => {
       if (m?.type === 'metrics-ready') this.ready.add(w);
       // Arrives before the worker's exit: from now on its counts come from here.
       if (m?.type === 'metrics-final') this.retired.push({ ids: new Set([w.id]), metrics: [m.metrics] });
@@ -92,8 +99,8 @@ export class PrimaryMetrics {
         if (scrape.waiting.delete(w) && scrape.waiting.size === 0) scrape.finish();
       }
     };
-    cluster.on('exit', gone);
-    cluster.on('disconnect', gone);
+    workerEvents.on('exit', gone);
+    workerEvents.on('disconnect', gone);
   }
 
   /**

@@ -31,6 +31,12 @@ export type MetricsReply = { type: 'metrics'; id: number; metrics: MetricsJson[]
 /** How long an exiting worker waits for its final counts to reach the primary. */
 const FINAL_SEND_MS = 1000;
 
+/** A worker's end of the IPC channel to the primary: `process`, but for tests. */
+export interface PrimaryChannel {
+  on(event: 'message', listener: (m: MetricsRequest) => void): unknown;
+  send?(m: MetricsReply, callback?: (err: Error | null) => void): boolean;
+}
+
 export class ServingMetrics {
   private readonly serving = new Registry();
   private readonly process: Registry;
@@ -81,15 +87,15 @@ export class ServingMetrics {
    * it is ready to: a request sent to a worker that is still starting can be lost (seen on
    * Node 20 under load), so the primary asks only workers that said so.
    */
-  answerPrimary(): void {
-    process.on('message', (m: MetricsRequest) => {
+  answerPrimary(channel: PrimaryChannel = process): void {
+    channel.on('message', (m: MetricsRequest) => {
       if (m?.cmd !== 'metrics') return;
       this.snapshot().then(
-        (metrics) => sendToPrimary({ type: 'metrics', id: m.id, metrics }),
-        () => sendToPrimary({ type: 'metrics', id: m.id, metrics: [] }),
+        (metrics) => sendToPrimary(channel, { type: 'metrics', id: m.id, metrics }),
+        () => sendToPrimary(channel, { type: 'metrics', id: m.id, metrics: [] }),
       );
     });
-    sendToPrimary({ type: 'metrics-ready' });
+    sendToPrimary(channel, { type: 'metrics-ready' });
   }
 }
 
@@ -98,12 +104,12 @@ export class ServingMetrics {
  * to the primary, which keeps adding them to the totals. Resolves once sent, or after
  * FINAL_SEND_MS at most: an exit is never held up for long.
  */
-export async function sendFinalCounts(metrics: ServingMetrics): Promise<void> {
+export async function sendFinalCounts(metrics: ServingMetrics, channel: PrimaryChannel = process): Promise<void> {
   const counts = await metrics.finalCounts();
   await new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, FINAL_SEND_MS);
     try {
-      process.send?.({ type: 'metrics-final', metrics: counts } satisfies MetricsReply, () => {
+      channel.send?.({ type: 'metrics-final', metrics: counts }, () => {
         clearTimeout(timer);
         resolve();
       });
@@ -114,9 +120,9 @@ export async function sendFinalCounts(metrics: ServingMetrics): Promise<void> {
   });
 }
 
-function sendToPrimary(m: MetricsReply): void {
+function sendToPrimary(channel: PrimaryChannel, m: MetricsReply): void {
   try {
-    process.send?.(m);
+    channel.send?.(m);
   } catch {
     // The channel closed (the primary is gone): there is nobody to answer.
   }

@@ -13,7 +13,8 @@
  * Retry-After, never a silent close. What happened is logged at most once a second, with counts.
  */
 import type net from 'node:net';
-import { countOf, type Logger } from '../logs/logger';
+import type { Logger } from '../logs/logger';
+import { countOf } from '../plural';
 import { connectionLimitResponse } from '../http/respond';
 
 /** How long a paused worker waits before it looks again (nginx waits 500 ms; connections come fast). */

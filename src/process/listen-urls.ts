@@ -4,7 +4,7 @@
  * network addresses, as `serve` prints them.
  */
 import type os from 'node:os';
-import { countOf } from '../logs/logger';
+import { countOf } from '../plural';
 
 type Interfaces = ReturnType<typeof os.networkInterfaces>;
 

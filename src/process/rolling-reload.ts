@@ -14,8 +14,9 @@ import { describeInherited, type InheritedSocket } from './activation';
 import type { Config } from '../config/config';
 import { ConfigError } from '../errors';
 import { urlOf } from './listen-urls';
-import { countOf, type Logger } from '../logs/logger';
+import type { Logger } from '../logs/logger';
 import type { PrimaryCounters } from '../metrics/counters';
+import { countOf } from '../plural';
 import { applicable, changedKeys, CLUSTER_RESTART_KEYS, describeChanges } from './reload';
 import type { ToPrimary } from './ipc';
 import type { Generation, WorkerPool } from './worker-pool';
@@ -23,17 +24,20 @@ import type { Generation, WorkerPool } from './worker-pool';
 /** A worker forked by a reload that does not listen within this time fails the reload. */
 export const RELOAD_START_TIMEOUT_MS = 10_000;
 
+/** What a reload reads and changes of the pool: the generation in force, and its workers through the pool's methods. */
+export type ReloadPool = Pick<WorkerPool, 'current' | 'currentPort' | 'list' | 'generationOf' | 'fork' | 'started' | 'retire'>;
+
 export interface RollingReloadOptions {
-  pool: WorkerPool;
-  /** Forks a worker of `gen` with the primary's own listeners on it. */
-  fork: (gen: Generation) => Worker;
-  /** The primary is stopping (SIGINT/SIGTERM, or a fatal error): no reload starts or goes on. */
+  pool: ReloadPool;
+  /** The primary is stopping (SIGINT/SIGTERM, a fault, or a fatal error): no reload starts or goes on. */
   stopping: () => boolean;
   /** Reads the configuration sources again; throws ConfigError when they are wrong. */
   reloadConfig: () => Config;
   log: Logger;
   counters: PrimaryCounters;
   inherited: InheritedSocket | null;
+  /** How long a new worker may take to listen (RELOAD_START_TIMEOUT_MS but for tests). */
+  startTimeoutMs?: number;
 }
 
 export class RollingReload {
@@ -145,18 +149,18 @@ export class RollingReload {
     let replaced = 0;
     for (;;) {
       if (this.o.stopping()) return { replaced, failure: 'stopped by a signal' };
-      const serving = pool.alive().filter((w) => !pool.retiring.has(w) && !pool.starting.has(w));
+      const serving = pool.list('serving');
       const olds = serving.filter((w) => pool.generationOf(w) !== target);
-      const fresh = serving.filter((w) => pool.generationOf(w) === target);
-      if (fresh.length < target.config.workers) {
-        const w = this.o.fork(target);
-        pool.starting.add(w);
-        const result = await whenListening(w);
+      const fresh = serving.length - olds.length;
+      if (fresh < target.config.workers) {
+        const w = pool.fork(target, 'starting');
+        const result = await whenListening(w, this.o.startTimeoutMs ?? RELOAD_START_TIMEOUT_MS);
         if (!result.ok) return { replaced, failure: `new worker ${w.id} (pid ${w.process.pid}) ${result.reason}` };
-        pool.starting.delete(w);
+        pool.started(w);
         if (this.o.stopping()) return { replaced, failure: 'stopped by a signal' };
         pool.currentPort = result.port;
-        const old = olds.find((o) => !o.isDead() && !pool.retiring.has(o));
+        // Decided again after the wait: an old worker may have died or been retired meanwhile.
+        const old = pool.list('serving').find((o) => pool.generationOf(o) !== target);
         if (old) this.retire(old, `replaced by worker ${w.id} (pid ${w.process.pid})`);
         else log.info({ workerId: w.id, workerPid: w.process.pid }, `reload: worker ${w.id} (pid ${w.process.pid}) added`);
         replaced++;
@@ -171,9 +175,8 @@ export class RollingReload {
   }
 
   private retire(w: Worker, why: string): void {
-    this.o.pool.retiring.add(w);
     this.o.log.info({ workerId: w.id, workerPid: w.process.pid }, `reload: worker ${w.id} (pid ${w.process.pid}) ${why}; draining it`);
-    this.o.pool.send(w, { cmd: 'retire' });
+    this.o.pool.retire(w);
   }
 }
 
@@ -181,9 +184,9 @@ type StartResult = { ok: true; port: number } | { ok: false; reason: string };
 
 /**
  * Resolves when a freshly forked worker listens (with its address), or with the reason it
- * did not: it exited, it could not bind, or it took longer than RELOAD_START_TIMEOUT_MS.
+ * did not: it exited, it could not bind, or it took longer than `timeoutMs` (then it is killed).
  */
-function whenListening(w: Worker): Promise<StartResult> {
+function whenListening(w: Worker, timeoutMs: number): Promise<StartResult> {
   return new Promise((resolve) => {
     const done = (r: StartResult) => {
       clearTimeout(timer);
@@ -199,8 +202,8 @@ function whenListening(w: Worker): Promise<StartResult> {
     };
     const timer = setTimeout(() => {
       w.process.kill('SIGKILL');
-      done({ ok: false, reason: `did not listen within ${RELOAD_START_TIMEOUT_MS} ms` });
-    }, RELOAD_START_TIMEOUT_MS);
+      done({ ok: false, reason: `did not listen within ${timeoutMs} ms` });
+    }, timeoutMs);
     w.on('listening', onListening);
     w.on('exit', onExit);
     w.on('message', onMessage);

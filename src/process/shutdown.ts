@@ -5,7 +5,8 @@
  * (their heads, if not yet written, say Connection: close), exit 0 when the last connection
  * is gone — or cut what is left at the deadline and exit 1. A forced stop exits 130.
  */
-import { countOf, type Logger } from '../logs/logger';
+import type { Logger } from '../logs/logger';
+import { countOf } from '../plural';
 
 export interface Drainable {
   drain(): void;

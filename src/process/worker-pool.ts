@@ -1,11 +1,14 @@
 /**
- * The primary's book of its workers: which configuration (generation) each was forked with,
- * which port it asked for and which it got, which ones a reload is starting or retiring,
- * which listen now; how long to wait before replacing one that died young; and sending them
- * messages without letting a worker that is going away end the primary.
+ * The primary's book of its workers, and the only module that changes it: which
+ * configuration (generation) each was forked with, which port it asked for and which it got,
+ * what it is to the cluster (serving, a reload's new worker still starting, an old one a
+ * reload retires), which ones listen now; how long to wait before replacing one that died
+ * young; and sending them messages without letting a worker that is going away end the
+ * primary.
  *
  * It decides nothing: what a worker's exit, message or listening means is the primary's
- * (primary.ts) and the rolling reload's (rolling-reload.ts).
+ * (primary.ts) and the rolling reload's (rolling-reload.ts); they tell the book what happened
+ * through its methods and read it through `list()`.
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { InheritedSocket } from './activation';
@@ -27,12 +30,29 @@ export interface Generation {
   actualPort?: number;
 }
 
-/** What each worker was told to listen on, where it listens, and when it was forked. */
+/**
+ * What a worker is to the cluster, which is what its exit means: `serving` (forked by the
+ * start or as a respawn: its death is a crash), `starting` (forked by a reload and not yet
+ * taken into service: the reload judges its fate), `retiring` (asked by a reload to drain:
+ * its exit is expected).
+ */
+export type Role = 'serving' | 'starting' | 'retiring';
+
+/**
+ * Which workers a list holds: every one `forked` and not yet exited, the `alive` ones among
+ * them (not dead), the alive ones of one role, or the ones `listening` now (not paused by
+ * their accept gate).
+ */
+export type Which = 'forked' | 'alive' | Role | 'listening';
+
+/** What each worker was told to listen on, where it listens, when it was forked, and its role. */
 interface WorkerRecord {
   gen: Generation;
   requestedPort: number;
   actualPort?: number;
   bornAt: number;
+  role: Role;
+  listening: boolean;
 }
 
 /** What the book knew of a worker that just exited. */
@@ -40,8 +60,20 @@ export interface ExitedWorker {
   /** Milliseconds between its fork and its exit. */
   lived: number;
   wasListening: boolean;
-  wasRetiring: boolean;
-  wasStarting: boolean;
+  role: Role;
+}
+
+export interface PoolOptions {
+  /** The configuration of the start: the first generation. */
+  config: Config;
+  /** The socket-activated socket every worker serves, if any. */
+  inherited: InheritedSocket | null;
+  counters: PrimaryCounters;
+  log: Logger;
+  /** Forks a worker with this environment: cluster.fork, but for tests. */
+  fork?: (env: Record<string, string>) => Worker;
+  /** The clock for a worker's age: Date.now, but for tests. */
+  now?: () => number;
 }
 
 export class WorkerPool {
@@ -49,39 +81,39 @@ export class WorkerPool {
   current: Generation;
   /** The port the workers of `current` listen on (differs from its config with port 0). */
   currentPort: number;
-  /** Old workers a reload asked to drain: their exit is expected, not a crash. */
-  readonly retiring = new Set<Worker>();
-  /** Workers a reload forked that do not listen yet: the reload judges their fate. */
-  readonly starting = new Set<Worker>();
-  /** Ids of the workers that listen now: not paused by their accept gate, not dead. */
-  readonly listening = new Set<number>();
   /** Every worker forked and not yet exited. */
   private readonly records = new Map<Worker, WorkerRecord>();
   private respawnDelay = RESPAWN_MIN_MS;
+  private readonly inherited: InheritedSocket | null;
+  private readonly counters: PrimaryCounters;
+  private readonly log: Logger;
+  private readonly forkWorker: (env: Record<string, string>) => Worker;
+  private readonly now: () => number;
 
-  /** `inherited`: the socket-activated socket every worker serves, if any. */
-  constructor(
-    config: Config,
-    private readonly inherited: InheritedSocket | null,
-    private readonly counters: PrimaryCounters,
-    private readonly log: Logger,
-  ) {
-    this.current = { config };
-    this.currentPort = config.port;
+  constructor(o: PoolOptions) {
+    this.current = { config: o.config };
+    this.currentPort = o.config.port;
+    this.inherited = o.inherited;
+    this.counters = o.counters;
+    this.log = o.log;
+    this.forkWorker = o.fork ?? ((env) => cluster.fork(env));
+    this.now = o.now ?? Date.now;
   }
 
-  /** Workers forked and not yet exited. */
-  get size(): number {
-    return this.records.size;
+  /** The workers `which` names (see Which), in the order they were forked. */
+  list(which: Which): Worker[] {
+    const out: Worker[] = [];
+    for (const [w, r] of this.records) {
+      if (which === 'forked') out.push(w);
+      else if (w.isDead()) continue;
+      else if (which === 'alive' || which === r.role || (which === 'listening' && r.listening)) out.push(w);
+    }
+    return out;
   }
 
-  forked(): IterableIterator<Worker> {
-    return this.records.keys();
-  }
-
-  /** Workers node:cluster still holds that are not dead. */
-  alive(): Worker[] {
-    return Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && !w.isDead());
+  /** The worker's role, or undefined for a worker the book does not hold. */
+  roleOf(w: Worker): Role | undefined {
+    return this.records.get(w)?.role;
   }
 
   generationOf(w: Worker): Generation | undefined {
@@ -93,29 +125,61 @@ export class WorkerPool {
     return this.records.get(w)?.actualPort !== undefined;
   }
 
-  /** Forks a worker of `gen` and books it; its 'listening' records the port it got. */
-  fork(gen: Generation): Worker {
+  /** Forks a worker of `gen` and books it in `role`: a reload's new worker is `starting`. */
+  fork(gen: Generation, role: 'serving' | 'starting' = 'serving'): Worker {
     const requestedPort = this.portToRequest(gen);
-    const w = cluster.fork(workerEnv({ ...gen.config, port: requestedPort }, this.inherited));
-    const record: WorkerRecord = { gen, requestedPort, bornAt: Date.now() };
-    this.records.set(w, record);
+    const w = this.forkWorker(workerEnv({ ...gen.config, port: requestedPort }, this.inherited));
+    this.records.set(w, { gen, requestedPort, bornAt: this.now(), role, listening: false });
     // An IPC failure to a worker that is going away must never end the primary.
     w.on('error', (err: Error) => this.log.debug({ err, workerId: w.id }, `IPC with worker ${w.id} failed`));
-    w.on('listening', (address: { port: number }) => {
-      record.actualPort = address.port;
-      gen.actualPort ??= address.port;
-    });
     return w;
+  }
+
+  /** The worker listens on `port` (its first listen, or again after a pause). */
+  listened(w: Worker, port: number): void {
+    const r = this.records.get(w);
+    if (r === undefined) return;
+    r.actualPort = port;
+    r.listening = true;
+    r.gen.actualPort ??= port;
+  }
+
+  /**
+   * A full worker asks to stop listening for a moment: granted (and booked) only while
+   * another one listens, because closing the last handle would close the shared socket and
+   * lose every queued connection.
+   */
+  pause(w: Worker): boolean {
+    const r = this.records.get(w);
+    if (r === undefined || !this.list('listening').some((o) => o !== w)) return false;
+    r.listening = false;
+    return true;
+  }
+
+  /** A reload's new worker listens: it serves from now on, and its death is a crash. */
+  started(w: Worker): void {
+    const r = this.records.get(w);
+    if (r?.role === 'starting') r.role = 'serving';
+  }
+
+  /** A reload replaces the worker: it drains at once, and its exit is expected. */
+  retire(w: Worker): void {
+    const r = this.records.get(w);
+    if (r === undefined) return;
+    r.role = 'retiring';
+    this.send(w, { cmd: 'retire' });
   }
 
   /** Takes an exited worker out of the book and says what it was. */
   remove(w: Worker): ExitedWorker {
-    const wasListening = this.listening.delete(w.id);
-    const bornAt = this.records.get(w)?.bornAt ?? Date.now();
+    const r = this.records.get(w);
     this.records.delete(w);
-    const wasRetiring = this.retiring.delete(w);
-    const wasStarting = this.starting.delete(w);
-    return { lived: Date.now() - bornAt, wasListening, wasRetiring, wasStarting };
+    return { lived: r === undefined ? 0 : this.now() - r.bornAt, wasListening: r?.listening ?? false, role: r?.role ?? 'serving' };
+  }
+
+  /** SIGKILL for every worker not yet exited: the primary ends now. */
+  killAll(): void {
+    for (const w of this.records.keys()) w.process.kill('SIGKILL');
   }
 
   /**
@@ -153,7 +217,7 @@ export class WorkerPool {
   private portToRequest(gen: Generation): number {
     if (gen.config.port !== 0 || gen.actualPort === undefined) return gen.config.port;
     for (const [w, r] of this.records) {
-      if (!w.isDead() && !this.retiring.has(w) && r.actualPort === gen.actualPort && r.gen.config.host === gen.config.host) return r.requestedPort;
+      if (!w.isDead() && r.role !== 'retiring' && r.actualPort === gen.actualPort && r.gen.config.host === gen.config.host) return r.requestedPort;
     }
     return gen.actualPort;
   }

@@ -136,15 +136,16 @@ function stopOnSignalsAndFaults(role: WorkerRole, drainer: Drainer, inForce: InF
     },
     (signal) => drainer.force(`second ${signal}`),
   );
-  onFaults({
-    first: (err, origin) => {
+  let faulted = false;
+  onFaults((err, origin) => {
+    if (!faulted) {
+      faulted = true;
       logFault(log, err, origin, 'draining, then exiting with code 1');
       drainer.fail(origin);
-    },
-    second: (err, origin) => {
+    } else {
       logFault(log, err, origin, 'a second fault while draining: stopping now');
       drainer.force(`second fault (${origin})`, 1);
-    },
+    }
   });
 }
 

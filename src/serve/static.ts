@@ -200,7 +200,7 @@ export class StaticHandler {
         const mp = multipartByteranges(d.ranges, rep.size, entry.contentType, makeBoundary());
         if (head) return multipartReply(entry, rep, mp, null);
         if (rep.body !== null) return multipartReply(entry, rep, mp, multipartFromMemory(mp, rep.body));
-        // Part ends from range.ts are inclusive; bodies are [start, end).
+        // Part ends from http/range.ts are inclusive; bodies are [start, end).
         const parts = mp.parts.map((p) => ({ head: p.head, start: p.start, end: p.end + 1 }));
         return this.withOpenFile(req, rep, retried, (file) => multipartReply(entry, rep, mp, { kind: 'multipart', file, parts, tail: mp.tail }));
       }

@@ -6,15 +6,11 @@
  */
 import { CertificateError, ConfigError } from '../errors';
 import { readPair, validityWarning, type CertificatePair, type CertificateSet } from './certificates';
-import type { Config } from '../config/config';
+// From the schema itself, not the loader's entry (config/config.ts), which calls checkTlsSettings.
+import type { Config } from '../config/schema';
 import { isMatchableDnsName } from './sni';
 
-export interface TlsCertificateEntry {
-  cert: string;
-  key: string;
-}
-
-/** The configuration keys of HTTPS (their schema entries and types are in src/config/config.ts). */
+/** The configuration keys of HTTPS (their schema entries and types are in src/config/schema.ts). */
 export type TlsSettings = Pick<Config, 'tlsCert' | 'tlsKey' | 'tlsCertificates' | 'tlsMinVersion' | 'httpPort' | 'httpRedirect' | 'hsts'>;
 
 /** The keys whose values name files: every path of HTTPS goes through resolveTlsPaths. */

@@ -7,14 +7,14 @@ import { logFault, onFaults } from '../../../src/process/faults';
 import { Drainer, EXIT_FORCED, type Drainable } from '../../../src/process/shutdown';
 import { recordingLog } from '../../fixtures/process-fakes';
 
-t.test('the first fault is `first`, every later one `second`, whichever the event', async (t) => {
+t.test('onFaults: every uncaught exception and unhandled rejection reaches the handler, with its origin', async (t) => {
   const source = new EventEmitter();
   const calls: string[] = [];
-  onFaults({ first: (err, origin) => calls.push(`first ${origin} ${(err as Error).message}`), second: (err, origin) => calls.push(`second ${origin} ${String(err)}`) }, source);
+  onFaults((err, origin) => calls.push(`${origin} ${String(err)}`), source);
   source.emit('unhandledRejection', new Error('a'));
   source.emit('uncaughtException', new Error('b'));
   source.emit('unhandledRejection', 'c');
-  t.same(calls, ['first unhandledRejection a', 'second uncaughtException Error: b', 'second unhandledRejection c']);
+  t.same(calls, ['unhandledRejection Error: a', 'uncaughtException Error: b', 'unhandledRejection c']);
 });
 
 t.test('the fault line: what, the message, what happens next; the error itself for its stack', async (t) => {
@@ -24,7 +24,7 @@ t.test('the fault line: what, the message, what happens next; the error itself f
   logFault(log, 'just a string', 'unhandledRejection', 'next');
   t.same(lines, [
     { level: 'error', fields: { err, origin: 'uncaughtException' }, msg: 'uncaught exception: boom; draining, then exiting with code 1' },
-    { level: 'error', fields: { err: 'just a string', origin: 'unhandledRejection' }, msg: 'unhandled rejection: just a string; next' },
+    { level: 'error', fields: { thrown: "'just a string'", origin: 'unhandledRejection' }, msg: "unhandled rejection: 'just a string'; next" },
   ]);
 });
 

@@ -1,0 +1,26 @@
+// What the primary hands a worker in its environment: the validated configuration and the
+// inherited socket, read back exactly; nothing else set.
+import t from 'tap';
+import { readWorkerEnv, workerEnv } from '../../../src/process/worker-env';
+import { run, sandbox } from '../../fixtures/config';
+
+t.test('the configuration and the inherited socket come back as they were handed over', async (t) => {
+  const { cwd } = sandbox(t);
+  const config = run(['--port', '0', '--workers', '2', '--headers', '[{"glob": "/a/**", "headers": {"X-A": "1"}}]'], {}, cwd);
+  const socket = { fd: 3, name: 'web', ignoredFds: [4, 5] };
+  const env = workerEnv(config, socket);
+  t.same(Object.keys(env).sort(), ['FLEETSERVE_WORKER_CONFIG', 'FLEETSERVE_WORKER_INHERITED']);
+  t.ok(Object.values(env).every((v) => typeof v === 'string'), 'strings, as an environment holds');
+  const back = readWorkerEnv(env);
+  t.same(back.config, config);
+  t.same(back.inherited, socket);
+});
+
+t.test('without a socket, only the configuration; nothing at all reads as empty', async (t) => {
+  const { cwd } = sandbox(t);
+  const config = run([], {}, cwd);
+  const env = workerEnv(config, null);
+  t.same(Object.keys(env), ['FLEETSERVE_WORKER_CONFIG']);
+  t.equal(readWorkerEnv(env).inherited, null);
+  t.same(readWorkerEnv({}), { config: {}, inherited: null });
+});
