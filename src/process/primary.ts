@@ -18,6 +18,7 @@ import os from 'node:os';
 import { describeIgnoredFds, describeInherited, type InheritedSocket } from './activation';
 import type { Config } from '../config/config';
 import { describeFault, onFaults, type FaultOrigin } from './faults';
+import { resolveListenAddresses } from './listen-addresses';
 import { listeningRecord } from './listen-urls';
 import { reopenLogs, type Loggers } from '../logs/logger';
 import { PrimaryCounters } from '../metrics/counters';
@@ -155,10 +156,10 @@ export class Primary {
 
   workerListening(w: Worker, address: { port: number }): void {
     const { pool, config } = this.o;
-    pool.listened(w, address.port);
+    const first = pool.listened(w, address.port);
     // A stop that came while it started: now it can hear it (see stopSignal).
     if (this.state.phase.kind === 'stopping') pool.send(w, { cmd: 'drain' });
-    if (this.state.announced || ++this.state.listenedAtStart < config.workers) return;
+    if (!first || this.state.announced || ++this.state.listenedAtStart < config.workers) return;
     this.state.announced = true;
     pool.currentPort = address.port;
     this.announce(address.port);
@@ -332,7 +333,7 @@ export class Primary {
   private announce(port: number): void {
     const { config, inherited } = this.o;
     if (inherited === null) {
-      const { fields, msg } = listeningRecord(config.host, port, config.workers, this.o.networkInterfaces());
+      const { fields, msg } = listeningRecord(config.host, port, config.workers, this.o.networkInterfaces(), this.o.pool.current.addresses);
       this.log.info({ ...fields, scheduling: config.scheduling, root: config.root }, msg);
       return;
     }
@@ -377,13 +378,24 @@ export function runPrimary(config: Config, loggers: Loggers, reloadConfig: () =>
   const reloads = (stopping: () => boolean) => new RollingReload({ pool, stopping, reloadConfig, log, counters, inherited });
   const primary = new Primary({ config, loggers, pool, reloads, counters, inherited });
   listenTo(primary, cluster, process);
+  // The host is resolved once, here, and every worker listens on what it resolved to.
+  const start = () => {
+    if (inherited) return primary.start();
+    resolveListenAddresses(config.host, config.port).then(
+      (addresses) => {
+        pool.current.addresses = addresses;
+        primary.start();
+      },
+      (err: Error) => primary.stopFatally(err.message, 'cannot listen'),
+    );
+  };
   if (config.metricsPort === 0) {
-    primary.start();
+    start();
     return;
   }
   // The metrics port is bound before any worker starts: if it cannot be, nothing starts.
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only when metrics are on
   const { PrimaryMetrics, startMetricsServer } = require('../metrics/metrics-server') as typeof MetricsServer;
   const metrics = new PrimaryMetrics(counters, log, () => pool.list('alive').length);
-  startMetricsServer(config.metricsHost, config.metricsPort, metrics.render, log, () => primary.start(), (message) => primary.stopFatally(message, 'cannot listen'));
+  startMetricsServer(config.metricsHost, config.metricsPort, metrics.render, log, start, (message) => primary.stopFatally(message, 'cannot listen'));
 }

@@ -106,7 +106,9 @@ export class RollingReload {
       const changed = changedKeys(previous.config, applied);
       // With "any free port" kept, the new workers join the port in use.
       const samePort = applied.port === 0 && previous.config.port === 0 && applied.host === previous.config.host;
-      const target: Generation = { config: applied, actualPort: samePort ? pool.currentPort : undefined };
+      // The same host keeps the addresses resolved at start: node:cluster shares each one's socket.
+      const addresses = applied.host === previous.config.host ? previous.addresses : undefined;
+      const target: Generation = { config: applied, addresses, actualPort: samePort ? pool.currentPort : undefined };
       pool.current = target;
       log.level = applied.logLevel;
       this.o.counters.reloads++;

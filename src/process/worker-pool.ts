@@ -26,6 +26,11 @@ const STABLE_AFTER_MS = 30_000;
 /** One configuration put in force by the start or by a reload. */
 export interface Generation {
   config: Config;
+  /**
+   * What config.host resolved to, resolved once in the primary (listen-addresses.ts) so that
+   * every worker asks node:cluster for the same addresses; unset, each worker resolves it.
+   */
+  addresses?: readonly string[];
   /** With port 0: the port its workers got (or will join), once one listens. */
   actualPort?: number;
 }
@@ -128,20 +133,25 @@ export class WorkerPool {
   /** Forks a worker of `gen` and books it in `role`: a reload's new worker is `starting`. */
   fork(gen: Generation, role: 'serving' | 'starting' = 'serving'): Worker {
     const requestedPort = this.portToRequest(gen);
-    const w = this.forkWorker(workerEnv({ ...gen.config, port: requestedPort }, this.inherited));
+    const w = this.forkWorker(workerEnv({ ...gen.config, port: requestedPort }, this.inherited, gen.addresses ?? null));
     this.records.set(w, { gen, requestedPort, bornAt: this.now(), role, listening: false });
     // An IPC failure to a worker that is going away must never end the primary.
     w.on('error', (err: Error) => this.log.debug({ err, workerId: w.id }, `IPC with worker ${w.id} failed`));
     return w;
   }
 
-  /** The worker listens on `port` (its first listen, or again after a pause). */
-  listened(w: Worker, port: number): void {
+  /**
+   * The worker listens on `port` (its first listen, or again after a pause). True for its
+   * first listener only: a worker on several addresses emits 'listening' once for each.
+   */
+  listened(w: Worker, port: number): boolean {
     const r = this.records.get(w);
-    if (r === undefined) return;
+    if (r === undefined) return false;
+    const first = r.actualPort === undefined;
     r.actualPort = port;
     r.listening = true;
     r.gen.actualPort ??= port;
+    return first;
   }
 
   /**
