@@ -7,7 +7,7 @@ import path from 'node:path';
 import t from 'tap';
 import { FailureBook } from '../src/auth/failures';
 import { errorOf, run } from './fixtures/config';
-import { PROJECT } from './fixtures/server';
+import { manualText } from './fixtures/manual';
 
 const ALICE = '$2y$05$x4Hki62aAddyKvT1kgUM6OpNbyHt3/Wm2V4dJc3SfbXSOnmr.Iq6e';
 
@@ -69,8 +69,8 @@ t.test('a bad rule: one line naming the key, the rule, and for a file its line a
   t.equal(errorOf(['--config', objectFile], {}, cwd), `redirects: must be a JSON array of rules: value was {"from":"/a","to":"/b"} (from ${objectFile})`, 'an object in a file');
 });
 
-t.test('the README quotes these messages as they are printed', async (t) => {
-  const readme = fs.readFileSync(path.join(PROJECT, 'README.md'), 'utf8');
+t.test('the manual (README and docs/) quotes these messages as they are printed', async (t) => {
+  const readme = manualText();
   const quoted = (prefix: string) => new RegExp(`\`(${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[^\`\n]*)\``).exec(readme)?.[1] ?? `(no quote of ${prefix})`;
   const { cwd, etc } = layout(t);
   t.equal(quoted('fleetserve: redirects: '), `fleetserve: ${errorOf(['--redirects', JSON.stringify([{ from: '/a', to: '/b' }, { from: '/x/*', to: '/y' }])], {}, cwd)}`);

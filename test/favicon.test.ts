@@ -6,14 +6,15 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import t from 'tap';
 import { drawFavicon, FAVICON_CACHE_CONTROL } from '../src/files/favicon';
-import { hasResponses, makeSite, parseResponses, PROJECT, rawExchange, req, startServer } from './fixtures/server';
+import { hasResponses, makeSite, parseResponses, rawExchange, req, startServer } from './fixtures/server';
 import { poll } from './fixtures/wire';
+import { manualText } from './fixtures/manual';
 
 t.test('the icon is a valid .ico with one 32x32 PNG inside', async (t) => {
   const ico = drawFavicon();
   t.same(drawFavicon(), ico, 'the same bytes every time');
   t.ok(ico.length < 512, `tiny (${ico.length} B)`);
-  t.match(fs.readFileSync(path.join(PROJECT, 'README.md'), 'utf8'), `built-in icon (a ${ico.length}-byte \`.ico\``, 'the README gives its size');
+  t.match(manualText(), `built-in icon (a ${ico.length}-byte \`.ico\``, 'the manual gives its size');
   // ICONDIR: reserved 0, type 1 (icon), 1 image; ICONDIRENTRY: 32x32, no palette, 1 plane, 32 bpp, size, offset 22.
   t.same([...ico.subarray(0, 14)], [0, 0, 1, 0, 1, 0, 32, 32, 0, 0, 1, 0, 32, 0]);
   t.equal(ico.readUInt32LE(14), ico.length - 22, 'the image size');

@@ -7,10 +7,11 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
-import { makeSite, PROJECT, rawExchange, spawnServer, startServer, type LogLine } from './fixtures/server';
+import { makeSite, rawExchange, spawnServer, startServer, type LogLine } from './fixtures/server';
 import { poll, sleep } from './fixtures/wire';
 import { listeningPortsOf, pipelinedLoad, processTree } from './fixtures/ops';
 import { which } from './fixtures/lines';
+import { manualText } from './fixtures/manual';
 
 const A = 'A body\n';
 let root: string;
@@ -210,13 +211,13 @@ t.test('a log file that cannot be written is a configuration error (exit 2)', as
 });
 
 const logrotate = which('logrotate');
-/** The README's logrotate configurations (fenced blocks with a postrotate), in order. */
+/** The manual's logrotate configurations (fenced blocks with a postrotate), in order. */
 function readmeLogrotateBlocks(): string[] {
-  const readme = fs.readFileSync(path.join(PROJECT, 'README.md'), 'utf8');
+  const readme = manualText();
   return [...readme.matchAll(/^```\n(\/var\/log\/fleetserve\/[^\n]* \{\n[\s\S]*?\n\})\n```$/gm)].map((m) => m[1]!);
 }
 
-t.test("the README's logrotate configuration, run by logrotate -f against a running fleetserve", { skip: logrotate ? false : 'logrotate not found: apt-get install logrotate (.ci/run does)' }, async (t) => {
+t.test("the manual's logrotate configuration (docs/operations.md), run by logrotate -f against a running fleetserve", { skip: logrotate ? false : 'logrotate not found: apt-get install logrotate (.ci/run does)' }, async (t) => {
   const blocks = readmeLogrotateBlocks();
   t.equal(blocks.length, 2, 'two configurations: systemd and a plain install');
   const plain = blocks.find((b) => b.includes('/run/fleetserve.pid'));

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PROJECT } from './fixtures/server';
 import { spawnLines, which } from './fixtures/lines';
+import { MANUAL_PAGES } from './fixtures/manual';
 
 // Two builds (npm pack, npm start) and an install: minutes on a busy machine, beyond the
 // suite's 120 s per file.
@@ -44,7 +45,10 @@ t.test('npm pack from a fresh clone gives a package whose bins work when install
   for (const need of ['LICENSE', 'README.md', 'package.json', 'dist/main.js', 'dist/client.js', 'config/default.json', 'config/production.json', 'site/index.html', 'scripts/systemd/fleetserve.service', 'scripts/systemd/fleetserve.socket', 'scripts/haproxy/haproxy-config.sh', 'scripts/haproxy/haproxy.cfg.template']) {
     t.ok(files.includes(need), `ships ${need}`);
   }
-  t.same(files.filter((f) => !/^(LICENSE|README\.md|package\.json|dist\/.+\.js|config\/[^/]+\.json|site\/.+|scripts\/(systemd|haproxy)\/.+)$/.test(f)), [], 'nothing outside dist, config, site, the deployment recipes, README, LICENSE');
+  t.ok(MANUAL_PAGES.length > 1, 'the manual has pages in docs/');
+  for (const page of MANUAL_PAGES) t.ok(files.includes(page), `ships the manual's ${page}`);
+  t.same(files.filter((f) => f.startsWith('docs/') && !MANUAL_PAGES.includes(f)), [], "from docs/ only the manual's pages (no -draft.md work note)");
+  t.same(files.filter((f) => !/^(LICENSE|README\.md|package\.json|dist\/.+\.js|config\/[^/]+\.json|site\/.+|scripts\/(systemd|haproxy)\/.+|docs\/[^/]+\.md)$/.test(f)), [], 'nothing outside dist, config, site, the deployment recipes, the manual (README, docs/), LICENSE');
   t.same(files.filter((f) => f.endsWith('.map') || f.endsWith('.ts') || f.startsWith('test/')), [], 'no source maps, sources or tests');
   t.match(fs.readFileSync(path.join(clone, 'LICENSE'), 'utf8'), /^MIT License\n\nCopyright \(c\) \d{4} fleetserve contributors\n/);
 

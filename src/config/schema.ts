@@ -254,7 +254,7 @@ export const SCHEMA = {
     arg: 'immutable-cache-control',
   },
   immutablePaths: {
-    doc: `Which URL paths get immutableCacheControl: globs over the path, and "${BUILD_TOOLS_ENTRY}" for the names webpack, Rollup, Parcel, esbuild, Vite, Next.js and SvelteKit give their output (see the README for the exact rule); ["${BUILD_TOOLS_ENTRY}", "/fonts/**"] adds a directory, [] turns it off (JSON in env/flag).`,
+    doc: `Which URL paths get immutableCacheControl: globs over the path, and "${BUILD_TOOLS_ENTRY}" for the names webpack, Rollup, Parcel, esbuild, Vite, Next.js and SvelteKit give their output (see docs/http-behaviour.md for the exact rule); ["${BUILD_TOOLS_ENTRY}", "/fonts/**"] adds a directory, [] turns it off (JSON in env/flag).`,
     format: 'immutable-paths',
     default: [BUILD_TOOLS_ENTRY] as string[],
     env: 'FLEETSERVE_IMMUTABLE_PATHS',
