@@ -1,0 +1,164 @@
+// http/connection.ts over a real socket pair on 127.0.0.1 with a fake handler: keep-alive,
+// pipelining (in order, also when a reply is asynchronous), HTTP/1.0, refusals, errors,
+// backpressure against a client that does not read, drain.
+import net from 'node:net';
+import t, { type Test } from 'tap';
+import { Connection, type ConnectionOptions } from '../../../src/http/connection';
+import { okReply } from '../../../src/http/respond';
+import type { AccessRecord, Reply, Request } from '../../../src/http/types';
+
+interface Pair {
+  client: net.Socket;
+  conn: Connection;
+  handled: Request[];
+  access: AccessRecord[];
+  errors: string[];
+  /** Everything the client received so far. */
+  received: () => string;
+  closed: Promise<void>;
+}
+
+async function pair(t: Test, handle: (req: Request) => Reply | Promise<Reply>, over: Partial<ConnectionOptions> = {}): Promise<Pair> {
+  const handled: Request[] = [];
+  const access: AccessRecord[] = [];
+  const errors: string[] = [];
+  let conn!: Connection;
+  const server = net.createServer({ allowHalfOpen: true }, (sock) => {
+    conn = new Connection(
+      sock,
+      {
+        keepAliveTimeoutMs: 5000,
+        headersTimeoutMs: 5000,
+        sendTimeoutMs: 5000,
+        handle: (req) => {
+          handled.push(req);
+          return handle(req);
+        },
+        onAccess: (r) => access.push(r),
+        counters: null,
+        onError: (_err, what) => errors.push(what),
+        ...over,
+      },
+      () => {},
+    );
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  await new Promise<void>((r) => client.once('connect', r));
+  while (conn === undefined) await new Promise((r) => setTimeout(r, 5));
+  const chunks: Buffer[] = [];
+  client.on('data', (c: Buffer) => chunks.push(c));
+  const closed = new Promise<void>((r) => client.once('close', () => r()));
+  client.on('error', () => {});
+  t.teardown(() => {
+    client.destroy();
+    conn.socket.destroy();
+    server.close();
+  });
+  return { client, conn, handled, access, errors, received: () => Buffer.concat(chunks).toString('latin1'), closed };
+}
+
+const text = (s: string) => okReply(`Content-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(s)}\r\n`, Buffer.from(s));
+const get = (path: string, extra = '') => `GET ${path} HTTP/1.1\r\nHost: x\r\n${extra}\r\n`;
+
+async function until(what: () => boolean, ms = 3000): Promise<boolean> {
+  const end = performance.now() + ms;
+  while (!what()) {
+    if (performance.now() > end) return false;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return true;
+}
+
+const statuses = (raw: string) => [...raw.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1]));
+
+t.test('keep-alive: one request after another on one connection', async (t) => {
+  const p = await pair(t, (req) => text(`you asked ${req.path}`));
+  p.client.write(get('/a'));
+  t.ok(await until(() => p.received().endsWith('you asked /a')));
+  p.client.write(get('/b'));
+  t.ok(await until(() => p.received().endsWith('you asked /b')));
+  t.notMatch(p.received(), 'Connection:', 'HTTP/1.1 keep-alive is not announced');
+  t.ok(p.conn.idle, 'idle between requests');
+  t.same(p.access.map((a) => [a.path, a.status, a.bytes]), [['/a', 200, 12], ['/b', 200, 12]]);
+  t.equal(p.client.destroyed, false, 'still open');
+});
+
+t.test('pipelining: answers in request order, an asynchronous reply holding back the next', async (t) => {
+  const p = await pair(t, (req) => (req.path === '/slow' ? new Promise((r) => setTimeout(() => r(text('slow')), 100)) : text(req.path)));
+  p.client.write(get('/one') + get('/slow') + get('/three'));
+  t.ok(await until(() => p.received().endsWith('/three')));
+  const raw = p.received();
+  t.ok(raw.indexOf('/one') < raw.indexOf('slow') && raw.indexOf('slow') < raw.indexOf('/three'), 'in order');
+  t.same(statuses(raw), [200, 200, 200]);
+});
+
+t.test('HTTP/1.0 without keep-alive, and Connection: close, end the connection after the answer', async (t) => {
+  const p = await pair(t, () => text('x'));
+  p.client.write('GET /old HTTP/1.0\r\n\r\n');
+  await p.closed;
+  t.match(p.received(), /^HTTP\/1\.1 200 OK\r\n[^]*Connection: close\r\n\r\nx$/);
+  const q = await pair(t, () => text('y'));
+  q.client.write(get('/', 'Connection: close\r\n') + get('/never'));
+  await q.closed;
+  t.equal(q.handled.length, 1, 'nothing after the request that said close');
+  t.match(q.received(), 'Connection: close\r\n');
+  const k = await pair(t, () => text('z'));
+  k.client.write('GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n');
+  t.ok(await until(() => k.received().endsWith('z')));
+  t.match(k.received(), 'Connection: keep-alive\r\n', 'HTTP/1.0 keep-alive is announced');
+});
+
+t.test('a head the parser refuses: the error page, then close; a handler that throws: 500, then close', async (t) => {
+  const p = await pair(t, () => text('never'));
+  p.client.write('GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n');
+  await p.closed;
+  t.match(p.received(), /^HTTP\/1\.1 400 Bad Request\r\n[^]*Cache-Control: no-store\r\n[^]*Connection: close\r\n\r\n<!doctype html>/);
+  t.equal(p.handled.length, 0);
+  t.same(p.access.map((a) => [a.method, a.path, a.protocol, a.status, a.completed]), [['GET', '/', 'HTTP/1.1', 400, true]], 'a valid request line is logged as sent');
+  const bad = await pair(t, () => text('never'));
+  bad.client.write('GET / HTTP/1.1 x\r\nHost: x\r\n\r\n');
+  await bad.closed;
+  t.same(bad.access.map((a) => [a.method, a.path, a.protocol, a.status]), [['-', '-', '-', 400]], 'a bad request line is not');
+  const q = await pair(t, () => {
+    throw new Error('boom');
+  });
+  q.client.write(get('/'));
+  await q.closed;
+  t.match(q.received(), /^HTTP\/1\.1 500 Internal Server Error\r\n[^]*Connection: close\r\n/);
+  t.same(q.errors, ['handler failed']);
+  const r = await pair(t, () => Promise.reject(new Error('async boom')));
+  r.client.write(get('/'));
+  await r.closed;
+  t.same(statuses(r.received()), [500]);
+});
+
+t.test('backpressure: pipelined requests wait while a client does not read', async (t) => {
+  const big = Buffer.alloc(4 * 1024 * 1024, 0x61);
+  const p = await pair(t, () => okReply(`Content-Length: ${big.length}\r\n`, big));
+  p.client.pause();
+  p.client.write(get('/1') + get('/2') + get('/3') + get('/4'));
+  await until(() => p.handled.length >= 1);
+  await new Promise((r) => setTimeout(r, 300));
+  t.ok(p.handled.length < 4, `not every request is answered into memory (${p.handled.length} of 4)`);
+  p.client.resume();
+  t.ok(await until(() => p.handled.length === 4 && p.received().length >= 4 * big.length, 10_000), 'all answered once the client reads');
+  t.same(statuses(p.received()), [200, 200, 200, 200]);
+});
+
+t.test('drain: an idle connection closes at once; a busy one finishes with Connection: close', async (t) => {
+  const p = await pair(t, () => text('x'));
+  p.client.write(get('/'));
+  t.ok(await until(() => p.received().endsWith('x')));
+  p.conn.drain();
+  await p.closed;
+  t.pass('the idle connection closed');
+  let release!: () => void;
+  const q = await pair(t, () => new Promise<Reply>((r) => (release = () => r(text('late')))));
+  q.client.write(get('/'));
+  t.ok(await until(() => q.handled.length === 1));
+  q.conn.drain();
+  release();
+  await q.closed;
+  t.match(q.received(), /Connection: close\r\n\r\nlate$/);
+});
