@@ -14,6 +14,16 @@ t.test('the configuration and the inherited socket come back as they were handed
   const back = readWorkerEnv(env);
   t.same(back.config, config);
   t.same(back.inherited, socket);
+  t.equal(back.addresses, null);
+});
+
+t.test('the addresses the primary resolved come back in order, beside the configuration', async (t) => {
+  const { cwd } = sandbox(t);
+  const config = run(['--host', 'localhost', '--port', '0'], {}, cwd);
+  const env = workerEnv(config, null, ['127.0.0.1', '::1']);
+  t.same(Object.keys(env).sort(), ['FLEETSERVE_WORKER_ADDRESSES', 'FLEETSERVE_WORKER_CONFIG']);
+  t.same(readWorkerEnv(env).addresses, ['127.0.0.1', '::1']);
+  t.same(readWorkerEnv(env).config, config);
 });
 
 t.test('without a socket, only the configuration; nothing at all reads as empty', async (t) => {
@@ -22,5 +32,6 @@ t.test('without a socket, only the configuration; nothing at all reads as empty'
   const env = workerEnv(config, null);
   t.same(Object.keys(env), ['FLEETSERVE_WORKER_CONFIG']);
   t.equal(readWorkerEnv(env).inherited, null);
-  t.same(readWorkerEnv({}), { config: {}, inherited: null });
+  t.equal(readWorkerEnv(env).addresses, null, 'no addresses: the worker resolves the host itself');
+  t.same(readWorkerEnv({}), { config: {}, inherited: null, addresses: null });
 });
