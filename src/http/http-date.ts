@@ -155,6 +155,9 @@ function toEpochMs(year: number, month: number, day: number, timeMs: number, wee
  * the future as representing the most recent year in the past that had the same last two
  * digits", §5.6.7). The window is year-granular: the result lies in
  * [nowYear − 49, nowYear + 50]. `nowMs` defaults to the clock, read only for that form.
+ *
+ * One function for the three grammars (over ~70 lines on purpose): they share the field
+ * scanner and most of their tokens, and read side by side they show which byte tells them apart.
  */
 export function parseHttpDate(value: string, nowMs?: number): number | null {
   const start = skipOws(value, 0, value.length);
