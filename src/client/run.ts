@@ -21,7 +21,7 @@ import { isRedirect, nextHop, originOf, urlOf, type Hop } from './redirect';
 import type { ResponseHead } from './response-grammar';
 import { responseError, waitingFor } from './response-errors';
 import { ResponseParser, type ParserEvent } from './response-parser';
-import { certificateError, describeSession, loadCaFile, startTls, systemTrust, verificationProblem, type Trust } from './secure';
+import { certificateError, describeSession, loadCaFile, peerCertificate, startTls, systemTrust, verificationProblem, type Trust } from './secure';
 import { maxTimeLeft, nearer, optionLimit, remaining, type TimeLimit } from './time-limit';
 import { renderWriteOut } from './write-out';
 
@@ -194,8 +194,9 @@ class Client {
       socket.destroy();
       throw err;
     }
-    const problem = verificationProblem(secure, to.host);
-    this.info(describeSession(secure, trust, problem, this.opts.insecure));
+    const cert = peerCertificate(secure);
+    const problem = verificationProblem(secure, cert, to.host);
+    this.info(describeSession(secure, cert, trust, problem, this.opts.insecure));
     if (problem !== undefined && !this.opts.insecure) {
       secure.destroy();
       throw certificateError(problem, to);

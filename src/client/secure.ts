@@ -127,12 +127,19 @@ export function handshakeError(err: NodeJS.ErrnoException & { reason?: string },
   }
 }
 
-/** Why the certificate of a completed handshake fails verification, or undefined when it passes. */
-export function verificationProblem(secure: tls.TLSSocket, host: string): string | undefined {
+/**
+ * The server's certificate, taken once: Node.js 20 removes it from the socket's peer chain as it
+ * hands it out, so a second getPeerX509Certificate() can return undefined.
+ */
+export function peerCertificate(secure: tls.TLSSocket): X509Certificate | undefined {
+  return secure.getPeerX509Certificate();
+}
+
+/** Why the certificate `cert` of a completed handshake fails verification, or undefined when it passes. */
+export function verificationProblem(secure: tls.TLSSocket, cert: X509Certificate | undefined, host: string): string | undefined {
   if (secure.authorized) return undefined;
   // Typed as an Error, but node:tls sets the verify code: "CERT_HAS_EXPIRED", "ERR_TLS_CERT_ALTNAME_INVALID"...
   const code = String(secure.authorizationError ?? 'UNKNOWN');
-  const cert = secure.getPeerX509Certificate();
   if (cert === undefined) return `the server sent no certificate (${code})`;
   switch (code) {
     case 'CERT_HAS_EXPIRED':
@@ -159,10 +166,15 @@ export function certificateError(problem: string, to: Destination): CertificateE
 }
 
 /** -v after the handshake, as curl -v shows it: version, cipher, ALPN, the certificate, the verdict. */
-export function describeSession(secure: tls.TLSSocket, trust: Trust, problem: string | undefined, insecure: boolean): string {
+export function describeSession(
+  secure: tls.TLSSocket,
+  cert: X509Certificate | undefined,
+  trust: Trust,
+  problem: string | undefined,
+  insecure: boolean,
+): string {
   const lines = [` ${trust.source}`, `SSL connection using ${secure.getProtocol() ?? '?'} / ${secure.getCipher().standardName}`];
   lines.push(secure.alpnProtocol ? `ALPN: server accepted ${secure.alpnProtocol}` : 'ALPN: server did not agree on a protocol');
-  const cert = secure.getPeerX509Certificate();
   if (cert) {
     lines.push('Server certificate:', ` subject: ${rdn(cert.subject)}`, ` start date: ${cert.validFrom}`, ` expire date: ${cert.validTo}`);
     if (cert.subjectAltName) lines.push(` subjectAltName: ${cert.subjectAltName}`);
