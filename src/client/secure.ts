@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { CaFileError, CertificateError, TlsHandshakeError } from './errors';
-import type { Destination } from './connection';
+import { whenReady, type Destination } from './connection';
 import type { TimeLimit } from './time-limit';
 
 /** The CAs a certificate must chain to; `ca` undefined is Node.js's built-in list. */
@@ -72,38 +72,20 @@ export function systemTrust(): Trust {
  * whatever the certificate (see verificationProblem), or rejects with a TlsHandshakeError.
  */
 export function startTls(socket: net.Socket, to: Destination, trust: Trust, limit: TimeLimit | undefined): Promise<tls.TLSSocket> {
-  return new Promise((resolve, reject) => {
-    const secure = tls.connect({
-      socket,
-      // checkServerIdentity checks this name: the URL's host, an address for an IP literal.
-      host: to.host,
-      // RFC 6066 allows no IP literal as a server name: those handshakes send no SNI.
-      ...(net.isIP(to.host) === 0 ? { servername: to.host } : {}),
-      ca: trust.ca,
-      // Never lower, whatever NODE_OPTIONS says (--tls-min-v1.0).
-      minVersion: 'TLSv1.2',
-      ALPNProtocols: ['http/1.1'],
-      // Node.js still verifies; verificationProblem reads the result once the certificate is at hand.
-      rejectUnauthorized: false,
-    });
-    const timer = limit
-      ? setTimeout(() => {
-          secure.destroy();
-          reject(limit.error());
-        }, limit.ms)
-      : undefined;
-    const onError = (err: NodeJS.ErrnoException): void => {
-      if (timer) clearTimeout(timer);
-      secure.destroy();
-      reject(handshakeError(err, to));
-    };
-    secure.once('error', onError);
-    secure.once('secureConnect', () => {
-      if (timer) clearTimeout(timer);
-      secure.removeListener('error', onError);
-      resolve(secure);
-    });
+  const secure = tls.connect({
+    socket,
+    // checkServerIdentity checks this name: the URL's host, an address for an IP literal.
+    host: to.host,
+    // RFC 6066 allows no IP literal as a server name: those handshakes send no SNI.
+    ...(net.isIP(to.host) === 0 ? { servername: to.host } : {}),
+    ca: trust.ca,
+    // Never lower, whatever NODE_OPTIONS says (--tls-min-v1.0).
+    minVersion: 'TLSv1.2',
+    ALPNProtocols: ['http/1.1'],
+    // Node.js still verifies; verificationProblem reads the result once the certificate is at hand.
+    rejectUnauthorized: false,
   });
+  return whenReady(secure, 'secureConnect', limit, (err) => handshakeError(err, to));
 }
 
 /** A handshake that did not complete, by its code, as one line that says why (exit 35). */
