@@ -19,6 +19,12 @@ export interface ClientOptions {
   authority: string;
   /** Request-targets, in order, each starting with "/". */
   paths: string[];
+  /** https://: the connection speaks TLS (the default port is then 443). */
+  tls: boolean;
+  /** --cacert: the PEM file of the CAs to trust instead of the system's. */
+  cacert: string | undefined;
+  /** -k: a certificate that fails verification is used anyway (the failure is shown with -v). */
+  insecure: boolean;
   /** The request method: GET, HEAD with -I, or what -X says. */
   method: string;
   /** -I: the response head is the output. */
@@ -58,7 +64,7 @@ export type ParsedArgs =
   | { kind: 'run'; options: ClientOptions }
   | { kind: 'help' }
   | { kind: 'version' }
-  /** A mistake on the command line: usage (2), or a URL that is malformed (3) or not http:// (1). */
+  /** A mistake on the command line: usage (2), or a URL that is malformed (3) or neither http:// nor https:// (1). */
   | { kind: 'error'; message: string; exitCode: ExitCode };
 
 const OPTIONS: OptionTable = {
@@ -81,6 +87,8 @@ const OPTIONS: OptionTable = {
   'connect-timeout': { takesValue: true },
   timeout: { takesValue: true },
   'max-time': { takesValue: true, short: 'm' },
+  cacert: { takesValue: true },
+  insecure: { takesValue: false, short: 'k' },
 };
 
 /** Parses argv (without node and the script). Never throws for a bad command line. */
@@ -106,6 +114,7 @@ function parse(argv: readonly string[]): ParsedArgs {
   let connectTimeoutMs = 10_000;
   let timeoutMs = 30_000;
   let maxTimeMs = 0;
+  let cacert: string | undefined;
   // The values, in command-line order: the first bad one is the one reported, the last good one counts.
   for (const { name, value = '' } of line.options) {
     switch (name) {
@@ -136,6 +145,10 @@ function parse(argv: readonly string[]): ParsedArgs {
       case 'max-time':
         maxTimeMs = parseSeconds('--max-time', value);
         break;
+      case 'cacert':
+        if (value === '') throw new UsageError('--cacert needs a file name (a PEM file of CA certificates)');
+        cacert = value;
+        break;
     }
   }
   const remoteName = given.has('remote-name');
@@ -149,6 +162,8 @@ function parse(argv: readonly string[]): ParsedArgs {
     kind: 'run',
     options: {
       ...target,
+      cacert,
+      insecure: given.has('insecure'),
       method: requestMethod ?? (headOnly ? 'HEAD' : 'GET'),
       headOnly,
       verbose: given.has('verbose'),

@@ -101,8 +101,20 @@ export function connectSocket(
   to: Destination,
   limit: TimeLimit | undefined,
 ): Promise<net.Socket> {
+  return whenReady(open(to.host, to.port), 'connect', limit, (err) => connectError(err, to));
+}
+
+/**
+ * Resolves with `socket` at its `ready` event ("connect", "secureConnect"); rejects with the
+ * limit's error when it runs out first, or `failed(err)` at an error. A socket that fails is destroyed.
+ */
+export function whenReady<S extends net.Socket>(
+  socket: S,
+  ready: string,
+  limit: TimeLimit | undefined,
+  failed: (err: NodeJS.ErrnoException) => ClientError,
+): Promise<S> {
   return new Promise((resolve, reject) => {
-    const socket = open(to.host, to.port);
     const timer = limit
       ? setTimeout(() => {
           socket.destroy();
@@ -112,10 +124,10 @@ export function connectSocket(
     const onError = (err: NodeJS.ErrnoException): void => {
       if (timer) clearTimeout(timer);
       socket.destroy();
-      reject(connectError(err, to));
+      reject(failed(err));
     };
     socket.once('error', onError);
-    socket.once('connect', () => {
+    socket.once(ready, () => {
       if (timer) clearTimeout(timer);
       socket.removeListener('error', onError);
       resolve(socket);

@@ -8,7 +8,7 @@
  */
 export const EXIT = {
   OK: 0,
-  /** https:// or another scheme, given or redirected to: only http:// is spoken (curl: unsupported protocol). */
+  /** A scheme other than http:// and https://, given or redirected to (curl: unsupported protocol). */
   UNSUPPORTED_PROTOCOL: 1,
   USAGE: 2,
   /** A URL (or a -L Location) that does not parse, or has no host. */
@@ -25,6 +25,8 @@ export const EXIT = {
   OUTPUT: 23,
   /** --connect-timeout, --timeout or -m ran out. */
   TIMEOUT: 28,
+  /** The TLS handshake failed: not a TLS server, no shared version or cipher, closed or reset (curl: SSL connect error). */
+  TLS_HANDSHAKE: 35,
   /** A bug: an exception nobody expected (curl's "internal error"). */
   INTERNAL: 43,
   /** -L followed more redirects than --max-redirs allows. */
@@ -33,8 +35,12 @@ export const EXIT = {
   EMPTY_REPLY: 52,
   /** The connection was reset while the response was due or arriving (curl: failure receiving data). */
   RESET: 56,
+  /** The server's certificate cannot be verified: expired, not yet valid, an unknown CA, not for the host (curl: peer failed verification). */
+  CERTIFICATE: 60,
   /** --compressed: a Content-Encoding the client cannot decode, or a body that does not decode. */
   BAD_CONTENT_ENCODING: 61,
+  /** The --cacert file cannot be read or holds no PEM certificate (curl: problem with the CA cert). */
+  CA_FILE: 77,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -42,7 +48,7 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 /** Each exit code as the usage text lists it; the type makes a new code without a line a compile error. */
 export const EXIT_MEANINGS: { readonly [K in keyof typeof EXIT]: string } = {
   OK: 'success',
-  UNSUPPORTED_PROTOCOL: 'unsupported protocol (only http://)',
+  UNSUPPORTED_PROTOCOL: 'unsupported protocol (only http:// and https://)',
   USAGE: 'usage error',
   BAD_URL: 'malformed URL',
   HOST_NOT_FOUND: 'host not found',
@@ -52,11 +58,14 @@ export const EXIT_MEANINGS: { readonly [K in keyof typeof EXIT]: string } = {
   HTTP_ERROR: 'a response had an HTTP status of 400 or more',
   OUTPUT: 'cannot write the output',
   TIMEOUT: 'timeout',
+  TLS_HANDSHAKE: 'TLS handshake failed',
   INTERNAL: 'internal error (a bug)',
   TOO_MANY_REDIRECTS: 'more redirects than --max-redirs',
   EMPTY_REPLY: 'connection closed before any response',
   RESET: 'connection reset',
+  CERTIFICATE: 'the server certificate cannot be verified (see --cacert, -k)',
   BAD_CONTENT_ENCODING: 'cannot decode the Content-Encoding (--compressed)',
+  CA_FILE: 'cannot use the --cacert file',
 };
 
 /** A failure that ends the run with a one-line message and its exit code. */
@@ -78,7 +87,7 @@ function coded(name: string, code: string, exitCode: ExitCode) {
 /** A bad command line. */
 export class UsageError extends coded('UsageError', 'FLEETSERVE_CLIENT_USAGE', EXIT.USAGE) {}
 
-/** A URL (given, or a -L redirect's) with a scheme other than http://. */
+/** A URL (given, or a -L redirect's) with a scheme other than http:// and https://. */
 export class UnsupportedProtocolError extends coded('UnsupportedProtocolError', 'FLEETSERVE_CLIENT_UNSUPPORTED_PROTOCOL', EXIT.UNSUPPORTED_PROTOCOL) {}
 
 /** A URL that does not parse or has no host, on the command line or in a -L Location. */
@@ -113,3 +122,12 @@ export class BadContentEncodingError extends coded('BadContentEncodingError', 'F
 
 /** -L would follow one redirect more than --max-redirs allows. */
 export class TooManyRedirectsError extends coded('TooManyRedirectsError', 'FLEETSERVE_CLIENT_TOO_MANY_REDIRECTS', EXIT.TOO_MANY_REDIRECTS) {}
+
+/** The TLS handshake did not complete (before any certificate check). */
+export class TlsHandshakeError extends coded('TlsHandshakeError', 'FLEETSERVE_CLIENT_TLS_HANDSHAKE', EXIT.TLS_HANDSHAKE) {}
+
+/** The handshake completed but the server's certificate failed verification (without -k). */
+export class CertificateError extends coded('CertificateError', 'FLEETSERVE_CLIENT_CERTIFICATE', EXIT.CERTIFICATE) {}
+
+/** The --cacert file cannot be read, or holds no PEM certificate. */
+export class CaFileError extends coded('CaFileError', 'FLEETSERVE_CLIENT_CA_FILE', EXIT.CA_FILE) {}

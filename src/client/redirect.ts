@@ -8,6 +8,8 @@ import { BadUrlError, TooManyRedirectsError, UnsupportedProtocolError } from './
 export interface Hop {
   host: string;
   port: number;
+  /** https://: the connection speaks TLS. */
+  tls: boolean;
   /** The Host field's value. */
   authority: string;
   target: string;
@@ -23,7 +25,7 @@ export function isRedirect(status: number): boolean {
   return REDIRECTS.has(status);
 }
 
-/** "host:port" of a hop, IPv6 bracketed: the connection it needs, and how messages name it. */
+/** "host:port" of a hop, IPv6 bracketed: how messages name the connection it needs (with `tls`, which one). */
 export function originOf(hop: Pick<Hop, 'host' | 'port'>): string {
   return `${hop.host.includes(':') ? `[${hop.host}]` : hop.host}:${hop.port}`;
 }
@@ -32,13 +34,14 @@ export function originOf(hop: Pick<Hop, 'host' | 'port'>): string {
 export function nextHop(from: Hop, status: number, location: string, maxRedirs: number): { hop: Hop; url: string } {
   let url: URL;
   try {
-    url = new URL(location, `http://${from.authority}${from.target}`);
+    url = new URL(location, urlOf(from));
   } catch {
     throw new BadUrlError(`bad Location "${location}" in the redirect for ${from.target} from ${originOf(from)} (not a URL)`);
   }
-  if (url.protocol !== 'http:') {
-    throw new UnsupportedProtocolError(`redirected to ${url.href}: fleetserve-client follows http:// only`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new UnsupportedProtocolError(`redirected to ${url.href}: fleetserve-client follows http:// and https:// only`);
   }
+  const tls = url.protocol === 'https:';
   if (from.redirects >= maxRedirs) {
     throw new TooManyRedirectsError(`more than ${maxRedirs} redirects (the next to ${url.href}); see --max-redirs`);
   }
@@ -46,11 +49,17 @@ export function nextHop(from: Hop, status: number, location: string, maxRedirs: 
   const toGet = (status === 303 && from.method !== 'HEAD') || ((status === 301 || status === 302) && from.method === 'POST');
   const hop = {
     host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
-    port: url.port === '' ? 80 : Number(url.port),
+    port: url.port === '' ? (tls ? 443 : 80) : Number(url.port),
+    tls,
     authority: url.host,
     target: url.pathname + url.search,
     method: toGet ? 'GET' : from.method,
     redirects: from.redirects + 1,
   };
   return { hop, url: url.href };
+}
+
+/** The URL a hop requests (%{url_effective}, and the base a relative Location is resolved against). */
+export function urlOf(hop: Pick<Hop, 'tls' | 'authority' | 'target'>): string {
+  return `${hop.tls ? 'https' : 'http'}://${hop.authority}${hop.target}`;
 }

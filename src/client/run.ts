@@ -5,21 +5,24 @@
  * connections, body.ts writes the bodies, redirect.ts chooses the next hop. Everything it
  * touches outside of memory comes in through ClientIO, so tests can run it in-process.
  */
+import * as net from 'node:net';
+import type * as tls from 'node:tls';
 import { countOf } from '../plural';
 import type { ClientOptions } from './args';
 import { BodyState } from './body';
 import { ACCEPT_ENCODING } from './decode';
-import { Connection, connectSocket, IdleTimeout, type End } from './connection';
+import { Connection, connectSocket, IdleTimeout, type Destination, type End } from './connection';
 import { ClientError, EXIT } from './errors';
 import { dumpHead, dumpRequest, dumpTrailers, fieldValue, headAsOutput } from './format';
 import type { ClientIO } from './io';
 import { Output } from './output';
 import { buildRequest, type BuiltRequest } from './request';
-import { isRedirect, nextHop, originOf, type Hop } from './redirect';
+import { isRedirect, nextHop, originOf, urlOf, type Hop } from './redirect';
 import type { ResponseHead } from './response-grammar';
 import { responseError, waitingFor } from './response-errors';
 import { ResponseParser, type ParserEvent } from './response-parser';
-import { maxTimeLeft, nearer, optionLimit, type TimeLimit } from './time-limit';
+import { certificateError, describeSession, loadCaFile, peerCertificate, startTls, systemTrust, verificationProblem, type Trust } from './secure';
+import { maxTimeLeft, nearer, optionLimit, remaining, type TimeLimit } from './time-limit';
 import { renderWriteOut } from './write-out';
 
 interface Outcome {
@@ -40,6 +43,8 @@ class Client {
   /** The hop the open connection (or the one being made) goes to. */
   private current: Hop;
   private readonly output: Output;
+  /** The CAs of https:// connections: read at the first one (--cacert, or the system's). */
+  private trust: Trust | undefined;
   httpErrors = 0;
 
   constructor(
@@ -60,8 +65,8 @@ class Client {
   }
 
   private firstHop(i: number): Hop {
-    const { host, port, authority, method } = this.opts;
-    return { host, port, authority, target: this.opts.paths[i] ?? '/', method, redirects: 0 };
+    const { host, port, tls, authority, method } = this.opts;
+    return { host, port, tls, authority, target: this.opts.paths[i] ?? '/', method, redirects: 0 };
   }
 
   async fetchAll(): Promise<void> {
@@ -131,7 +136,7 @@ class Client {
       sizeDownload: outcome.bodyBytes,
       sizeHeader: outcome.headBytes,
       timeTotalMs: this.io.now() - startedAt,
-      urlEffective: `http://${hop.authority}${hop.target}`,
+      urlEffective: urlOf(hop),
       numRedirects: hop.redirects,
       contentType: outcome.contentType,
       method: hop.method,
@@ -154,7 +159,7 @@ class Client {
 
   private async connection(hop: Hop, requestCount: number, startedAt: number): Promise<Connection> {
     const pipelined = requestCount > 1 ? `; pipelining ${requestCount} requests` : '';
-    if (this.conn?.open && originOf(hop) === this.origin) {
+    if (this.conn?.open && originOf(hop) === this.origin && hop.tls === this.current.tls) {
       this.info(`* reusing connection to ${this.origin}${pipelined}\n`);
       return this.conn;
     }
@@ -167,11 +172,36 @@ class Client {
       optionLimit(connectTimeoutMs, () => `connection to ${origin} timed out after ${connectTimeoutMs} ms`),
       this.maxTime(startedAt, () => `while connecting to ${origin}`),
     );
-    const socket = await connectSocket(this.io.connect, { host: hop.host, port: hop.port, origin }, limit);
+    const to = { host: hop.host, port: hop.port, origin };
+    const connectStart = this.io.now();
+    let socket: net.Socket = await connectSocket(this.io.connect, to, limit);
     socket.setNoDelay(true);
-    this.conn = new Connection(socket);
     this.info(`* connected to ${hop.host} (${socket.remoteAddress ?? '?'}) port ${hop.port}${pipelined}\n`);
+    // --connect-timeout (and -m) bound the connect and the handshake together, as in curl.
+    if (hop.tls) socket = await this.handshake(socket, to, remaining(limit, this.io.now() - connectStart));
+    this.conn = new Connection(socket);
     return this.conn;
+  }
+
+  /** https://: the TLS handshake on a connected socket, and the certificate's verdict (-k goes on). */
+  private async handshake(socket: net.Socket, to: Destination, limit: TimeLimit | undefined): Promise<tls.TLSSocket> {
+    const trust = (this.trust ??= this.opts.cacert === undefined ? systemTrust() : loadCaFile(this.opts.cacert));
+    this.info(`* TLS handshake${net.isIP(to.host) === 0 ? ` (SNI ${to.host})` : ' (no SNI for an IP address)'}, ALPN offers http/1.1\n`);
+    let secure: tls.TLSSocket;
+    try {
+      secure = await startTls(socket, to, trust, limit);
+    } catch (err) {
+      socket.destroy();
+      throw err;
+    }
+    const cert = peerCertificate(secure);
+    const problem = verificationProblem(secure, cert, to.host);
+    this.info(describeSession(secure, cert, trust, problem, this.opts.insecure));
+    if (problem !== undefined && !this.opts.insecure) {
+      secure.destroy();
+      throw certificateError(problem, to);
+    }
+    return secure;
   }
 
   /** One response (after any 1xx), its body written as it arrives; `startedAt` is when its transfer began (-m). */

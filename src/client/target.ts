@@ -5,9 +5,9 @@
 import type { ClientOptions } from './args';
 import { BadUrlError, UnsupportedProtocolError, UsageError } from './errors';
 
-export type Target = Pick<ClientOptions, 'host' | 'port' | 'authority' | 'paths'>;
+export type Target = Pick<ClientOptions, 'host' | 'port' | 'authority' | 'paths' | 'tls'>;
 
-/** The positional arguments: URLs (with or without http://), or HOST PORT [PATH...]. */
+/** The positional arguments: URLs (http:// or https://, or without a scheme: http://), or HOST PORT [PATH...]. */
 export function parseTarget(positionals: string[]): Target {
   const first = positionals[0];
   if (first === undefined) throw new UsageError('missing URL (or HOST PORT PATH)');
@@ -26,10 +26,9 @@ function parseUrls(args: string[]): Target {
     if (scheme === undefined) {
       throw new UsageError(`"${arg}" is not a URL; with URLs, every argument must be a URL`);
     }
-    if (scheme === 'https') {
-      throw new UnsupportedProtocolError('https:// is not supported: fleetserve-client speaks plain HTTP only (no TLS); use http://');
+    if (scheme !== 'http' && scheme !== 'https') {
+      throw new UnsupportedProtocolError(`unsupported scheme ${scheme}:// (only http:// and https:// are supported)`);
     }
-    if (scheme !== 'http') throw new UnsupportedProtocolError(`unsupported scheme ${scheme}:// (only http:// is supported)`);
     let url: URL;
     try {
       url = new URL(arg);
@@ -43,7 +42,9 @@ function parseUrls(args: string[]): Target {
     if (origin === undefined) {
       origin = url.origin;
       const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-      target = { host, port: url.port === '' ? 80 : Number(url.port), authority: url.host, paths: [] };
+      // URL leaves a scheme's default port out of url.port and url.host, as Host wants it.
+      const tls = scheme === 'https';
+      target = { host, port: url.port === '' ? (tls ? 443 : 80) : Number(url.port), authority: url.host, paths: [], tls };
     } else if (url.origin !== origin) {
       throw new UsageError(`all URLs must share scheme, host and port (one connection): ${url.origin} is not ${origin}`);
     }
@@ -72,6 +73,8 @@ function parseHostPort(args: string[]): Target {
     port,
     authority: port === 80 ? hostPart : `${hostPart}:${port}`,
     paths: (rawPaths.length === 0 ? ['/'] : rawPaths).map(toRequestTarget),
+    // HOST PORT PATH is plain HTTP: an https:// URL says TLS.
+    tls: false,
   };
 }
 

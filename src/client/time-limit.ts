@@ -34,3 +34,8 @@ export function maxTimeLeft(maxTimeMs: number, startedAt: number, now: number, w
     error: () => new TimeoutError(`timed out: --max-time ${maxTimeMs / 1000} s reached ${where()}`),
   };
 }
+
+/** What is left of `limit` after `elapsedMs` (at least 1 ms, as maxTimeLeft), with the same error. */
+export function remaining(limit: TimeLimit | undefined, elapsedMs: number): TimeLimit | undefined {
+  return limit && { ms: Math.max(1, limit.ms - elapsedMs), error: limit.error };
+}

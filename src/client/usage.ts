@@ -12,11 +12,12 @@ export const USAGE = `Usage: fleetserve-client [options] URL [URL...]
        fleetserve-client [options] HOST PORT [PATH...]
 
 Fetches one or more paths from an HTTP/1.1 server over one keep-alive
-connection, as curl does: bodies go to stdout (or the -o/-O file); -v shows
-the request and response heads on stderr.
+connection (TLS for https://), as curl does: bodies go to stdout (or the
+-o/-O file); -v shows the request and response heads on stderr.
 
-  URL                        [http://]host[:port][/path]; several URLs must
-                             share host and port. https:// is not supported.
+  URL                        [http://]host[:port][/path] or
+                             https://host[:port][/path]; several URLs must
+                             share scheme, host and port.
   HOST PORT [PATH...]        PATH defaults to "/"; a leading "/" is added.
 
 Options:
@@ -54,6 +55,10 @@ Options:
   -m, --max-time SECONDS     give up when one path's transfer (connecting and
                              redirects included) takes longer; fractions such
                              as 0.5 allowed (default 0: no limit)
+      --cacert FILE          https://: trust the CA certificates in the PEM
+                             FILE instead of the system's
+  -k, --insecure             https://: go on when the server's certificate
+                             cannot be verified (-v says why)
   -h, --help                 show this help
   -V, --version              show the version
 

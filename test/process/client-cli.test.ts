@@ -399,6 +399,10 @@ if (problem) {
     t.equal(help.code, 0);
     t.match(help.stdout.toString(), /^Usage: fleetserve-client \[options\] URL/);
     t.match(help.stdout.toString(), '--pipeline');
+    t.match(help.stdout.toString(), /^ {6}--cacert FILE {10}https:\/\/: trust the CA certificates in the PEM$/m, '--cacert');
+    t.match(help.stdout.toString(), /^ {2}-k, --insecure {13}https:\/\/: go on when/m, '-k');
+    t.match(help.stdout.toString(), /^ {2}35 {2}TLS handshake failed\n {2}43 /m, 'the exit-code table, 35 and 60 in it');
+    t.match(help.stdout.toString(), /^ {2}60 {2}the server certificate cannot be verified/m);
     t.equal(help.stderr, '');
     const v = await runClient(['--version']);
     t.equal(v.stdout.toString(), `fleetserve-client ${VERSION}\n`);

@@ -175,8 +175,8 @@ if (problem) {
       } else if (req.url === '/keep') {
         res.writeHead(307, { Location: `http://localhost:${target.port}/kept` });
         res.end();
-      } else if (req.url === '/tls') {
-        res.writeHead(301, { Location: 'https://127.0.0.1/' });
+      } else if (req.url === '/other-scheme') {
+        res.writeHead(301, { Location: 'gopher://127.0.0.1/' });
         res.end();
       } else if (req.url === '/bad-location') {
         res.writeHead(302, { Location: 'http://[bad/' });
@@ -198,9 +198,9 @@ if (problem) {
     t.equal(loop.stderr, `fleetserve-client: more than 3 redirects (the next to http://${o}/loop); see --max-redirs\n`);
     t.equal(loops, 4, 'the first request and 3 redirects, then it stops');
     t.equal(loop.stdout.length, 0, 'no redirect body is printed');
-    const tls = await runClient(['-L', `${o}/tls`]);
-    t.equal(tls.code, 1, 'unsupported protocol, as curl');
-    t.equal(tls.stderr, 'fleetserve-client: redirected to https://127.0.0.1/: fleetserve-client follows http:// only\n');
+    const other = await runClient(['-L', `${o}/other-scheme`]);
+    t.equal(other.code, 1, 'unsupported protocol, as curl');
+    t.equal(other.stderr, 'fleetserve-client: redirected to gopher://127.0.0.1/: fleetserve-client follows http:// and https:// only\n');
     const bad = await runClient(['-L', `${o}/bad-location`]);
     t.equal(bad.code, 3, 'malformed URL, as curl');
     t.equal(bad.stderr, `fleetserve-client: bad Location "http://[bad/" in the redirect for /bad-location from ${o} (not a URL)\n`);

@@ -28,11 +28,14 @@ t.test('exit codes are distinct, and curl\'s for the same failures', async (t) =
     HTTP_ERROR: 22,
     OUTPUT: 23,
     TIMEOUT: 28,
+    TLS_HANDSHAKE: 35,
     INTERNAL: 43,
     TOO_MANY_REDIRECTS: 47,
     EMPTY_REPLY: 52,
     RESET: 56,
+    CERTIFICATE: 60,
     BAD_CONTENT_ENCODING: 61,
+    CA_FILE: 77,
   }, 'the documented table');
 });
 
@@ -121,8 +124,8 @@ if (problem) {
 
   t.test('URLs the client cannot use: unsupported protocol 1, malformed URL 3, one line, nothing on stdout', async (t) => {
     const cases: [string[], number, string][] = [
-      [['https://127.0.0.1:6789/'], 1, 'fleetserve-client: https:// is not supported: fleetserve-client speaks plain HTTP only (no TLS); use http:// (see --help)\n'],
-      [['-s', 'ftp://127.0.0.1/'], 1, 'fleetserve-client: unsupported scheme ftp:// (only http:// is supported) (see --help)\n'],
+      [['gopher://127.0.0.1:6789/'], 1, 'fleetserve-client: unsupported scheme gopher:// (only http:// and https:// are supported) (see --help)\n'],
+      [['-s', 'ftp://127.0.0.1/'], 1, 'fleetserve-client: unsupported scheme ftp:// (only http:// and https:// are supported) (see --help)\n'],
       [['http://127.0.0.1:99999/'], 3, 'fleetserve-client: invalid URL "http://127.0.0.1:99999/" (see --help)\n'],
       [['-s', 'http://a b/'], 3, 'fleetserve-client: invalid URL "http://a b/" (see --help)\n'],
     ];

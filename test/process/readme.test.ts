@@ -267,7 +267,7 @@ t.test("the client's exit-code table has a row for each code of its catalogue, a
 t.test('quoted client messages are the ones it prints', async (t) => {
   const cases: [string[], string, number][] = [
     [['127.0.0.1:1/'], 'fleetserve-client: connection refused by', 7],
-    [['https://127.0.0.1:6789/'], 'fleetserve-client: https://', 1],
+    [['ftp://127.0.0.1:6789/'], 'fleetserve-client: unsupported scheme', 1],
     [['http://127.0.0.1:6789/a', 'http://localhost:6789/b'], 'fleetserve-client: all URLs', 2],
   ];
   for (const [args, prefix, code] of cases) {

@@ -44,6 +44,22 @@ t.test('URL form', async (t) => {
   t.same(options(['http://h/a%20b c']).paths, ['/a%20b%20c']);
 });
 
+t.test('https:// URLs: TLS, port 443 by default, the Host without it; --cacert and -k', async (t) => {
+  const o = options(['https://Example.COM/a', 'https://example.com:443/b']);
+  t.same(
+    { host: o.host, port: o.port, authority: o.authority, paths: o.paths, tls: o.tls, cacert: o.cacert, insecure: o.insecure },
+    { host: 'example.com', port: 443, authority: 'example.com', paths: ['/a', '/b'], tls: true, cacert: undefined, insecure: false },
+  );
+  const p = options(['https://127.0.0.1:8443/x']);
+  t.same([p.port, p.authority, p.tls], [8443, '127.0.0.1:8443', true]);
+  t.same([options(['HTTPS://h/']).tls, options(['http://h/']).tls, options(['h/']).tls, options(['h', '443']).tls], [true, false, false, false], 'the scheme says TLS; no scheme and HOST PORT are http');
+  t.equal(options(['https://h:80/']).authority, 'h:80', 'https on port 80 names the port');
+  t.equal(options(['https://[::1]/']).host, '::1');
+  t.same([options(['--cacert', 'ca.pem', 'https://h/']).cacert, options(['--cacert=/a b.pem', 'https://h/']).cacert], ['ca.pem', '/a b.pem']);
+  t.same([options(['-k', 'https://h/']).insecure, options(['--insecure', 'https://h/']).insecure, options(['-skv', 'https://h/']).insecure], [true, true, true]);
+  t.equal(options(['--cacert', 'a.pem', '--cacert', 'b.pem', 'https://h/']).cacert, 'b.pem', 'the last one counts');
+});
+
 t.test('options', async (t) => {
   const o = options([
     '-sI',
@@ -103,8 +119,12 @@ t.test('usage errors are one line and say what is wrong', async (t) => {
     [['127.0.0.1', '0', '/'], /bad port "0"/],
     [['127.0.0.1', '65536'], /bad port "65536"/],
     [['bad host', '80'], /bad host "bad host"/],
-    [['https://127.0.0.1/'], /https:\/\/ is not supported.*no TLS/, 1],
-    [['ftp://127.0.0.1/'], /unsupported scheme ftp:\/\//, 1],
+    [['ftp://127.0.0.1/'], /unsupported scheme ftp:\/\/ \(only http:\/\/ and https:\/\/ are supported\)/, 1],
+    [['https://a/x', 'http://a/y'], /all URLs must share scheme, host and port.*http:\/\/a is not https:\/\/a/],
+    [['https://a:80/x', 'http://a:80/y'], /all URLs must share scheme/],
+    [['--cacert', 'https://h/'], /missing URL/],
+    [['--cacert=', 'https://h/'], /--cacert needs a file name/],
+    [['--insecure=yes', 'https://h/'], /option --insecure takes no value/],
     [['http://a:1/x', 'http://b:1/y'], /all URLs must share scheme, host and port.*http:\/\/b:1 is not http:\/\/a:1/],
     [['http://a:1/x', 'http://a:2/y'], /all URLs must share/],
     [['http://a:1/x', '/y'], /"\/y" is not a URL/],

@@ -31,6 +31,9 @@ t.test('each failure kind is a class with a stable code and its exit code', asyn
     ConnectionResetError: ['FLEETSERVE_CLIENT_RESET', 56],
     BadContentEncodingError: ['FLEETSERVE_CLIENT_CONTENT_ENCODING', 61],
     TooManyRedirectsError: ['FLEETSERVE_CLIENT_TOO_MANY_REDIRECTS', 47],
+    TlsHandshakeError: ['FLEETSERVE_CLIENT_TLS_HANDSHAKE', 35],
+    CertificateError: ['FLEETSERVE_CLIENT_CERTIFICATE', 60],
+    CaFileError: ['FLEETSERVE_CLIENT_CA_FILE', 77],
   };
   t.same(classes.map(([name]) => name).sort(), Object.keys(expected).sort(), 'the catalogue');
   for (const [name, Class] of classes) {
@@ -51,6 +54,9 @@ t.test('the usage text lists every exit code with its meaning, from the table', 
   t.match(section, /^ {2}2 {3}usage error$/m);
   t.match(section, /^ {2}7 {3}cannot connect$/m);
   t.match(section, /^ {2}28 {2}timeout$/m);
+  t.match(section, /^ {2}35 {2}TLS handshake failed$/m);
+  t.match(section, /^ {2}60 {2}the server certificate cannot be verified \(see --cacert, -k\)$/m);
+  t.match(section, /^ {2}77 {2}cannot use the --cacert file$/m);
   const codes = listed.map((l) => Number(l.trim().split(' ')[0]));
   t.same(codes, [...codes].sort((a, b) => a - b), 'in numeric order');
 });
@@ -77,15 +83,22 @@ t.test('a failed connect, by its code', async (t) => {
 });
 
 t.test('-L: the next hop, and the errors a redirect can end in', async (t) => {
-  const from: Hop = { host: 'a', port: 8080, authority: 'a:8080', target: '/x/y?q', method: 'POST', redirects: 0 };
+  const from: Hop = { host: 'a', port: 8080, tls: false, authority: 'a:8080', target: '/x/y?q', method: 'POST', redirects: 0 };
   t.same(nextHop(from, 302, '../z#frag', 10), {
-    hop: { host: 'a', port: 8080, authority: 'a:8080', target: '/z', method: 'GET', redirects: 1 },
+    hop: { host: 'a', port: 8080, tls: false, authority: 'a:8080', target: '/z', method: 'GET', redirects: 1 },
     url: 'http://a:8080/z#frag',
   }, 'relative Location, 302 turns POST into GET');
   t.equal(nextHop(from, 307, '/z', 10).hop.method, 'POST', '307 keeps the method');
   t.equal(nextHop({ ...from, method: 'HEAD' }, 303, '/z', 10).hop.method, 'HEAD', '303 keeps HEAD');
   t.equal(nextHop({ ...from, method: 'PUT' }, 303, '/z', 10).hop.method, 'GET', '303 turns PUT into GET');
-  t.same(nextHop(from, 301, 'http://[::1]/w', 10).hop, { host: '::1', port: 80, authority: '[::1]', target: '/w', method: 'GET', redirects: 1 }, 'to another host');
+  t.same(nextHop(from, 301, 'http://[::1]/w', 10).hop, { host: '::1', port: 80, tls: false, authority: '[::1]', target: '/w', method: 'GET', redirects: 1 }, 'to another host');
+  t.same(nextHop(from, 308, 'https://a/', 10), {
+    hop: { host: 'a', port: 443, tls: true, authority: 'a', target: '/', method: 'POST', redirects: 1 },
+    url: 'https://a/',
+  }, 'http → https: port 443, TLS');
+  const secure: Hop = { ...from, tls: true, port: 8443, authority: 'a:8443' };
+  t.same(nextHop(secure, 302, '/z?q', 10).url, 'https://a:8443/z?q', 'a relative Location stays on https');
+  t.same(nextHop(secure, 307, 'http://a/z', 10).hop, { host: 'a', port: 80, tls: false, authority: 'a', target: '/z', method: 'POST', redirects: 1 }, 'https → http is followed too, as curl -L does');
   const thrown = (f: () => unknown): [string, number, string] => {
     try {
       f();
@@ -96,7 +109,7 @@ t.test('-L: the next hop, and the errors a redirect can end in', async (t) => {
     return ['none', 0, ''];
   };
   t.same(thrown(() => nextHop({ ...from, redirects: 3 }, 302, '/z', 3)), ['TooManyRedirectsError', 47, 'more than 3 redirects (the next to http://a:8080/z); see --max-redirs']);
-  t.same(thrown(() => nextHop(from, 302, 'https://a/', 10)), ['UnsupportedProtocolError', 1, 'redirected to https://a/: fleetserve-client follows http:// only']);
+  t.same(thrown(() => nextHop(from, 302, 'ftp://a/', 10)), ['UnsupportedProtocolError', 1, 'redirected to ftp://a/: fleetserve-client follows http:// and https:// only']);
   t.same(thrown(() => nextHop(from, 302, 'http://[bad', 10)), ['BadUrlError', 3, 'bad Location "http://[bad" in the redirect for /x/y?q from a:8080 (not a URL)']);
 });
 
