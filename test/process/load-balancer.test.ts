@@ -12,11 +12,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { makeSite, MAIN, PROJECT } from '../fixtures/server';
 import { FIXTURES, spawnLines, which, type Line, type LineProcess, type LoadResult } from '../fixtures/lines';
+import { machineSkip } from '../fixtures/machine';
 import { makeTestNetwork, netnsSkipReason, type TestHost, type TestNetwork } from '../fixtures/netns';
 import { sleep } from '../fixtures/wire';
 
-const netnsSkip = netnsSkipReason();
-const skip = netnsSkip ?? (which('haproxy') ? false : 'haproxy not found: apt-get install haproxy (.ci/run does)');
+const netnsSkip = machineSkip() || netnsSkipReason();
+const skip = netnsSkip || (which('haproxy') ? false : 'haproxy not found: apt-get install haproxy (.ci/run does)');
 const CLIENT = path.join(PROJECT, 'dist', 'client.js');
 const PORT = 8080; // each host namespace has its own port space
 const LB_PORT = 8000;
@@ -51,7 +52,7 @@ function clientIn(net: TestNetwork, ns: string, url: string) {
   return spawnSync('ip', [...net.inNs(ns), process.execPath, CLIENT, '-sS', '--connect-timeout', '3000', url], { encoding: 'utf8', timeout: 15_000 });
 }
 
-t.test('bound to 127.0.0.1 a host is unreachable from another namespace; bound to 0.0.0.0 it is reachable', { skip: netnsSkip ?? false }, async (t) => {
+t.test('bound to 127.0.0.1 a host is unreachable from another namespace; bound to 0.0.0.0 it is reachable', { skip: netnsSkip || false }, async (t) => {
   const net = makeTestNetwork(t, 1);
   const h = net.hosts[0]!;
   const root = makeSite(t, { 'index.html': 'hello from h1\n' });

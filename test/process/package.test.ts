@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PROJECT } from '../fixtures/server';
 import { spawnLines, which } from '../fixtures/lines';
+import { machineSkip } from '../fixtures/machine';
 import { MANUAL_PAGES } from '../fixtures/manual';
 
 // Two builds (npm pack, npm start) and an install: minutes on a busy machine, beyond the
@@ -19,7 +20,7 @@ t.setTimeout(300_000);
 const npm = which('npm');
 const git = which('git');
 const isRepo = git !== null && spawnSync(git, ['rev-parse', '--git-dir'], { cwd: PROJECT }).status === 0;
-const skip = !npm ? 'npm not found on PATH' : !git ? 'git not found on PATH' : !isRepo ? 'the project directory is not a git repository (nothing to clone)' : false;
+const skip = machineSkip() || (!npm ? 'npm not found on PATH' : !git ? 'git not found on PATH' : !isRepo ? 'the project directory is not a git repository (nothing to clone)' : false);
 
 /** An npm command's stdout and stderr, or an error with both when it fails. */
 function run(cmd: string, args: string[], cwd: string, timeout = 60_000) {

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { readActivation } from '../../src/process/activation';
 import { makeSite, MAIN, spawnServer } from '../fixtures/server';
 import { FIXTURES, spawnLines, which, type Line, type LoadResult } from '../fixtures/lines';
+import { machineSkip } from '../fixtures/machine';
 import { freePort, sleep, tryRequest } from '../fixtures/wire';
 
 t.test('readActivation follows sd_listen_fds(3)', async (t) => {
@@ -43,7 +44,7 @@ const BODY = Buffer.from(crypto.randomBytes(12 * 1024).toString('base64')); // 1
 const BODY_SHA = crypto.createHash('sha256').update(BODY).digest('hex');
 const RESTARTS = 3;
 
-const skip = which('systemd-socket-activate') ? false : 'systemd-socket-activate not found: install Debian\'s systemd package (.ci/run does)';
+const skip = machineSkip() || (which('systemd-socket-activate') ? false : 'systemd-socket-activate not found: install Debian\'s systemd package (.ci/run does)');
 
 const isListening = (l: Line) => typeof l.msg === 'string' && l.msg.startsWith('listening on');
 
