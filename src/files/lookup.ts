@@ -16,12 +16,12 @@ import { FileChangedError, isOutOfDescriptors, statusForError } from '../errors'
 import { compileHeaderRules, type HeaderRuleMatcher } from '../http/cache-policy';
 import { corsPolicy } from '../http/cors';
 import { compileImmutablePaths } from '../http/immutable-paths';
-import { chooseEncoding, CODING_EXTENSION, CODING_PREFERENCE, type Coding } from '../http/negotiate';
+import { codingWeights, CODING_EXTENSION, CODING_PREFERENCE, pickCoding, type Coding } from '../http/negotiate';
 import { errorPage, fileHeaderLines } from '../http/respond';
 import { LruCache, type Representation } from './cache';
 import { cleanUrl, encodePathSegments } from './clean-urls';
 import { isCompressibleType } from './compress';
-import { CompressedStore, type CompressedSet } from './compressed-store';
+import { CompressedStore, type CompressedSet, type ExpectedCopy } from './compressed-store';
 import { fileFields, prepared, type FileHeaderPolicy, readRepresentation, ruleLinesFor, type Entry, type FileEntry, type ListingEntry, type RefusalEntry } from './entry';
 import { builtInFavicon, FAVICON_PATH } from './favicon';
 import { readListing, type ListingItem, type ListingSort } from './listing';
@@ -61,6 +61,15 @@ export type LookupConfig = Pick<
   | 'cacheMaxFileBytes'
   | 'cacheValidMs'
 >;
+
+/** What one request is answered with, chosen once (FileLookup.choose) and used by decide and render. */
+export interface ChosenRepresentation {
+  rep: Representation;
+  /** With If-None-Match: the copy a client may hold from another worker (null: none to expect). */
+  expectedCopy: ExpectedCopy | null;
+  /** The client accepts a coding the file may be compressed to and no copies exist yet. */
+  copiesWanted: boolean;
+}
 
 export class FileLookup {
   /** What request paths led to, and (under keys no path has) compressed copies of files. */
@@ -152,30 +161,32 @@ export class FileLookup {
   }
 
   /**
-   * The representation for this Accept-Encoding: a precompressed sibling, else a compressed
-   * copy once one is ready (asking for one starts making them), else the file itself.
+   * The representation this request gets, negotiated once: Accept-Encoding is read into its
+   * weights one time, and those choose a precompressed sibling, else a ready compressed copy,
+   * else the file itself. `conditional` (an If-None-Match came): when the file itself is
+   * chosen because no copy is ready here yet, also the validators of the copy the client would
+   * get (it may hold one from another worker). Reads only: `startCompression` makes copies.
    */
-  representationFor(entry: FileEntry, acceptEncoding: string | undefined): Representation {
-    if (acceptEncoding === undefined) return entry.rep;
+  choose(entry: FileEntry, acceptEncoding: string | undefined, conditional: boolean): ChosenRepresentation {
+    if (acceptEncoding === undefined || (entry.variants.length === 0 && entry.compressKey === null)) return { rep: entry.rep, expectedCopy: null, copiesWanted: false };
+    const accepted = codingWeights(acceptEncoding);
     if (entry.variants.length > 0) {
-      const coding = chooseEncoding(acceptEncoding, entry.codings);
-      return coding === null ? entry.rep : entry.variants[entry.codings.indexOf(coding)]!;
+      const coding = pickCoding(accepted, entry.codings);
+      return { rep: coding === null ? entry.rep : entry.variants[entry.codings.indexOf(coding)]!, expectedCopy: null, copiesWanted: false };
     }
-    if (entry.compressKey === null) return entry.rep;
-    const set = this.compressed.ready(entry.compressKey, entry.rep);
-    if (set === null) return entry.rep;
-    const coding = chooseEncoding(acceptEncoding, set.codings);
-    return coding === null ? entry.rep : set.reps[set.codings.indexOf(coding)]!;
+    const set = this.compressed.ready(entry.compressKey!);
+    const coding = set === null ? null : pickCoding(accepted, set.codings);
+    if (coding !== null) return { rep: set!.reps[set!.codings.indexOf(coding)]!, expectedCopy: null, copiesWanted: false };
+    const expectedCopy = conditional ? this.compressed.expectedValidator(entry.rep, accepted) : null;
+    return { rep: entry.rep, expectedCopy, copiesWanted: set === null };
   }
 
   /**
-   * The validators of the compressed copy `acceptEncoding` will get once this file version's
-   * copies exist, when `rep` is the file itself because none is ready here yet (a new worker:
-   * the client may hold one from another worker). Null when there is nothing to expect.
+   * Starts making the compressed copies of `entry`'s file version in the background (when
+   * `choose` said they are wanted); the request goes on with what `choose` gave it.
    */
-  expectedCopy(entry: FileEntry, rep: Representation, acceptEncoding: string | undefined): { etag: string; validatorLines: string } | null {
-    if (rep !== entry.rep || entry.compressKey === null || acceptEncoding === undefined) return null;
-    return this.compressed.expectedValidator(entry.rep, acceptEncoding);
+  startCompression(entry: FileEntry): void {
+    if (entry.compressKey !== null) this.compressed.startMaking(entry.compressKey, entry.rep);
   }
 
   /** The body of a 404: the site's 404.html when it has one, else the built-in page. */

@@ -158,13 +158,13 @@ export class StaticHandler {
 
   private answerFile(req: Request, entry: FileEntry, retried: boolean): Reply | Promise<Reply> {
     const h = req.headers;
-    const rep = this.files.representationFor(entry, h['accept-encoding']);
-    // Only an If-None-Match can be answered by a copy not made here yet: skip the work otherwise.
-    const copy = h['if-none-match'] === undefined ? null : this.files.expectedCopy(entry, rep, h['accept-encoding']);
-    const d = decideFile(req.method, h, rep, copy === null ? null : copy.etag, this.maxRanges);
+    const chosen = this.files.choose(entry, h['accept-encoding'], h['if-none-match'] !== undefined);
+    if (chosen.copiesWanted) this.files.startCompression(entry);
+    const { rep, expectedCopy } = chosen;
+    const d = decideFile(req.method, h, rep, expectedCopy === null ? null : expectedCopy.etag, this.maxRanges);
     // With a list of CORS origins, a request with an Origin gets an echo the precomputed response lacks.
     if (d === PLAIN_GET && !(this.echoesOrigin && h.origin !== undefined)) return this.plainGet(entry, rep, rep.body!);
-    return this.render(req, entry, rep, d, copy === null ? '' : copy.validatorLines, retried);
+    return this.render(req, entry, rep, d, expectedCopy === null ? '' : expectedCopy.validatorLines, retried);
   }
 
   /** The fast path: the precomputed response, rebuilt when the second (the Date) changed. */
