@@ -9,7 +9,7 @@
  * compressor.
  */
 import type { Logger } from '../logs/logger';
-import { validatorLines } from '../http/respond';
+import { validatorLines } from '../http/fields';
 import { pickCoding, type Coding, type CodingWeights } from '../http/negotiate';
 import { identityKey, readWhole, type Cached, type FileIdentity, type LruCache, type Representation } from './cache';
 import { BackgroundQueue, compress, compressionLevel, GENERATED_CODINGS, generatedEtag, worthKeeping } from './compress';

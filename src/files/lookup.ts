@@ -17,12 +17,12 @@ import { compileHeaderRules, type HeaderRuleMatcher } from '../http/cache-policy
 import { corsPolicy } from '../http/cors';
 import { compileImmutablePaths } from '../http/immutable-paths';
 import { codingWeights, CODING_EXTENSION, CODING_PREFERENCE, pickCoding, type Coding } from '../http/negotiate';
-import { errorPage, fileHeaderLines } from '../http/respond';
+import { fileHeaderLines } from '../http/fields';
 import { LruCache, type Representation } from './cache';
 import { cleanUrl, encodePathSegments } from './clean-urls';
 import { isCompressibleType } from './compress';
 import { CompressedStore, type CompressedSet, type ExpectedCopy } from './compressed-store';
-import { fileFields, prepared, type FileHeaderPolicy, readRepresentation, ruleLinesFor, type Entry, type FileEntry, type ListingEntry, type RefusalEntry } from './entry';
+import { fileFields, type FileHeaderPolicy, readRepresentation, ruleLinesFor, type Entry, type FileEntry, type ListingEntry, type RefusalEntry } from './entry';
 import { builtInFavicon, FAVICON_PATH } from './favicon';
 import { readListing, type ListingItem, type ListingSort } from './listing';
 import { resolveRequestPath } from './resolve';
@@ -82,6 +82,8 @@ export class FileLookup {
   constructor(
     private readonly config: LookupConfig,
     private readonly log: Logger,
+    /** Render's: builds a new file entry's own 200 head into `entry.heads` (the lookup keeps, never reads, it). */
+    private readonly prepareHead: (entry: FileEntry) => void,
   ) {
     this.cache = new LruCache<Entry | CompressedSet>({ maxEntries: config.cacheMaxEntries, maxBytes: config.cacheMaxBytes });
     this.compressed = new CompressedStore(this.cache, { brotliQuality: config.compressBrotliQuality }, log);
@@ -189,8 +191,8 @@ export class FileLookup {
     if (entry.compressKey !== null) this.compressed.startMaking(entry.compressKey, entry.rep);
   }
 
-  /** The body of a 404: the site's 404.html when it has one, else the built-in page. */
-  notFoundPage(): Buffer | Promise<Buffer> {
+  /** The body of the site's 404.html, or null when it has none (render has the built-in page). */
+  notFoundPage(): Buffer | null | Promise<Buffer | null> {
     const page = this.cached(NOT_FOUND_PAGE);
     if (this.isFresh(page)) return notFoundBody(page);
     return this.lookup(NOT_FOUND_PAGE, page).then(notFoundBody);
@@ -249,7 +251,7 @@ export class FileLookup {
       const status = statusForError(err);
       if (status === 500) this.log.error({ err, path: resolved.filePath }, 'file lookup failed');
       // No favicon.ico in the root: the built-in icon rather than a 404 on every page view.
-      if (status === 404 && urlPath === FAVICON_PATH) return builtInFavicon(this.fieldPolicy);
+      if (status === 404 && urlPath === FAVICON_PATH) return this.prepared(builtInFavicon(this.fieldPolicy));
       return this.refusal(status, urlPath, status === 404 && config.spa);
     }
 
@@ -314,6 +316,12 @@ export class FileLookup {
     }
   }
 
+  /** `entry` with its own 200 head built now rather than on the first request. */
+  private prepared(entry: FileEntry): FileEntry {
+    this.prepareHead(entry);
+    return entry;
+  }
+
   /** `vary`: what the answer depends on besides the coding ("Accept": the SPA's index.html). */
   private async fileEntry(found: FoundPath, urlPath: string, prev: FileEntry | undefined, vary: string, attempt = 0): Promise<FileEntry> {
     const { config } = this;
@@ -343,13 +351,12 @@ export class FileLookup {
         codings: variants.map((v) => v.coding as Coding),
         contentType: fields.contentType,
         headerLines,
-        prepared: [],
+        heads: [],
         compressKey,
         checkedAt: performance.now(),
         bytes: (rep.body?.length ?? 0) + variants.reduce((n, v) => n + (v.body?.length ?? 0), 0),
       };
-      prepared(entry, rep); // the file's own 200 head, built now rather than on the first request
-      return entry;
+      return this.prepared(entry);
     } catch (err) {
       // The file changed under us between stat and read: look again, then give up (a 503).
       if (err instanceof FileChangedError && attempt < 2) {
@@ -365,6 +372,6 @@ function redirect(location: string): Entry {
   return { kind: 'redirect', location, checkedAt: performance.now(), bytes: 0 };
 }
 
-function notFoundBody(page: Entry): Buffer {
-  return page.kind === 'file' && page.rep.body !== null ? page.rep.body : errorPage(404);
+function notFoundBody(page: Entry): Buffer | null {
+  return page.kind === 'file' && page.rep.body !== null ? page.rep.body : null;
 }
