@@ -9,8 +9,8 @@
  * compressor.
  */
 import type { Logger } from '../logs/logger';
-import { validatorLines } from '../http/respond';
-import { chooseEncoding, type Coding } from '../http/negotiate';
+import { validatorLines } from '../http/fields';
+import { pickCoding, type Coding, type CodingWeights } from '../http/negotiate';
 import { identityKey, readWhole, type Cached, type FileIdentity, type LruCache, type Representation } from './cache';
 import { BackgroundQueue, compress, compressionLevel, GENERATED_CODINGS, generatedEtag, worthKeeping } from './compress';
 
@@ -20,6 +20,12 @@ export interface CompressedSet extends Cached {
   /** Ready copies; `reps[i]` has coding `codings[i]`. */
   reps: Representation[];
   codings: Coding[];
+}
+
+/** The validators of a compressed copy a client may hold before this worker made it. */
+export interface ExpectedCopy {
+  etag: string;
+  validatorLines: string;
 }
 
 export interface CompressionOptions {
@@ -56,16 +62,22 @@ export class CompressedStore {
     return '\n' + identityKey(id);
   }
 
-  /**
-   * The copies of `source` (the file as it is) ready now, or null when none is. The first
-   * request for a version schedules making them; later ones find them in the cache.
-   */
-  ready(key: string, source: Representation): CompressedSet | null {
+  /** The copies of a file version ready now, or null when none is (none made yet, or being made). */
+  ready(key: string): CompressedSet | null {
     const found = this.cache.get(key);
-    if (found !== undefined) return found.kind === 'compressed' && (found as CompressedSet).reps.length > 0 ? (found as CompressedSet) : null;
+    return found !== undefined && found.kind === 'compressed' && (found as CompressedSet).reps.length > 0 ? (found as CompressedSet) : null;
+  }
+
+  /**
+   * Schedules making the copies of `source` (the file as it is) in the background, unless
+   * they exist or are being made: the first request for a version starts them, later ones
+   * find them in the cache.
+   */
+  startMaking(key: string, source: Representation): void {
+    if (this.cache.peek(key) !== undefined) return;
     const set: CompressedSet = { kind: 'compressed', reps: [], codings: [], checkedAt: 0, bytes: 0 };
     this.cache.set(key, set);
-    if (this.cache.peek(key) !== set) return null; // the cache is off: nowhere to keep copies
+    if (this.cache.peek(key) !== set) return; // the cache is off: nowhere to keep copies
     const src: Source = {
       path: source.path,
       dev: source.dev,
@@ -78,7 +90,6 @@ export class CompressedStore {
     };
     // A full queue: forget the set so a later request tries again.
     if (!this.queue.add(key, () => this.make(key, set, src))) this.cache.delete(key);
-    return null;
   }
 
   /**
@@ -86,8 +97,8 @@ export class CompressedStore {
    * they do (a new worker). Copies are a pure function of the file, so a client holding that
    * ETag holds exactly those bytes, and a 304 for it is true.
    */
-  expectedValidator(source: Representation, acceptEncoding: string): { etag: string; validatorLines: string } | null {
-    const coding = chooseEncoding(acceptEncoding, GENERATED_CODINGS);
+  expectedValidator(source: Representation, accepted: CodingWeights): ExpectedCopy | null {
+    const coding = pickCoding(accepted, GENERATED_CODINGS);
     if (coding === null) return null;
     const etag = generatedEtag(source.etag, coding, compressionLevel(coding, source.size, this.options.brotliQuality));
     return { etag, validatorLines: validatorLines(etag, source.lastModifiedMs) };

@@ -2,25 +2,17 @@
  * Entry: what the lookup found for a request path, as the cache keeps it — a file with its
  * representations and the header lines built for it once, a redirect, a refusal, or a
  * directory to list. Building a file entry's header lines (type, caching, Vary, configured
- * rules) is here too: it happens once per file version, never per request.
+ * rules) is here too: it happens once per file version, never per request. The 200 head
+ * itself is render's (http/respond.ts), kept on the entry as an opaque value.
  */
 import type fs from 'node:fs';
 import mime from 'mime-types';
 import type { HeaderRuleMatcher } from '../http/cache-policy';
 import type { ImmutableMatcher } from '../http/immutable-paths';
 import type { Coding } from '../http/negotiate';
-import { fieldLine, okHeaderLines, type FileFieldValues, SERVER_HEADERS, validatorLines } from '../http/respond';
+import { fieldLine, type FileFieldValues, SERVER_HEADERS, validatorLines } from '../http/fields';
 import { FileChangedError } from '../errors';
 import { etagOfBytes, etagOfFile, identityOf, readWhole, sameIdentity, type Cached, type Representation } from './cache';
-
-/** A representation's 200 head lines for one URL, built once, and its whole response per second. */
-export interface Prepared {
-  rep: Representation;
-  okLines: string;
-  /** The whole 200 response to a keep-alive HTTP/1.1 GET, for the second `wireEpoch`. */
-  wire: Buffer | null;
-  wireEpoch: number;
-}
 
 export interface FileEntry extends Cached {
   kind: 'file';
@@ -31,8 +23,11 @@ export interface FileEntry extends Cached {
   contentType: string;
   /** Cache-Control, Accept-Ranges, Vary, nosniff and configured headers. */
   headerLines: string;
-  /** The file itself first, then each other representation once it has been sent. */
-  prepared: Prepared[];
+  /**
+   * The prepared 200 heads render builds for this entry's representations (the file itself
+   * first), kept here so they live and die with the entry; nothing in files/ reads them.
+   */
+  heads: unknown[];
   /** Where the compressed copies of this file version live in the cache; null: not compressed on the fly. */
   compressKey: string | null;
 }
@@ -137,19 +132,6 @@ export function ruleLinesFor(headersFor: HeaderRuleMatcher, urlPath: string | nu
     }
   }
   return nosniff + (varyValue === '' ? '' : fieldLine('Vary', varyValue)) + lines;
-}
-
-/** Most representations one entry prepares heads for: copies evicted and made again add more. */
-const MAX_PREPARED = 8;
-
-/** The 200 head lines (and room for the whole response) of `rep` served for `entry`. */
-export function prepared(entry: FileEntry, rep: Representation): Prepared {
-  const list = entry.prepared;
-  for (let i = 0; i < list.length; i++) if (list[i]!.rep === rep) return list[i]!;
-  if (list.length >= MAX_PREPARED) list.length = 1; // keep the file itself
-  const p: Prepared = { rep, okLines: okHeaderLines(entry, rep), wire: null, wireEpoch: -1 };
-  list.push(p);
-  return p;
 }
 
 /**

@@ -11,8 +11,8 @@
 import crypto from 'node:crypto';
 import zlib from 'node:zlib';
 import type { Representation } from './cache';
-import { fileFields, prepared, type FileEntry, type FileHeaderPolicy } from './entry';
-import { fileHeaderLines, validatorLines } from '../http/respond';
+import { fileFields, type FileEntry, type FileHeaderPolicy } from './entry';
+import { fileHeaderLines, validatorLines } from '../http/fields';
 
 export const FAVICON_PATH = '/favicon.ico';
 /** A day: long enough to stop the requests, short enough for a site that adds its own icon. */
@@ -123,11 +123,10 @@ export function builtInFavicon(policy: FileHeaderPolicy): FileEntry {
     codings: [],
     contentType: fields.contentType,
     headerLines: fileHeaderLines(fields, false),
-    prepared: [],
+    heads: [],
     compressKey: null,
     checkedAt: performance.now(),
     bytes: rep.size,
   };
-  prepared(entry, rep);
   return entry;
 }

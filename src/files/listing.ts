@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { formatByteSize } from '../byte-size';
-import { escapeHtml, PAGE_STYLE } from '../http/respond';
+import { escapeHtml, PAGE_STYLE } from '../http/html';
 import { statUnderPolicy, type SymlinkPolicy } from './symlink-policy';
 
 export interface ListingItem {

@@ -16,13 +16,13 @@ import { FileChangedError, isOutOfDescriptors, statusForError } from '../errors'
 import { compileHeaderRules, type HeaderRuleMatcher } from '../http/cache-policy';
 import { corsPolicy } from '../http/cors';
 import { compileImmutablePaths } from '../http/immutable-paths';
-import { chooseEncoding, CODING_EXTENSION, CODING_PREFERENCE, type Coding } from '../http/negotiate';
-import { errorPage, fileHeaderLines } from '../http/respond';
+import { codingWeights, CODING_EXTENSION, CODING_PREFERENCE, pickCoding, type Coding } from '../http/negotiate';
+import { fileHeaderLines } from '../http/fields';
 import { LruCache, type Representation } from './cache';
 import { cleanUrl, encodePathSegments } from './clean-urls';
 import { isCompressibleType } from './compress';
-import { CompressedStore, type CompressedSet } from './compressed-store';
-import { fileFields, prepared, type FileHeaderPolicy, readRepresentation, ruleLinesFor, type Entry, type FileEntry, type ListingEntry, type RefusalEntry } from './entry';
+import { CompressedStore, type CompressedSet, type ExpectedCopy } from './compressed-store';
+import { fileFields, type FileHeaderPolicy, readRepresentation, ruleLinesFor, type Entry, type FileEntry, type ListingEntry, type RefusalEntry } from './entry';
 import { builtInFavicon, FAVICON_PATH } from './favicon';
 import { readListing, type ListingItem, type ListingSort } from './listing';
 import { resolveRequestPath } from './resolve';
@@ -62,6 +62,15 @@ export type LookupConfig = Pick<
   | 'cacheValidMs'
 >;
 
+/** What one request is answered with, chosen once (FileLookup.choose) and used by decide and render. */
+export interface ChosenRepresentation {
+  rep: Representation;
+  /** With If-None-Match: the copy a client may hold from another worker (null: none to expect). */
+  expectedCopy: ExpectedCopy | null;
+  /** The client accepts a coding the file may be compressed to and no copies exist yet. */
+  copiesWanted: boolean;
+}
+
 export class FileLookup {
   /** What request paths led to, and (under keys no path has) compressed copies of files. */
   private readonly cache: LruCache<Entry | CompressedSet>;
@@ -73,6 +82,8 @@ export class FileLookup {
   constructor(
     private readonly config: LookupConfig,
     private readonly log: Logger,
+    /** Render's: builds a new file entry's own 200 head into `entry.heads` (the lookup keeps, never reads, it). */
+    private readonly prepareHead: (entry: FileEntry) => void,
   ) {
     this.cache = new LruCache<Entry | CompressedSet>({ maxEntries: config.cacheMaxEntries, maxBytes: config.cacheMaxBytes });
     this.compressed = new CompressedStore(this.cache, { brotliQuality: config.compressBrotliQuality }, log);
@@ -152,34 +163,36 @@ export class FileLookup {
   }
 
   /**
-   * The representation for this Accept-Encoding: a precompressed sibling, else a compressed
-   * copy once one is ready (asking for one starts making them), else the file itself.
+   * The representation this request gets, negotiated once: Accept-Encoding is read into its
+   * weights one time, and those choose a precompressed sibling, else a ready compressed copy,
+   * else the file itself. `conditional` (an If-None-Match came): when the file itself is
+   * chosen because no copy is ready here yet, also the validators of the copy the client would
+   * get (it may hold one from another worker). Reads only: `startCompression` makes copies.
    */
-  representationFor(entry: FileEntry, acceptEncoding: string | undefined): Representation {
-    if (acceptEncoding === undefined) return entry.rep;
+  choose(entry: FileEntry, acceptEncoding: string | undefined, conditional: boolean): ChosenRepresentation {
+    if (acceptEncoding === undefined || (entry.variants.length === 0 && entry.compressKey === null)) return { rep: entry.rep, expectedCopy: null, copiesWanted: false };
+    const accepted = codingWeights(acceptEncoding);
     if (entry.variants.length > 0) {
-      const coding = chooseEncoding(acceptEncoding, entry.codings);
-      return coding === null ? entry.rep : entry.variants[entry.codings.indexOf(coding)]!;
+      const coding = pickCoding(accepted, entry.codings);
+      return { rep: coding === null ? entry.rep : entry.variants[entry.codings.indexOf(coding)]!, expectedCopy: null, copiesWanted: false };
     }
-    if (entry.compressKey === null) return entry.rep;
-    const set = this.compressed.ready(entry.compressKey, entry.rep);
-    if (set === null) return entry.rep;
-    const coding = chooseEncoding(acceptEncoding, set.codings);
-    return coding === null ? entry.rep : set.reps[set.codings.indexOf(coding)]!;
+    const set = this.compressed.ready(entry.compressKey!);
+    const coding = set === null ? null : pickCoding(accepted, set.codings);
+    if (coding !== null) return { rep: set!.reps[set!.codings.indexOf(coding)]!, expectedCopy: null, copiesWanted: false };
+    const expectedCopy = conditional ? this.compressed.expectedValidator(entry.rep, accepted) : null;
+    return { rep: entry.rep, expectedCopy, copiesWanted: set === null };
   }
 
   /**
-   * The validators of the compressed copy `acceptEncoding` will get once this file version's
-   * copies exist, when `rep` is the file itself because none is ready here yet (a new worker:
-   * the client may hold one from another worker). Null when there is nothing to expect.
+   * Starts making the compressed copies of `entry`'s file version in the background (when
+   * `choose` said they are wanted); the request goes on with what `choose` gave it.
    */
-  expectedCopy(entry: FileEntry, rep: Representation, acceptEncoding: string | undefined): { etag: string; validatorLines: string } | null {
-    if (rep !== entry.rep || entry.compressKey === null || acceptEncoding === undefined) return null;
-    return this.compressed.expectedValidator(entry.rep, acceptEncoding);
+  startCompression(entry: FileEntry): void {
+    if (entry.compressKey !== null) this.compressed.startMaking(entry.compressKey, entry.rep);
   }
 
-  /** The body of a 404: the site's 404.html when it has one, else the built-in page. */
-  notFoundPage(): Buffer | Promise<Buffer> {
+  /** The body of the site's 404.html, or null when it has none (render has the built-in page). */
+  notFoundPage(): Buffer | null | Promise<Buffer | null> {
     const page = this.cached(NOT_FOUND_PAGE);
     if (this.isFresh(page)) return notFoundBody(page);
     return this.lookup(NOT_FOUND_PAGE, page).then(notFoundBody);
@@ -238,7 +251,7 @@ export class FileLookup {
       const status = statusForError(err);
       if (status === 500) this.log.error({ err, path: resolved.filePath }, 'file lookup failed');
       // No favicon.ico in the root: the built-in icon rather than a 404 on every page view.
-      if (status === 404 && urlPath === FAVICON_PATH) return builtInFavicon(this.fieldPolicy);
+      if (status === 404 && urlPath === FAVICON_PATH) return this.prepared(builtInFavicon(this.fieldPolicy));
       return this.refusal(status, urlPath, status === 404 && config.spa);
     }
 
@@ -303,6 +316,12 @@ export class FileLookup {
     }
   }
 
+  /** `entry` with its own 200 head built now rather than on the first request. */
+  private prepared(entry: FileEntry): FileEntry {
+    this.prepareHead(entry);
+    return entry;
+  }
+
   /** `vary`: what the answer depends on besides the coding ("Accept": the SPA's index.html). */
   private async fileEntry(found: FoundPath, urlPath: string, prev: FileEntry | undefined, vary: string, attempt = 0): Promise<FileEntry> {
     const { config } = this;
@@ -332,13 +351,12 @@ export class FileLookup {
         codings: variants.map((v) => v.coding as Coding),
         contentType: fields.contentType,
         headerLines,
-        prepared: [],
+        heads: [],
         compressKey,
         checkedAt: performance.now(),
         bytes: (rep.body?.length ?? 0) + variants.reduce((n, v) => n + (v.body?.length ?? 0), 0),
       };
-      prepared(entry, rep); // the file's own 200 head, built now rather than on the first request
-      return entry;
+      return this.prepared(entry);
     } catch (err) {
       // The file changed under us between stat and read: look again, then give up (a 503).
       if (err instanceof FileChangedError && attempt < 2) {
@@ -354,6 +372,6 @@ function redirect(location: string): Entry {
   return { kind: 'redirect', location, checkedAt: performance.now(), bytes: 0 };
 }
 
-function notFoundBody(page: Entry): Buffer {
-  return page.kind === 'file' && page.rep.body !== null ? page.rep.body : errorPage(404);
+function notFoundBody(page: Entry): Buffer | null {
+  return page.kind === 'file' && page.rep.body !== null ? page.rep.body : null;
 }

@@ -394,7 +394,7 @@ export class Connection {
       this.send(reply.wire);
       out.ended(req, reply.status, started, headStart, out.handed - (body as Buffer).length);
     } else {
-      this.send(serializeHead(reply.status, reply.headers, close, req.minor));
+      this.send(serializeHead(reply.status, reply.headers, close, req.minor, Date.now()));
       const bodyStart = out.handed;
       if (body !== null && !Buffer.isBuffer(body) && req.method === 'HEAD') {
         discardBody(body); // a handler should not open files for HEAD, but never leak one
@@ -448,7 +448,7 @@ export class Connection {
     const reply = errorReply(status);
     const started = performance.now();
     const headStart = this.out.handed;
-    this.send(serializeHead(status, reply.headers, true, 1));
+    this.send(serializeHead(status, reply.headers, true, 1, Date.now()));
     const bodyStart = this.out.handed;
     this.send(reply.body as Buffer);
     this.out.ended(request, status, started, headStart, bodyStart);

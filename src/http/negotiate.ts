@@ -185,36 +185,50 @@ function nextElement(s: string, i: number, end: number, media: boolean, allowPar
  */
 export function chooseEncoding(acceptEncoding: string | undefined, available: readonly Coding[]): Coding | null {
   if (acceptEncoding === undefined || available.length === 0) return null;
-  const s = acceptEncoding;
+  return pickCoding(codingWeights(acceptEncoding), available);
+}
+
+/** An Accept-Encoding field read once: each coding's highest weight, -1 when not listed. */
+export interface CodingWeights {
+  br: number;
+  zstd: number;
+  gzip: number;
+  identity: number;
+  star: number;
+}
+
+/** The weights of an Accept-Encoding field (see chooseEncoding for the rules). */
+export function codingWeights(s: string): CodingWeights {
   const end = s.length;
-  let qBr = -1; // -1: not listed
-  let qZstd = -1;
-  let qGzip = -1;
-  let qIdentity = -1;
-  let qStar = -1;
+  const w: CodingWeights = { br: -1, zstd: -1, gzip: -1, identity: -1, star: -1 };
   for (let i = nextElement(s, 0, end, false, false); i >= 0; i = nextElement(s, i, end, false, false)) {
     const q = elQ;
     if (equalsIgnoreCase(s, elStart, elEnd, 'gzip') || equalsIgnoreCase(s, elStart, elEnd, 'x-gzip')) {
-      if (q > qGzip) qGzip = q;
+      if (q > w.gzip) w.gzip = q;
     } else if (equalsIgnoreCase(s, elStart, elEnd, 'br')) {
-      if (q > qBr) qBr = q;
+      if (q > w.br) w.br = q;
     } else if (equalsIgnoreCase(s, elStart, elEnd, 'zstd')) {
-      if (q > qZstd) qZstd = q;
+      if (q > w.zstd) w.zstd = q;
     } else if (equalsIgnoreCase(s, elStart, elEnd, 'identity')) {
-      if (q > qIdentity) qIdentity = q;
+      if (q > w.identity) w.identity = q;
     } else if (elEnd - elStart === 1 && s.charCodeAt(elStart) === 0x2a) {
-      if (q > qStar) qStar = q;
+      if (q > w.star) w.star = q;
     }
   }
-  const identity = qIdentity >= 0 ? qIdentity : qStar >= 0 ? qStar : 0;
+  return w;
+}
+
+/** The coding `w` prefers among `available`, or null for identity (see chooseEncoding). */
+export function pickCoding(w: CodingWeights, available: readonly Coding[]): Coding | null {
+  const identity = w.identity >= 0 ? w.identity : w.star >= 0 ? w.star : 0;
   let best: Coding | null = null;
   let bestQ = 0;
   // The module-local name: an exported one is read through `exports` on every use (CommonJS).
   for (let k = 0; k < PREFERENCE.length; k++) {
     const coding = PREFERENCE[k]!;
     if (!available.includes(coding)) continue;
-    const listed = coding === 'br' ? qBr : coding === 'zstd' ? qZstd : qGzip;
-    const q = listed >= 0 ? listed : qStar >= 0 ? qStar : 0;
+    const listed = w[coding];
+    const q = listed >= 0 ? listed : w.star >= 0 ? w.star : 0;
     if (q > bestQ) {
       best = coding;
       bestQ = q;

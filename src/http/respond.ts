@@ -9,11 +9,12 @@
 import { STATUS_CODES } from 'node:http';
 import { RETRY_AFTER_SECONDS } from '../errors';
 import type { FileBody, MultipartBody } from '../files/stream';
+import { SERVER_HEADERS } from './fields';
 import { formatHttpDate } from './http-date';
+import { escapeHtml, PAGE_STYLE } from './html';
 import { contentRange, type MultipartByteranges, unsatisfiedRange } from './range';
 import type { Reply } from './types';
 
-export const SERVER_HEADERS = 'X-Content-Type-Options: nosniff\r\n';
 export const HTML_TYPE = 'text/html; charset=utf-8';
 const ALLOW = 'Allow: GET, HEAD, OPTIONS\r\n';
 
@@ -31,21 +32,17 @@ let dateSecond = -1;
 let dateLine = '';
 
 /**
- * "Date: ...\r\n", rebuilt at most once a second (RFC 9110 §6.6.1 asks for the time the
- * response was generated, at one-second resolution). `dateEpoch()` tells callers that
- * cache whole responses when theirs went stale.
+ * "Date: ...\r\n" for the time `now` (RFC 9110 §6.6.1 asks for the time the response was
+ * generated, at one-second resolution): the caller reads the clock and says when. The line
+ * of the last second asked for is remembered, so it is built at most once a second.
  */
-export function dateHeader(now: number = Date.now()): string {
+export function dateHeader(now: number): string {
   const second = Math.floor(now / 1000);
   if (second !== dateSecond) {
     dateSecond = second;
     dateLine = `Date: ${formatHttpDate(second * 1000)}\r\n`;
   }
   return dateLine;
-}
-
-export function dateEpoch(): number {
-  return dateSecond;
 }
 
 /** How the connection is announced: nothing for 1.1 keep-alive (the default), else explicit. */
@@ -55,23 +52,9 @@ export function connectionHeader(close: boolean, minor: 0 | 1): string {
 }
 
 /** A whole head: status line, Date, the given header lines (each ending CRLF), Connection, blank line. */
-export function serializeHead(status: number, headerLines: string, close: boolean, minor: 0 | 1): string {
-  return statusLine(status) + dateHeader() + headerLines + connectionHeader(close, minor) + '\r\n';
+export function serializeHead(status: number, headerLines: string, close: boolean, minor: 0 | 1, now: number): string {
+  return statusLine(status) + dateHeader(now) + headerLines + connectionHeader(close, minor) + '\r\n';
 }
-
-/** Text made safe inside HTML elements and quoted attributes. */
-export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-/**
- * The look every built-in page shares (the listing adds its table): the system font, a
- * readable width, light or dark as the browser prefers (color-scheme: the browser's own
- * colours, no palette of ours to keep in step).
- */
-export const PAGE_STYLE = `:root{color-scheme:light dark}
-body{font:16px/1.4 system-ui,sans-serif;margin:1rem auto;padding:0 1rem;max-width:60rem}
-h1{font-size:1.25rem;font-weight:600;overflow-wrap:anywhere}`;
 
 const ERROR_PAGE_STYLE = `${PAGE_STYLE}
 p{overflow-wrap:anywhere}footer{margin-top:2rem;padding-top:.5rem;border-top:1px solid #8884;font-size:.875rem;opacity:.75}`;
@@ -115,16 +98,6 @@ ${p}<footer>fleetserve</footer></body></html>
 `,
     'utf8',
   );
-}
-
-/** One header line. */
-export function fieldLine(name: string, value: string): string {
-  return `${name}: ${value}\r\n`;
-}
-
-/** "ETag: ...\r\nLast-Modified: ...\r\n" of a representation, built once per representation. */
-export function validatorLines(etag: string, lastModifiedMs: number): string {
-  return `ETag: ${etag}\r\nLast-Modified: ${formatHttpDate(lastModifiedMs)}\r\n`;
 }
 
 /**
@@ -232,36 +205,55 @@ function encodingLine(rep: RepresentationHeadParts): string {
   return rep.coding === null ? '' : `Content-Encoding: ${rep.coding}\r\n`;
 }
 
-/** A file's own fields, after the configured header rules (see files/entry.ts). */
-export interface FileFieldValues {
-  cacheControl: string;
-  vary: string;
-  /** The X-Content-Type-Options line (the server's, or a rule's). */
-  nosniff: string;
-  /** The lines of the other configured fields. */
-  configured: string;
-}
-
-/**
- * The header lines every answer for a file carries. `otherCodings`: the file has (or will
- * have) other codings, so every answer says so, the uncompressed one included, or a shared
- * cache would hand it to every client.
- */
-export function fileHeaderLines(f: FileFieldValues, otherCodings: boolean): string {
-  const vary = otherCodings ? (f.vary === '' ? 'Accept-Encoding' : `Accept-Encoding, ${f.vary}`) : f.vary;
-  let lines = `Cache-Control: ${f.cacheControl}\r\nAccept-Ranges: bytes\r\n`;
-  if (vary !== '') lines += `Vary: ${vary}\r\n`;
-  return lines + f.nosniff + f.configured;
-}
-
 /** The 200 head lines of `rep` at a URL: built once per representation and URL, kept by the cache. */
 export function okHeaderLines(file: FileHeadParts, rep: RepresentationHeadParts): string {
   return `Content-Type: ${file.contentType}\r\n${file.headerLines}${rep.validatorLines}${encodingLine(rep)}Content-Length: ${rep.size}\r\n`;
 }
 
-/** A whole 200 response (head with the current Date, then `body`) for a keep-alive HTTP/1.1 exchange. */
-export function wireResponse(okLines: string, body: Buffer): Buffer {
-  return Buffer.concat([Buffer.from(serializeHead(200, okLines, false, 1), 'latin1'), body]);
+/** A whole 200 response (head with the Date of `now`, then `body`) for a keep-alive HTTP/1.1 exchange. */
+export function wireResponse(okLines: string, body: Buffer, now: number): Buffer {
+  return Buffer.concat([Buffer.from(serializeHead(200, okLines, false, 1, now), 'latin1'), body]);
+}
+
+/**
+ * A representation's 200 head lines at one URL, built once, and its whole response to a
+ * keep-alive HTTP/1.1 GET for the second `wireSecond`. Render builds it; the lookup keeps it
+ * on the file entry without reading it.
+ */
+export interface PreparedHead {
+  rep: RepresentationHeadParts;
+  okLines: string;
+  wire: Buffer | null;
+  wireSecond: number;
+}
+
+/** A file entry as render sees it: its head parts, and where its prepared heads are kept (opaque to the lookup). */
+export interface HeadHolder extends FileHeadParts {
+  heads: unknown[];
+}
+
+/** Most representations one entry prepares heads for: copies evicted and made again add more. */
+const MAX_PREPARED = 8;
+
+/** The prepared 200 head of `rep` served for `entry`, built on first use and kept on the entry. */
+export function preparedHead(entry: HeadHolder, rep: RepresentationHeadParts): PreparedHead {
+  // Only this function puts anything into `heads`.
+  const list = entry.heads as PreparedHead[];
+  for (let i = 0; i < list.length; i++) if (list[i]!.rep === rep) return list[i]!;
+  if (list.length >= MAX_PREPARED) list.length = 1; // keep the file itself
+  const p: PreparedHead = { rep, okLines: okHeaderLines(entry, rep), wire: null, wireSecond: -1 };
+  list.push(p);
+  return p;
+}
+
+/** The fast path's reply from a prepared head: its whole response, rebuilt when the second of `now` (the Date) is not the one it was built for. */
+export function preparedWireReply(p: PreparedHead, body: Buffer, now: number): Reply {
+  const second = Math.floor(now / 1000);
+  if (p.wireSecond !== second || p.wire === null) {
+    p.wire = wireResponse(p.okLines, body, now);
+    p.wireSecond = second;
+  }
+  return wireReply(p.okLines, body, p.wire);
 }
 
 /** 200 with the whole representation; `body` null for HEAD. */

@@ -14,7 +14,7 @@ import type { Config } from '../config/config';
 import type { Logger } from '../logs/logger';
 import { FileChangedError, isOutOfDescriptors, isTransient, statusForError } from '../errors';
 import type { Representation } from '../files/cache';
-import { prepared, type Entry, type FileEntry, type ListingEntry, type RefusalEntry } from '../files/entry';
+import type { Entry, FileEntry, ListingEntry, RefusalEntry } from '../files/entry';
 import { renderListing, parseListingQuery } from '../files/listing';
 import { FileLookup, type LookupConfig } from '../files/lookup';
 import { OpenFile } from '../files/stream';
@@ -24,8 +24,7 @@ import { decideFile, decideMethod, PLAIN_GET, type Decision } from '../http/deci
 import { prefersHtml, prefersJson } from '../http/negotiate';
 import { makeBoundary, multipartByteranges } from '../http/range';
 import {
-  dateEpoch,
-  dateHeader,
+  errorPage,
   errorReply,
   listingQueryErrorReply,
   listingReply,
@@ -37,12 +36,12 @@ import {
   okReply,
   optionsReply,
   partialReply,
+  preparedHead,
+  preparedWireReply,
   preconditionFailedReply,
   rangeNotSatisfiableReply,
   redirectReply,
   transientErrorReply,
-  wireReply,
-  wireResponse,
 } from '../http/respond';
 import type { Reply, Request } from '../http/types';
 
@@ -70,7 +69,7 @@ export class StaticHandler {
     /** Told when a file could not be opened for lack of descriptors (the worker then stops accepting a moment). */
     private readonly onOutOfDescriptors: () => void = () => {},
   ) {
-    this.files = new FileLookup(config, log);
+    this.files = new FileLookup(config, log, (e) => preparedHead(e, e.rep));
     this.maxRanges = config.maxRanges;
     this.cors = corsPolicy(config);
     this.echoesOrigin = this.cors?.echoesOrigin ?? false;
@@ -158,25 +157,20 @@ export class StaticHandler {
 
   private answerFile(req: Request, entry: FileEntry, retried: boolean): Reply | Promise<Reply> {
     const h = req.headers;
-    const rep = this.files.representationFor(entry, h['accept-encoding']);
-    // Only an If-None-Match can be answered by a copy not made here yet: skip the work otherwise.
-    const copy = h['if-none-match'] === undefined ? null : this.files.expectedCopy(entry, rep, h['accept-encoding']);
-    const d = decideFile(req.method, h, rep, copy === null ? null : copy.etag, this.maxRanges);
+    const chosen = this.files.choose(entry, h['accept-encoding'], h['if-none-match'] !== undefined);
+    if (chosen.copiesWanted) this.files.startCompression(entry);
+    const { rep, expectedCopy } = chosen;
+    const d = decideFile(req.method, h, rep, expectedCopy === null ? null : expectedCopy.etag, this.maxRanges);
     // With a list of CORS origins, a request with an Origin gets an echo the precomputed response lacks.
     if (d === PLAIN_GET && !(this.echoesOrigin && h.origin !== undefined)) return this.plainGet(entry, rep, rep.body!);
-    return this.render(req, entry, rep, d, copy === null ? '' : copy.validatorLines, retried);
+    return this.render(req, entry, rep, d, expectedCopy === null ? '' : expectedCopy.validatorLines, retried);
   }
 
   /** The fast path: the precomputed response, rebuilt when the second (the Date) changed. */
   private plainGet(entry: FileEntry, rep: Representation, body: Buffer): Reply {
-    const p = prepared(entry, rep);
+    const p = preparedHead(entry, rep);
     if (body.length > WIRE_MAX_BODY) return okReply(p.okLines, body);
-    dateHeader();
-    if (p.wireEpoch !== dateEpoch() || p.wire === null) {
-      p.wire = wireResponse(p.okLines, body);
-      p.wireEpoch = dateEpoch();
-    }
-    return wireReply(p.okLines, body, p.wire);
+    return preparedWireReply(p, body, Date.now());
   }
 
   private render(req: Request, entry: FileEntry, rep: Representation, d: Decision, copyValidatorLines: string, retried: boolean): Reply | Promise<Reply> {
@@ -206,7 +200,7 @@ export class StaticHandler {
       }
       case 'plain-get':
       case 'full': {
-        const okLines = prepared(entry, rep).okLines;
+        const okLines = preparedHead(entry, rep).okLines;
         if (head) return okReply(okLines, null);
         if (rep.body !== null) return okReply(okLines, rep.body);
         return this.withOpenFile(req, rep, retried, (file) => okReply(okLines, { kind: 'file', file, start: 0, end: rep.size }));
@@ -247,8 +241,8 @@ export class StaticHandler {
     if (entry.status !== 404) return errorReply(entry.status, entry.status === 400);
     const head = req.method === 'HEAD';
     const page = this.files.notFoundPage();
-    if (page instanceof Promise) return page.then((body) => notFoundReply(body, entry.ruleLines, head));
-    return notFoundReply(page, entry.ruleLines, head);
+    if (page instanceof Promise) return page.then((body) => notFoundReply(body ?? errorPage(404), entry.ruleLines, head));
+    return notFoundReply(page ?? errorPage(404), entry.ruleLines, head);
   }
 
   private async answerListing(req: Request, entry: ListingEntry): Promise<Reply> {

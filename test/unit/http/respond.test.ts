@@ -5,15 +5,9 @@ import { renderListing } from '../../../src/files/listing';
 import {
   connectionHeader,
   connectionLimitResponse,
-  fieldLine,
-  fileHeaderLines,
-  validatorLines,
-  dateEpoch,
   dateHeader,
   errorPage,
-  PAGE_STYLE,
   errorReply,
-  escapeHtml,
   listingQueryErrorReply,
   listingReply,
   methodNotAllowedReply,
@@ -26,6 +20,8 @@ import {
   optionsReply,
   partialReply,
   preconditionFailedReply,
+  preparedHead,
+  preparedWireReply,
   rangeNotSatisfiableReply,
   redirectReply,
   serializeHead,
@@ -34,6 +30,8 @@ import {
   wireReply,
   wireResponse,
 } from '../../../src/http/respond';
+import { fieldLine, fileHeaderLines, validatorLines } from '../../../src/http/fields';
+import { escapeHtml, PAGE_STYLE } from '../../../src/http/html';
 
 const NOSNIFF = 'X-Content-Type-Options: nosniff\r\n';
 const file = { contentType: 'text/plain; charset=utf-8', headerLines: `Cache-Control: no-cache\r\nAccept-Ranges: bytes\r\n${NOSNIFF}` };
@@ -45,13 +43,14 @@ t.test('status line, Date, Connection, whole head', async (t) => {
   t.equal(statusLine(416), 'HTTP/1.1 416 Range Not Satisfiable\r\n');
   t.equal(statusLine(299), 'HTTP/1.1 299 Unknown\r\n');
   t.equal(dateHeader(Date.UTC(2026, 0, 2, 3, 4, 5, 999)), 'Date: Fri, 02 Jan 2026 03:04:05 GMT\r\n');
-  t.equal(dateEpoch(), Math.floor(Date.UTC(2026, 0, 2, 3, 4, 5) / 1000), 'the epoch is the second of the Date line');
+  t.equal(dateHeader(Date.UTC(2026, 0, 2, 3, 4, 5, 0)), 'Date: Fri, 02 Jan 2026 03:04:05 GMT\r\n', 'the second of `now`, whatever its milliseconds');
+  t.equal(dateHeader(Date.UTC(2026, 0, 2, 3, 4, 6)), 'Date: Fri, 02 Jan 2026 03:04:06 GMT\r\n', 'the next second: the next line');
   t.equal(connectionHeader(false, 1), '', 'HTTP/1.1 keep-alive is the default: nothing');
   t.equal(connectionHeader(false, 0), 'Connection: keep-alive\r\n');
   t.equal(connectionHeader(true, 1), 'Connection: close\r\n');
   t.equal(connectionHeader(true, 0), 'Connection: close\r\n');
-  const head = serializeHead(204, 'A: b\r\n', true, 1);
-  t.match(head, /^HTTP\/1\.1 204 No Content\r\nDate: [^\r]+ GMT\r\nA: b\r\nConnection: close\r\n\r\n$/);
+  const head = serializeHead(204, 'A: b\r\n', true, 1, Date.UTC(2026, 0, 2, 3, 4, 5));
+  t.equal(head, 'HTTP/1.1 204 No Content\r\nDate: Fri, 02 Jan 2026 03:04:05 GMT\r\nA: b\r\nConnection: close\r\n\r\n');
 });
 
 t.test('error pages and error replies', async (t) => {
@@ -129,7 +128,7 @@ t.test('a file: 200, 304, 412, 416, 206, multipart', async (t) => {
   t.equal(okHeaderLines(file, brRep), `Content-Type: text/plain; charset=utf-8\r\n${file.headerLines}${rep.validatorLines}Content-Encoding: br\r\nContent-Length: 4\r\n`);
   const body = Buffer.from('0123456789');
   t.same(okReply(ok, body), { status: 200, headers: ok, body });
-  const wire = wireResponse(ok, body);
+  const wire = wireResponse(ok, body, Date.now());
   t.match(wire.toString('latin1'), /^HTTP\/1\.1 200 OK\r\nDate: [^\r]+\r\nContent-Type: text\/plain; charset=utf-8\r\n[^]*Content-Length: 10\r\n\r\n0123456789$/);
   t.same(wireReply(ok, body, wire), { status: 200, headers: ok, body, wire });
   t.same(notModifiedReply(file, rep.validatorLines), { status: 304, headers: file.headerLines + rep.validatorLines, body: null });
@@ -167,4 +166,21 @@ t.test('field lines, validators, the file lines, the connection-limit 503', asyn
     `HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(page!)}\r\nCache-Control: no-store\r\nConnection: close`,
   );
   t.match(page, 'at its connection limit');
+});
+
+t.test('a prepared head: built once per representation, its whole response once per second of `now`', async (t) => {
+  const entry = { ...file, heads: [] as unknown[] };
+  const p = preparedHead(entry, rep);
+  t.equal(p.okLines, okHeaderLines(file, rep));
+  t.equal(preparedHead(entry, rep), p, 'the same representation: the same head');
+  t.not(preparedHead(entry, brRep), p, 'another representation: a head of its own');
+  t.equal(entry.heads.length, 2);
+  const body = Buffer.from('0123456789');
+  const at = Date.UTC(2026, 0, 2, 3, 4, 5);
+  const first = preparedWireReply(p, body, at);
+  t.match(first.wire!.toString('latin1'), /^HTTP\/1\.1 200 OK\r\nDate: Fri, 02 Jan 2026 03:04:05 GMT\r\nContent-Type: text\/plain; charset=utf-8\r\n[^]*\r\n\r\n0123456789$/);
+  t.equal(preparedWireReply(p, body, at + 999).wire, first.wire, 'the same second: the same buffer, not rebuilt');
+  const next = preparedWireReply(p, body, at + 1000);
+  t.not(next.wire, first.wire, 'the next second: rebuilt');
+  t.match(next.wire!.toString('latin1'), /\r\nDate: Fri, 02 Jan 2026 03:04:06 GMT\r\n/);
 });
