@@ -20,11 +20,14 @@ import { ConfigError, ListenError } from '../errors';
 import { logFault, onFaults } from './faults';
 import { isHealthTarget } from './health';
 import { resolveListenAddresses } from './listen-addresses';
-import { Admission, Listener, ListenerGroup, type ListenTarget } from './listener';
+import { Admission, Listener, ListenerGroup, type ListenerKind, type ListenTarget } from './listener';
 import type { Logger, Loggers } from '../logs/logger';
 import { RequestCounters } from '../metrics/counters';
 import type * as ServingMetricsModule from '../metrics/serving-metrics';
+import { Https } from './https';
 import { PlainHttp } from './plain-http';
+import { loadCertificateSet, tlsEnabled } from '../tls/settings';
+import { newTicketKeys } from '../tls/ticket-keys';
 import { firstServing, InForce, ServingConnectionOptions, type Serving, type ServingParts } from './serving';
 import { Drainer, onStopSignals, type Drainable } from './shutdown';
 import { SingleProcess } from './single-process';
@@ -87,7 +90,7 @@ export function runWorker(role: WorkerRole, config: Config, loggers: Loggers, in
   const counters = config.metricsPort !== 0 ? new RequestCounters() : null;
   const options = new ServingConnectionOptions(inForce, () => drainer.stopping, accessSink(loggers, inForce), counters, (err, what) => log.warn({ err }, what));
   const admission = new Admission(connections, gate, drainer, counters);
-  const kind = new PlainHttp(inForce, options);
+  const kind = listenerKind(config, inForce, options, log);
   stopOnSignalsAndFaults(role, drainer, inForce, log);
   role.install({ drainer, gate, inForce, serving });
   const listen = () => {
@@ -98,6 +101,18 @@ export function runWorker(role: WorkerRole, config: Config, loggers: Loggers, in
   };
   if (counters === null) listen();
   else startMetrics(role, counters, connections, inForce, listen);
+}
+
+/**
+ * Plain HTTP, or HTTPS with tlsCert and tlsKey set: the handshake is bounded by
+ * headersTimeoutMs, as the request head that follows it is.
+ */
+function listenerKind(config: Config, inForce: InForce, options: ServingConnectionOptions, log: Logger): ListenerKind {
+  if (!tlsEnabled(config)) return new PlainHttp(inForce, options);
+  const policy = { minVersion: config.tlsMinVersion, ticketKeys: newTicketKeys(), alpn: ['http/1.1'], handshakeTimeoutMs: config.headersTimeoutMs };
+  return new Https(loadCertificateSet(config), policy, options, {
+    onHandshakeError: (reason, err) => log.debug({ err, reason }, `TLS handshake failed: ${reason}`),
+  });
 }
 
 /** The serving state to start with, or null after the role reported why there is none. */
