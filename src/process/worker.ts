@@ -28,6 +28,7 @@ import { Https } from './https';
 import { PlainHttp } from './plain-http';
 import { loadCertificateSet, tlsEnabled } from '../tls/settings';
 import { newTicketKeys } from '../tls/ticket-keys';
+import { hstsHeaderLines } from '../tls/hsts';
 import { firstServing, InForce, ServingConnectionOptions, type Serving, type ServingParts } from './serving';
 import { Drainer, onStopSignals, type Drainable } from './shutdown';
 import { SingleProcess } from './single-process';
@@ -88,7 +89,9 @@ export function runWorker(role: WorkerRole, config: Config, loggers: Loggers, in
   });
   // With metrics off nothing is counted and prom-client is never loaded.
   const counters = config.metricsPort !== 0 ? new RequestCounters() : null;
-  const options = new ServingConnectionOptions(inForce, () => drainer.stopping, accessSink(loggers, inForce), counters, (err, what) => log.warn({ err }, what));
+  // HSTS is the HTTPS listener's header rule: on every response of it, never on plain HTTP.
+  const headerRule = tlsEnabled(config) ? hstsHeaderLines : undefined;
+  const options = new ServingConnectionOptions(inForce, () => drainer.stopping, accessSink(loggers, inForce), counters, (err, what) => log.warn({ err }, what), headerRule);
   const admission = new Admission(connections, gate, drainer, counters);
   const kind = listenerKind(config, inForce, options, log);
   stopOnSignalsAndFaults(role, drainer, inForce, log);

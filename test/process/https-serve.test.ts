@@ -36,10 +36,11 @@ function withoutDate(raw: Buffer): string {
   return raw.toString('latin1').replace(/\r\nDate: [^\r]*/i, '');
 }
 
-async function servers(t: Test, pki: TestPki, extra: string[] = []): Promise<{ plain: Server; https: Server }> {
+/** `tlsOnly`: keys only the HTTPS server takes (hsts needs tlsCert). */
+async function servers(t: Test, pki: TestPki, extra: string[] = [], tlsOnly: string[] = []): Promise<{ plain: Server; https: Server }> {
   const root = makeSite(t, SITE);
   const plain = await startServer(t, { root, args: extra });
-  const https = await startServer(t, { root, args: ['--tls-cert', pki.ecdsaLocal.cert, '--tls-key', pki.ecdsaLocal.key, ...extra] });
+  const https = await startServer(t, { root, args: ['--tls-cert', pki.ecdsaLocal.cert, '--tls-key', pki.ecdsaLocal.key, ...extra, ...tlsOnly] });
   return { plain, https };
 }
 
@@ -155,4 +156,28 @@ t.test('SNI and tlsMinVersion', { skip: opensslSkip }, async (t) => {
   t.equal(await cnFor('other.test'), 'ecdsa-local');
   t.equal(await cnFor(undefined), 'ecdsa-local');
   await t.rejects(cnFor('a.test', 'TLSv1.2'), 'TLSv1.3 minimum: 1.2 refused');
+});
+
+t.test('HSTS: on every HTTPS response, never on plain HTTP', { skip: opensslSkip }, async (t) => {
+  const pki = makeTestPki(t);
+  const hsts = ['--hsts', 'max-age=63072000; includeSubDomains'];
+  const { plain, https } = await servers(t, pki, [], hsts);
+  const requests = [
+    'GET /index.html HTTP/1.1\r\nHost: x\r\n\r\nGET /index.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    'GET /big.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-3\r\nConnection: close\r\n\r\n',
+    'GET /index.html HTTP/1.1\r\nHost: x\r\nIf-None-Match: *\r\nConnection: close\r\n\r\n',
+    'GET /missing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    'BAD REQUEST\r\n\r\n',
+  ];
+  const countOf = (raw: Buffer) => raw.toString('latin1').split('\r\nStrict-Transport-Security: max-age=63072000; includeSubDomains\r\n').length - 1;
+  const statusesOf = (raw: Buffer) => [...raw.toString('latin1').matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]);
+  const expected = [['200', '200'], ['206'], ['304'], ['404'], ['400']];
+  for (const [i, r] of requests.entries()) {
+    const overHttps = await overTls(https.port, pki, r);
+    t.same(statusesOf(overHttps), expected[i], `over TLS: ${r.split('\r\n')[0]}`);
+    t.equal(countOf(overHttps), expected[i]!.length, 'HSTS on each HTTPS response');
+    const overHttp = await overPlain(plain.port, r);
+    t.same(statusesOf(overHttp), expected[i]);
+    t.notMatch(overHttp.toString('latin1'), /Strict-Transport-Security/i, 'none on plain HTTP');
+  }
 });
