@@ -9,15 +9,20 @@ function connect(port: number, ca: string, version: tls.SecureVersion, session?:
   return new Promise((resolve, reject) => {
     const s = tls.connect({ host: '127.0.0.1', port, ca, servername: 'localhost', minVersion: version, maxVersion: version, session });
     let got: Buffer | undefined = undefined;
+    let reused = false;
     s.on('session', (b: Buffer) => (got ??= b));
-    s.once('secureConnect', () => s.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+    s.once('secureConnect', () => {
+      // Read now: after the close the socket no longer knows.
+      reused = s.isSessionReused();
+      s.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    });
     s.on('data', () => undefined);
     s.once('error', reject);
-    s.once('close', () => (got ? resolve({ resumed: s.isSessionReused(), session: got }) : reject(new Error('no session ticket'))));
+    s.once('close', () => (got ?? session ? resolve({ resumed: reused, session: (got ?? session)! }) : reject(new Error('no session ticket'))));
   });
 }
 
-t.test('2 workers: every reconnect with the saved session resumes', { skip: opensslSkip, todo: 'fails as written: the first connection reports no session ticket or resumed; not yet diagnosed' }, async (t) => {
+t.test('2 workers: every reconnect with the saved session resumes', { skip: opensslSkip }, async (t) => {
   const pki = makeTestPki(t);
   const root = makeSite(t, { 'index.html': 'x' });
   const s = await startServer(t, { root, workers: 2, args: ['--tls-cert', pki.ecdsaLocal.cert, '--tls-key', pki.ecdsaLocal.key] });
