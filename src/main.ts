@@ -29,7 +29,7 @@ function main(): void {
 
 /** A cluster worker: the primary's validated configuration, never argv or env of its own. */
 function workerMain(): void {
-  const { config, inherited, addresses } = readWorkerEnv(process.env);
+  const { config, inherited, addresses, ticketKeys } = readWorkerEnv(process.env);
   const id = cluster.worker?.id ?? 0;
   let loggers;
   try {
@@ -40,7 +40,7 @@ function workerMain(): void {
     process.send?.({ type: 'start-error', message: logFileError(err) } satisfies ToPrimary, () => process.exit(1));
     return;
   }
-  loadWorker().runClusterWorker(config, loggers, id, inherited, addresses);
+  loadWorker().runClusterWorker(config, loggers, id, inherited, addresses, ticketKeys);
 }
 
 /** The process started from the command line: the primary of a cluster, or the single process. */

@@ -36,6 +36,11 @@ export interface ConnectionOptions {
   counters: RequestCounters | null;
   /** Something unexpected happened on this connection (logged by the worker). */
   onError(err: unknown, what: string): void;
+  /**
+   * Header lines (each ending in CRLF) the listener adds to every response it sends, errors
+   * included: HSTS on the HTTPS listener; '' (or absent) on plain HTTP.
+   */
+  readonly listenerHeaders?: string;
 }
 
 /**
@@ -390,11 +395,12 @@ export class Connection {
     const close = reply.close === true || !req.keepAlive || this.draining;
     const body = reply.body;
     const headStart = out.handed;
-    if (!close && req.minor === 1 && reply.wire !== undefined) {
+    const added = this.opts.listenerHeaders ?? '';
+    if (!close && req.minor === 1 && reply.wire !== undefined && added === '') {
       this.send(reply.wire);
       out.ended(req, reply.status, started, headStart, out.handed - (body as Buffer).length);
     } else {
-      this.send(serializeHead(reply.status, reply.headers, close, req.minor, Date.now()));
+      this.send(serializeHead(reply.status, reply.headers + added, close, req.minor, Date.now()));
       const bodyStart = out.handed;
       if (body !== null && !Buffer.isBuffer(body) && req.method === 'HEAD') {
         discardBody(body); // a handler should not open files for HEAD, but never leak one
@@ -448,7 +454,7 @@ export class Connection {
     const reply = errorReply(status);
     const started = performance.now();
     const headStart = this.out.handed;
-    this.send(serializeHead(status, reply.headers, true, 1, Date.now()));
+    this.send(serializeHead(status, reply.headers + (this.opts.listenerHeaders ?? ''), true, 1, Date.now()));
     const bodyStart = this.out.handed;
     this.send(reply.body as Buffer);
     this.out.ended(request, status, started, headStart, bodyStart);

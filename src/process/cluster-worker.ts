@@ -58,6 +58,7 @@ export class ClusterWorker extends WorkerRole {
       force: () => drainer.force("the primary's second stop signal"),
       reopenLogs: () => reopenLogs(this.loggers, null),
       acceptPause: (granted) => gate.answer(granted),
+      ticketKeys: (keys) => parts.ticketKeys?.(keys),
     });
   }
 }

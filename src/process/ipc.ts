@@ -9,5 +9,5 @@
  * worker: drain at once, the rest of the cluster keeps serving; `force` is a second stop
  * signal: cut every connection (logging what was cut) and exit at once.
  */
-export type ToWorker = { cmd: 'drain' } | { cmd: 'retire' } | { cmd: 'force' } | { cmd: 'reopen' } | { cmd: 'accept-pause'; granted: boolean };
+export type ToWorker = { cmd: 'drain' } | { cmd: 'retire' } | { cmd: 'force' } | { cmd: 'reopen' } | { cmd: 'accept-pause'; granted: boolean } | { cmd: 'ticket-keys'; keys: string };
 export type ToPrimary = { type: 'listen-error'; message: string } | { type: 'start-error'; message: string } | { type: 'accept-pause' };

@@ -13,6 +13,8 @@
  * together. The book of workers (generations, ports, roles, respawn back-off, sending) is
  * worker-pool.ts, the SIGHUP reload that replaces them one at a time rolling-reload.ts.
  */
+import { tlsEnabled } from '../tls/settings';
+import { encodeTicketKeys, startTicketKeyRotation, TICKET_KEY_ROTATION_MS } from '../tls/ticket-keys';
 import cluster, { type Worker } from 'node:cluster';
 import os from 'node:os';
 import { describeIgnoredFds, describeInherited, type InheritedSocket } from './activation';
@@ -374,7 +376,10 @@ export function runPrimary(config: Config, loggers: Loggers, reloadConfig: () =>
   cluster.setupPrimary({ args: [] });
   // Counted whether metrics are on or off; the metrics listener reads them.
   const counters = new PrimaryCounters();
-  const pool = new WorkerPool({ config, inherited, counters, log });
+  // HTTPS: the primary makes the session-ticket keys, hands them to every worker it forks and
+  // sends every rotation to the workers alive, so a session resumes on any worker.
+  const rotation = tlsEnabled(config) ? startTicketKeyRotation(TICKET_KEY_ROTATION_MS, (keys) => broadcastTicketKeys(pool, keys)) : null;
+  const pool = new WorkerPool({ config, inherited, counters, log, ticketKeys: () => rotation?.current() ?? null });
   const reloads = (stopping: () => boolean) => new RollingReload({ pool, stopping, reloadConfig, log, counters, inherited });
   const primary = new Primary({ config, loggers, pool, reloads, counters, inherited });
   listenTo(primary, cluster, process);
@@ -398,4 +403,8 @@ export function runPrimary(config: Config, loggers: Loggers, reloadConfig: () =>
   const { PrimaryMetrics, startMetricsServer } = require('../metrics/metrics-server') as typeof MetricsServer;
   const metrics = new PrimaryMetrics(counters, log, () => pool.list('alive').length);
   startMetricsServer(config.metricsHost, config.metricsPort, metrics.render, log, start, (message) => primary.stopFatally(message, 'cannot listen'));
+}
+
+function broadcastTicketKeys(pool: WorkerPool, keys: Buffer): void {
+  for (const w of pool.list('alive')) pool.send(w, { cmd: 'ticket-keys', keys: encodeTicketKeys(keys) });
 }

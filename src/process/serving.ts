@@ -113,7 +113,13 @@ export class ServingConnectionOptions implements ConnectionOptions {
     readonly onAccess: AccessSink,
     readonly counters: RequestCounters | null,
     readonly onError: (err: unknown, what: string) => void,
+    /** The listener's header rule (the HTTPS listener's HSTS), read per response: a reload in place changes it. */
+    private readonly headerRule: (config: Config) => string = () => '',
   ) {}
+
+  get listenerHeaders(): string {
+    return this.headerRule(this.inForce.current.config);
+  }
 
   get keepAliveTimeoutMs(): number {
     return this.inForce.current.keepAliveTimeoutMs;

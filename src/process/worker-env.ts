@@ -6,6 +6,7 @@
  */
 import type { InheritedSocket } from './activation';
 import type { Config } from '../config/config';
+import { decodeTicketKeys, encodeTicketKeys } from '../tls/ticket-keys';
 
 /** The primary's validated configuration (JSON Config); workers never read argv or env of their own. */
 const WORKER_CONFIG_ENV = 'FLEETSERVE_WORKER_CONFIG';
@@ -17,20 +18,25 @@ const WORKER_INHERITED_ENV = 'FLEETSERVE_WORKER_INHERITED';
  * socket among them.
  */
 const WORKER_ADDRESSES_ENV = 'FLEETSERVE_WORKER_ADDRESSES';
+/** The primary's session-ticket keys (base64, 48 bytes): every worker resumes every other's sessions. */
+const WORKER_TICKET_KEYS_ENV = 'FLEETSERVE_WORKER_TICKET_KEYS';
 
 /** The environment a worker is forked with: the inverse of readWorkerEnv. */
-export function workerEnv(config: Config, inherited: InheritedSocket | null, addresses: readonly string[] | null = null): Record<string, string> {
+export function workerEnv(config: Config, inherited: InheritedSocket | null, addresses: readonly string[] | null = null, ticketKeys: Buffer | null = null): Record<string, string> {
   const env: Record<string, string> = { [WORKER_CONFIG_ENV]: JSON.stringify(config) };
   if (inherited) env[WORKER_INHERITED_ENV] = JSON.stringify(inherited);
   if (addresses) env[WORKER_ADDRESSES_ENV] = JSON.stringify(addresses);
+  if (ticketKeys) env[WORKER_TICKET_KEYS_ENV] = encodeTicketKeys(ticketKeys);
   return env;
 }
 
 /** `addresses` is null when the primary resolved none (the worker then resolves config.host itself). */
-export function readWorkerEnv(env: NodeJS.ProcessEnv): { config: Config; inherited: InheritedSocket | null; addresses: string[] | null } {
+export function readWorkerEnv(env: NodeJS.ProcessEnv): { config: Config; inherited: InheritedSocket | null; addresses: string[] | null; ticketKeys: Buffer | null } {
+  const keys = env[WORKER_TICKET_KEYS_ENV];
   return {
     config: JSON.parse(env[WORKER_CONFIG_ENV] ?? '{}') as Config,
     inherited: JSON.parse(env[WORKER_INHERITED_ENV] ?? 'null') as InheritedSocket | null,
     addresses: JSON.parse(env[WORKER_ADDRESSES_ENV] ?? 'null') as string[] | null,
+    ticketKeys: keys === undefined ? null : decodeTicketKeys(keys),
   };
 }

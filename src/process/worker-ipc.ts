@@ -16,6 +16,8 @@ export interface WorkerActions {
   reopenLogs(): void;
   /** `accept-pause`: the primary's answer to this worker's request to stop listening. */
   acceptPause(granted: boolean): void;
+  /** `ticket-keys`: the primary rotated the session-ticket keys (base64). */
+  ticketKeys(keys: string): void;
 }
 
 /** The one switch over ToWorker; a message that is none of them changes nothing. */
@@ -26,6 +28,7 @@ export function dispatchToWorker(m: unknown, act: WorkerActions): void {
   else if (cmd === 'force') act.force();
   else if (cmd === 'reopen') act.reopenLogs();
   else if (cmd === 'accept-pause') act.acceptPause((m as { granted: unknown }).granted === true);
+  else if (cmd === 'ticket-keys') act.ticketKeys(String((m as { keys: unknown }).keys));
 }
 
 /** Hands every message of `channel` (the worker's `process`, or a fake in tests) to dispatchToWorker. */

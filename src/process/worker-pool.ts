@@ -79,6 +79,8 @@ export interface PoolOptions {
   fork?: (env: Record<string, string>) => Worker;
   /** The clock for a worker's age: Date.now, but for tests. */
   now?: () => number;
+  /** The session-ticket keys to fork workers with (HTTPS); none: each worker makes its own. */
+  ticketKeys?: () => Buffer | null;
 }
 
 export class WorkerPool {
@@ -93,6 +95,8 @@ export class WorkerPool {
   private readonly counters: PrimaryCounters;
   private readonly log: Logger;
   private readonly forkWorker: (env: Record<string, string>) => Worker;
+  /** The session-ticket keys in use now, handed to every worker forked. */
+  private readonly ticketKeys: () => Buffer | null;
   private readonly now: () => number;
 
   constructor(o: PoolOptions) {
@@ -102,6 +106,7 @@ export class WorkerPool {
     this.counters = o.counters;
     this.log = o.log;
     this.forkWorker = o.fork ?? ((env) => cluster.fork(env));
+    this.ticketKeys = o.ticketKeys ?? (() => null);
     this.now = o.now ?? Date.now;
   }
 
@@ -133,7 +138,7 @@ export class WorkerPool {
   /** Forks a worker of `gen` and books it in `role`: a reload's new worker is `starting`. */
   fork(gen: Generation, role: 'serving' | 'starting' = 'serving'): Worker {
     const requestedPort = this.portToRequest(gen);
-    const w = this.forkWorker(workerEnv({ ...gen.config, port: requestedPort }, this.inherited, gen.addresses ?? null));
+    const w = this.forkWorker(workerEnv({ ...gen.config, port: requestedPort }, this.inherited, gen.addresses ?? null, this.ticketKeys()));
     this.records.set(w, { gen, requestedPort, bornAt: this.now(), role, listening: false });
     // An IPC failure to a worker that is going away must never end the primary.
     w.on('error', (err: Error) => this.log.debug({ err, workerId: w.id }, `IPC with worker ${w.id} failed`));

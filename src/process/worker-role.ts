@@ -57,6 +57,8 @@ export interface WorkerParts {
   gate: AcceptGate;
   inForce: InForce;
   serving: ServingParts;
+  /** Applies session-ticket keys the primary rotated (base64); null with plain HTTP. */
+  ticketKeys: ((keys: string) => void) | null;
 }
 
 export abstract class WorkerRole {

@@ -20,11 +20,15 @@ import { ConfigError, ListenError } from '../errors';
 import { logFault, onFaults } from './faults';
 import { isHealthTarget } from './health';
 import { resolveListenAddresses } from './listen-addresses';
-import { Admission, Listener, ListenerGroup, type ListenTarget } from './listener';
+import { Admission, Listener, ListenerGroup, type ListenerKind, type ListenTarget } from './listener';
 import type { Logger, Loggers } from '../logs/logger';
 import { RequestCounters } from '../metrics/counters';
 import type * as ServingMetricsModule from '../metrics/serving-metrics';
+import { Https } from './https';
 import { PlainHttp } from './plain-http';
+import { loadCertificateSet, tlsEnabled } from '../tls/settings';
+import { decodeTicketKeys, newTicketKeys, startTicketKeyRotation, TICKET_KEY_ROTATION_MS } from '../tls/ticket-keys';
+import { hstsHeaderLines } from '../tls/hsts';
 import { firstServing, InForce, ServingConnectionOptions, type Serving, type ServingParts } from './serving';
 import { Drainer, onStopSignals, type Drainable } from './shutdown';
 import { SingleProcess } from './single-process';
@@ -38,16 +42,20 @@ import type { WorkerRole } from './worker-role';
  * opens its own fd 3 and shares it with the workers (scheduling "none", which the primary
  * always uses for it), so every worker accepts on the same socket. Checked on Node 20, 22, 24.
  */
-export function runClusterWorker(config: Config, loggers: Loggers, workerId: number, inherited: InheritedSocket | null, addresses: readonly string[] | null): void {
-  runWorker(new ClusterWorker(workerId, loggers), config, loggers, inherited, addresses);
+export function runClusterWorker(config: Config, loggers: Loggers, workerId: number, inherited: InheritedSocket | null, addresses: readonly string[] | null, ticketKeys: Buffer | null = null): void {
+  runWorker(new ClusterWorker(workerId, loggers), config, loggers, inherited, addresses, ticketKeys);
 }
 
 /** workers = 0: `readConfig` reads the configuration sources again (SIGHUP reloads in place). */
 export function runSingleProcess(config: Config, loggers: Loggers, readConfig: () => Config, inherited: InheritedSocket | null): void {
-  runWorker(new SingleProcess(loggers, readConfig), config, loggers, inherited, null);
+  // Alone, the process is its own primary: it makes the keys and rotates them itself.
+  let kind: Https | null = null;
+  const rotation = startTicketKeyRotation(TICKET_KEY_ROTATION_MS, (keys) => kind?.setTicketKeys(keys));
+  kind = runWorker(new SingleProcess(loggers, readConfig), config, loggers, inherited, null, rotation.current());
 }
 
-export function runWorker(role: WorkerRole, config: Config, loggers: Loggers, inherited: InheritedSocket | null, addresses: readonly string[] | null): void {
+/** Returns the HTTPS listener kind (null: plain HTTP, or nothing started), for the keys' rotation. */
+export function runWorker(role: WorkerRole, config: Config, loggers: Loggers, inherited: InheritedSocket | null, addresses: readonly string[] | null, ticketKeys: Buffer | null): Https | null {
   const { log } = loggers;
   const capacity = measureCapacity(config.maxConnections);
   /** Open connections of every listener, and sockets whose PROXY header is still being read. */
@@ -67,7 +75,7 @@ export function runWorker(role: WorkerRole, config: Config, loggers: Loggers, in
     behindProxy: (c) => BehindProxy.from(c, log),
   };
   const first = firstServingOrFail(role, config, serving);
-  if (first === null) return;
+  if (first === null) return null;
   const inForce = new InForce(first);
   warnIfLowered(capacity, config.maxConnections, log);
   const drainer = new Drainer({
@@ -85,11 +93,14 @@ export function runWorker(role: WorkerRole, config: Config, loggers: Loggers, in
   });
   // With metrics off nothing is counted and prom-client is never loaded.
   const counters = config.metricsPort !== 0 ? new RequestCounters() : null;
-  const options = new ServingConnectionOptions(inForce, () => drainer.stopping, accessSink(loggers, inForce), counters, (err, what) => log.warn({ err }, what));
+  // HSTS is the HTTPS listener's header rule: on every response of it, never on plain HTTP.
+  const headerRule = tlsEnabled(config) ? hstsHeaderLines : undefined;
+  const options = new ServingConnectionOptions(inForce, () => drainer.stopping, accessSink(loggers, inForce), counters, (err, what) => log.warn({ err }, what), headerRule);
   const admission = new Admission(connections, gate, drainer, counters);
-  const kind = new PlainHttp(inForce, options);
+  const kind = listenerKind(config, inForce, options, ticketKeys ?? newTicketKeys(), log);
   stopOnSignalsAndFaults(role, drainer, inForce, log);
-  role.install({ drainer, gate, inForce, serving });
+  const https = kind instanceof Https ? kind : null;
+  role.install({ drainer, gate, inForce, serving, ticketKeys: https && ((keys) => https.setTicketKeys(decodeTicketKeys(keys))) });
   const listen = () => {
     listenEverywhere(role, listeners, inForce, inherited, addresses, (target) => new Listener(target, kind, admission, log)).catch((err: unknown) => {
       if (!(err instanceof ListenError)) throw err; // a fault of ours: see stopOnSignalsAndFaults
@@ -98,6 +109,19 @@ export function runWorker(role: WorkerRole, config: Config, loggers: Loggers, in
   };
   if (counters === null) listen();
   else startMetrics(role, counters, connections, inForce, listen);
+  return https;
+}
+
+/**
+ * Plain HTTP, or HTTPS with tlsCert and tlsKey set: the handshake is bounded by
+ * headersTimeoutMs, as the request head that follows it is.
+ */
+function listenerKind(config: Config, inForce: InForce, options: ServingConnectionOptions, ticketKeys: Buffer, log: Logger): ListenerKind {
+  if (!tlsEnabled(config)) return new PlainHttp(inForce, options);
+  const policy = { minVersion: config.tlsMinVersion, ticketKeys, alpn: ['http/1.1'], handshakeTimeoutMs: config.headersTimeoutMs };
+  return new Https(loadCertificateSet(config), policy, options, {
+    onHandshakeError: (reason, err) => log.debug({ err, reason }, `TLS handshake failed: ${reason}`),
+  });
 }
 
 /** The serving state to start with, or null after the role reported why there is none. */

@@ -95,3 +95,12 @@ export function hstsProblem(value: string): string | null {
   if (!seen.has('max-age')) return `has no max-age (RFC 6797 requires it; browsers ignore the header without it); for example "${HSTS_EXAMPLE}"`;
   return null;
 }
+
+/**
+ * The HTTPS listener's header rule: `Strict-Transport-Security: VALUE` on every response it
+ * sends (none when hsts is ""). Never on plain HTTP, where a browser must ignore it (RFC 6797
+ * §8.1) and it only tells a man in the middle what to strip.
+ */
+export function hstsHeaderLines(s: { readonly hsts: string }): string {
+  return s.hsts === '' ? '' : `Strict-Transport-Security: ${s.hsts}\r\n`;
+}

@@ -22,6 +22,9 @@ import crypto from 'node:crypto';
 /** The length Node's ticketKeys take: 16 bytes key name, 16 HMAC secret, 16 AES key. */
 export const TICKET_KEYS_BYTES = 48;
 
+/** How often the keys change: hourly (see the cost above). */
+export const TICKET_KEY_ROTATION_MS = 3600_000;
+
 /** Fresh random keys. */
 export function newTicketKeys(): Buffer {
   return crypto.randomBytes(TICKET_KEYS_BYTES);

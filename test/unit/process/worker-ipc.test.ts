@@ -14,6 +14,7 @@ function recorder(): { act: WorkerActions; calls: string[] } {
       force: () => calls.push('force'),
       reopenLogs: () => calls.push('reopenLogs'),
       acceptPause: (granted) => calls.push(`acceptPause ${granted}`),
+      ticketKeys: (keys) => calls.push(`ticketKeys ${keys}`),
     },
   };
 }
@@ -22,10 +23,10 @@ t.test('each message of the primary is its one action', async (t) => {
   const channel = new EventEmitter();
   const { act, calls } = recorder();
   onPrimaryMessages(channel, act);
-  for (const m of [{ cmd: 'drain' }, { cmd: 'retire' }, { cmd: 'force' }, { cmd: 'reopen' }, { cmd: 'accept-pause', granted: true }, { cmd: 'accept-pause', granted: false }]) {
+  for (const m of [{ cmd: 'drain' }, { cmd: 'retire' }, { cmd: 'force' }, { cmd: 'reopen' }, { cmd: 'accept-pause', granted: true }, { cmd: 'accept-pause', granted: false }, { cmd: 'ticket-keys', keys: 'k' }]) {
     channel.emit('message', m);
   }
-  t.same(calls, ['stop', 'retire', 'force', 'reopenLogs', 'acceptPause true', 'acceptPause false']);
+  t.same(calls, ['stop', 'retire', 'force', 'reopenLogs', 'acceptPause true', 'acceptPause false', 'ticketKeys k']);
 });
 
 t.test('what is not a message for the worker changes nothing', async (t) => {
