@@ -158,6 +158,8 @@ export class Primary {
 
   workerListening(w: Worker, address: { port: number }): void {
     const { pool, config } = this.o;
+    // The plain-HTTP listener (httpPort) binds before the main one: the main one says the worker listens.
+    if (config.httpPort !== 0 && address.port === config.httpPort) return;
     const first = pool.listened(w, address.port);
     // A stop that came while it started: now it can hear it (see stopSignal).
     if (this.state.phase.kind === 'stopping') pool.send(w, { cmd: 'drain' });

@@ -24,6 +24,7 @@ import { Admission, Listener, ListenerGroup, type ListenerKind, type ListenTarge
 import type { Logger, Loggers } from '../logs/logger';
 import { RequestCounters } from '../metrics/counters';
 import type * as ServingMetricsModule from '../metrics/serving-metrics';
+import { HttpPortOptions } from './http-port';
 import { Https } from './https';
 import { PlainHttp } from './plain-http';
 import { loadCertificateSet, tlsEnabled } from '../tls/settings';
@@ -98,11 +99,16 @@ export function runWorker(role: WorkerRole, config: Config, loggers: Loggers, in
   const options = new ServingConnectionOptions(inForce, () => drainer.stopping, accessSink(loggers, inForce), counters, (err, what) => log.warn({ err }, what), headerRule);
   const admission = new Admission(connections, gate, drainer, counters);
   const kind = listenerKind(config, inForce, options, ticketKeys ?? newTicketKeys(), log);
+  // httpPort: a second, plain listener of the same admission (capacity, accept gate, drain),
+  // without the HTTPS listener's header rule (no HSTS on plain HTTP).
+  const httpPort = config.httpPort !== 0 ? new HttpPortOptions(options, inForce) : null;
+  const httpKind = httpPort === null ? null : new PlainHttp(inForce, httpPort);
   stopOnSignalsAndFaults(role, drainer, inForce, log);
   const https = kind instanceof Https ? kind : null;
   role.install({ drainer, gate, inForce, serving, ticketKeys: https && ((keys) => https.setTicketKeys(decodeTicketKeys(keys))) });
+  const make = (k: ListenerKind) => (target: ListenTarget) => new Listener(target, k, admission, log);
   const listen = () => {
-    listenEverywhere(role, listeners, inForce, inherited, addresses, (target) => new Listener(target, kind, admission, log)).catch((err: unknown) => {
+    listenEverywhere(role, listeners, inForce, inherited, addresses, make(kind), httpPort && { options: httpPort, make: make(httpKind!) }).catch((err: unknown) => {
       if (!(err instanceof ListenError)) throw err; // a fault of ours: see stopOnSignalsAndFaults
       role.failStart({ kind: 'listen', message: err.message });
     });
@@ -181,12 +187,23 @@ async function listenEverywhere(
   inherited: InheritedSocket | null,
   given: readonly string[] | null,
   make: (target: ListenTarget) => Listener,
+  http: { options: HttpPortOptions; make: (target: ListenTarget) => Listener } | null,
 ): Promise<void> {
   const { config } = inForce.current;
   const addresses = inherited !== null ? [] : (given ?? (await resolveListenAddresses(config.host, config.port)));
   const targets: ListenTarget[] = inherited !== null ? [{ inherited }] : addresses.map((host) => ({ host, port: config.port }));
+  if (http !== null) {
+    // Bound first: the primary counts a worker as listening by its main listener, which then
+    // comes last (the primary skips the 'listening' of httpPort), so the "listening" line
+    // means both listen. The Location's port is the main one's (with port 0: once bound).
+    http.options.tlsPort = config.port;
+    const hosts = inherited !== null ? await resolveListenAddresses(config.host, config.httpPort) : addresses;
+    // A listen of its own: its port is httpPort on every address, never the main one's.
+    if ((await listeners.listen(hosts.map((host) => ({ host, port: config.httpPort })), http.make)) === null) return;
+  }
   const bound = await listeners.listen(targets, make);
   if (bound === null) return; // the drain began meanwhile
+  if (http !== null) http.options.tlsPort = bound.port;
   role.announce({ config: inForce.current.config, port: bound.port, addresses, inherited, inheritedAddress: bound.address });
 }
 

@@ -11,6 +11,7 @@ import type { InheritedSocket } from '../../../src/process/activation';
 import { WorkerPool, type ExitedWorker } from '../../../src/process/worker-pool';
 import { captureLoggers, fakeFork, manualTimers, messages, type FakeWorker } from '../../fixtures/cluster-fakes';
 import { run, sandbox } from '../../fixtures/config';
+import { makeTestPki, opensslSkip } from '../../fixtures/tls';
 
 t.test('classifyExit: what an exit means, given the phase and the pool\'s record', async (t) => {
   const running: Phase = { kind: 'running' };
@@ -343,4 +344,18 @@ t.test('the last worker serving an inherited socket: exit 1 for a restart; not w
   t.same(s.exits, [1]);
   s.timers.pending[0]!.fire();
   t.equal(s.forked.length, 2, 'the first one\'s respawn never comes');
+});
+
+t.test('with httpPort, a worker listens once its main listener does: the plain port\'s listening does not count', { skip: opensslSkip }, async (t) => {
+  const pki = makeTestPki(t);
+  const s = setup(t, { args: ['--tls-cert', pki.ecdsaLocal.cert, '--tls-key', pki.ecdsaLocal.key, '--http-port', '40080'] });
+  s.primary.start();
+  s.listen(0, 40_080);
+  s.listen(1, 40_080);
+  t.equal(s.msgs().filter((m) => m.startsWith('listening')).length, 0, 'not on the plain port alone');
+  t.same(s.pool.list('listening'), []);
+  s.listen(0, 40_443);
+  s.listen(1, 40_443);
+  t.equal(s.lines.find((l) => l.msg.startsWith('listening'))?.port, 40_443, 'announced with the main port');
+  t.equal(s.pool.currentPort, 40_443);
 });

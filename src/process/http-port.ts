@@ -1,0 +1,61 @@
+/**
+ * The plain-HTTP port beside the HTTPS one (httpPort): its connections are plain HTTP
+ * (PlainHttp) whose requests go through decideHttpPort first — a 308 to HTTPS, or the health
+ * path and ACME challenges (and with httpRedirect false the whole site) answered as on the
+ * main port. Everything else (timeouts, access log, counters) is the main port's.
+ */
+import type { ConnectionOptions } from '../http/connection';
+import { decideHttpPort } from '../http/redirect-port';
+import { errorReply, redirectReply } from '../http/respond';
+import type { Reply, Request } from '../http/types';
+import type { InForce } from './serving';
+
+export class HttpPortOptions implements ConnectionOptions {
+  /** The port the main listener bound (the Location's port); set once it is listening. */
+  tlsPort = 0;
+
+  constructor(
+    private readonly main: ConnectionOptions,
+    private readonly inForce: InForce,
+  ) {}
+
+  get keepAliveTimeoutMs(): number {
+    return this.main.keepAliveTimeoutMs;
+  }
+
+  get headersTimeoutMs(): number {
+    return this.main.headersTimeoutMs;
+  }
+
+  get sendTimeoutMs(): number {
+    return this.main.sendTimeoutMs;
+  }
+
+  get limits(): ConnectionOptions['limits'] {
+    return this.main.limits;
+  }
+
+  get onAccess(): ConnectionOptions['onAccess'] {
+    return this.main.onAccess;
+  }
+
+  get counters(): ConnectionOptions['counters'] {
+    return this.main.counters;
+  }
+
+  readonly onError = (err: unknown, what: string): void => this.main.onError(err, what);
+
+  handle(req: Request, remote: string): Reply | Promise<Reply> {
+    const { config, healthPath } = this.inForce.current;
+    const d = decideHttpPort(req.path, req.query, req.host, { tlsPort: this.tlsPort, healthPath, redirect: config.httpRedirect });
+    switch (d.kind) {
+      case 'health':
+      case 'site':
+        return this.main.handle(req, remote);
+      case 'redirect':
+        return redirectReply(d.location, 308);
+      case 'bad-host':
+        return errorReply(400, false);
+    }
+  }
+}
