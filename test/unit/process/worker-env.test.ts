@@ -26,6 +26,16 @@ t.test('the addresses the primary resolved come back in order, beside the config
   t.same(readWorkerEnv(env).config, config);
 });
 
+t.test('the session-ticket keys the primary made come back byte for byte', async (t) => {
+  const { cwd } = sandbox(t);
+  const config = run(['--port', '0'], {}, cwd);
+  const keys = Buffer.from(Array.from({ length: 48 }, (_, i) => (i * 37 + 11) & 0xff));
+  const env = workerEnv(config, null, null, keys);
+  t.same(Object.keys(env).sort(), ['FLEETSERVE_WORKER_CONFIG', 'FLEETSERVE_WORKER_TICKET_KEYS']);
+  t.ok(readWorkerEnv(env).ticketKeys?.equals(keys));
+  t.equal(readWorkerEnv(workerEnv(config, null)).ticketKeys, null, 'no keys: none handed over');
+});
+
 t.test('without a socket, only the configuration; nothing at all reads as empty', async (t) => {
   const { cwd } = sandbox(t);
   const config = run([], {}, cwd);
@@ -33,5 +43,5 @@ t.test('without a socket, only the configuration; nothing at all reads as empty'
   t.same(Object.keys(env), ['FLEETSERVE_WORKER_CONFIG']);
   t.equal(readWorkerEnv(env).inherited, null);
   t.equal(readWorkerEnv(env).addresses, null, 'no addresses: the worker resolves the host itself');
-  t.same(readWorkerEnv({}), { config: {}, inherited: null, addresses: null });
+  t.same(readWorkerEnv({}), { config: {}, inherited: null, addresses: null, ticketKeys: null });
 });
