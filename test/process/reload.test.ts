@@ -289,6 +289,9 @@ t.test('a new worker that cannot start stops the reload and the old ones keep se
   fs.symlinkSync(path.join(PROJECT, 'node_modules'), path.join(app, 'node_modules'));
   const respondJs = path.join(app, 'dist', 'http', 'respond.js');
   const goodCode = fs.readFileSync(respondJs, 'utf8');
+  // The header lines every response carries live in fields.js; step 3 patches them there.
+  const fieldsJs = path.join(app, 'dist', 'http', 'fields.js');
+  const goodFields = fs.readFileSync(fieldsJs, 'utf8');
 
   const blocker = net.createServer();
   await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
@@ -326,8 +329,9 @@ t.test('a new worker that cannot start stops the reload and the old ones keep se
   t.equal(count(s, /^reload finished/), 0);
 
   // 3. A fixed build that adds a header: new workers run the code on disk at fork time.
-  fs.writeFileSync(respondJs, goodCode.replace("'X-Content-Type-Options: nosniff\\r\\n'", "'X-Content-Type-Options: nosniff\\r\\nX-Build: 2\\r\\n'"));
-  t.not(fs.readFileSync(respondJs, 'utf8'), goodCode, 'the copy was patched');
+  fs.writeFileSync(respondJs, goodCode);
+  fs.writeFileSync(fieldsJs, goodFields.replace("'X-Content-Type-Options: nosniff\\r\\n'", "'X-Content-Type-Options: nosniff\\r\\nX-Build: 2\\r\\n'"));
+  t.not(fs.readFileSync(fieldsJs, 'utf8'), goodFields, 'the copy was patched');
   process.kill(s.pid, 'SIGHUP');
   await s.waitForLog(msgIs(/^reload finished/), 15_000);
   const after = await getMark(s.port);
