@@ -10,6 +10,7 @@ import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
+import { pemCertificateBlocks } from '../tls/pem';
 import { CaFileError, CertificateError, TlsHandshakeError } from './errors';
 import { whenReady, type Destination } from './connection';
 import type { TimeLimit } from './time-limit';
@@ -24,8 +25,6 @@ export interface Trust {
 /** The system's CA bundle on Debian/Ubuntu/Alpine, Fedora/RHEL, and the BSDs/macOS, as curl's builds look for it. */
 const SYSTEM_BUNDLES = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt', '/etc/ssl/cert.pem'];
 
-const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g;
-
 /** --cacert FILE: every PEM certificate in it, each one parsed (node:tls would ignore a file that is not PEM). */
 export function loadCaFile(file: string): Trust {
   let text: string;
@@ -34,7 +33,7 @@ export function loadCaFile(file: string): Trust {
   } catch (err) {
     throw new CaFileError(`cannot read the --cacert file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-  const ca = text.match(PEM_CERTIFICATE) ?? [];
+  const ca = pemCertificateBlocks(text);
   if (ca.length === 0) throw new CaFileError(`the --cacert file ${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
   for (const pem of ca) {
     try {
@@ -58,7 +57,7 @@ export function systemTrust(): Trust {
   for (const file of SYSTEM_BUNDLES) {
     let ca: string[] = [];
     try {
-      ca = fs.readFileSync(file, 'latin1').match(PEM_CERTIFICATE) ?? [];
+      ca = pemCertificateBlocks(fs.readFileSync(file, 'latin1'));
     } catch {
       // Not this system's layout: try the next.
     }

@@ -7,6 +7,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { CertificateError } from '../errors';
+import { pemCertificateBlocks } from './pem';
 
 /** What a certificate says about itself, for SNI, warnings, metrics and logs. */
 export interface CertificateInfo {
@@ -33,7 +34,6 @@ export interface CertificatePair {
   readonly info: CertificateInfo;
 }
 
-const CERT_BLOCK = /-----BEGIN CERTIFICATE-----\r?\n[\s\S]*?-----END CERTIFICATE-----/g;
 // PKCS#8 (PRIVATE KEY, ENCRYPTED PRIVATE KEY) and the traditional RSA / EC forms.
 const KEY_BLOCK = /-----BEGIN ((?:RSA |EC |ENCRYPTED )?PRIVATE KEY)-----\r?\n[\s\S]*?-----END \1-----/;
 const CURVE_NAMES: Readonly<Record<string, string>> = { prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521' };
@@ -112,7 +112,7 @@ export function parseSubjectAltName(text: string | undefined): { dns: string[]; 
 
 /** The parsed certificates of a PEM file, leaf first. */
 function parseCertificates(text: string, file: string): { blocks: string[]; certs: crypto.X509Certificate[] } {
-  const blocks = text.match(CERT_BLOCK) ?? [];
+  const blocks = pemCertificateBlocks(text);
   if (blocks.length === 0) throw new CertificateError(`${file} is not a PEM certificate (no "-----BEGIN CERTIFICATE-----" block)`, file, 'cert');
   const certs = blocks.map((block, n) => {
     try {
