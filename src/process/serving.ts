@@ -113,12 +113,17 @@ export class ServingConnectionOptions implements ConnectionOptions {
     readonly onAccess: AccessSink,
     readonly counters: RequestCounters | null,
     readonly onError: (err: unknown, what: string) => void,
-    /** The listener's header rule (the HTTPS listener's HSTS), read per response: a reload in place changes it. */
+    /** The listener's header rule (the HTTPS listener's HSTS): a reload in place changes it. */
     private readonly headerRule: (config: Config) => string = () => '',
   ) {}
 
+  /** The rule's lines for the configuration they were made from: made again only after a reload in place. */
+  private headersFor: { config: Config; lines: string } | null = null;
+
   get listenerHeaders(): string {
-    return this.headerRule(this.inForce.current.config);
+    const { config } = this.inForce.current;
+    if (this.headersFor?.config !== config) this.headersFor = { config, lines: this.headerRule(config) };
+    return this.headersFor.lines;
   }
 
   get keepAliveTimeoutMs(): number {
