@@ -5,13 +5,7 @@
  * server's symlink policy and answers null for anything that is not a regular file.
  */
 
-/** Percent-encodes each segment of a decoded relative path for a Location header. */
-export function encodePathSegments(relPath: string): string {
-  return relPath
-    .split('/')
-    .map((s) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase()))
-    .join('/');
-}
+import { encodePathSegments } from '../http/path-encoding';
 
 export type CleanUrl<T> =
   /** 301 to this percent-encoded path, which starts with exactly one "/"; the query is kept by the caller. */

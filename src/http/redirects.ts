@@ -10,7 +10,7 @@
  * segments, so it never holds "..", an empty segment or a backslash, and it is percent-encoded
  * again for the Location: a local `to` cannot be turned into "//evil.example" or "/\evil".
  */
-import { encodePathSegments } from '../files/clean-urls';
+import { encodePathSegments } from './path-encoding';
 
 /** A configured rule, as written in the configuration. */
 export interface RedirectRule {

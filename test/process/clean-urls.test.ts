@@ -4,7 +4,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { cleanUrl, encodePathSegments } from '../../src/files/clean-urls';
+import { cleanUrl } from '../../src/files/clean-urls';
+import { encodePathSegments } from '../../src/http/path-encoding';
 import { makeSite, rawExchange, startServer } from '../fixtures/server';
 import { exchange, one } from '../fixtures/semantics';
 

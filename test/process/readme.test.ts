@@ -73,6 +73,14 @@ t.test('the manual: the README and the pages in docs/, each linked from the READ
   t.end();
 });
 
+t.test('no page holds a merge conflict left behind', (t) => {
+  for (const p of pages) {
+    const markers = p.lines.flatMap((l, i) => (/^(<{7}|={7}|>{7})( |$)/.test(l) && !p.inFence.has(i) ? [i + 1] : []));
+    t.same(markers, [], `${p.name}: no conflict marker lines`);
+  }
+  t.end();
+});
+
 t.test('every fence opens and closes where it should', (t) => {
   let total = 0;
   for (const p of pages) {

@@ -101,6 +101,11 @@ t.test('src/ has no import cycle and its request path runs one way', async (t) =
   t.same(violations(arrows), []);
 });
 
+t.test('http/ reaches into files/ only for the send step: no folder loop beside the path itself', async (t) => {
+  const into = srcArrows().filter((a) => !a.typeOnly && a.from.startsWith('http/') && a.to.startsWith('files/'));
+  t.same([...new Set(into.map((a) => a.to))], ['files/stream']);
+});
+
 t.test('the check fails on a cycle, a backward arrow, a shared module reaching in, and lookup importing render', async (t) => {
   const arrows = srcArrows();
   const bad = (from: string, spec: string) => violations([...arrows, ...importsOf(from, `import { x } from '${spec}';\n`)]).join('\n');
