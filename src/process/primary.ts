@@ -21,7 +21,7 @@ import { describeIgnoredFds, describeInherited, type InheritedSocket } from './a
 import type { Config } from '../config/config';
 import { describeFault, onFaults, type FaultOrigin } from './faults';
 import { resolveListenAddresses } from './listen-addresses';
-import { listeningRecord } from './listen-urls';
+import { listeningRecord, schemeOf } from './listen-urls';
 import { reopenLogs, type Loggers } from '../logs/logger';
 import { PrimaryCounters } from '../metrics/counters';
 import type * as MetricsServer from '../metrics/metrics-server';
@@ -337,7 +337,7 @@ export class Primary {
   private announce(port: number): void {
     const { config, inherited } = this.o;
     if (inherited === null) {
-      const { fields, msg } = listeningRecord(config.host, port, config.workers, this.o.networkInterfaces(), this.o.pool.current.addresses);
+      const { fields, msg } = listeningRecord(config.host, port, config.workers, this.o.networkInterfaces(), this.o.pool.current.addresses, schemeOf(config));
       this.log.info({ ...fields, scheduling: config.scheduling, root: config.root }, msg);
       return;
     }

@@ -6,7 +6,7 @@
 import os from 'node:os';
 import { describeIgnoredFds, describeInherited } from './activation';
 import type { Config } from '../config/config';
-import { listeningRecord } from './listen-urls';
+import { listeningRecord, schemeOf } from './listen-urls';
 import { reopenLogs, type Loggers } from '../logs/logger';
 import type * as MetricsServer from '../metrics/metrics-server';
 import type { ServingMetrics } from '../metrics/serving-metrics';
@@ -46,7 +46,7 @@ export class SingleProcess extends WorkerRole {
     const { log } = this.loggers;
     const { config, port, inherited } = l;
     if (inherited === null) {
-      const { fields, msg } = listeningRecord(config.host, port, 0, os.networkInterfaces(), l.addresses);
+      const { fields, msg } = listeningRecord(config.host, port, 0, os.networkInterfaces(), l.addresses, schemeOf(config));
       log.info({ ...fields, root: config.root }, msg);
       return;
     }
