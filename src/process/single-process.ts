@@ -1,7 +1,8 @@
 /**
  * The single process's role (workers = 0): no primary speaks for it, so it prints its own
  * failed start, announces its addresses and a stop, serves the metrics port itself, and,
- * unable to fork a replacement, applies SIGHUP's new configuration in place.
+ * unable to fork a replacement, applies SIGHUP's new configuration in place (the certificate
+ * files read again included).
  */
 import os from 'node:os';
 import { describeIgnoredFds, describeInherited } from './activation';
@@ -64,8 +65,13 @@ export class SingleProcess extends WorkerRole {
   install(parts: WorkerParts): void {
     const { log } = this.loggers;
     this.host.on('SIGHUP', () => {
-      if (parts.drainer.stopping) log.warn('SIGHUP while stopping: ignored');
-      else reloadInPlace(parts.inForce, this.readConfig, parts.serving, log);
+      if (parts.drainer.stopping) {
+        log.warn('SIGHUP while stopping: ignored');
+        return;
+      }
+      // The pairs are read again with the configuration: one that does not serve failed the reload above.
+      const next = reloadInPlace(parts.inForce, this.readConfig, parts.serving, log);
+      if (next?.certificates && parts.replaceCertificates) parts.replaceCertificates(next.certificates);
     });
     // logrotate's postrotate; handled also because Node's default for SIGUSR1 starts the inspector.
     this.host.on('SIGUSR1', () => reopenLogs(this.loggers, 'SIGUSR1'));

@@ -27,7 +27,7 @@ import type * as ServingMetricsModule from '../metrics/serving-metrics';
 import { HttpPortOptions } from './http-port';
 import { Https } from './https';
 import { PlainHttp } from './plain-http';
-import { loadCertificateSet, tlsEnabled } from '../tls/settings';
+import { loadConfiguredCertificates, tlsEnabled } from '../tls/settings';
 import { decodeTicketKeys, newTicketKeys, startTicketKeyRotation, TICKET_KEY_ROTATION_MS } from '../tls/ticket-keys';
 import { hstsHeaderLines } from '../tls/hsts';
 import { firstServing, InForce, ServingConnectionOptions, type Serving, type ServingParts } from './serving';
@@ -74,6 +74,8 @@ export function runWorker(role: WorkerRole, config: Config, loggers: Loggers, in
   const serving: ServingParts = {
     handler: (c) => new StaticHandler(c, log, () => gate.outOfDescriptors()),
     behindProxy: (c) => BehindProxy.from(c, log),
+    // Read from the files now (a worker a reload forked reads the renewed ones), not taken from the check.
+    certificates: (c) => (tlsEnabled(c) ? loadConfiguredCertificates(c) : null),
   };
   const first = firstServingOrFail(role, config, serving);
   if (first === null) return null;
@@ -98,14 +100,21 @@ export function runWorker(role: WorkerRole, config: Config, loggers: Loggers, in
   const headerRule = tlsEnabled(config) ? hstsHeaderLines : undefined;
   const options = new ServingConnectionOptions(inForce, () => drainer.stopping, accessSink(loggers, inForce), counters, (err, what) => log.warn({ err }, what), headerRule);
   const admission = new Admission(connections, gate, drainer, counters);
-  const kind = listenerKind(config, inForce, options, ticketKeys ?? newTicketKeys(), log);
+  const kind = listenerKind(inForce, options, ticketKeys ?? newTicketKeys(), log);
   // httpPort: a second, plain listener of the same admission (capacity, accept gate, drain),
   // without the HTTPS listener's header rule (no HSTS on plain HTTP).
   const httpPort = config.httpPort !== 0 ? new HttpPortOptions(options, inForce) : null;
   const httpKind = httpPort === null ? null : new PlainHttp(inForce, httpPort);
   stopOnSignalsAndFaults(role, drainer, inForce, log);
   const https = kind instanceof Https ? kind : null;
-  role.install({ drainer, gate, inForce, serving, ticketKeys: https && ((keys) => https.setTicketKeys(decodeTicketKeys(keys))) });
+  role.install({
+    drainer,
+    gate,
+    inForce,
+    serving,
+    ticketKeys: https && ((keys) => https.setTicketKeys(decodeTicketKeys(keys))),
+    replaceCertificates: https && ((set) => https.replaceCertificates(set)),
+  });
   const make = (k: ListenerKind) => (target: ListenTarget) => new Listener(target, k, admission, log);
   const listen = () => {
     listenEverywhere(role, listeners, inForce, inherited, addresses, make(kind), httpPort && { options: httpPort, make: make(httpKind!) }).catch((err: unknown) => {
@@ -122,10 +131,11 @@ export function runWorker(role: WorkerRole, config: Config, loggers: Loggers, in
  * Plain HTTP, or HTTPS with tlsCert and tlsKey set: the handshake is bounded by
  * headersTimeoutMs, as the request head that follows it is.
  */
-function listenerKind(config: Config, inForce: InForce, options: ServingConnectionOptions, ticketKeys: Buffer, log: Logger): ListenerKind {
-  if (!tlsEnabled(config)) return new PlainHttp(inForce, options);
+function listenerKind(inForce: InForce, options: ServingConnectionOptions, ticketKeys: Buffer, log: Logger): ListenerKind {
+  const { config, certificates } = inForce.current;
+  if (certificates === null) return new PlainHttp(inForce, options);
   const policy = { minVersion: config.tlsMinVersion, ticketKeys, alpn: ['http/1.1'], handshakeTimeoutMs: config.headersTimeoutMs };
-  return new Https(loadCertificateSet(config), policy, options, {
+  return new Https(certificates, policy, options, {
     onHandshakeError: (reason, err) => log.debug({ err, reason }, `TLS handshake failed: ${reason}`),
   });
 }
