@@ -199,10 +199,15 @@ export class Connection {
     this.socket.destroy();
   }
 
-  /** Nothing is queued on an idle connection: what it sent is all taken, and logged before it closes. */
+  /**
+   * Nothing is queued on an idle connection: what it sent is all taken, and logged before it
+   * closes. Ended, not destroyed: over TLS, end() sends the close_notify alert before the FIN,
+   * so the client can tell a clean close from a truncation (a destroy sends a bare FIN); then
+   * the client's FIN, or finish()'s short timer, closes it.
+   */
   private closeIdle(): void {
     this.out.settle();
-    this.socket.destroy();
+    this.finish();
   }
 
   private setTimer(ms: number): void {
