@@ -76,7 +76,7 @@ const CLIENT_GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ECANCELED',
  * its way, and dropping it would fail a request on a connection that was never used (which a
  * client cannot tell from a server failure; on a reused one it knows to retry).
  */
-const FRESH_GRACE_MS = 250;
+export const FRESH_GRACE_MS = 250;
 
 /** Stop answering pipelined requests while this much is queued for a slow reader. */
 const WRITE_HIGH_WATER = 1024 * 1024;
