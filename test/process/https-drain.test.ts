@@ -9,9 +9,9 @@ import tls from 'node:tls';
 import t from 'tap';
 import { makeSite, startServer, type LogLine, type Server } from '../fixtures/server';
 import { makeTestPki, opensslSkip, type TestPki } from '../fixtures/tls';
+import { sha256 } from '../fixtures/wire';
 
 const LARGE = crypto.randomBytes(32 * 1024 * 1024);
-const sha256 = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
 const isDraining = (l: LogLine) => typeof l.msg === 'string' && l.msg.startsWith('draining:');
 
 /** A TLS record as it arrived: its content type (21 alert, 23 application data) and length. */
@@ -149,15 +149,28 @@ t.test('TLS drain', { skip: opensslSkip }, async (t) => {
     t.match(drained.msg, /^draining: 3 open connections, 2 idle closed now$/, 'two idle closed at once, the download left to finish');
   });
 
-  await t.test('single process (--workers 0): an idle TLS client gets close_notify on SIGTERM, exit 0', async (t) => {
+  await t.test('single process (--workers 0): an idle TLS client gets close_notify on SIGTERM; a socket that never sent a ClientHello is closed after a short grace; exit 0', async (t) => {
     const s = await tlsServer(t, pki, 0);
     const c = recordingClient(s.port, pki, 'TLSv1.2');
     t.teardown(() => c.client.destroy());
     t.equal((await getOne(c.client, '/small.txt')).body.toString(), 'small\n');
     const end = ending(c);
+    // Connected, silent: no handshake to wait for (it would hold the drain for the handshake timeout).
+    const silent = net.connect(s.port, '127.0.0.1');
+    t.teardown(() => silent.destroy());
+    await new Promise((resolve) => silent.once('connect', resolve));
+    const silentClosed = new Promise<number>((resolve) => {
+      silent.on('error', () => undefined);
+      silent.once('close', () => resolve(performance.now()));
+    });
+    const stoppedAt = performance.now();
     process.kill(s.pid, 'SIGTERM');
     t.same(await end, { ended: true, error: null }, 'a clean end');
     t.equal(c.records.at(-1)?.type, 21, 'close_notify last');
+    const silentMs = (await silentClosed) - stoppedAt;
+    // The grace is 250 ms (from the accept); the handshake timeout (headersTimeoutMs) is 10 s.
+    t.ok(silentMs < 1000, `the silent socket was closed by the drain in ${Math.round(silentMs)} ms`);
     t.same(await s.exited(10_000), { code: 0, signal: null }, 'exit code 0');
+    t.match(s.logs.find(isDraining)!.msg, /^draining: 2 open connections, 1 idle closed now$/, 'the silent socket is not idle: it may be a handshake on its way');
   });
 });
