@@ -87,29 +87,41 @@ class TlsKeepAlive {
   async exchange(p: string, timeoutMs: number, close = false): Promise<Exchange> {
     this.sock.write(`GET ${p} HTTP/1.1\r\nHost: localhost\r\n${close ? 'Connection: close\r\n' : ''}\r\n`);
     const until = performance.now() + timeoutMs;
-    for (;;) {
-      const end = this.buf.indexOf('\r\n\r\n');
-      if (end !== -1) {
-        const head = this.buf.subarray(0, end).toString('latin1');
-        const len = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1]);
-        if (this.buf.length >= end + 4 + len) {
-          const body = this.buf.subarray(end + 4, end + 4 + len);
-          this.buf = this.buf.subarray(end + 4 + len);
-          return { kind: 'response', status: Number(head.split(' ')[1]), close: /\r\nconnection: *close/i.test(head), body };
-        }
-      }
-      if (this.closed) return this.buf.length === 0 ? { kind: 'closed-before-response' } : { kind: 'broken', why: `closed after ${this.buf.length} bytes of a response` };
+    let r: Exchange | null;
+    while ((r = this.takeResponse()) === null) {
       const left = until - performance.now();
       if (left <= 0) return { kind: 'broken', why: `no whole response within ${timeoutMs} ms` };
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = null;
+      await this.nextChunkOrClose(left);
     }
+    return r;
+  }
+
+  /** The response whole in the buffer (taken out of it), what the close left, or null: wait. */
+  private takeResponse(): Exchange | null {
+    const end = this.buf.indexOf('\r\n\r\n');
+    const head = end === -1 ? '' : this.buf.subarray(0, end).toString('latin1');
+    const len = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1]);
+    if (end !== -1 && this.buf.length >= end + 4 + len) {
+      const body = this.buf.subarray(end + 4, end + 4 + len);
+      this.buf = this.buf.subarray(end + 4 + len);
+      return { kind: 'response', status: Number(head.split(' ')[1]), close: /\r\nconnection: *close/i.test(head), body };
+    }
+    if (!this.closed) return null;
+    return this.buf.length === 0 ? { kind: 'closed-before-response' } : { kind: 'broken', why: `closed after ${this.buf.length} bytes of a response` };
+  }
+
+  private nextChunkOrClose(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = () => {
+        this.wake = null;
+        done();
+      };
+    });
   }
 
   close(): void {
@@ -151,30 +163,30 @@ async function loadClient(port: number, pki: TestPki, stats: LoadStats, stop: ()
         reused = false;
       }
       const r = await conn.exchange(p, 5000, closeEach);
-      if (r.kind === 'closed-before-response' && reused && attempt < 3) {
-        stats.retried++;
-        conn.close();
-        conn = null;
-        continue;
-      }
-      if (r.kind !== 'response') {
-        stats.failures.push(`${p}: ${r.kind === 'broken' ? r.why : 'closed before a response on a new connection'}`);
-        conn.close();
-        conn = null;
-        break;
-      }
-      if (r.status !== 200 || !r.body.equals(expected)) stats.failures.push(`${p}: status ${r.status}, ${r.body.length} bytes, not the file`);
-      else stats.ok++;
-      reused = true;
-      if (r.close) {
+      const verdict = judge(r, reused && attempt < 3, expected);
+      if (verdict === 'retry') stats.retried++;
+      else if (verdict === 'ok') stats.ok++;
+      else stats.failures.push(`${p}: ${verdict}`);
+      reused = r.kind === 'response';
+      if (r.kind !== 'response' || r.close) {
         conn.close();
         conn = null;
       }
-      break;
+      if (verdict !== 'retry') break;
     }
     await sleep(4);
   }
   conn?.close();
+}
+
+/**
+ * What an exchange counts as: 'ok', 'retry' (a reused connection closed before any byte of
+ * the answer, which `mayRetry` allows), or what failed.
+ */
+function judge(r: Exchange, mayRetry: boolean, expected: Buffer): 'ok' | 'retry' | string {
+  if (r.kind === 'closed-before-response') return mayRetry ? 'retry' : 'closed before a response on a new connection';
+  if (r.kind === 'broken') return r.why;
+  return r.status === 200 && r.body.equals(expected) ? 'ok' : `status ${r.status}, ${r.body.length} bytes, not the file`;
 }
 
 /** The CN a new connection gets now. */
