@@ -14,7 +14,7 @@
  */
 import type net from 'node:net';
 import { DEFAULT_LIMITS, MAX_LEADING_EMPTY_LINES, parseRequestHead, type Limits } from './parse';
-import { errorReply, serializeHead } from './respond';
+import { errorReply, serializeHead, wireWithListenerLines } from './respond';
 import { bodyLength, discardBody, sendBody, type FileBody, type MultipartBody, type SendControl } from '../files/stream';
 import { SendWatch } from './send-watch';
 import { reportResponse, type AccessSink } from './access';
@@ -396,8 +396,8 @@ export class Connection {
     const body = reply.body;
     const headStart = out.handed;
     const added = this.opts.listenerHeaders ?? '';
-    if (!close && req.minor === 1 && reply.wire !== undefined && added === '') {
-      this.send(reply.wire);
+    if (!close && req.minor === 1 && reply.wire !== undefined) {
+      this.send(added === '' ? reply.wire : wireWithListenerLines(reply.wire, (body as Buffer).length, added));
       out.ended(req, reply.status, started, headStart, out.handed - (body as Buffer).length);
     } else {
       this.send(serializeHead(reply.status, reply.headers + added, close, req.minor, Date.now()));
