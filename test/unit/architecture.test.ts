@@ -11,7 +11,7 @@ const SRC = path.join(__dirname, '..', '..', 'src');
 const STEPS: readonly [string, (m: string) => boolean][] = [
   ['entry/process', (m) => m === 'main' || m === 'client' || m.startsWith('process/') || m.startsWith('client/')],
   ['serve', (m) => m.startsWith('serve/')],
-  ['parse/connection', (m) => ['http/parse', 'http/connection', 'http/behind-proxy', 'http/proxy-header-reader', 'http/proxy-protocol', 'http/send-watch', 'http/access', 'http/outgoing'].includes(m)],
+  ['parse/connection', (m) => m.startsWith('http2/') || ['http/parse', 'http/connection', 'http/behind-proxy', 'http/proxy-header-reader', 'http/proxy-protocol', 'http/send-watch', 'http/access', 'http/outgoing'].includes(m)],
   ['lookup', (m) => m.startsWith('files/') && !['files/stream', 'files/cache', 'files/resolve', 'files/clean-urls', 'files/compress'].includes(m)],
   ['decide', (m) => m === 'http/decide'],
   ['render', (m) => m === 'http/respond'],
