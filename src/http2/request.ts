@@ -32,9 +32,10 @@ const PSEUDO = new Set([':method', ':scheme', ':authority', ':path']);
 /**
  * `raw` is the header list as received, names and values alternating (the `rawHeaders` of
  * node:http2's 'stream' event); `endStream` whether the HEADERS frame ended the stream (no
- * body follows).
+ * body follows); `scheme` the listener's (https: cleartext HTTP/2 is not served, but the
+ * session itself does not depend on TLS and is tested without it).
  */
-export function requestFromHeaderList(raw: readonly string[], endStream: boolean, maxHeaders = DEFAULT_LIMITS.maxHeaders): H2RequestResult {
+export function requestFromHeaderList(raw: readonly string[], endStream: boolean, scheme: 'https' | 'http' = 'https', maxHeaders = DEFAULT_LIMITS.maxHeaders): H2RequestResult {
   const pseudo: Record<string, string> = {};
   const headers: Record<string, string> = {};
   let hosts = 0;
@@ -57,7 +58,7 @@ export function requestFromHeaderList(raw: readonly string[], endStream: boolean
     // Cookie crumbs are joined with "; " (RFC 9113 §8.2.3), every other repeated field with ", ".
     headers[name] = prev === undefined ? value : prev + (name === 'cookie' ? '; ' : ', ') + value;
   }
-  return requestOf(pseudo, headers, hosts, endStream);
+  return requestOf(pseudo, headers, hosts, endStream, scheme);
 }
 
 /** A regular field's name and value as the HTTP/1.1 parser accepts them, and none of HTTP/1.1's own. */
@@ -69,12 +70,12 @@ function checkField(name: string, value: string): string | null {
   return null;
 }
 
-function requestOf(pseudo: Record<string, string>, headers: Record<string, string>, hosts: number, endStream: boolean): H2RequestResult {
+function requestOf(pseudo: Record<string, string>, headers: Record<string, string>, hosts: number, endStream: boolean, scheme: string): H2RequestResult {
   const method = pseudo[':method'];
   const target = pseudo[':path'];
   if (method === undefined || !isToken(method)) return malformed('missing or malformed :method');
   if (method === 'CONNECT') return malformed('CONNECT is not supported');
-  if (pseudo[':scheme'] !== 'https') return malformed(':scheme is not https');
+  if (pseudo[':scheme'] !== scheme) return malformed(`:scheme is not ${scheme}`);
   if (target === undefined || target === '') return malformed('missing :path');
   if (target.charCodeAt(0) !== 0x2f && !(target === '*' && method === 'OPTIONS')) return malformed(`malformed :path ${JSON.stringify(target)}`);
   if (!isTarget(target)) return malformed('invalid byte in :path');
