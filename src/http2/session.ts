@@ -7,9 +7,9 @@
  * closes the file.
  *
  * What nghttp2 and node:http2 bound already (header list size, rejected streams, invalid
- * frames, outstanding pings and settings, session memory) is set where the session is
- * created; this file adds a cap of its own on streams the client resets (rapid reset,
- * CVE-2023-44487): past it the session ends with GOAWAY ENHANCE_YOUR_CALM.
+ * frames, session memory) is set where the session is created; this file adds caps of its
+ * own (FloodCaps) on streams the client resets (rapid reset, CVE-2023-44487), PINGs and
+ * SETTINGS: past one, the session ends with GOAWAY ENHANCE_YOUR_CALM.
  */
 import http2 from 'node:http2';
 import type { CutReason, LoggedRequest, Reply, Request } from '../http/types';
@@ -18,7 +18,7 @@ import { discardBody, sendBody, type BodySink, type FileBody, type MultipartBody
 import { requestFromHeaderList } from './request';
 import { responseHeaders } from './response';
 
-const { NGHTTP2_PROTOCOL_ERROR, NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
+const { NGHTTP2_NO_ERROR, NGHTTP2_PROTOCOL_ERROR, NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
 
 export interface StreamOptions {
   /** The listener's scheme, which every request must name: https. */
@@ -28,12 +28,46 @@ export interface StreamOptions {
   readonly listenerHeaders: string;
   /** A stream whose body makes no progress for this long is cancelled. */
   readonly sendTimeoutMs: number;
-  /** Client resets allowed per `resetWindowMs` before the session is ended. */
-  readonly maxResets: number;
-  readonly resetWindowMs: number;
+  /** What a client may send per `floodWindowMs` before its session is ended (see FloodCaps). */
+  readonly caps: FloodCaps;
   /** One call per stream answered (or cut): `req` null for a malformed one, which gets no response. */
   report(req: LoggedRequest | null, status: number, bytes: number, reason: CutReason | null, started: number): void;
   onError(err: unknown, what: string): void;
+  /** A client went past a cap: `what` names the flood (for a warning line and a count). */
+  onFlood(what: string): void;
+}
+
+/**
+ * Per session and `windowMs`: streams the client resets (rapid reset), PINGs and SETTINGS it
+ * sends (each costs us an acknowledgement). Past any of them, GOAWAY ENHANCE_YOUR_CALM and
+ * the session closes: a browser stays far below them (it resets a stream when a page is left,
+ * pings rarely, settles its settings once).
+ */
+export interface FloodCaps {
+  readonly windowMs: number;
+  readonly resets: number;
+  readonly pings: number;
+  readonly settings: number;
+}
+
+export const FLOOD_CAPS: FloodCaps = Object.freeze({ windowMs: 10_000, resets: 200, pings: 100, settings: 100 });
+
+/** Events in a sliding window: `hit()` says whether this one is past the cap. */
+class RateCap {
+  private times: number[] = [];
+  constructor(
+    private readonly cap: number,
+    private readonly windowMs: number,
+  ) {}
+
+  hit(now: number): boolean {
+    const times = this.times;
+    times.push(now);
+    let old = 0;
+    while (old < times.length && now - times[old]! > this.windowMs) old++;
+    if (old > 0) times.splice(0, old);
+    return times.length > this.cap;
+  }
 }
 
 /** The HEADERS frame ended the stream: no body follows. */
@@ -41,8 +75,10 @@ const END_STREAM = 0x1;
 
 export class H2Session {
   private open = 0;
-  private resets: number[] = [];
   private ended = false;
+  private readonly resets: RateCap;
+  /** Streams this side reset (a refusal, a timeout): not counted as the client's resets. */
+  private readonly ownResets = new WeakSet<http2.ServerHttp2Stream>();
 
   constructor(
     readonly session: http2.ServerHttp2Session,
@@ -51,6 +87,12 @@ export class H2Session {
   ) {
     session.on('stream', (stream: http2.ServerHttp2Stream, _headers: http2.IncomingHttpHeaders, flags: number, raw: string[]) => this.stream(stream, flags, raw));
     session.on('error', () => undefined); // the session's 'close' follows; nothing to answer
+    const { windowMs, resets, pings, settings } = opts.caps;
+    this.resets = new RateCap(resets, windowMs);
+    const pingCap = new RateCap(pings, windowMs);
+    const settingsCap = new RateCap(settings, windowMs);
+    session.on('ping', () => pingCap.hit(performance.now()) && this.calm('PING flood'));
+    session.on('remoteSettings', () => settingsCap.hit(performance.now()) && this.calm('SETTINGS flood'));
   }
 
   /** No stream is being answered. */
@@ -72,13 +114,16 @@ export class H2Session {
     stream.on('error', () => undefined); // a reset or a refusal of ours shows as 'aborted' and 'close'
     const parsed = requestFromHeaderList(raw, (flags & END_STREAM) !== 0, this.opts.scheme);
     if (parsed.kind === 'malformed') {
-      stream.close(NGHTTP2_PROTOCOL_ERROR);
+      this.reset(stream, NGHTTP2_PROTOCOL_ERROR);
       this.opts.report(null, 400, 0, 'client-closed', started);
       return;
     }
     this.open++;
-    stream.once('aborted', () => this.countReset());
-    stream.once('close', () => this.open--);
+    stream.once('close', () => {
+      this.open--;
+      // A reset of the client's (RST_STREAM from it), whether our answer was under way or not.
+      if (stream.rstCode !== undefined && stream.rstCode !== NGHTTP2_NO_ERROR && !this.ownResets.has(stream) && this.resets.hit(performance.now())) this.calm('rapid reset');
+    });
     if (parsed.kind === 'refused') {
       this.answer(stream, parsed.request, errorReply(parsed.status), started);
       return;
@@ -139,7 +184,7 @@ export class H2Session {
     let timedOut = false;
     const stall = setTimeout(() => {
       timedOut = true;
-      stream.close(NGHTTP2_CANCEL);
+      this.reset(stream, NGHTTP2_CANCEL);
     }, this.opts.sendTimeoutMs);
     stream.once('close', () => clearTimeout(stall));
     const ctl: SendControl = {
@@ -160,21 +205,23 @@ export class H2Session {
         stream.end(() => this.opts.report(req, status, bytes, null, started));
       },
       () => {
-        if (alive()) stream.close(NGHTTP2_CANCEL);
+        if (alive()) this.reset(stream, NGHTTP2_CANCEL);
         this.opts.report(req, status, taken, timedOut ? 'send-timeout' : 'client-closed', started);
       },
     );
   }
 
-  /** Rapid reset: too many client resets in the window end the session. */
-  private countReset(): void {
-    const now = performance.now();
-    this.resets.push(now);
-    while (this.resets.length > 0 && now - this.resets[0]! > this.opts.resetWindowMs) this.resets.shift();
-    if (this.resets.length > this.opts.maxResets && !this.ended) {
-      this.ended = true;
-      this.session.goaway(NGHTTP2_ENHANCE_YOUR_CALM);
-      this.session.destroy();
-    }
+  private reset(stream: http2.ServerHttp2Stream, code: number): void {
+    this.ownResets.add(stream);
+    stream.close(code);
+  }
+
+  /** A flood: GOAWAY ENHANCE_YOUR_CALM, then the session ends (its streams with it). */
+  private calm(what: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.opts.onFlood(what);
+    this.session.goaway(NGHTTP2_ENHANCE_YOUR_CALM);
+    this.session.destroy();
   }
 }
