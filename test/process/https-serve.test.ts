@@ -181,3 +181,13 @@ t.test('HSTS: on every HTTPS response, never on plain HTTP', { skip: opensslSkip
     t.notMatch(overHttp.toString('latin1'), /Strict-Transport-Security/i, 'none on plain HTTP');
   }
 });
+
+t.test('an expired certificate starts, with one warning line naming its notAfter; a valid one without', { skip: opensslSkip }, async (t) => {
+  const pki = makeTestPki(t);
+  const root = makeSite(t, SITE);
+  const s = await startServer(t, { root, workers: 1, args: ['--tls-cert', pki.expired.cert, '--tls-key', pki.expired.key] });
+  const warnings = s.logs.filter((l) => l.level === 40).map((l) => l.msg);
+  t.same(warnings, [`tlsCert: ${pki.expired.cert} expired on 2020-02-01T00:00:00.000Z (notAfter); clients will refuse it`]);
+  const ok = await startServer(t, { root, workers: 1, args: ['--tls-cert', pki.ecdsaLocal.cert, '--tls-key', pki.ecdsaLocal.key] });
+  t.same(ok.logs.filter((l) => l.level === 40).map((l) => l.msg), []);
+});
