@@ -47,7 +47,7 @@ export function reportResponse(
   onAccess({
     method: req.method,
     path: req.target,
-    protocol: req.minor === 1 ? 'HTTP/1.1' : 'HTTP/1.0',
+    protocol: req.protocol ?? (req.minor === 1 ? 'HTTP/1.1' : 'HTTP/1.0'),
     status,
     bytes,
     completed: reason === null,

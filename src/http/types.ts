@@ -51,6 +51,8 @@ export interface LoggedRequest {
   headers: Record<string, string>;
   /** Set on a Request from a trusted proxy (see Request.forwarded); never on a refused head. */
   forwarded?: Forwarded;
+  /** "HTTP/2.0" for a stream of an HTTP/2 connection; absent: HTTP/1.`minor`. */
+  protocol?: 'HTTP/2.0';
 }
 
 export type ParseResult =

@@ -1,41 +1,29 @@
 /**
  * One HTTP/2 connection (an Http2Session nghttp2 frames): each stream's header list becomes
- * the Request the HTTP/1.1 parser would make (request.ts), goes to the same handler, and its
- * Reply goes back as HTTP/2 headers (response.ts) and a body — a buffer, or a file range or
- * multipart body from the one owner of descriptors (files/stream.ts) with the stream's flow
- * control as the backpressure. A stream the client resets wakes its sender at once, which
- * closes the file.
+ * the Request the HTTP/1.1 parser would make (request.ts), goes to the same handler with the
+ * same connection options, and its Reply goes back as HTTP/2 headers (response.ts) and a
+ * body — a buffer, or a file range or multipart body from the one owner of descriptors
+ * (files/stream.ts) with the stream's flow control as the backpressure. A stream the client
+ * resets wakes its sender at once, which closes the file. Each stream gets one access record
+ * (protocol "HTTP/2.0"), as each HTTP/1.1 response does.
  *
  * What nghttp2 and node:http2 bound already (header list size, rejected streams, invalid
- * frames, session memory) is set where the session is created; this file adds caps of its
- * own (FloodCaps) on streams the client resets (rapid reset, CVE-2023-44487), PINGs and
- * SETTINGS: past one, the session ends with GOAWAY ENHANCE_YOUR_CALM.
+ * frames, session memory) is set where the session is created (openSession); this file adds
+ * caps of its own (FloodCaps) on streams the client resets (rapid reset, CVE-2023-44487),
+ * PINGs and SETTINGS: past one, the session ends with GOAWAY ENHANCE_YOUR_CALM.
  */
 import http2 from 'node:http2';
-import type { CutReason, LoggedRequest, Reply, Request } from '../http/types';
+import type tls from 'node:tls';
+import { reportResponse, type ClientAddresses } from '../http/access';
+import type { ConnectionOptions } from '../http/connection';
 import { errorReply } from '../http/respond';
+import type { CutReason, LoggedRequest, Reply } from '../http/types';
+import { DEFAULT_LIMITS } from '../http/parse';
 import { discardBody, sendBody, type BodySink, type FileBody, type MultipartBody, type SendControl } from '../files/stream';
 import { requestFromHeaderList } from './request';
 import { responseHeaders } from './response';
 
 const { NGHTTP2_NO_ERROR, NGHTTP2_PROTOCOL_ERROR, NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
-
-export interface StreamOptions {
-  /** The listener's scheme, which every request must name: https. */
-  readonly scheme: 'https' | 'http';
-  handle(req: Request, remote: string): Reply | Promise<Reply>;
-  /** The listener's header lines (HSTS). */
-  readonly listenerHeaders: string;
-  /** A stream whose body makes no progress for this long is cancelled. */
-  readonly sendTimeoutMs: number;
-  /** What a client may send per `floodWindowMs` before its session is ended (see FloodCaps). */
-  readonly caps: FloodCaps;
-  /** One call per stream answered (or cut): `req` null for a malformed one, which gets no response. */
-  report(req: LoggedRequest | null, status: number, bytes: number, reason: CutReason | null, started: number): void;
-  onError(err: unknown, what: string): void;
-  /** A client went past a cap: `what` names the flood (for a warning line and a count). */
-  onFlood(what: string): void;
-}
 
 /**
  * Per session and `windowMs`: streams the client resets (rapid reset), PINGs and SETTINGS it
@@ -51,6 +39,15 @@ export interface FloodCaps {
 }
 
 export const FLOOD_CAPS: FloodCaps = Object.freeze({ windowMs: 10_000, resets: 200, pings: 100, settings: 100 });
+
+/** What an HTTP/2 session adds to the connection options its listener gives every connection. */
+export interface SessionOptions {
+  /** The listener's scheme, which every request must name: https (cleartext HTTP/2 is not served). */
+  readonly scheme: 'https' | 'http';
+  readonly caps: FloodCaps;
+  /** A client went past a cap: `what` names the flood (for a warning line). */
+  onFlood(what: string, remote: string): void;
+}
 
 /** Events in a sliding window: `hit()` says whether this one is past the cap. */
 class RateCap {
@@ -73,8 +70,40 @@ class RateCap {
 /** The HEADERS frame ended the stream: no body follows. */
 const END_STREAM = 0x1;
 
+/** One stream's response on its way: reported exactly once, however it ends. */
+interface Exchange {
+  readonly req: LoggedRequest | null;
+  readonly started: number;
+  /** The status of the head sent; 0 until one is. */
+  status: number;
+  /** Body bytes nghttp2 has taken. */
+  taken: number;
+  reported: boolean;
+}
+
+/**
+ * Makes the server side of an HTTP/2 connection on a TLS socket whose ALPN agreed on h2:
+ * node:http2's performServerHandshake (Node 20.12+, 22, 24), which builds the session on
+ * the socket it is given and nothing else — no http2 server whose compatibility layer would
+ * make request and response objects for every stream, and no 'connection' emitted into one
+ * (the path nodejs/node#34532 broke for injected sockets). The socket's handshake, timeouts
+ * and ticket keys stay the TLS acceptor's.
+ */
+export function openSession(socket: tls.TLSSocket, maxConcurrentStreams: number): http2.ServerHttp2Session {
+  return http2.performServerHandshake(socket, {
+    settings: {
+      // Inside settings: at the top level Node ignores it and advertises no limit.
+      maxConcurrentStreams,
+      // The same bound as an HTTP/1.1 head (nghttp2 resets a stream past it).
+      maxHeaderListSize: DEFAULT_LIMITS.maxHeadBytes,
+      enablePush: false,
+    },
+    maxHeaderListPairs: DEFAULT_LIMITS.maxHeaders + 8,
+  });
+}
+
 export class H2Session {
-  private open = 0;
+  private readonly exchanges = new Set<Exchange>();
   private ended = false;
   private readonly resets: RateCap;
   /** Streams this side reset (a refusal, a timeout): not counted as the client's resets. */
@@ -82,12 +111,17 @@ export class H2Session {
 
   constructor(
     readonly session: http2.ServerHttp2Session,
-    private readonly opts: StreamOptions,
-    private readonly remote: string,
+    private readonly opts: ConnectionOptions,
+    private readonly h2: SessionOptions,
+    private readonly client: ClientAddresses,
+    onClosed: (s: H2Session) => void,
   ) {
     session.on('stream', (stream: http2.ServerHttp2Stream, _headers: http2.IncomingHttpHeaders, flags: number, raw: string[]) => this.stream(stream, flags, raw));
     session.on('error', () => undefined); // the session's 'close' follows; nothing to answer
-    const { windowMs, resets, pings, settings } = opts.caps;
+    session.once('close', () => onClosed(this));
+    // Idle between streams as an HTTP/1.1 connection between requests.
+    session.setTimeout(opts.keepAliveTimeoutMs, () => (this.idle ? this.drain() : undefined));
+    const { windowMs, resets, pings, settings } = h2.caps;
     this.resets = new RateCap(resets, windowMs);
     const pingCap = new RateCap(pings, windowMs);
     const settingsCap = new RateCap(settings, windowMs);
@@ -97,7 +131,7 @@ export class H2Session {
 
   /** No stream is being answered. */
   get idle(): boolean {
-    return this.open === 0;
+    return this.exchanges.size === 0;
   }
 
   /** GOAWAY with the last stream id: streams under way finish, then the session closes. */
@@ -105,75 +139,92 @@ export class H2Session {
     if (!this.session.closed && !this.session.destroyed) this.session.close();
   }
 
-  cut(): void {
+  /** Closes the session now; the streams it cuts are reported first. */
+  cut(reason: 'drain-deadline' | 'forced'): void {
+    for (const x of this.exchanges) this.finish(x, reason);
     this.session.destroy();
+  }
+
+  private report(x: Exchange, reason: CutReason | null): void {
+    reportResponse(this.opts.onAccess, this.opts.counters, this.client, x.req, x.status, x.taken, reason, x.started);
+  }
+
+  /** The exchange's one report; `reason` null: every byte was taken. */
+  private finish(x: Exchange, reason: CutReason | null): void {
+    if (x.reported) return;
+    x.reported = true;
+    this.exchanges.delete(x);
+    // No head sent: 499 when the client left, 444 when we cut (nginx's codes, as on HTTP/1.1).
+    if (x.status === 0) x.status = reason === 'client-closed' ? 499 : 444;
+    this.report(x, reason);
   }
 
   private stream(stream: http2.ServerHttp2Stream, flags: number, raw: string[]): void {
     const started = performance.now();
-    stream.on('error', () => undefined); // a reset or a refusal of ours shows as 'aborted' and 'close'
-    const parsed = requestFromHeaderList(raw, (flags & END_STREAM) !== 0, this.opts.scheme);
+    stream.on('error', () => undefined); // a reset or a refusal of ours shows as 'close'
+    const parsed = requestFromHeaderList(raw, (flags & END_STREAM) !== 0, this.h2.scheme);
     if (parsed.kind === 'malformed') {
       this.reset(stream, NGHTTP2_PROTOCOL_ERROR);
-      this.opts.report(null, 400, 0, 'client-closed', started);
+      this.report({ req: null, status: 400, started, taken: 0, reported: true }, null);
       return;
     }
-    this.open++;
+    const x: Exchange = { req: { ...parsed.request, protocol: 'HTTP/2.0' }, status: 0, started, taken: 0, reported: false };
+    this.exchanges.add(x);
     stream.once('close', () => {
-      this.open--;
       // A reset of the client's (RST_STREAM from it), whether our answer was under way or not.
-      if (stream.rstCode !== undefined && stream.rstCode !== NGHTTP2_NO_ERROR && !this.ownResets.has(stream) && this.resets.hit(performance.now())) this.calm('rapid reset');
+      const code = stream.rstCode;
+      if (code !== undefined && code !== NGHTTP2_NO_ERROR && !this.ownResets.has(stream) && this.resets.hit(performance.now())) this.calm('rapid reset');
+      this.finish(x, 'client-closed');
     });
     if (parsed.kind === 'refused') {
-      this.answer(stream, parsed.request, errorReply(parsed.status), started);
+      this.answer(stream, x, errorReply(parsed.status));
       return;
     }
-    const req = parsed.request;
     let reply: Reply | Promise<Reply>;
     try {
-      reply = this.opts.handle(req, this.remote);
+      reply = this.opts.handle(parsed.request, this.client.remote);
     } catch (err) {
       this.opts.onError(err, 'handler failed');
       reply = errorReply(500);
     }
-    if (reply instanceof Promise) {
-      reply.then(
-        (r) => this.answer(stream, req, r, started),
-        (err: unknown) => {
-          this.opts.onError(err, 'handler failed');
-          this.answer(stream, req, errorReply(500), started);
-        },
-      );
-    } else {
-      this.answer(stream, req, reply, started);
-    }
+    if (!(reply instanceof Promise)) return this.answer(stream, x, reply);
+    reply.then(
+      (r) => this.answer(stream, x, r),
+      (err: unknown) => {
+        this.opts.onError(err, 'handler failed');
+        this.answer(stream, x, errorReply(500));
+      },
+    );
   }
 
-  private answer(stream: http2.ServerHttp2Stream, req: LoggedRequest, reply: Reply, started: number): void {
+  private answer(stream: http2.ServerHttp2Stream, x: Exchange, reply: Reply): void {
     const body = reply.body;
     if (stream.closed || stream.destroyed) {
       discardBody(body);
-      this.opts.report(req, reply.status, 0, 'client-closed', started);
+      this.finish(x, 'client-closed');
       return;
     }
-    const headers = responseHeaders(reply, this.opts.listenerHeaders, Date.now());
-    if (body === null || req.method === 'HEAD') {
+    x.status = reply.status;
+    const headers = responseHeaders(reply, this.opts.listenerHeaders ?? '', Date.now());
+    if (body === null || x.req!.method === 'HEAD') {
       discardBody(body);
       stream.respond(headers, { endStream: true });
-      this.opts.report(req, reply.status, 0, null, started);
+      this.finish(x, null);
       return;
     }
     stream.respond(headers);
     if (Buffer.isBuffer(body)) {
-      stream.end(body, () => this.opts.report(req, reply.status, body.length, null, started));
+      stream.end(body, () => {
+        x.taken = body.length;
+        this.finish(x, null);
+      });
       return;
     }
-    this.sendFile(stream, req, reply.status, body, started);
+    this.sendFile(stream, x, body);
   }
 
-  private sendFile(stream: http2.ServerHttp2Stream, req: LoggedRequest, status: number, body: FileBody | MultipartBody, started: number): void {
+  private sendFile(stream: http2.ServerHttp2Stream, x: Exchange, body: FileBody | MultipartBody): void {
     let wake: (() => void) | null = null;
-    let taken = 0;
     const alive = () => !stream.closed && !stream.destroyed;
     // A reset or a cancel wakes a sender parked on flow control: it sees the stream gone and closes the file.
     stream.once('close', () => wake?.());
@@ -184,6 +235,7 @@ export class H2Session {
     let timedOut = false;
     const stall = setTimeout(() => {
       timedOut = true;
+      this.finish(x, 'send-timeout');
       this.reset(stream, NGHTTP2_CANCEL);
     }, this.opts.sendTimeoutMs);
     stream.once('close', () => clearTimeout(stall));
@@ -195,18 +247,22 @@ export class H2Session {
     const sink: BodySink = {
       write: (chunk, done) =>
         stream.write(chunk, (err?: Error | null) => {
-          if (!err) taken += chunk.length;
+          if (!err) x.taken += chunk.length;
           done(err);
         }),
     };
     sendBody(sink, body, ctl).then(
-      (bytes) => {
-        clearTimeout(stall);
-        stream.end(() => this.opts.report(req, status, bytes, null, started));
-      },
       () => {
-        if (alive()) this.reset(stream, NGHTTP2_CANCEL);
-        this.opts.report(req, status, taken, timedOut ? 'send-timeout' : 'client-closed', started);
+        clearTimeout(stall);
+        stream.end(() => this.finish(x, null));
+      },
+      (err: NodeJS.ErrnoException) => {
+        if (!timedOut && alive()) {
+          // The file failed us (read error, shrank): the client sees a cancelled stream.
+          this.opts.onError(err, 'body stream failed');
+          this.finish(x, 'file-error');
+          this.reset(stream, NGHTTP2_CANCEL);
+        }
       },
     );
   }
@@ -220,7 +276,7 @@ export class H2Session {
   private calm(what: string): void {
     if (this.ended) return;
     this.ended = true;
-    this.opts.onFlood(what);
+    this.h2.onFlood(what, this.client.remote);
     this.session.goaway(NGHTTP2_ENHANCE_YOUR_CALM);
     this.session.destroy();
   }

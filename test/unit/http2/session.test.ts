@@ -6,10 +6,11 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import { H2Session, type StreamOptions } from '../../../src/http2/session';
+import { H2Session, type FloodCaps } from '../../../src/http2/session';
+import type { ConnectionOptions } from '../../../src/http/connection';
 import { OpenFile } from '../../../src/files/stream';
 import { okReply } from '../../../src/http/respond';
-import type { CutReason, LoggedRequest, Reply, Request } from '../../../src/http/types';
+import type { AccessRecord, CutReason, Reply, Request } from '../../../src/http/types';
 
 interface Reported {
   path: string;
@@ -18,39 +19,45 @@ interface Reported {
   reason: CutReason | null;
 }
 
-async function serve(t: Test, handle: (req: Request) => Reply | Promise<Reply>, over: Partial<StreamOptions> = {}) {
+interface Over {
+  sendTimeoutMs?: number;
+  keepAliveTimeoutMs?: number;
+  caps?: FloodCaps;
+}
+
+async function serve(t: Test, handle: (req: Request) => Reply | Promise<Reply>, over: Over = {}) {
   const reported: Reported[] = [];
+  const records: AccessRecord[] = [];
   const sessions: H2Session[] = [];
+  const closed: H2Session[] = [];
   const floods: string[] = [];
   const server = net.createServer((socket) => {
     const session = http2.performServerHandshake(socket, { settings: { maxConcurrentStreams: 128 } });
-    sessions.push(
-      new H2Session(
-        session,
-        {
-          handle,
-          scheme: 'http',
-          listenerHeaders: 'Strict-Transport-Security: max-age=60\r\n',
-          sendTimeoutMs: 5000,
-          caps: { windowMs: 10_000, resets: 50, pings: 1000, settings: 1000 },
-          onFlood: (what) => floods.push(what),
-          report: (req: LoggedRequest | null, status, bytes, reason) => reported.push({ path: req?.target ?? '-', status, bytes, reason }),
-          onError: () => undefined,
-          ...over,
-        },
-        '127.0.0.1',
-      ),
-    );
+    const opts: ConnectionOptions = {
+      keepAliveTimeoutMs: over.keepAliveTimeoutMs ?? 5000,
+      headersTimeoutMs: 5000,
+      sendTimeoutMs: over.sendTimeoutMs ?? 5000,
+      handle,
+      listenerHeaders: 'Strict-Transport-Security: max-age=60\r\n',
+      onAccess: (r) => {
+        records.push(r);
+        reported.push({ path: r.path, status: r.status, bytes: r.bytes, reason: r.reason });
+      },
+      counters: null,
+      onError: () => undefined,
+    };
+    const h2 = { scheme: 'http' as const, caps: over.caps ?? { windowMs: 10_000, resets: 50, pings: 1000, settings: 1000 }, onFlood: (what: string) => floods.push(what) };
+    sessions.push(new H2Session(session, opts, h2, { remote: '127.0.0.1', peer: '127.0.0.1' }, (s) => closed.push(s)));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const client = http2.connect(`http://127.0.0.1:${(server.address() as net.AddressInfo).port}`);
   client.on('error', () => undefined);
   t.teardown(() => {
     client.destroy();
-    for (const s of sessions) s.cut();
+    for (const s of sessions) s.cut('forced');
     server.close();
   });
-  return { client, reported, sessions, floods };
+  return { client, reported, records, sessions, closed, floods };
 }
 
 /** One request's response headers and body (or the stream's reset code). */
@@ -86,6 +93,8 @@ t.test("a GET gets the reply's status, fields, the listener's lines and the body
   t.equal(head.headers['content-length'], String(Buffer.byteLength(`you asked /a of 127.0.0.1:${s.client.socket.remotePort}`)));
   t.equal(head.body.length, 0);
   t.same(s.reported.map((r) => [r.path, r.status, r.reason]), [['/a?x=1', 200, null], ['/a', 200, null]]);
+  t.match(s.records[0], { method: 'GET', protocol: 'HTTP/2.0', remote: '127.0.0.1', completed: true, bytes: got.body.length });
+  t.match(s.records[1], { method: 'HEAD', protocol: 'HTTP/2.0', bytes: 0 });
 });
 
 t.test('refused as on HTTP/1.1: a request body 413; a malformed list a stream reset; the session goes on', async (t) => {
@@ -197,4 +206,25 @@ t.test('drain: GOAWAY, the stream under way finishes, then the session closes', 
   });
   t.ok(closed, 'the session closed after its last stream');
   t.ok(s.sessions[0].idle);
+  t.equal(s.closed[0], s.sessions[0], 'and told its listener');
+});
+
+t.test('an idle session is closed after keepAliveTimeoutMs, with GOAWAY', async (t) => {
+  const s = await serve(t, () => text('x'), { keepAliveTimeoutMs: 150 });
+  t.equal((await fetch(s.client, { ':path': '/' })).body.toString(), 'x');
+  const since = performance.now();
+  const goaway = within(new Promise<number>((r) => s.client.once('goaway', (code: number) => r(code))));
+  t.equal(await goaway, http2.constants.NGHTTP2_NO_ERROR);
+  const waited = performance.now() - since;
+  t.ok(waited >= 100 && waited < 300, `after ${Math.round(waited)} ms idle (keepAliveTimeoutMs 150)`);
+});
+
+t.test('a cut reports the streams under way with its reason before it returns', async (t) => {
+  const s = await serve(t, () => new Promise<Reply>(() => undefined));
+  const pending = fetch(s.client, { ':path': '/never' });
+  while (s.sessions[0] === undefined || s.sessions[0].idle) await new Promise((r) => setTimeout(r, 5));
+  s.sessions[0].cut('drain-deadline');
+  t.same(s.reported, [{ path: '/never', status: 444, bytes: 0, reason: 'drain-deadline' }], '444: no head was sent, the server cut');
+  await pending;
+  t.equal(s.reported.length, 1, 'once');
 });
