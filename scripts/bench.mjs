@@ -320,8 +320,9 @@ async function load(url, conns, seconds, luaFile, headers = {}) {
     const pin = has('taskset') && os.availableParallelism() > 1 ? ['taskset', '-c', String(os.availableParallelism() - 1)] : [];
     const h = Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
     const args = [...pin, 'wrk', '-t1', `-c${conns}`, `-d${seconds}s`, '--timeout', '60s', '--latency', ...h, '-s', luaFile, url];
-    const r = spawnSync(args[0], args.slice(1), { encoding: 'utf8' });
-    const m = /BENCHJSON (.*)/.exec(r.stdout ?? '');
+    // Not spawnSync: the memory sampler (a timer) must keep running during the load.
+    const r = await run(args);
+    const m = /BENCHJSON (.*)/.exec(r.stdout);
     if (!m) throw new Error(`wrk failed: ${r.stderr || r.stdout}`);
     return JSON.parse(m[1]);
   }
