@@ -9,6 +9,7 @@
 import type net from 'node:net';
 import type tls from 'node:tls';
 import { Connection, type ConnectionOptions } from '../http/connection';
+import { H2Session, openSession, type SessionOptions } from '../http2/session';
 import { TlsAcceptor } from '../tls/acceptor';
 import type { CertificateSet } from '../tls/certificates';
 import type { HandshakeFailure, TlsPolicyOptions } from '../tls/context';
@@ -43,6 +44,11 @@ function tupleOf(s: net.Socket): string {
   return `${s.localAddress}|${s.localPort}|${s.remoteAddress}|${s.remotePort}`;
 }
 
+/** HTTP/2 on this listener (ALPN h2 offered): the session limits and caps. */
+export interface Http2Options extends SessionOptions {
+  readonly maxConcurrentStreams: number;
+}
+
 export class Https implements ListenerKind {
   private readonly acceptor: TlsAcceptor;
   private readonly handshakes = new Map<string, { step: Handshake; to: Admitted }>();
@@ -52,6 +58,8 @@ export class Https implements ListenerKind {
     policy: TlsPolicyOptions,
     private readonly options: ConnectionOptions,
     private readonly events: HttpsEvents,
+    /** null: ALPN offers http/1.1 only. */
+    private readonly http2: Http2Options | null = null,
   ) {
     this.acceptor = new TlsAcceptor(certificates, policy, {
       onSecure: (socket) => this.secure(socket),
@@ -89,6 +97,14 @@ export class Https implements ListenerKind {
       return;
     }
     this.release(key, held.step);
+    // The protocol the handshake agreed decides: h2 to an HTTP/2 session, the rest (http/1.1,
+    // or a client without ALPN) to the HTTP/1.1 connection as on plain HTTP.
+    if (socket.alpnProtocol === 'h2' && this.http2 !== null) {
+      const peer = socket.remoteAddress ?? '';
+      const session = openSession(socket, this.http2.maxConcurrentStreams);
+      held.to.open(new H2Session(session, this.options, this.http2, { remote: peer, peer }, held.to.closed));
+      return;
+    }
     held.to.open(new Connection(socket, this.options, held.to.closed, null));
   }
 

@@ -25,7 +25,10 @@ import type { Logger, Loggers } from '../logs/logger';
 import { RequestCounters } from '../metrics/counters';
 import type * as ServingMetricsModule from '../metrics/serving-metrics';
 import { HttpPortOptions } from './http-port';
-import { Https } from './https';
+import { Https, type Http2Options } from './https';
+import { http2Refusal } from '../http2/node-version';
+import { FLOOD_CAPS } from '../http2/session';
+import type { HandshakeFailure } from '../tls/context';
 import { PlainHttp } from './plain-http';
 import { loadCertificateSet, tlsEnabled } from '../tls/settings';
 import { decodeTicketKeys, newTicketKeys, startTicketKeyRotation, TICKET_KEY_ROTATION_MS } from '../tls/ticket-keys';
@@ -124,10 +127,21 @@ export function runWorker(role: WorkerRole, config: Config, loggers: Loggers, in
  */
 function listenerKind(config: Config, inForce: InForce, options: ServingConnectionOptions, ticketKeys: Buffer, log: Logger): ListenerKind {
   if (!tlsEnabled(config)) return new PlainHttp(inForce, options);
-  const policy = { minVersion: config.tlsMinVersion, ticketKeys, alpn: ['http/1.1'], handshakeTimeoutMs: config.headersTimeoutMs };
-  return new Https(loadCertificateSet(config), policy, options, {
-    onHandshakeError: (reason, err) => log.debug({ err, reason }, `TLS handshake failed: ${reason}`),
-  });
+  const http2 = http2Options(config, log);
+  const policy = { minVersion: config.tlsMinVersion, ticketKeys, alpn: http2 === null ? ['http/1.1'] : ['h2', 'http/1.1'], handshakeTimeoutMs: config.headersTimeoutMs };
+  const events = { onHandshakeError: (reason: HandshakeFailure, err: Error) => log.debug({ err, reason }, `TLS handshake failed: ${reason}`) };
+  return new Https(loadCertificateSet(config), policy, options, events, http2);
+}
+
+/** HTTP/2 beside HTTP/1.1 when http2 is on and this Node has the flood fixes (the primary warned if not). */
+function http2Options(config: Config, log: Logger): Http2Options | null {
+  if (!config.http2 || http2Refusal(process.version) !== null) return null;
+  return {
+    scheme: 'https',
+    maxConcurrentStreams: config.http2MaxConcurrentStreams,
+    caps: FLOOD_CAPS,
+    onFlood: (what, remote) => log.warn({ remote, flood: what }, `HTTP/2 ${what} from ${remote}: session ended (GOAWAY ENHANCE_YOUR_CALM)`),
+  };
 }
 
 /** The serving state to start with, or null after the role reported why there is none. */
