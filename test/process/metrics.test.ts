@@ -241,7 +241,7 @@ t.test('with metrics off, serving code never loads prom-client', async (t) => {
   // What a worker and the primary load up front; the metrics modules are required only
   // when metricsPort is set.
   const { execFileSync } = await import('node:child_process');
-  const code = "for (const m of ['process/worker', 'process/primary', 'logs/logger', 'http/connection']) require('./dist/' + m + '.js');" + "process.stdout.write(JSON.stringify(Object.keys(require.cache).filter((k) => k.includes('prom-client'))));";
+  const code = "for (const m of ['process/worker', 'process/primary', 'process/https', 'tls/acceptor', 'metrics/counters', 'logs/logger', 'http/connection']) require('./dist/' + m + '.js');" + "process.stdout.write(JSON.stringify(Object.keys(require.cache).filter((k) => k.includes('prom-client'))));";
   const loaded = JSON.parse(execFileSync(process.execPath, ['-e', code], { cwd: PROJECT, encoding: 'utf8' })) as string[];
   t.same(loaded, []);
 });
