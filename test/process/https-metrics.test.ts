@@ -146,3 +146,20 @@ t.test('HTTPS metrics, summed over 2 workers', { skip: opensslSkip }, async (t) 
   }, 30, 100);
   t.ok(counted, 'and counting goes on');
 });
+
+t.test('single process (workers 0): the same TLS series, served by the process itself', { skip: opensslSkip }, async (t) => {
+  const pki = makeTestPki(t);
+  const root = makeSite(t, { 'index.html': 'x' });
+  const metricsPort = await freePort();
+  const s = await startServer(t, { root, workers: 0, args: ['--tls-cert', pki.ecdsaLocal.cert, '--tls-key', pki.ecdsaLocal.key, '--metrics-port', String(metricsPort)] });
+  t.match((await tlsGet(s.port, pki.caPem, 'TLSv1.2')).response, /^HTTP\/1\.1 200 /);
+  const m = await poll(async () => {
+    const sc = await scrape(metricsPort);
+    return lines(sc, 'fleetserve_tls_handshakes_total{resumed="false"}')[0]?.endsWith(' 1') ? sc : null;
+  }, 30, 100);
+  t.ok(m, 'the handshake is counted');
+  if (m === null) return;
+  t.same(lines(m, 'fleetserve_tls_certificate_expiry'), [`fleetserve_tls_certificate_expiry_timestamp_seconds{file="${pki.ecdsaLocal.cert}"} ${notAfterSeconds(pki.ecdsaLocal.cert)}`]);
+  t.same(lines(m, 'fleetserve_http_requests_total{').filter((l) => !l.endsWith(' 0')), ['fleetserve_http_requests_total{listener="https",method="GET",status_class="2xx"} 1']);
+  t.equal(m.families.get('fleetserve_http_requests_total')!.metrics.length, 20, 'one listener: https');
+});
