@@ -1,7 +1,8 @@
 // Access lines say which listener answered: "listener":"https" with the connection's TLS
-// version ("tls":"TLSv1.3" or "TLSv1.2"), also on a refusal; "listener":"http" without a tls
+// version ("tls":"TLSv1.3" or "TLSv1.2"), also on a refusal and for an HTTP/2 stream; "listener":"http" without a tls
 // field on the httpPort listener beside HTTPS and on a plain main listener. Lines parsed as
 // JSON, every field checked.
+import http2 from 'node:http2';
 import tls from 'node:tls';
 import t, { type Test } from 'tap';
 import { makeSite, rawExchange, startServer, type LogLine, type Server } from '../fixtures/server';
@@ -48,6 +49,24 @@ t.test('HTTPS with httpPort beside it', { skip: opensslSkip }, async (t) => {
     t.same(Object.keys(line), [...KEYS_BEFORE, 'listener', 'tls', ...KEYS_AFTER], `${version}: the listener and the TLS version follow the protocol`);
     t.strictSame(fixed(t, line), { ...common, method: 'GET', path, listener: 'https', tls: version, status: 200, bytes: BODY.length, userAgent: 't/1' });
   }
+
+  // An HTTP/2 stream on the same listener (ALPN h2): its line too.
+  const client = http2.connect(`https://localhost:${s.port}`, { ca: pki.caPem, host: '127.0.0.1', servername: 'localhost' } as http2.SecureClientSessionOptions);
+  client.on('error', () => undefined);
+  t.teardown(() => client.destroy());
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = client.request({ ':path': '/index.html?h2', 'user-agent': 't/2' });
+    let got = 0;
+    req.on('response', (h) => (got = Number(h[':status'])));
+    req.on('data', () => undefined);
+    req.on('end', () => resolve(got));
+    req.on('error', reject);
+  });
+  t.equal(status, 200);
+  client.close();
+  const h2line = await accessFor(s, '/index.html?h2');
+  t.same(Object.keys(h2line), [...KEYS_BEFORE, 'listener', 'tls', ...KEYS_AFTER]);
+  t.strictSame(fixed(t, h2line), { ...common, protocol: 'HTTP/2.0', method: 'GET', path: '/index.html?h2', listener: 'https', tls: 'TLSv1.3', status: 200, bytes: BODY.length, userAgent: 't/2' });
 
   // A head the parser refuses on the HTTPS listener: still its listener and version.
   t.match(await overTls(s.port, pki.caPem, 'TLSv1.3', 'NOT A REQUEST LINE\r\n\r\n'), /^HTTP\/1\.1 400 /);
