@@ -20,7 +20,7 @@ import { SendWatch } from './send-watch';
 import { reportResponse, type AccessSink } from './access';
 import type { ForwardedFields } from './forwarded';
 import { OutgoingResponses } from './outgoing';
-import type { CutReason, LoggedRequest, Reply, Request } from './types';
+import type { CutReason, ListenerInfo, LoggedRequest, Reply, Request } from './types';
 import type { RequestCounters } from '../metrics/counters';
 
 export interface ConnectionOptions {
@@ -121,7 +121,9 @@ export class Connection {
     readonly socket: net.Socket,
     private readonly opts: ConnectionOptions,
     onClosed: (conn: Connection) => void,
-    origin: ConnectionOrigin | null = null,
+    origin: ConnectionOrigin | null,
+    /** The listener kind that made it says which it is (and the TLS version): data for the log and the metrics. */
+    readonly listener: ListenerInfo,
   ) {
     this.peer = socket.remoteAddress ?? '';
     this.remote = origin === null ? this.peer : origin.remote;

@@ -47,7 +47,7 @@ async function serve(t: Test, handle: (req: Request) => Reply | Promise<Reply>, 
       onError: () => undefined,
     };
     const h2 = { scheme: 'http' as const, caps: over.caps ?? { windowMs: 10_000, resets: 50, pings: 1000, settings: 1000 }, onFlood: (what: string) => floods.push(what) };
-    sessions.push(new H2Session(session, opts, h2, { remote: '127.0.0.1', peer: '127.0.0.1' }, (s) => closed.push(s)));
+    sessions.push(new H2Session(session, opts, h2, { remote: '127.0.0.1', peer: '127.0.0.1', listener: { name: 'http', tls: undefined } }, (s) => closed.push(s)));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const client = http2.connect(`http://127.0.0.1:${(server.address() as net.AddressInfo).port}`);
