@@ -8,10 +8,12 @@
  */
 import type net from 'node:net';
 import type tls from 'node:tls';
+import { PlainTextOnTlsPortError } from '../errors';
 import { Connection, FRESH_GRACE_MS, type ConnectionOptions } from '../http/connection';
+import { H2Session, openSession, type SessionOptions } from '../http2/session';
 import { TlsAcceptor } from '../tls/acceptor';
-import type { CertificateSet } from '../tls/certificates';
-import type { HandshakeFailure, TlsPolicyOptions } from '../tls/context';
+import type { CertificatePair, CertificateSet } from '../tls/certificates';
+import { classifyHandshakeError, type HandshakeFailure, type TlsPolicyOptions } from '../tls/context';
 import type { Admitted, ListenerKind } from './listener';
 import type { Drainable } from './shutdown';
 
@@ -21,8 +23,11 @@ const PLAIN_TEXT_BODY = 'Bad Request: this port speaks HTTPS; send the request o
 export const PLAIN_TEXT_REPLY =
   'HTTP/1.1 400 Bad Request\r\n' + 'Content-Type: text/plain; charset=utf-8\r\n' + `Content-Length: ${Buffer.byteLength(PLAIN_TEXT_BODY)}\r\n` + 'Connection: close\r\n\r\n' + PLAIN_TEXT_BODY;
 
+/** What the listener tells the process about handshakes: counted by the metrics when they are on. */
 export interface HttpsEvents {
-  /** A handshake failed (or timed out): counted by the metrics when they are on. */
+  /** A handshake completed; `resumed`: with a session ticket, not a full handshake. */
+  onHandshake(resumed: boolean): void;
+  /** A handshake failed (or timed out, or the client spoke plain text). */
   onHandshakeError(reason: HandshakeFailure, err: Error): void;
 }
 
@@ -57,6 +62,11 @@ function tupleOf(s: net.Socket): string {
   return `${s.localAddress}|${s.localPort}|${s.remoteAddress}|${s.remotePort}`;
 }
 
+/** HTTP/2 on this listener (ALPN h2 offered): the session limits and caps. */
+export interface Http2Options extends SessionOptions {
+  readonly maxConcurrentStreams: number;
+}
+
 export class Https implements ListenerKind {
   private readonly acceptor: TlsAcceptor;
   private readonly handshakes = new Map<string, { step: Handshake; to: Admitted }>();
@@ -66,10 +76,12 @@ export class Https implements ListenerKind {
     policy: TlsPolicyOptions,
     private readonly options: ConnectionOptions,
     private readonly events: HttpsEvents,
+    /** null: ALPN offers http/1.1 only. */
+    private readonly http2: Http2Options | null = null,
   ) {
     this.acceptor = new TlsAcceptor(certificates, policy, {
       onSecure: (socket) => this.secure(socket),
-      onPlainText: (socket) => answerPlainText(socket),
+      onPlainText: (socket) => this.answerPlainText(socket),
       onHandshakeError: (reason, err) => this.events.onHandshakeError(reason, err),
     });
   }
@@ -94,7 +106,13 @@ export class Https implements ListenerKind {
     this.acceptor.setTicketKeys(keys);
   }
 
+  /** The certificate pairs in force now (after a reload, the new ones): what the metrics show. */
+  certificates(): readonly CertificatePair[] {
+    return this.acceptor.pairs();
+  }
+
   private secure(socket: tls.TLSSocket): void {
+    this.events.onHandshake(socket.isSessionReused());
     const key = tupleOf(socket);
     const held = this.handshakes.get(key);
     if (held === undefined) {
@@ -103,7 +121,17 @@ export class Https implements ListenerKind {
       return;
     }
     this.release(key, held.step);
-    held.to.open(new Connection(socket, this.options, held.to.closed, null));
+    // Which listener, and the version agreed: data the access lines of its requests carry.
+    const listener = { name: 'https', tls: socket.getProtocol() ?? undefined } as const;
+    // The protocol the handshake agreed decides: h2 to an HTTP/2 session, the rest (http/1.1,
+    // or a client without ALPN) to the HTTP/1.1 connection as on plain HTTP.
+    if (socket.alpnProtocol === 'h2' && this.http2 !== null) {
+      const peer = socket.remoteAddress ?? '';
+      const session = openSession(socket, this.http2.maxConcurrentStreams);
+      held.to.open(new H2Session(session, this.options, this.http2, { remote: peer, peer, listener }, held.to.closed));
+      return;
+    }
+    held.to.open(new Connection(socket, this.options, held.to.closed, null, listener));
   }
 
   private release(key: string, step: Handshake): void {
@@ -112,12 +140,20 @@ export class Https implements ListenerKind {
     this.handshakes.delete(key);
     held.to.closed(step);
   }
-}
 
-/** Answers plain text on the TLS port and closes; what the client sends after it is ignored. */
-function answerPlainText(socket: net.Socket): void {
-  socket.on('error', () => socket.destroy());
-  socket.on('data', () => undefined);
-  socket.end(PLAIN_TEXT_REPLY);
-  socket.setTimeout(5000, () => socket.destroy());
+  /**
+   * Answers plain text on the TLS port and closes; what the client sends after it is read and
+   * ignored until it closes too, for headersTimeoutMs at most (the bound on a connection that
+   * has begun no request, read when the answer is sent). A deadline, not the socket's
+   * inactivity timer, which every byte the client trickles in would start again.
+   */
+  private answerPlainText(socket: net.Socket): void {
+    const err = new PlainTextOnTlsPortError('a plain-text request on the TLS port (answered 400)');
+    this.events.onHandshakeError(classifyHandshakeError(err), err);
+    const deadline = setTimeout(() => socket.destroy(), this.options.headersTimeoutMs);
+    socket.once('close', () => clearTimeout(deadline));
+    socket.on('error', () => socket.destroy());
+    socket.on('data', () => undefined);
+    socket.end(PLAIN_TEXT_REPLY);
+  }
 }

@@ -22,7 +22,7 @@ export const CLUSTER_RESTART_KEYS: readonly (keyof Config)[] = ['scheduling', 'l
  * loggers, log files and pid file, its metrics listener, the switch to a cluster, and the
  * TLS policy its acceptor was made with (the minimum version).
  */
-export const SINGLE_RESTART_KEYS: readonly (keyof Config)[] = ['host', 'port', 'httpPort', 'workers', 'scheduling', 'logPretty', 'accessLog', 'accessLogFile', 'logFile', 'pidFile', 'metricsHost', 'metricsPort', 'maxConnections', 'tlsMinVersion'];
+export const SINGLE_RESTART_KEYS: readonly (keyof Config)[] = ['host', 'port', 'httpPort', 'workers', 'scheduling', 'logPretty', 'accessLog', 'accessLogFile', 'logFile', 'pidFile', 'metricsHost', 'metricsPort', 'maxConnections', 'tlsMinVersion', 'http2', 'http2MaxConcurrentStreams'];
 
 /** The keys that turn HTTPS on or off: what the listening socket speaks. */
 const TLS_SWITCH_KEYS: readonly (keyof Config)[] = ['tlsCert', 'tlsKey', 'tlsCertificates', 'hsts'];
