@@ -120,18 +120,21 @@ export class Https implements ListenerKind {
       socket.destroy();
       return;
     }
-    this.release(key, held.step);
     // Which listener, and the version agreed: data the access lines of its requests carry.
     const listener = { name: 'https', tls: socket.getProtocol() ?? undefined } as const;
     // The protocol the handshake agreed decides: h2 to an HTTP/2 session, the rest (http/1.1,
     // or a client without ALPN) to the HTTP/1.1 connection as on plain HTTP.
+    let conn: Drainable;
     if (socket.alpnProtocol === 'h2' && this.http2 !== null) {
       const peer = socket.remoteAddress ?? '';
       const session = openSession(socket, this.http2.maxConcurrentStreams);
-      held.to.open(new H2Session(session, this.options, this.http2, { remote: peer, peer, listener }, held.to.closed));
-      return;
-    }
-    held.to.open(new Connection(socket, this.options, held.to.closed, null, listener));
+      conn = new H2Session(session, this.options, this.http2, { remote: peer, peer, listener }, held.to.closed);
+    } else conn = new Connection(socket, this.options, held.to.closed, null, listener);
+    // Opened before the step is released: released first, a drain would find no connection
+    // left and end (the process exits) just before this one is counted, cutting a client
+    // whose handshake it had just finished (seen during reloads under load).
+    held.to.open(conn);
+    this.release(key, held.step);
   }
 
   private release(key: string, step: Handshake): void {
