@@ -2,6 +2,7 @@
 // idle and its drain does not close a handshake that has begun; a socket that sent nothing is
 // closed after the fresh-connection grace; and a finished handshake's connection is opened
 // before its step is released, so a drain counting the connections never sees zero between.
+import { once } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
 import t from 'tap';
@@ -42,13 +43,11 @@ t.test('handshake steps under a drain', { skip: opensslSkip }, async (t) => {
       events.push(`closed ${steps.includes(c) ? 'step' : 'connection'} (${open.size} left)`);
     },
   };
-  const server = net.createServer({ allowHalfOpen: true }, (socket) => https.accept(socket, admitted));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => {
-    for (const c of open) c.cut('forced');
-    server.close();
-  });
-  const port = (server.address() as net.AddressInfo).port;
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => https.accept(socket, admitted)).listen(0, '127.0.0.1');
+  t.teardown(() => [...open].forEach((c) => c.cut('forced')));
+  t.teardown(() => server.close());
+  await once(server, 'listening');
+  const { port } = server.address() as net.AddressInfo;
 
   const client = tls.connect({ host: '127.0.0.1', port, ca: pki.caPem, servername: 'localhost' });
   client.on('data', () => undefined);
