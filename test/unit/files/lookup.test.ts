@@ -377,3 +377,23 @@ t.test('the cache: bounded by entries and bytes, off with cacheMaxEntries 0', as
   const entry: Entry | undefined = off.files.cached('/a.txt');
   t.equal(entry, undefined);
 });
+
+t.test('a file swapped for a link out of the root while it is read is not served (the retry keeps the symlink policy)', async (t) => {
+  for (const symlinks of ['inside-root', 'deny'] as const) {
+    const s = site(t, { 'secret.txt': 'outside the root, longer', 'site/a.txt': 'inside' }, { symlinks });
+    const f = path.join(s.root, 'a.txt');
+    let swapped = false;
+    onPath(t, 'open', f, (real) => ((...a: Parameters<typeof real>) => {
+      if (!swapped) {
+        swapped = true;
+        fs.unlinkSync(f);
+        fs.symlinkSync(path.join(s.dir, 'secret.txt'), f);
+      }
+      return real(...a);
+    }) as typeof real);
+    const e = await s.files.lookup('/a.txt', undefined);
+    t.ok(swapped, `${symlinks}: swapped between stat and read`);
+    t.match(e, { kind: 'refuse', status: 404 }, `${symlinks}: refused as a link out of the root would be`);
+    t.notMatch(e.kind === 'file' ? e.rep.body?.toString() : '', 'outside', `${symlinks}: the outside file's bytes are not served`);
+  }
+});
