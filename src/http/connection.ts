@@ -76,7 +76,7 @@ const CLIENT_GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ECANCELED',
  * its way, and dropping it would fail a request on a connection that was never used (which a
  * client cannot tell from a server failure; on a reused one it knows to retry).
  */
-const FRESH_GRACE_MS = 250;
+export const FRESH_GRACE_MS = 250;
 
 /** Stop answering pipelined requests while this much is queued for a slow reader. */
 const WRITE_HIGH_WATER = 1024 * 1024;
@@ -201,10 +201,15 @@ export class Connection {
     this.socket.destroy();
   }
 
-  /** Nothing is queued on an idle connection: what it sent is all taken, and logged before it closes. */
+  /**
+   * Nothing is queued on an idle connection: what it sent is all taken, and logged before it
+   * closes. Ended, not destroyed: over TLS, end() sends the close_notify alert before the FIN,
+   * so the client can tell a clean close from a truncation (a destroy sends a bare FIN); then
+   * the client's FIN, or finish()'s short timer, closes it.
+   */
   private closeIdle(): void {
     this.out.settle();
-    this.socket.destroy();
+    this.finish();
   }
 
   private setTimer(ms: number): void {

@@ -3,13 +3,13 @@
  * ClientHello and picks the certificate pair by SNI); once its handshake is complete, the
  * tls.TLSSocket becomes a Connection exactly as a plain socket does — the request path does
  * not know which kind it came from. While the handshake runs, the socket is held as a step of
- * the process's connections, so the drain closes it and maxConnections counts it.
+ * the process's connections, so the drain waits for it and maxConnections counts it.
  * A plain-text HTTP request on this port gets a plain-text 400 and a close.
  */
 import type net from 'node:net';
 import type tls from 'node:tls';
 import { PlainTextOnTlsPortError } from '../errors';
-import { Connection, type ConnectionOptions } from '../http/connection';
+import { Connection, FRESH_GRACE_MS, type ConnectionOptions } from '../http/connection';
 import { H2Session, openSession, type SessionOptions } from '../http2/session';
 import { TlsAcceptor } from '../tls/acceptor';
 import type { CertificatePair, CertificateSet } from '../tls/certificates';
@@ -31,12 +31,26 @@ export interface HttpsEvents {
   onHandshakeError(reason: HandshakeFailure, err: Error): void;
 }
 
-/** A socket whose handshake is under way: the drain and a forced stop close it. */
+/**
+ * A socket whose handshake is under way. A client handshaking is about to send its request:
+ * closing it now would fail a request on a connection never used, which the client cannot
+ * retry as it would on a reused one (seen under load during a reload). So the drain lets a
+ * handshake that has begun finish (the handshake timeout bounds it), and the connection it
+ * becomes is told to drain at once: its request is answered with Connection: close. A socket
+ * that has sent nothing gets the same short grace as a fresh plain connection, then is
+ * closed. The drain deadline and a forced stop close it whatever its state.
+ */
 class Handshake implements Drainable {
-  readonly idle = true;
+  readonly idle = false;
+  private readonly acceptedAt = performance.now();
   constructor(readonly socket: net.Socket) {}
   drain(): void {
-    this.socket.destroy();
+    const closeIfSilent = () => {
+      if (this.socket.bytesRead === 0) this.socket.destroy();
+    };
+    const left = FRESH_GRACE_MS - (performance.now() - this.acceptedAt);
+    if (left <= 0) closeIfSilent();
+    else setTimeout(closeIfSilent, Math.ceil(left)).unref();
   }
   cut(): void {
     this.socket.destroy();

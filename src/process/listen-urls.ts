@@ -1,10 +1,12 @@
 /**
  * The URLs a person can open once the server listens. A wildcard bind (0.0.0.0, ::) is not
  * an address anyone can type, so it becomes http://localhost:PORT/ plus this machine's
- * network addresses, as `serve` prints them.
+ * network addresses, as `serve` prints them. With TLS on (tlsCert), the main listener speaks
+ * HTTPS and every URL of it says https://: a URL a person copies must be one that works.
  */
 import type os from 'node:os';
 import { countOf } from '../plural';
+import { tlsEnabled, type TlsSettings } from '../tls/settings';
 
 type Interfaces = ReturnType<typeof os.networkInterfaces>;
 
@@ -12,8 +14,15 @@ export function isWildcardHost(host: string): boolean {
   return host === '0.0.0.0' || host === '::' || host === '0:0:0:0:0:0:0:0';
 }
 
-export function urlOf(host: string, port: number): string {
-  return `http://${host.includes(':') ? `[${host}]` : host}:${port}/`;
+/** What the main listener speaks: https with tlsCert and tlsKey set. */
+export type Scheme = 'http' | 'https';
+
+export function schemeOf(config: Pick<TlsSettings, 'tlsCert'>): Scheme {
+  return tlsEnabled(config) ? 'https' : 'http';
+}
+
+export function urlOf(host: string, port: number, scheme: Scheme = 'http'): string {
+  return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}/`;
 }
 
 /**
@@ -23,18 +32,19 @@ export function urlOf(host: string, port: number): string {
  * IPv6 address needs a zone id no browser accepts. A host name that resolved to several
  * `addresses` (listen-addresses.ts) is listened on at each: its URL, then one per address.
  */
-export function listenUrls(host: string, port: number, interfaces: Interfaces, addresses: readonly string[] = [host]): string[] {
-  if (!isWildcardHost(host)) return addresses.length > 1 ? [urlOf(host, port), ...addresses.map((a) => urlOf(a, port))] : [urlOf(host, port)];
+export function listenUrls(host: string, port: number, interfaces: Interfaces, addresses: readonly string[] = [host], scheme: Scheme = 'http'): string[] {
+  const url = (h: string) => urlOf(h, port, scheme);
+  if (!isWildcardHost(host)) return addresses.length > 1 ? [url(host), ...addresses.map(url)] : [url(host)];
   const v4: string[] = [];
   const v6: string[] = [];
   for (const list of Object.values(interfaces)) {
     for (const a of list ?? []) {
       if (a.internal) continue;
-      if (a.family === 'IPv4') v4.push(urlOf(a.address, port));
-      else if (host !== '0.0.0.0' && a.family === 'IPv6' && !/^fe80:/i.test(a.address)) v6.push(urlOf(a.address, port));
+      if (a.family === 'IPv4') v4.push(url(a.address));
+      else if (host !== '0.0.0.0' && a.family === 'IPv6' && !/^fe80:/i.test(a.address)) v6.push(url(a.address));
     }
   }
-  return [...new Set([urlOf('localhost', port), ...v4, ...v6])];
+  return [...new Set([url('localhost'), ...v4, ...v6])];
 }
 
 /** "a", "a and b", "a, b and c". */
@@ -52,8 +62,9 @@ export function listeningRecord(
   workers: number,
   interfaces: Interfaces,
   addresses: readonly string[] = [host],
+  scheme: Scheme = 'http',
 ): { fields: { url: string; urls: string[]; host: string; port: number; workers: number }; msg: string } {
-  const urls = listenUrls(host, port, interfaces, addresses);
+  const urls = listenUrls(host, port, interfaces, addresses, scheme);
   const how = workers === 0 ? '(single process)' : `with ${countOf(workers, 'worker')}`;
   return { fields: { url: urls[0]!, urls, host, port, workers }, msg: `listening on ${listOf(urls)} ${how}` };
 }

@@ -13,7 +13,6 @@
  * together. The book of workers (generations, ports, roles, respawn back-off, sending) is
  * worker-pool.ts, the SIGHUP reload that replaces them one at a time rolling-reload.ts.
  */
-import { tlsEnabled } from '../tls/settings';
 import { encodeTicketKeys, startTicketKeyRotation, TICKET_KEY_ROTATION_MS } from '../tls/ticket-keys';
 import cluster, { type Worker } from 'node:cluster';
 import os from 'node:os';
@@ -21,7 +20,7 @@ import { describeIgnoredFds, describeInherited, type InheritedSocket } from './a
 import type { Config } from '../config/config';
 import { describeFault, onFaults, type FaultOrigin } from './faults';
 import { resolveListenAddresses } from './listen-addresses';
-import { listeningRecord } from './listen-urls';
+import { listeningRecord, schemeOf } from './listen-urls';
 import { reopenLogs, type Loggers } from '../logs/logger';
 import { PrimaryCounters } from '../metrics/counters';
 import type * as MetricsServer from '../metrics/metrics-server';
@@ -337,7 +336,7 @@ export class Primary {
   private announce(port: number): void {
     const { config, inherited } = this.o;
     if (inherited === null) {
-      const { fields, msg } = listeningRecord(config.host, port, config.workers, this.o.networkInterfaces(), this.o.pool.current.addresses);
+      const { fields, msg } = listeningRecord(config.host, port, config.workers, this.o.networkInterfaces(), this.o.pool.current.addresses, schemeOf(config));
       this.log.info({ ...fields, scheduling: config.scheduling, root: config.root }, msg);
       return;
     }
@@ -379,9 +378,10 @@ export function runPrimary(config: Config, loggers: Loggers, reloadConfig: () =>
   // Counted whether metrics are on or off; the metrics listener reads them.
   const counters = new PrimaryCounters();
   // HTTPS: the primary makes the session-ticket keys, hands them to every worker it forks and
-  // sends every rotation to the workers alive, so a session resumes on any worker.
-  const rotation = tlsEnabled(config) ? startTicketKeyRotation(TICKET_KEY_ROTATION_MS, (keys) => broadcastTicketKeys(pool, keys)) : null;
-  const pool = new WorkerPool({ config, inherited, counters, log, ticketKeys: () => rotation?.current() ?? null });
+  // sends every rotation to the workers alive, so a session resumes on any worker. Made with
+  // plain HTTP too: a reload may turn TLS on, and its new workers must share keys as well.
+  const rotation = startTicketKeyRotation(TICKET_KEY_ROTATION_MS, (keys) => broadcastTicketKeys(pool, keys));
+  const pool = new WorkerPool({ config, inherited, counters, log, ticketKeys: () => rotation.current() });
   const reloads = (stopping: () => boolean) => new RollingReload({ pool, stopping, reloadConfig, log, counters, inherited });
   const primary = new Primary({ config, loggers, pool, reloads, counters, inherited });
   listenTo(primary, cluster, process);

@@ -4,6 +4,7 @@
  * shared by the primary's rolling reload and the single-process reload in place.
  */
 import type { Config } from '../config/config';
+import { tlsEnabled } from '../tls/settings';
 
 /** A changed key, its value in force and its value just read. */
 export type ConfigChanges = Partial<Record<keyof Config, { old: unknown; new: unknown }>>;
@@ -17,10 +18,23 @@ export type ConfigChanges = Partial<Record<keyof Config, { old: unknown; new: un
 export const CLUSTER_RESTART_KEYS: readonly (keyof Config)[] = ['scheduling', 'logPretty', 'logFile', 'pidFile', 'metricsHost', 'metricsPort'];
 
 /**
- * Keys a single process (workers = 0) cannot apply in place: its listening socket, its
- * loggers, log files and pid file, its metrics listener, and the switch to a cluster.
+ * Keys a single process (workers = 0) cannot apply in place: its listening sockets, its
+ * loggers, log files and pid file, its metrics listener, the switch to a cluster, and the
+ * TLS policy its acceptor was made with (the minimum version).
  */
-export const SINGLE_RESTART_KEYS: readonly (keyof Config)[] = ['host', 'port', 'workers', 'scheduling', 'logPretty', 'accessLog', 'accessLogFile', 'logFile', 'pidFile', 'metricsHost', 'metricsPort', 'maxConnections', 'http2', 'http2MaxConcurrentStreams'];
+export const SINGLE_RESTART_KEYS: readonly (keyof Config)[] = ['host', 'port', 'httpPort', 'workers', 'scheduling', 'logPretty', 'accessLog', 'accessLogFile', 'logFile', 'pidFile', 'metricsHost', 'metricsPort', 'maxConnections', 'tlsMinVersion', 'http2', 'http2MaxConcurrentStreams'];
+
+/** The keys that turn HTTPS on or off: what the listening socket speaks. */
+const TLS_SWITCH_KEYS: readonly (keyof Config)[] = ['tlsCert', 'tlsKey', 'tlsCertificates', 'hsts'];
+
+/**
+ * The keys a single process cannot apply in place when going from `inForce` to `next`:
+ * SINGLE_RESTART_KEYS, and the HTTPS keys when TLS would be turned on or off (its listener
+ * speaks what it was started with). New certificate files with TLS on are applied in place.
+ */
+export function singleRestartKeys(inForce: Config, next: Config): readonly (keyof Config)[] {
+  return tlsEnabled(inForce) === tlsEnabled(next) ? SINGLE_RESTART_KEYS : [...SINGLE_RESTART_KEYS, ...TLS_SWITCH_KEYS];
+}
 
 /** Keys whose values differ, in schema order, with both values. */
 export function changedKeys(inForce: Config, next: Config): ConfigChanges {

@@ -13,7 +13,7 @@ import type { Worker } from 'node:cluster';
 import { describeInherited, type InheritedSocket } from './activation';
 import type { Config } from '../config/config';
 import { ConfigError } from '../errors';
-import { urlOf } from './listen-urls';
+import { schemeOf, urlOf } from './listen-urls';
 import type { Logger } from '../logs/logger';
 import type { PrimaryCounters } from '../metrics/counters';
 import { countOf } from '../plural';
@@ -127,7 +127,7 @@ export class RollingReload {
         return;
       }
       const restart = Object.keys(needRestart).length > 0 ? `; needs a restart (not applied): ${describeChanges(needRestart)}` : '';
-      const url = inherited ? `port ${pool.currentPort} (${describeInherited(inherited)})` : urlOf(applied.host, pool.currentPort);
+      const url = inherited ? `port ${pool.currentPort} (${describeInherited(inherited)})` : urlOf(applied.host, pool.currentPort, schemeOf(applied));
       const message = `reload finished: ${countOf(result.replaced, 'worker')} replaced in ${ms} ms, listening on ${url}; ${describeChanges(changed)}${restart}`;
       const fields = { replaced: result.replaced, ms, url, changed, needRestart };
       if (restart) log.warn(fields, message);

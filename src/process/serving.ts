@@ -9,7 +9,10 @@
  * - sendTimeoutMs: the value when it was accepted (its send watch is set up once);
  * - trustedProxies / proxyProtocol: connections accepted from then on (an open connection
  *   keeps the client it was accepted with);
- * - drainTimeoutMs and preDrainDelayMs: whenever a stop begins.
+ * - drainTimeoutMs and preDrainDelayMs: whenever a stop begins;
+ * - the certificate pairs (tlsCert, tlsKey, tlsCertificates, read again from their files):
+ *   connections accepted from then on; a handshake under way finishes with the pair it
+ *   began with, and the session-ticket keys stay, so sessions issued before still resume.
  */
 import type { Config } from '../config/config';
 import type { ConnectionOptions } from '../http/connection';
@@ -20,7 +23,8 @@ import { ConfigError } from '../errors';
 import { healthReply } from './health';
 import type { Logger } from '../logs/logger';
 import type { RequestCounters } from '../metrics/counters';
-import { applicable, changedKeys, describeChanges, SINGLE_RESTART_KEYS, type ConfigChanges } from './reload';
+import type { CertificateSet } from '../tls/certificates';
+import { applicable, changedKeys, describeChanges, singleRestartKeys, type ConfigChanges } from './reload';
 
 /** The part of the file handler (serve/static.ts) a serving process uses. */
 export interface Handler {
@@ -43,15 +47,21 @@ export interface Serving {
   readonly sendTimeoutMs: number;
   /** Null when neither trustedProxies nor proxyProtocol is on. */
   readonly behindProxy: BehindProxy | null;
+  /** The certificate pairs as read from their files for this configuration; null without TLS. */
+  readonly certificates: CertificateSet | null;
   /** Cache hits and misses of the handlers reloads replaced: the metrics' counters never go down. */
   readonly retiredCacheHits: number;
   readonly retiredCacheMisses: number;
 }
 
-/** How a Serving is built from a configuration; both may throw ConfigError (an htpasswd file gone bad). */
+/**
+ * How a Serving is built from a configuration; each may throw ConfigError (an htpasswd file
+ * gone bad, a certificate file changed for the worse since the configuration was checked).
+ */
 export interface ServingParts {
   handler(config: Config): Handler;
   behindProxy(config: Config): BehindProxy | null;
+  certificates(config: Config): CertificateSet | null;
 }
 
 /** The one place the Serving in force is kept: `current` is replaced, never changed. */
@@ -68,28 +78,32 @@ function servingOf(config: Config, parts: ServingParts, retiredCacheHits: number
   const { healthPath, keepAliveTimeoutMs, headersTimeoutMs, sendTimeoutMs } = config;
   const handler = parts.handler(config);
   const behindProxy = parts.behindProxy(config);
-  return Object.freeze({ config, handler, healthPath, keepAliveTimeoutMs, headersTimeoutMs, sendTimeoutMs, behindProxy, retiredCacheHits, retiredCacheMisses });
+  const certificates = parts.certificates(config);
+  return Object.freeze({ config, handler, healthPath, keepAliveTimeoutMs, headersTimeoutMs, sendTimeoutMs, behindProxy, certificates, retiredCacheHits, retiredCacheMisses });
 }
 
 /**
  * Reads the configuration sources again and puts what a single process can apply in place
  * in force: a new handler (fresh cache, new rules, the htpasswd files read again), the
- * timeouts, the health path, the log level. Its sockets, loggers and code stay; keys that
- * need a restart are reported. A configuration that fails leaves everything as it was.
+ * timeouts, the health path, the log level, the certificate files read again. Its sockets,
+ * loggers and code stay; keys that need a restart are reported. A configuration that fails
+ * (a certificate pair that does not match, say) leaves everything as it was. Returns the
+ * Serving put in force (null: none), for what the caller applies itself (the certificates).
  */
-export function reloadInPlace(inForce: InForce, readConfig: () => Config, parts: ServingParts, log: Logger): void {
+export function reloadInPlace(inForce: InForce, readConfig: () => Config, parts: ServingParts, log: Logger): Serving | null {
   log.info({ signal: 'SIGHUP' }, 'reload started: reading the configuration again');
   const old = inForce.current;
   let next: Serving;
   let needRestart: ConfigChanges;
   try {
-    const applied = applicable(old.config, readConfig(), SINGLE_RESTART_KEYS);
+    const read = readConfig();
+    const applied = applicable(old.config, read, singleRestartKeys(old.config, read));
     needRestart = applied.needRestart;
     next = servingOf(applied.config, parts, old.retiredCacheHits + old.handler.cacheHits, old.retiredCacheMisses + old.handler.cacheMisses);
   } catch (err) {
     const message = err instanceof ConfigError ? err.message : String(err);
     log.error({ reason: message }, `reload failed: ${message}; the configuration in force stays`);
-    return;
+    return null;
   }
   const changed = changedKeys(old.config, next.config);
   inForce.current = next;
@@ -98,6 +112,7 @@ export function reloadInPlace(inForce: InForce, readConfig: () => Config, parts:
   const message = `reload finished in place: ${describeChanges(changed)}${restart}`;
   if (restart) log.warn({ changed, needRestart }, message);
   else log.info({ changed, needRestart }, message);
+  return next;
 }
 
 /**

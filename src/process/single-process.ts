@@ -1,12 +1,13 @@
 /**
  * The single process's role (workers = 0): no primary speaks for it, so it prints its own
  * failed start, announces its addresses and a stop, serves the metrics port itself, and,
- * unable to fork a replacement, applies SIGHUP's new configuration in place.
+ * unable to fork a replacement, applies SIGHUP's new configuration in place (the certificate
+ * files read again included).
  */
 import os from 'node:os';
 import { describeIgnoredFds, describeInherited } from './activation';
 import type { Config } from '../config/config';
-import { listeningRecord } from './listen-urls';
+import { listeningRecord, schemeOf } from './listen-urls';
 import { reopenLogs, type Loggers } from '../logs/logger';
 import type * as MetricsServer from '../metrics/metrics-server';
 import type { ServingMetrics } from '../metrics/serving-metrics';
@@ -46,7 +47,7 @@ export class SingleProcess extends WorkerRole {
     const { log } = this.loggers;
     const { config, port, inherited } = l;
     if (inherited === null) {
-      const { fields, msg } = listeningRecord(config.host, port, 0, os.networkInterfaces(), l.addresses);
+      const { fields, msg } = listeningRecord(config.host, port, 0, os.networkInterfaces(), l.addresses, schemeOf(config));
       log.info({ ...fields, root: config.root }, msg);
       return;
     }
@@ -64,8 +65,13 @@ export class SingleProcess extends WorkerRole {
   install(parts: WorkerParts): void {
     const { log } = this.loggers;
     this.host.on('SIGHUP', () => {
-      if (parts.drainer.stopping) log.warn('SIGHUP while stopping: ignored');
-      else reloadInPlace(parts.inForce, this.readConfig, parts.serving, log);
+      if (parts.drainer.stopping) {
+        log.warn('SIGHUP while stopping: ignored');
+        return;
+      }
+      // The pairs are read again with the configuration: one that does not serve failed the reload above.
+      const next = reloadInPlace(parts.inForce, this.readConfig, parts.serving, log);
+      if (next?.certificates && parts.replaceCertificates) parts.replaceCertificates(next.certificates);
     });
     // logrotate's postrotate; handled also because Node's default for SIGUSR1 starts the inspector.
     this.host.on('SIGUSR1', () => reopenLogs(this.loggers, 'SIGUSR1'));

@@ -10,6 +10,7 @@ import type { InheritedSocket } from './activation';
 import type { Config } from '../config/config';
 import type { Loggers } from '../logs/logger';
 import type { ServingMetrics } from '../metrics/serving-metrics';
+import type { CertificateSet } from '../tls/certificates';
 import type { InForce, ServingParts } from './serving';
 import type { Drainer, StopTiming } from './shutdown';
 
@@ -59,6 +60,8 @@ export interface WorkerParts {
   serving: ServingParts;
   /** Applies session-ticket keys the primary rotated (base64); null with plain HTTP. */
   ticketKeys: ((keys: string) => void) | null;
+  /** Serves new certificate pairs to the connections accepted from now on (a reload in place); null with plain HTTP. */
+  replaceCertificates: ((set: CertificateSet) => void) | null;
 }
 
 export abstract class WorkerRole {

@@ -32,7 +32,7 @@ import { http2Refusal } from '../http2/node-version';
 import { FLOOD_CAPS } from '../http2/session';
 import type { HandshakeFailure } from '../tls/context';
 import { PlainHttp } from './plain-http';
-import { loadCertificateSet, tlsEnabled } from '../tls/settings';
+import { loadConfiguredCertificates, tlsEnabled } from '../tls/settings';
 import { decodeTicketKeys, newTicketKeys, startTicketKeyRotation, TICKET_KEY_ROTATION_MS } from '../tls/ticket-keys';
 import { hstsHeaderLines } from '../tls/hsts';
 import { firstServing, InForce, ServingConnectionOptions, type Serving, type ServingParts } from './serving';
@@ -79,6 +79,8 @@ export function runWorker(role: WorkerRole, config: Config, loggers: Loggers, in
   const serving: ServingParts = {
     handler: (c) => new StaticHandler(c, log, () => gate.outOfDescriptors()),
     behindProxy: (c) => BehindProxy.from(c, log),
+    // Read from the files now (a worker a reload forked reads the renewed ones), not taken from the check.
+    certificates: (c) => (tlsEnabled(c) ? loadConfiguredCertificates(c) : null),
   };
   const first = firstServingOrFail(role, config, serving);
   if (first === null) return null;
@@ -109,7 +111,14 @@ export function runWorker(role: WorkerRole, config: Config, loggers: Loggers, in
   const httpPort = config.httpPort !== 0 ? new HttpPortOptions(options, inForce) : null;
   const httpKind = httpPort === null ? null : new PlainHttp(inForce, httpPort);
   stopOnSignalsAndFaults(role, drainer, inForce, log);
-  role.install({ drainer, gate, inForce, serving, ticketKeys: https && ((keys) => https.setTicketKeys(decodeTicketKeys(keys))) });
+  role.install({
+    drainer,
+    gate,
+    inForce,
+    serving,
+    ticketKeys: https && ((keys) => https.setTicketKeys(decodeTicketKeys(keys))),
+    replaceCertificates: https && ((set) => https.replaceCertificates(set)),
+  });
   const make = (k: ListenerKind) => (target: ListenTarget) => new Listener(target, k, admission, log);
   const listen = () => {
     listenEverywhere(role, listeners, inForce, inherited, addresses, make(kind), httpPort && { options: httpPort, make: make(httpKind!) }).catch((err: unknown) => {
@@ -141,7 +150,9 @@ function listenerKind(
   log: Logger,
   metricsOn: boolean,
 ): { kind: ListenerKind; https: Https | null; tls: TlsState | null } {
-  if (!tlsEnabled(config)) return { kind: new PlainHttp(inForce, options), https: null, tls: null };
+  // The pairs were read with the first Serving (a failure there is a start error, not a fault).
+  const { certificates } = inForce.current;
+  if (certificates === null) return { kind: new PlainHttp(inForce, options), https: null, tls: null };
   const http2 = http2Options(config, log);
   const policy = { minVersion: config.tlsMinVersion, ticketKeys, alpn: http2 === null ? ['http/1.1'] : ['h2', 'http/1.1'], handshakeTimeoutMs: config.headersTimeoutMs };
   const counters = metricsOn ? new TlsCounters() : null;
@@ -152,7 +163,7 @@ function listenerKind(
       log.debug({ err, reason }, `TLS handshake failed: ${reason}`);
     },
   };
-  const https = new Https(loadCertificateSet(config), policy, options, events, http2);
+  const https = new Https(certificates, policy, options, events, http2);
   return { kind: https, https, tls: counters && { counters, certificates: () => https.certificates() } };
 }
 

@@ -29,7 +29,7 @@ import { classifyHandshakeError, serverOptions, type HandshakeFailure, type TlsP
 import { buildSniIndex, chooseForServerName, type SniIndex } from './sni';
 
 export interface AcceptorEvents {
-  /** A TLS socket whose handshake is complete. */
+  /** A TLS socket whose handshake is complete; it allows half-open, as the listener's plain sockets do. */
   onSecure(socket: tls.TLSSocket): void;
   /**
    * The connection began with plain text (an HTTP request on the HTTPS port): `received` is
@@ -144,6 +144,12 @@ export class TlsAcceptor {
         return;
       }
       socket.unshift(received.bytes());
+      // The listener's sockets are half-open (a client may shut down its side after its
+      // requests), and the TLS socket takes that from this one. During the handshake it must
+      // not be: a TLS socket that allows half-open waits out the whole handshake timeout after
+      // the client's FIN (seen with a client closing right after its Finished), holding a
+      // connection slot and a drain. onSecure's socket allows it again (makeServer).
+      socket.allowHalfOpen = false;
       chooseForServerName(this.index, peek.serverName).server.emit('connection', socket);
     };
     // Gone before a ClientHello (a port scan, a health check that only connects, a drain that
@@ -175,7 +181,10 @@ export class TlsAcceptor {
 
   private makeServer(pair: CertificatePair): tls.Server {
     const server = tls.createServer(serverOptions(pair, { ...this.policy, ticketKeys: this.keys }));
-    server.on('secureConnection', (socket) => this.events.onSecure(socket));
+    server.on('secureConnection', (socket) => {
+      socket.allowHalfOpen = true;
+      this.events.onSecure(socket);
+    });
     server.on('tlsClientError', (err, socket) => {
       // Node destroys the socket after an OpenSSL error, but not after its own handshake
       // timeout: that connection would stay open, stalled, for as long as the client likes.

@@ -42,8 +42,12 @@ export function loadCertificateSet(s: TlsPaths): CertificateSet {
   return { defaultPair: readPair(s.tlsCert, s.tlsKey), sniPairs: s.tlsCertificates.map((e) => readPair(e.cert, e.key)) };
 }
 
-/** loadCertificateSet, with a failure as the ConfigError of the key that names the file. */
-function loadForConfig(s: TlsPaths): CertificateSet {
+/**
+ * loadCertificateSet, with a failure as the ConfigError of the key that names the file: what
+ * a configuration check, a worker's start and a reload in place read the pairs with, so that
+ * each says the same line about the same file.
+ */
+export function loadConfiguredCertificates(s: TlsPaths): CertificateSet {
   const read = (cert: string, key: string, index: number | null): CertificatePair => {
     try {
       return readPair(cert, key);
@@ -87,7 +91,7 @@ function checkCombinations(s: TlsSettings, ports: { port: number; metricsPort: n
 export function checkTlsSettings(s: TlsSettings, ports: { port: number; metricsPort: number }, resolve: (file: string) => string): TlsPaths {
   checkCombinations(s, ports);
   const paths = resolveTlsPaths(s, resolve);
-  if (tlsEnabled(s)) loadForConfig(paths);
+  if (tlsEnabled(s)) loadConfiguredCertificates(paths);
   return paths;
 }
 

@@ -3,7 +3,7 @@
 import t from 'tap';
 import type { Config } from '../../../src/config/config';
 import { DEFS } from '../../../src/config/schema';
-import { applicable, changedKeys, CLUSTER_RESTART_KEYS, describeChanges, SINGLE_RESTART_KEYS } from '../../../src/process/reload';
+import { applicable, changedKeys, CLUSTER_RESTART_KEYS, describeChanges, SINGLE_RESTART_KEYS, singleRestartKeys } from '../../../src/process/reload';
 import { run, sandbox } from '../../fixtures/config';
 
 t.test('reload keys: changed keys in schema order, with both values; arrays and objects compared by value', async (t) => {
@@ -36,6 +36,26 @@ t.test('applicable: keys a reload cannot apply keep their values in force and ar
   t.same(applicable(base, { ...base, workers: 3 }, CLUSTER_RESTART_KEYS).needRestart, {}, 'but it can change its count');
   const toCluster = applicable({ ...base, workers: 0 }, { ...base, workers: 2 }, SINGLE_RESTART_KEYS);
   t.same(toCluster.needRestart, { workers: { old: 0, new: 2 } }, 'nor a single process a cluster');
+});
+
+t.test('a single process: new certificate files apply in place, turning TLS on or off needs a restart', async (t) => {
+  const { cwd } = sandbox(t);
+  const plain = run(['--workers', '0'], {}, cwd);
+  const tls: Config = { ...plain, tlsCert: '/etc/tls/cert.pem', tlsKey: '/etc/tls/key.pem', hsts: 'max-age=60' };
+  const renewed: Config = { ...tls, tlsCert: '/etc/tls/new/cert.pem', tlsKey: '/etc/tls/new/key.pem', tlsCertificates: [{ cert: '/etc/tls/a.pem', key: '/etc/tls/a.key' }] };
+  const inPlace = applicable(tls, renewed, singleRestartKeys(tls, renewed));
+  t.same(inPlace.needRestart, {}, 'other files, TLS on before and after: applied');
+  t.equal(inPlace.config.tlsCert, '/etc/tls/new/cert.pem');
+  t.same(inPlace.config.tlsCertificates, renewed.tlsCertificates);
+  const on = applicable(plain, tls, singleRestartKeys(plain, tls));
+  t.same(Object.keys(on.needRestart), ['tlsCert', 'tlsKey', 'hsts'], 'plain HTTP cannot turn into HTTPS in place');
+  t.same([on.config.tlsCert, on.config.tlsKey, on.config.hsts], ['', '', ''], 'all kept as in force');
+  const off = applicable(tls, plain, singleRestartKeys(tls, plain));
+  t.same(Object.keys(off.needRestart), ['tlsCert', 'tlsKey', 'hsts'], 'nor HTTPS into plain HTTP');
+  t.equal(off.config.tlsCert, '/etc/tls/cert.pem');
+  const min = applicable(tls, { ...tls, tlsMinVersion: 'TLSv1.3', httpPort: 8080 }, singleRestartKeys(tls, tls));
+  t.same(Object.keys(min.needRestart), ['httpPort', 'tlsMinVersion'], "the HTTP port's socket and the TLS policy the acceptor was made with");
+  t.same(applicable(tls, renewed, CLUSTER_RESTART_KEYS).needRestart, {}, 'a cluster applies all of them (new workers)');
 });
 
 t.test('the restart-only keys are keys of the schema', async (t) => {

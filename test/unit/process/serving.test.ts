@@ -47,6 +47,7 @@ function parts(made: NamedHandler[], fail: () => Error | null = () => null): Ser
       return h;
     },
     behindProxy: () => null,
+    certificates: () => null,
   };
 }
 
@@ -181,7 +182,7 @@ t.test('who is behind a proxy is decided per accepted socket, from the state in 
       },
     }) as unknown as BehindProxy;
   let next: BehindProxy | null = fakeProxy('first');
-  const p: ServingParts = { handler: () => new NamedHandler('h'), behindProxy: () => next };
+  const p: ServingParts = { handler: () => new NamedHandler('h'), behindProxy: () => next, certificates: () => null };
   const inForce = new InForce(firstServing(config(), p));
   const options = new ServingConnectionOptions(inForce, () => false, null, null, () => {});
   const kind = new PlainHttp(inForce, options);

@@ -1,7 +1,8 @@
 // The single process's role with a fake process: it prints its own failed start (exit 2 for
 // a configuration, 1 for an address), announces its addresses and a stop, serves the metrics
 // port itself (a port it cannot bind stops the start), reloads in place on SIGHUP unless it
-// is stopping, and says so when SIGUSR1 reopens the logs.
+// is stopping (serving the certificate files read again, unless they fail), and says so when
+// SIGUSR1 reopens the logs.
 import net from 'node:net';
 import t from 'tap';
 import type { Config } from '../../../src/config/config';
@@ -11,6 +12,7 @@ import { firstServing, InForce, type ServingParts } from '../../../src/process/s
 import type { Drainer } from '../../../src/process/shutdown';
 import { SingleProcess } from '../../../src/process/single-process';
 import type { WorkerParts } from '../../../src/process/worker-role';
+import type { CertificateSet } from '../../../src/tls/certificates';
 import { run, sandbox } from '../../fixtures/config';
 import { FakeHost, recordingLoggers } from '../../fixtures/process-fakes';
 
@@ -65,7 +67,7 @@ t.test('SIGHUP reloads in place, except while stopping; SIGUSR1 reopens and says
   let keepAlive = '5000';
   const readConfig = () => run(['--root', box.site, '--keep-alive-timeout-ms', keepAlive], {}, box.cwd);
   const o = setup(readConfig);
-  const serving: ServingParts = { handler: () => ({ handle: () => null as never, cacheHits: 0, cacheMisses: 0, cacheSize: { entries: 0, bytes: 0 } }), behindProxy: () => null };
+  const serving: ServingParts = { handler: () => ({ handle: () => null as never, cacheHits: 0, cacheMisses: 0, cacheSize: { entries: 0, bytes: 0 } }), behindProxy: () => null, certificates: () => null };
   const inForce = new InForce(firstServing(readConfig(), serving));
   const drainer = { stopping: false };
   o.role.install({ drainer: drainer as unknown as Drainer, inForce, serving } as WorkerParts);
@@ -81,6 +83,38 @@ t.test('SIGHUP reloads in place, except while stopping; SIGUSR1 reopens and says
   o.host.emit('SIGUSR1');
   t.equal(o.reopens(), 1);
   t.equal(o.lines.at(-1)!.msg, 'SIGUSR1: log files reopened');
+});
+
+t.test('SIGHUP with TLS: the pairs read with the new configuration replace the ones served; a pair that fails leaves them', async (t) => {
+  const box = sandbox(t);
+  const readConfig = () => run(['--root', box.site], {}, box.cwd);
+  const o = setup(readConfig);
+  let reads = 0;
+  let bad: string | null = null;
+  const serving: ServingParts = {
+    handler: () => ({ handle: () => null as never, cacheHits: 0, cacheMisses: 0, cacheSize: { entries: 0, bytes: 0 } }),
+    behindProxy: () => null,
+    certificates: () => {
+      if (bad !== null) throw new ConfigError(bad);
+      return { n: ++reads } as unknown as CertificateSet;
+    },
+  };
+  const inForce = new InForce(firstServing(readConfig(), serving));
+  const replaced: CertificateSet[] = [];
+  o.role.install({ drainer: { stopping: false } as unknown as Drainer, inForce, serving, replaceCertificates: (set: CertificateSet) => void replaced.push(set) } as unknown as WorkerParts);
+  o.host.emit('SIGHUP');
+  t.equal(replaced.length, 1, 'replaced once');
+  t.equal(replaced[0], inForce.current.certificates, 'with the pairs of the configuration now in force');
+  t.same(replaced[0], { n: 2 }, 'the second read of the files');
+  bad = 'tlsKey: /etc/tls/key.pem does not match the certificate in /etc/tls/cert.pem (another ECDSA P-256 key)';
+  o.host.emit('SIGHUP');
+  t.equal(replaced.length, 1, 'a pair that fails replaces nothing');
+  t.same(inForce.current.certificates, { n: 2 }, 'the pairs in force stay');
+  t.same(
+    o.lines.filter((l) => l.level === 'error').map((l) => l.msg),
+    [`reload failed: ${bad}; the configuration in force stays`],
+    'one error line naming the file',
+  );
 });
 
 t.test('metrics: a port it cannot bind stops the start before the public port is opened', async (t) => {
