@@ -127,7 +127,7 @@ function listenerKind(config: Config, inForce: InForce, options: ServingConnecti
   const policy = { minVersion: config.tlsMinVersion, ticketKeys, alpn: ['http/1.1'], handshakeTimeoutMs: config.headersTimeoutMs };
   return new Https(loadCertificateSet(config), policy, options, {
     onHandshakeError: (reason, err) => log.debug({ err, reason }, `TLS handshake failed: ${reason}`),
-  });
+  }, inForce);
 }
 
 /** The serving state to start with, or null after the role reported why there is none. */
