@@ -1,7 +1,7 @@
 /**
  * What the primary hands a forked worker through its environment: the validated
- * configuration, the addresses to listen on, and the socket-activated socket when there is
- * one. Its own module so that a worker can read it without loading the primary, and the
+ * configuration, the addresses to listen on, and the socket-activated sockets when there
+ * are. Its own module so that a worker can read it without loading the primary, and the
  * primary without loading the worker.
  */
 import type { InheritedSockets } from './activation';
@@ -10,7 +10,7 @@ import { decodeTicketKeys, encodeTicketKeys } from '../tls/ticket-keys';
 
 /** The primary's validated configuration (JSON Config); workers never read argv or env of their own. */
 const WORKER_CONFIG_ENV = 'FLEETSERVE_WORKER_CONFIG';
-/** The socket-activated socket the workers serve (JSON InheritedSocket), when there is one. */
+/** The socket-activated sockets the workers serve (JSON InheritedSockets), when there are. */
 const WORKER_INHERITED_ENV = 'FLEETSERVE_WORKER_INHERITED';
 /**
  * The addresses config.host resolved to in the primary (JSON string[], see

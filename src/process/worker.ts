@@ -38,10 +38,11 @@ import type { WorkerRole } from './worker-role';
 
 /**
  * A cluster worker: `addresses` are what the primary resolved config.host to (null: resolve
- * here). `inherited` is the socket-activated listening socket to serve instead of binding
- * host:port: listen({ fd }) goes through the primary like any cluster listen, the primary
- * opens its own fd 3 and shares it with the workers (scheduling "none", which the primary
- * always uses for it), so every worker accepts on the same socket. Checked on Node 20, 22, 24.
+ * here). `inherited` are the socket-activated listening sockets to serve instead of binding
+ * host:port (and httpPort): listen({ fd }) goes through the primary like any cluster listen,
+ * the primary opens its own fd 3 (and 4) and shares it with the workers (scheduling "none",
+ * which the primary always uses for it), so every worker accepts on the same sockets. Checked
+ * on Node 20, 22, 24.
  */
 export function runClusterWorker(config: Config, loggers: Loggers, workerId: number, inherited: InheritedSockets | null, addresses: readonly string[] | null, ticketKeys: Buffer | null = null): void {
   runWorker(new ClusterWorker(workerId, loggers), config, loggers, inherited, addresses, ticketKeys);
