@@ -122,8 +122,10 @@ export class Https implements ListenerKind {
       socket.destroy();
       return;
     }
-    this.release(key, held.step);
+    // Opened before the step is let go: a drain must never see the book empty in between
+    // (it would end the process with this connection about to open).
     held.to.open(new Connection(socket, this.options, held.to.closed, held.origin));
+    this.release(key, held.step);
   }
 
   private release(key: string, step: Handshake): void {
