@@ -19,7 +19,22 @@
 // compresses it once and serves the copy from memory; nginx runs `gzip on` (compressing on
 // every response) with `gzip_static on`. css-100k-static has a ready-made .gz sibling, which
 // both servers send as is. Each row says which coding and how many body bytes each server sent.
+//
+// The https-* tests run both servers over TLS with one ECDSA P-256 certificate made for the run
+// (openssl, self-signed for localhost and 127.0.0.1): fleetserve with --tls-cert/--tls-key and its
+// own policy, nginx with the same suites and groups (read from fleetserve's build,
+// dist/tls/context.js), TLS 1.2 and 1.3, ssl_session_cache and session tickets on. wrk speaks
+// TLS 1.3 to both (each row names the version and suite a Node client gets). https-small-c50 and
+// https-1m are keep-alive loads, as small-c50 and 1m. https-handshakes makes a new connection
+// with a full handshake for every request: wrk and h2load cannot, as they resume the session of
+// the connection they reopen (seen in nginx's $ssl_session_reused), so it runs `openssl s_time
+// -new` (one GET per connection, never resuming), as many side by side as the test has
+// connections; its req/s are full handshakes per second. https-resumed (not run by default) is
+// wrk with `Connection: close`: a new connection per request, each resuming a session.
+// Every row also has the server's CPU time per request (all its processes, from /proc): when
+// the load generator is what limits both servers, that is the figure that still compares them.
 import http from 'node:http';
+import https from 'node:https';
 import zlib from 'node:zlib';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -28,12 +43,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs as parseArgv } from 'node:util';
 import { freePort, median, sleep, waitForPort } from './bench-lib.mjs';
+import { ECDH_GROUPS, TLS12_CIPHERS, TLS13_CIPHERSUITES } from '../dist/tls/context.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const PROJECT = path.resolve(HERE, '..');
 
 const USAGE = `Usage: npm run bench -- [--rounds 3] [--duration 10] [--warmup 2] [--workers 2]
-                        [--tests small-c50,small-c256,css-100k,css-100k-static,16k-c50,1m,100m]
+                        [--tests small-c50,small-c256,css-100k,css-100k-static,16k-c50,1m,100m,
+                                 https-small-c50,https-1m,https-handshakes,https-resumed]
                         [--servers fleetserve,fleetserve-nolog,fleetserve-rr,fleetserve-metrics,nginx]
                         [--node PATH] [--node-flags=--max-semi-space-size=4] [--baseline DIR] [--out DIR]
 (the comment at the top of scripts/bench.mjs says what --node, --node-flags and --baseline do)
@@ -41,7 +58,7 @@ const USAGE = `Usage: npm run bench -- [--rounds 3] [--duration 10] [--warmup 2]
 
 /** The options and their defaults; numbers must be positive. null: --help was asked for. */
 function parseArgs(argv) {
-  const o = { rounds: 3, duration: 10, warmup: 2, workers: 2, tests: 'small-c50,small-c256,css-100k,css-100k-static,1m,100m', servers: 'fleetserve,fleetserve-nolog,nginx', node: process.execPath, 'node-flags': '', baseline: '', out: '' };
+  const o = { rounds: 3, duration: 10, warmup: 2, workers: 2, tests: 'small-c50,small-c256,css-100k,css-100k-static,1m,100m,https-small-c50,https-1m,https-handshakes', servers: 'fleetserve,fleetserve-nolog,nginx', node: process.execPath, 'node-flags': '', baseline: '', out: '' };
   const options = { help: { type: 'boolean', short: 'h' } };
   for (const k of Object.keys(o)) options[k] = { type: 'string' };
   let values;
@@ -61,15 +78,27 @@ function parseArgs(argv) {
 }
 
 const COMPRESSING = { 'Accept-Encoding': 'gzip, br' };
+/** unit: what the ratio to nginx compares (req/s unless said); tls: over HTTPS. */
 const TESTS = {
   'small-c50': { path: '/index.html', conns: 50 },
   'small-c256': { path: '/index.html', conns: 256 },
   'css-100k': { path: '/100k.css', conns: 50, headers: COMPRESSING },
   'css-100k-static': { path: '/100k-static.css', conns: 50, headers: COMPRESSING },
   '16k-c50': { path: '/16k.bin', conns: 50 },
-  '1m': { path: '/1m.bin', conns: 32 },
-  '100m': { path: '/100m.bin', conns: 8 },
+  '1m': { path: '/1m.bin', conns: 32, unit: 'MB/s' },
+  '100m': { path: '/100m.bin', conns: 8, unit: 'MB/s' },
+  'https-small-c50': { path: '/index.html', conns: 50, tls: true },
+  'https-1m': { path: '/1m.bin', conns: 32, tls: true, unit: 'MB/s' },
+  // A new connection per request, each a full handshake: openssl s_time -new (fullHandshakeLoad).
+  'https-handshakes': { path: '/index.html', conns: 50, tls: true, fullHandshakes: true, unit: 'handshakes/s' },
+  // A new connection per request that resumes the last one's session (TLS 1.3 PSK with a new
+  // ECDHE, no certificate signature): what wrk does with `Connection: close`, as a browser
+  // coming back would.
+  'https-resumed': { path: '/index.html', conns: 50, tls: true, headers: { Connection: 'close' }, unit: 'handshakes/s' },
 };
+
+const unitOf = (test) => TESTS[test].unit ?? 'req/s';
+const metricOf = (test, r) => (unitOf(test) === 'MB/s' ? r.mbps : r.rps);
 
 const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 
@@ -120,6 +149,36 @@ function makeSite(dir) {
     fs.closeSync(fd);
   }
 }
+
+/**
+ * The HTTPS tests' certificate: ECDSA P-256, self-signed for localhost and 127.0.0.1, made
+ * for the run with openssl (as certbot's ECDSA default would be issued), served by both.
+ */
+function makeCertificate(dir) {
+  const cert = path.join(dir, 'bench-cert.pem');
+  const key = path.join(dir, 'bench-key.pem');
+  const args = ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-days', '7', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'];
+  const r = spawnSync('openssl', args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`openssl could not make the benchmark certificate: ${r.stderr || r.error?.message}`);
+  return { cert, key, pem: fs.readFileSync(cert, 'utf8') };
+}
+
+/** The CPU time (user + system) of a server's whole process tree so far, in microseconds. */
+function cpuMicros(pid) {
+  let ticks = 0;
+  for (const p of treePids(pid)) {
+    try {
+      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of stat)
+    } catch {
+      // gone
+    }
+  }
+  return (ticks * 1e6) / CLOCK_TICKS;
+}
+
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
 
 /** pid and every descendant, from /proc. */
 function treePids(root) {
@@ -172,19 +231,36 @@ const FLEETSERVE_VARIANTS = {
   'fleetserve-metrics': async () => ['--metrics-port', String(await freePort())],
 };
 
-async function startFleetserve(site, workers, variant, logFile, node, nodeFlags, baseline) {
+/** `certificate`: serve HTTPS with it (null: plain HTTP). */
+async function startFleetserve(site, workers, variant, logFile, node, nodeFlags, baseline, certificate) {
   const port = await freePort();
   const out = fs.openSync(logFile, 'a');
   const v = variant === 'baseline' ? [] : FLEETSERVE_VARIANTS[variant];
   const extra = typeof v === 'function' ? await v() : v;
   const main = variant === 'baseline' ? path.resolve(baseline, 'dist/main.js') : path.join(PROJECT, 'dist/main.js');
   const args = [...nodeFlags.split(/\s+/).filter(Boolean), main, site, '--host', '127.0.0.1', '--port', String(port), '--workers', String(workers), '--log-pretty', 'false', ...extra];
+  if (certificate) args.push('--tls-cert', certificate.cert, '--tls-key', certificate.key);
   const proc = spawn(node, args, { stdio: ['ignore', out, out] });
   await waitForPort(port, proc, 'fleetserve');
   return { port, proc, startMem: await startMemory(proc), stop: () => stopProc(proc, 'SIGTERM') };
 }
 
-async function startNginx(site, workers, dir) {
+/**
+ * nginx's TLS settings for the HTTPS tests: fleetserve's policy (the same TLS 1.2 suites,
+ * TLS 1.3 suites and groups, the client's order deciding), the session cache shared by its
+ * workers and session tickets on (nginx's master makes the ticket keys, as fleetserve's primary
+ * does). X25519MLKEM768 is left out: the system's OpenSSL 3.0 (nginx's and wrk's) lacks it.
+ */
+function nginxTls(certificate) {
+  const groups = ECDH_GROUPS.filter((g) => g !== 'X25519MLKEM768').join(':');
+  return `ssl_certificate ${certificate.cert}; ssl_certificate_key ${certificate.key};
+    ssl_protocols TLSv1.2 TLSv1.3; ssl_ciphers ${TLS12_CIPHERS.join(':')}; ssl_conf_command Ciphersuites ${TLS13_CIPHERSUITES.join(':')};
+    ssl_ecdh_curve ${groups}; ssl_prefer_server_ciphers off;
+    ssl_session_cache shared:SSL:10m; ssl_session_timeout 5m; ssl_session_tickets on;`;
+}
+
+/** `certificate`: serve HTTPS with it (null: plain HTTP). */
+async function startNginx(site, workers, dir, certificate) {
   const port = await freePort();
   fs.mkdirSync(dir, { recursive: true });
   const conf = `worker_processes ${workers};
@@ -203,7 +279,10 @@ http {
   keepalive_timeout 65s; keepalive_requests 1000000;
   open_file_cache max=10000 inactive=60s; open_file_cache_valid 60s; open_file_cache_min_uses 1; open_file_cache_errors on;
   client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fastcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
-  server { listen 127.0.0.1:${port} backlog=4096; root ${site}; location / { } }
+  server {
+    listen 127.0.0.1:${port}${certificate ? ' ssl' : ''} backlog=4096; root ${site}; location / { }
+    ${certificate ? nginxTls(certificate) : ''}
+  }
 }
 `;
   fs.writeFileSync(path.join(dir, 'nginx.conf'), conf);
@@ -241,8 +320,9 @@ async function load(url, conns, seconds, luaFile, headers = {}) {
     const pin = has('taskset') && os.availableParallelism() > 1 ? ['taskset', '-c', String(os.availableParallelism() - 1)] : [];
     const h = Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
     const args = [...pin, 'wrk', '-t1', `-c${conns}`, `-d${seconds}s`, '--timeout', '60s', '--latency', ...h, '-s', luaFile, url];
-    const r = spawnSync(args[0], args.slice(1), { encoding: 'utf8' });
-    const m = /BENCHJSON (.*)/.exec(r.stdout ?? '');
+    // Not spawnSync: the memory sampler (a timer) must keep running during the load.
+    const r = await run(args);
+    const m = /BENCHJSON (.*)/.exec(r.stdout);
     if (!m) throw new Error(`wrk failed: ${r.stderr || r.stdout}`);
     return JSON.parse(m[1]);
   }
@@ -251,34 +331,67 @@ async function load(url, conns, seconds, luaFile, headers = {}) {
   return { requests: r.requests.total, rps: r.requests.average, mbps: r.throughput.average / 1e6, p99_ms: r.latency.p99, errors: r.errors + r.timeouts, non2xx: r.non2xx };
 }
 
-/** One request: which Content-Encoding and how many body bytes the server sends for the test. */
-function probe(url, headers = {}) {
+/** Runs a command to its end, without blocking the event loop (the memory sampler keeps running). */
+function run(args) {
+  return new Promise((resolve) => {
+    const p = spawn(args[0], args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('error', (err) => resolve({ code: -1, stdout, stderr: err.message }));
+    p.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/**
+ * Full handshakes: `conns` openssl s_time processes side by side (pinned as wrk is), each
+ * opening connection after connection with a new session (-new never resumes) and fetching the
+ * path once on each (HTTP/1.0: the server closes after the response). s_time counts whole
+ * seconds only, so the rate is over the wall time measured here.
+ */
+async function fullHandshakeLoad(url, conns, seconds) {
+  const u = new URL(url);
+  const pin = has('taskset') && os.availableParallelism() > 1 ? ['taskset', '-c', String(os.availableParallelism() - 1)] : [];
+  const args = [...pin, 'openssl', 's_time', '-connect', `${u.hostname}:${u.port}`, '-new', '-www', u.pathname, '-time', String(Math.max(1, Math.round(seconds)))];
+  const started = performance.now();
+  const runs = await Promise.all(Array.from({ length: conns }, () => run(args)));
+  const wall = (performance.now() - started) / 1000;
+  let requests = 0;
+  let bytes = 0;
+  let errors = 0;
+  for (const r of runs) {
+    const m = /(\d+) connections in [\d.]+ real seconds, (\d+) bytes read per connection/.exec(r.stdout);
+    if (r.code !== 0 || !m) errors++;
+    else {
+      requests += Number(m[1]);
+      bytes += Number(m[1]) * Number(m[2]);
+    }
+  }
+  if (requests === 0) throw new Error(`openssl s_time made no connection: ${runs[0].stderr || runs[0].stdout}`);
+  return { requests, rps: requests / wall, mbps: bytes / wall / 1e6, p99_ms: NaN, errors, non2xx: 0 };
+}
+
+/**
+ * One request: which Content-Encoding and how many body bytes the server sends for the test;
+ * over HTTPS (`certificate` given, verified against it) also the TLS version and suite.
+ */
+function probe(url, headers = {}, certificate = null) {
   return new Promise((resolve, reject) => {
-    http
-      .get(url, { headers, agent: false }, (res) => {
-        let bytes = 0;
-        res.on('data', (d) => (bytes += d.length));
-        res.on('end', () => resolve({ status: res.statusCode, encoding: res.headers['content-encoding'] ?? 'identity', body_bytes: bytes }));
-      })
-      .on('error', reject);
+    const get = certificate ? https.get : http.get;
+    const tlsOptions = certificate ? { ca: certificate.pem, servername: 'localhost' } : {};
+    get(url, { headers, agent: false, ...tlsOptions }, (res) => {
+      let bytes = 0;
+      const tls = certificate ? `${res.socket.getProtocol()} ${res.socket.getCipher().standardName}` : null;
+      res.on('data', (d) => (bytes += d.length));
+      res.on('end', () => resolve({ status: res.statusCode, encoding: res.headers['content-encoding'] ?? 'identity', body_bytes: bytes, tls }));
+    }).on('error', reject);
   });
 }
 
 
-async function main() {
-  const o = parseArgs(process.argv.slice(2));
-  if (o === null) return void process.stdout.write(USAGE);
-  if (o.node !== process.execPath) {
-    const v = spawnSync(o.node, ['--version'], { encoding: 'utf8' });
-    if (v.status !== 0 || !/^v\d+\./.test(v.stdout ?? '')) throw new Error(`--node ${o.node}: not a Node.js binary (${v.error?.code ?? v.stderr?.trim() ?? 'no version'})`);
-  }
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const out = path.resolve(o.out || path.join(PROJECT, 'bench-results', stamp));
-  fs.mkdirSync(out, { recursive: true });
-  const site = path.join(os.tmpdir(), 'fleetserve-bench-site');
-  makeSite(site);
-  const luaFile = path.join(out, 'report.lua');
-  fs.writeFileSync(luaFile, WRK_LUA);
+/** The servers to run, checked: nginx left out when it is missing, baseline added with --baseline. */
+function chooseServers(o) {
   let servers = o.servers.split(',').filter(Boolean);
   if (servers.includes('nginx') && !has('nginx')) {
     process.stderr.write('nginx is not installed: benchmarking without it (apt-get install nginx-light)\n');
@@ -290,8 +403,118 @@ async function main() {
   }
   if (servers.includes('baseline') && !o.baseline) throw new Error('server baseline needs --baseline DIR');
   for (const s of servers) if (s !== 'nginx' && s !== 'baseline' && !FLEETSERVE_VARIANTS[s]) throw new Error(`unknown server ${s} (known: nginx, ${Object.keys(FLEETSERVE_VARIANTS).join(', ')})`);
-  const tests = o.tests.split(',').filter(Boolean);
+  return servers;
+}
+
+/** The tests to run, checked: the HTTPS ones left out when openssl (to make their certificate) is missing. */
+function chooseTests(o) {
+  let tests = o.tests.split(',').filter(Boolean);
   for (const t of tests) if (!TESTS[t]) throw new Error(`unknown test ${t} (known: ${Object.keys(TESTS).join(', ')})`);
+  if (tests.some((t) => TESTS[t].tls) && !has('openssl')) {
+    process.stderr.write('openssl is not installed: benchmarking without the https-* tests (apt-get install openssl)\n');
+    tests = tests.filter((t) => !TESTS[t].tls);
+  }
+  return tests;
+}
+
+/** The OpenSSL each server does its TLS with: Node's own (fleetserve) and the system's (nginx, wrk). */
+function opensslVersions(o) {
+  const node = spawnSync(o.node, ['-p', 'process.versions.openssl'], { encoding: 'utf8' }).stdout?.trim() || '?';
+  const nginx = has('nginx') ? (/built with (OpenSSL [^\s]+)/.exec(spawnSync('nginx', ['-V'], { encoding: 'utf8' }).stderr ?? '')?.[1] ?? '?') : 'no nginx';
+  return `fleetserve's Node OpenSSL ${node}, nginx ${nginx}`;
+}
+
+/** One server under one test: started, warmed up, measured (req/s, MB/s, latency, memory), stopped. */
+async function measure(ctx, round, t, name) {
+  const { o, site, out, luaFile } = ctx;
+  const { path: p, conns, headers = {}, tls, fullHandshakes } = TESTS[t];
+  const loadFor = (seconds) => (fullHandshakes ? fullHandshakeLoad(url, conns, seconds) : load(url, conns, seconds, luaFile, headers));
+  const certificate = tls ? ctx.certificate : null;
+  const srv =
+    name === 'nginx'
+      ? await startNginx(site, o.workers, path.join(out, 'nginx'), certificate)
+      : await startFleetserve(site, o.workers, name, path.join(out, `${name}.log`), o.node, o['node-flags'], o.baseline, certificate);
+  const url = `${tls ? 'https' : 'http'}://127.0.0.1:${srv.port}${p}`;
+  try {
+    await probe(url, headers, certificate); // fleetserve starts compressing here; the warm-up covers it
+    await loadFor(o.warmup);
+    await sleep(300);
+    const sent = await probe(url, headers, certificate);
+    if (sent.status !== 200) throw new Error(`${name} answered ${p} with ${sent.status}`);
+    const idle = memKiB(srv.proc.pid);
+    const peak = { ...idle };
+    const sample = () => {
+      const m = memKiB(srv.proc.pid);
+      peak.rss = Math.max(peak.rss, m.rss);
+      peak.pss = Math.max(peak.pss, m.pss);
+    };
+    const sampler = setInterval(sample, 200);
+    const cpuBefore = cpuMicros(srv.proc.pid);
+    const r = await loadFor(o.duration);
+    const cpu_us_per_req = (cpuMicros(srv.proc.pid) - cpuBefore) / r.requests;
+    clearInterval(sampler);
+    sample();
+    const row = {
+      round, test: t, server: name, ...r, cpu_us_per_req, encoding: sent.encoding, body_bytes: sent.body_bytes, tls: sent.tls,
+      start_rss_kib: srv.startMem.rss, start_pss_kib: srv.startMem.pss,
+      idle_rss_kib: idle.rss, peak_rss_kib: peak.rss, idle_pss_kib: idle.pss, peak_pss_kib: peak.pss,
+    };
+    fs.appendFileSync(path.join(out, 'results.jsonl'), JSON.stringify(row) + '\n');
+    process.stderr.write(`[${round}/${t}] ${name.padEnd(17)} ${r.rps.toFixed(0).padStart(8)} req/s ${r.mbps.toFixed(1).padStart(8)} MB/s p99 ${r.p99_ms.toFixed(2)} ms cpu ${cpu_us_per_req.toFixed(0)} µs/req rss ${srv.startMem.rss}/${idle.rss}→${peak.rss} pss ${srv.startMem.pss}/${idle.pss}→${peak.pss} KiB errors ${r.errors} non2xx ${r.non2xx}\n`);
+    return row;
+  } finally {
+    await srv.stop();
+  }
+}
+
+/** The markdown table: medians per test and server, ratios to nginx's medians of the same run. */
+function summary(info, tests, servers, results) {
+  const lines = [
+    `Machine: ${info.cpus}, ${info.memory}, Linux ${info.kernel}, Node ${info.node}${info.nodeFlags ? ` (${info.nodeFlags})` : ''}, ${info.nginx}${info.openssl ? ` (${info.openssl})` : ''}. Load: ${info.tool} on 127.0.0.1${info.tool === 'wrk' ? ' (1 thread, pinned to the last core)' : ''}, ${info.duration}, median of ${info.rounds} rounds, ${info.workers} workers each.`,
+    '',
+    '| test | server | body sent | req/s | MB/s | p99 ms | p99 ×nginx | server CPU µs/req | RSS MiB start / peak | PSS MiB start / peak | ratio to nginx |',
+    '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  const mib = (kib) => (kib / 1024).toFixed(0);
+  for (const t of tests) {
+    const nginx = results.filter((r) => r.test === t && r.server === 'nginx');
+    const base = median(nginx.map((r) => metricOf(t, r)));
+    const baseP99 = median(nginx.map((r) => r.p99_ms));
+    for (const name of servers) {
+      const rs = results.filter((r) => r.test === t && r.server === name);
+      if (rs.length === 0) continue;
+      const at = (key) => median(rs.map((r) => r[key]));
+      const p99 = at('p99_ms');
+      const metric = median(rs.map((r) => metricOf(t, r)));
+      const ratio = Number.isFinite(base) ? `${(metric / base).toFixed(2)}x ${unitOf(t)}` : 'n/a';
+      const p99Ratio = Number.isFinite(baseP99) && Number.isFinite(p99) ? `${(p99 / baseP99).toFixed(2)}x` : 'n/a';
+      const sent = `${rs[0].encoding} ${rs[0].body_bytes} B${rs[0].tls ? `, ${rs[0].tls}` : ''}`;
+      lines.push(
+        `| ${t} | ${name} | ${sent} | ${at('rps').toFixed(0)} | ${at('mbps').toFixed(1)} | ${Number.isFinite(p99) ? p99.toFixed(2) : 'n/a'} | ${p99Ratio} | ${at('cpu_us_per_req').toFixed(0)} | ` +
+          `${mib(at('start_rss_kib'))} / ${mib(at('peak_rss_kib'))} | ${mib(at('start_pss_kib'))} / ${mib(at('peak_pss_kib'))} | ${ratio} |`,
+      );
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
+async function main() {
+  const o = parseArgs(process.argv.slice(2));
+  if (o === null) return void process.stdout.write(USAGE);
+  if (o.node !== process.execPath) {
+    const v = spawnSync(o.node, ['--version'], { encoding: 'utf8' });
+    if (v.status !== 0 || !/^v\d+\./.test(v.stdout ?? '')) throw new Error(`--node ${o.node}: not a Node.js binary (${v.error?.code ?? v.stderr?.trim() ?? 'no version'})`);
+  }
+  const servers = chooseServers(o);
+  const tests = chooseTests(o);
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const out = path.resolve(o.out || path.join(PROJECT, 'bench-results', stamp));
+  fs.mkdirSync(out, { recursive: true });
+  const site = path.join(os.tmpdir(), 'fleetserve-bench-site');
+  makeSite(site);
+  const luaFile = path.join(out, 'report.lua');
+  fs.writeFileSync(luaFile, WRK_LUA);
+  const withTls = tests.some((t) => TESTS[t].tls);
   const tool = has('wrk') ? 'wrk' : 'autocannon';
   const info = {
     date: new Date().toISOString(),
@@ -300,6 +523,7 @@ async function main() {
     kernel: os.release(),
     node: o.node === process.execPath ? process.version : spawnSync(o.node, ['--version'], { encoding: 'utf8' }).stdout.trim(),
     nginx: has('nginx') ? spawnSync('nginx', ['-v'], { encoding: 'utf8' }).stderr.trim() : 'not installed',
+    openssl: withTls ? opensslVersions(o) : undefined,
     tool,
     rounds: o.rounds,
     duration: `${o.duration}s (+${o.warmup}s warm-up)`,
@@ -307,80 +531,19 @@ async function main() {
     nodeFlags: o['node-flags'],
   };
   process.stderr.write(JSON.stringify(info) + '\n');
+  const ctx = { o, site, out, luaFile, certificate: withTls ? makeCertificate(out) : null };
 
   const results = [];
   for (let round = 1; round <= o.rounds; round++) {
     const order = round % 2 ? servers : [...servers].reverse();
     for (const t of tests) {
       for (const name of order) {
-        const { path: p, conns, headers = {} } = TESTS[t];
-        const srv =
-          name === 'nginx'
-            ? await startNginx(site, o.workers, path.join(out, 'nginx'))
-            : await startFleetserve(site, o.workers, name, path.join(out, `${name}.log`), o.node, o['node-flags'], o.baseline);
-        try {
-          const url = `http://127.0.0.1:${srv.port}${p}`;
-          await probe(url, headers); // fleetserve starts compressing here; the warm-up covers it
-          await load(url, conns, o.warmup, luaFile, headers);
-          await sleep(300);
-          const sent = await probe(url, headers);
-          if (sent.status !== 200) throw new Error(`${name} answered ${p} with ${sent.status}`);
-          const idle = memKiB(srv.proc.pid);
-          const peak = { ...idle };
-          const sample = () => {
-            const m = memKiB(srv.proc.pid);
-            peak.rss = Math.max(peak.rss, m.rss);
-            peak.pss = Math.max(peak.pss, m.pss);
-          };
-          const sampler = setInterval(sample, 200);
-          const r = await load(url, conns, o.duration, luaFile, headers);
-          clearInterval(sampler);
-          sample();
-          const row = {
-            round, test: t, server: name, ...r, encoding: sent.encoding, body_bytes: sent.body_bytes,
-            start_rss_kib: srv.startMem.rss, start_pss_kib: srv.startMem.pss,
-            idle_rss_kib: idle.rss, peak_rss_kib: peak.rss, idle_pss_kib: idle.pss, peak_pss_kib: peak.pss,
-          };
-          results.push(row);
-          fs.appendFileSync(path.join(out, 'results.jsonl'), JSON.stringify(row) + '\n');
-          process.stderr.write(`[${round}/${t}] ${name.padEnd(17)} ${r.rps.toFixed(0).padStart(8)} req/s ${r.mbps.toFixed(1).padStart(8)} MB/s p99 ${r.p99_ms.toFixed(2)} ms rss ${srv.startMem.rss}/${idle.rss}→${peak.rss} pss ${srv.startMem.pss}/${idle.pss}→${peak.pss} KiB errors ${r.errors} non2xx ${r.non2xx}\n`);
-        } finally {
-          await srv.stop();
-        }
+        results.push(await measure(ctx, round, t, name));
         await sleep(500);
       }
     }
   }
-
-  const lines = [
-    `Machine: ${info.cpus}, ${info.memory}, Linux ${info.kernel}, Node ${info.node}${info.nodeFlags ? ` (${info.nodeFlags})` : ''}, ${info.nginx}. Load: ${tool} on 127.0.0.1${tool === 'wrk' ? ' (1 thread, pinned to the last core)' : ''}, ${info.duration}, median of ${o.rounds} rounds, ${o.workers} workers each.`,
-    '',
-    '| test | server | body sent | req/s | MB/s | p99 ms | p99 ×nginx | RSS MiB start / peak | PSS MiB start / peak | ratio to nginx |',
-    '|---|---|---|---:|---:|---:|---:|---:|---:|---:|',
-  ];
-  const mib = (kib) => (kib / 1024).toFixed(0);
-  for (const t of tests) {
-    const nginx = results.filter((r) => r.test === t && r.server === 'nginx');
-    const base = median(nginx.map((r) => (t === '1m' || t === '100m' ? r.mbps : r.rps)));
-    const baseP99 = median(nginx.map((r) => r.p99_ms));
-    for (const name of servers) {
-      const rs = results.filter((r) => r.test === t && r.server === name);
-      if (rs.length === 0) continue;
-      const at = (key) => median(rs.map((r) => r[key]));
-      const rps = at('rps');
-      const mbps = at('mbps');
-      const p99 = at('p99_ms');
-      const metric = t === '1m' || t === '100m' ? mbps : rps;
-      const ratio = Number.isFinite(base) ? `${(metric / base).toFixed(2)}x ${t === '1m' || t === '100m' ? 'MB/s' : 'req/s'}` : 'n/a';
-      const p99Ratio = Number.isFinite(baseP99) ? `${(p99 / baseP99).toFixed(2)}x` : 'n/a';
-      const sent = `${rs[0].encoding} ${rs[0].body_bytes} B`;
-      lines.push(
-        `| ${t} | ${name} | ${sent} | ${rps.toFixed(0)} | ${mbps.toFixed(1)} | ${p99.toFixed(2)} | ${p99Ratio} | ` +
-          `${mib(at('start_rss_kib'))} / ${mib(at('peak_rss_kib'))} | ${mib(at('start_pss_kib'))} / ${mib(at('peak_pss_kib'))} | ${ratio} |`,
-      );
-    }
-  }
-  const table = lines.join('\n') + '\n';
+  const table = summary(info, tests, servers, results);
   fs.writeFileSync(path.join(out, 'summary.md'), table);
   process.stdout.write(table);
   process.stderr.write(`results: ${out}\n`);

@@ -69,6 +69,12 @@ export class HandshakeTimeoutError extends FleetserveError {
   readonly code = 'FLEETSERVE_TLS_HANDSHAKE_TIMEOUT';
 }
 
+/** A connection on the TLS port began with plain text (an HTTP request) instead of a ClientHello. */
+export class PlainTextOnTlsPortError extends FleetserveError {
+  override readonly name = 'PlainTextOnTlsPortError';
+  readonly code = 'FLEETSERVE_TLS_PLAIN_TEXT';
+}
+
 const ERRNO_STATUS: Readonly<Record<string, number>> = Object.freeze({
   ENOENT: 404,
   ENOTDIR: 404,

@@ -3,24 +3,16 @@
  * shared reader (src/config/command-line.ts); this file gives each option its meaning and checks
  * its value. Where to connect is read by target.ts, -H by request.ts.
  */
-import { CommandLineError, readCommandLine, type OptionTable } from '../config/command-line';
+import { CommandLineError, readCommandLine, type OptionTable, type OptionUse } from '../config/command-line';
 import { isToken } from '../http/token';
 import { ClientError, EXIT, type ExitCode, UsageError } from './errors';
 import { parseHeader } from './request';
 import type { HeaderField } from './response-grammar';
-import { parseTarget, remoteFileName } from './target';
+import { parseTarget, remoteFileName, type Target } from './target';
 import { parseWriteOut, type WriteOutPart } from './write-out';
 
-export interface ClientOptions {
-  /** Host to connect to: a name or an address, IPv6 without brackets. */
-  host: string;
-  port: number;
-  /** Value of the Host header: the host, bracketed if IPv6, plus ":port" unless it is 80. */
-  authority: string;
-  /** Request-targets, in order, each starting with "/". */
-  paths: string[];
-  /** https://: the connection speaks TLS (the default port is then 443). */
-  tls: boolean;
+/** Where to connect (host, port, authority, paths, tls: target.ts) and how to ask. */
+export interface ClientOptions extends Target {
   /** --cacert: the PEM file of the CAs to trust instead of the system's. */
   cacert: string | undefined;
   /** -k: a certificate that fails verification is used anyway (the failure is shown with -v). */
@@ -106,63 +98,20 @@ function parse(argv: readonly string[]): ParsedArgs {
   const line = readCommandLine(argv, OPTIONS);
   if (line.kind !== 'options') return line;
   const given = new Set(line.options.map((o) => o.name));
-  const headers: HeaderField[] = [];
-  let output: string | undefined;
-  let requestMethod: string | undefined;
-  let maxRedirs = 10;
-  let writeOut: WriteOutPart[] | undefined;
-  let connectTimeoutMs = 10_000;
-  let timeoutMs = 30_000;
-  let maxTimeMs = 0;
-  let cacert: string | undefined;
-  // The values, in command-line order: the first bad one is the one reported, the last good one counts.
-  for (const { name, value = '' } of line.options) {
-    switch (name) {
-      case 'output':
-        if (value === '') throw new UsageError('-o needs a file name (or "-" for stdout)');
-        output = value;
-        break;
-      case 'request':
-        if (!isToken(value)) throw new UsageError(`bad method "${value}" for -X (a token such as GET, DELETE or PURGE)`);
-        requestMethod = value;
-        break;
-      case 'max-redirs':
-        if (!/^\d{1,4}$/.test(value)) throw new UsageError(`bad --max-redirs value "${value}" (a whole number)`);
-        maxRedirs = Number(value);
-        break;
-      case 'write-out':
-        writeOut = parseWriteOutArg(value);
-        break;
-      case 'header':
-        headers.push(parseHeader(value));
-        break;
-      case 'connect-timeout':
-        connectTimeoutMs = parseMs('--connect-timeout', value);
-        break;
-      case 'timeout':
-        timeoutMs = parseMs('--timeout', value);
-        break;
-      case 'max-time':
-        maxTimeMs = parseSeconds('--max-time', value);
-        break;
-      case 'cacert':
-        if (value === '') throw new UsageError('--cacert needs a file name (a PEM file of CA certificates)');
-        cacert = value;
-        break;
-    }
-  }
+  const values = readValues(line.options);
   const remoteName = given.has('remote-name');
   const follow = given.has('location');
   const pipeline = given.has('pipeline');
   const headOnly = given.has('head');
-  if (remoteName && output !== undefined) throw new UsageError('-O and -o cannot be combined: -O names the files itself');
+  if (remoteName && values.output !== undefined) throw new UsageError('-O and -o cannot be combined: -O names the files itself');
   if (follow && pipeline) throw new UsageError('-L and --pipeline cannot be combined: a redirect decides the next request');
   const target = parseTarget(line.positionals);
+  const { requestMethod, ...rest } = values;
   return {
     kind: 'run',
     options: {
       ...target,
-      cacert,
+      ...rest,
       insecure: given.has('insecure'),
       method: requestMethod ?? (headOnly ? 'HEAD' : 'GET'),
       headOnly,
@@ -171,19 +120,68 @@ function parse(argv: readonly string[]): ParsedArgs {
       fail: given.has('fail'),
       compressed: given.has('compressed'),
       follow,
-      maxRedirs,
-      writeOut,
       remoteNames: remoteName ? target.paths.map(remoteFileName) : undefined,
-      headers,
-      output,
       silent: given.has('silent'),
       showError: given.has('show-error'),
       pipeline,
-      connectTimeoutMs,
-      timeoutMs,
-      maxTimeMs,
     },
   };
+}
+
+/** The options that take a value, with their defaults; -X's method before -I decides it. */
+type ValueOptions = Pick<ClientOptions, 'headers' | 'output' | 'maxRedirs' | 'writeOut' | 'connectTimeoutMs' | 'timeoutMs' | 'maxTimeMs' | 'cacert'> & {
+  requestMethod: string | undefined;
+};
+
+/** The values, in command-line order: the first bad one is the one reported, the last good one counts. */
+function readValues(options: readonly OptionUse[]): ValueOptions {
+  const v: ValueOptions = {
+    headers: [],
+    output: undefined,
+    requestMethod: undefined,
+    maxRedirs: 10,
+    writeOut: undefined,
+    connectTimeoutMs: 10_000,
+    timeoutMs: 30_000,
+    maxTimeMs: 0,
+    cacert: undefined,
+  };
+  for (const { name, value = '' } of options) {
+    switch (name) {
+      case 'output':
+        if (value === '') throw new UsageError('-o needs a file name (or "-" for stdout)');
+        v.output = value;
+        break;
+      case 'request':
+        if (!isToken(value)) throw new UsageError(`bad method "${value}" for -X (a token such as GET, DELETE or PURGE)`);
+        v.requestMethod = value;
+        break;
+      case 'max-redirs':
+        if (!/^\d{1,4}$/.test(value)) throw new UsageError(`bad --max-redirs value "${value}" (a whole number)`);
+        v.maxRedirs = Number(value);
+        break;
+      case 'write-out':
+        v.writeOut = parseWriteOutArg(value);
+        break;
+      case 'header':
+        v.headers.push(parseHeader(value));
+        break;
+      case 'connect-timeout':
+        v.connectTimeoutMs = parseMs('--connect-timeout', value);
+        break;
+      case 'timeout':
+        v.timeoutMs = parseMs('--timeout', value);
+        break;
+      case 'max-time':
+        v.maxTimeMs = parseSeconds('--max-time', value);
+        break;
+      case 'cacert':
+        if (value === '') throw new UsageError('--cacert needs a file name (a PEM file of CA certificates)');
+        v.cacert = value;
+        break;
+    }
+  }
+  return v;
 }
 
 function parseWriteOutArg(value: string): WriteOutPart[] {

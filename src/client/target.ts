@@ -2,10 +2,20 @@
  * Where the client connects and what it asks for: the URL and HOST PORT PATH forms of the
  * command line, turned into host, port, Host value and request-targets (pure, no I/O).
  */
-import type { ClientOptions } from './args';
 import { BadUrlError, UnsupportedProtocolError, UsageError } from './errors';
 
-export type Target = Pick<ClientOptions, 'host' | 'port' | 'authority' | 'paths' | 'tls'>;
+/** Where to connect and what to ask for: the part of the client's options this file reads. */
+export interface Target {
+  /** Host to connect to: a name or an address, IPv6 without brackets. */
+  host: string;
+  port: number;
+  /** Value of the Host header: the host, bracketed if IPv6, plus ":port" unless it is the scheme's default. */
+  authority: string;
+  /** Request-targets, in order, each starting with "/". */
+  paths: string[];
+  /** https://: the connection speaks TLS (the default port is then 443). */
+  tls: boolean;
+}
 
 /** The positional arguments: URLs (http:// or https://, or without a scheme: http://), or HOST PORT [PATH...]. */
 export function parseTarget(positionals: string[]): Target {

@@ -80,6 +80,8 @@ export interface Config {
   httpPort: number;
   httpRedirect: boolean;
   hsts: string;
+  http2: boolean;
+  http2MaxConcurrentStreams: number;
 }
 
 const cores = os.availableParallelism();
@@ -462,6 +464,20 @@ export const SCHEMA = {
     default: '',
     env: 'FLEETSERVE_HSTS',
     arg: 'hsts',
+  },
+  http2: {
+    doc: 'With HTTPS on, offer HTTP/2 (ALPN h2) beside HTTP/1.1; false offers HTTP/1.1 only. Never on plain HTTP (no h2c).',
+    format: 'strict-boolean',
+    default: true,
+    env: 'FLEETSERVE_HTTP2',
+    arg: 'http2',
+  },
+  http2MaxConcurrentStreams: {
+    doc: 'SETTINGS_MAX_CONCURRENT_STREAMS: most streams one HTTP/2 connection has open at once.',
+    format: 'positive-number',
+    default: 128,
+    env: 'FLEETSERVE_HTTP2_MAX_CONCURRENT_STREAMS',
+    arg: 'http2-max-concurrent-streams',
   },
 };
 

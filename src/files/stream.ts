@@ -10,7 +10,6 @@
  * allocation per chunk once the pool is warm.
  */
 import fs from 'node:fs';
-import type net from 'node:net';
 import { FileChangedError, StreamAbortedError } from '../errors';
 import { identityOf, sameIdentity, type FileIdentity } from './cache';
 
@@ -69,6 +68,15 @@ export interface SendControl {
   progress: () => void;
 }
 
+/**
+ * Where a body goes: a connection's socket (HTTP/1.1, plain or TLS) or an HTTP/2 stream. The
+ * callback of a write means the bytes left our hands (the kernel or nghttp2 took them), so a
+ * pooled buffer can be used again.
+ */
+export interface BodySink {
+  write(chunk: Buffer, done: (err?: Error | null) => void): boolean;
+}
+
 /** The bytes `body` holds: what its head's Content-Length says. */
 export function bodyLength(body: FileBody | MultipartBody): number {
   if (body.kind === 'file') return body.end - body.start;
@@ -81,12 +89,12 @@ export function bodyLength(body: FileBody | MultipartBody): number {
  * Streams `body` to `sock` and closes its file; resolves with the body bytes sent, once the
  * kernel has taken the last of them (or the connection went away meanwhile).
  */
-export async function sendBody(sock: net.Socket, body: FileBody | MultipartBody, ctl: SendControl): Promise<number> {
+export async function sendBody(sock: BodySink, body: FileBody | MultipartBody, ctl: SendControl): Promise<number> {
   try {
     if (body.kind === 'file') return await sendFileRange(sock, body.file.fd, body.start, body.end, ctl);
     let bytes = 0;
     for (const part of body.parts) {
-      sock.write(part.head);
+      sock.write(part.head, () => undefined);
       bytes += part.head.length;
       bytes += await sendFileRange(sock, body.file.fd, part.start, part.end, ctl);
     }
@@ -121,7 +129,7 @@ function readInto(fd: number, buf: Buffer, length: number, position: number): Pr
 }
 
 /** Writes bytes [start, end) of `fd` to `sock` under `ctl` (see SendControl); resolves with the count sent. */
-export async function sendFileRange(sock: net.Socket, fd: number, start: number, end: number, ctl: SendControl): Promise<number> {
+export async function sendFileRange(sock: BodySink, fd: number, start: number, end: number, ctl: SendControl): Promise<number> {
   const { alive, waitFor } = ctl;
   let pos = start;
   let inFlight = 0;

@@ -4,14 +4,18 @@
  * null check).
  */
 import type { RequestCounters } from '../metrics/counters';
-import type { AccessRecord, CutReason, LoggedRequest } from './types';
+import type { AccessRecord, CutReason, ListenerInfo, LoggedRequest } from './types';
 
 export type AccessSink = ((record: AccessRecord) => void) | null;
 
-/** The connection's two addresses: the client's (`remote`) and the socket's peer; the same string without a proxy. */
+/**
+ * The connection's two addresses: the client's (`remote`) and the socket's peer, the same
+ * string without a proxy; and the listener it came in on.
+ */
 export interface ClientAddresses {
   readonly remote: string;
   readonly peer: string;
+  readonly listener: ListenerInfo;
 }
 
 /**
@@ -32,7 +36,8 @@ export function reportResponse(
 ): void {
   if (onAccess === null && counters === null) return;
   const ms = performance.now() - started;
-  counters?.record(req === null ? '-' : req.method, status, bytes, ms / 1000);
+  const listener = client.listener;
+  counters?.record(listener.name, req === null ? '-' : req.method, status, bytes, ms / 1000);
   if (onAccess === null) return;
   const fwd = req === null ? undefined : req.forwarded;
   const remote = fwd === undefined ? client.remote : fwd.for;
@@ -40,14 +45,14 @@ export function reportResponse(
   const proto = fwd === undefined ? undefined : fwd.proto;
   const rounded = Math.round(ms * 1000) / 1000;
   if (req === null) {
-    onAccess({ method: '-', path: '-', protocol: '-', status, bytes, completed: reason === null, reason, ms: rounded, remote, referer: '', userAgent: '', peer, proto });
+    onAccess({ method: '-', path: '-', protocol: '-', status, bytes, completed: reason === null, reason, ms: rounded, remote, referer: '', userAgent: '', peer, proto, listener: listener.name, tls: listener.tls });
     return;
   }
   const headers = req.headers;
   onAccess({
     method: req.method,
     path: req.target,
-    protocol: req.minor === 1 ? 'HTTP/1.1' : 'HTTP/1.0',
+    protocol: req.protocol ?? (req.minor === 1 ? 'HTTP/1.1' : 'HTTP/1.0'),
     status,
     bytes,
     completed: reason === null,
@@ -58,5 +63,7 @@ export function reportResponse(
     userAgent: headers['user-agent'] ?? '',
     peer,
     proto,
+    listener: listener.name,
+    tls: listener.tls,
   });
 }

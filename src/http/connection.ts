@@ -14,13 +14,13 @@
  */
 import type net from 'node:net';
 import { DEFAULT_LIMITS, MAX_LEADING_EMPTY_LINES, parseRequestHead, type Limits } from './parse';
-import { errorReply, serializeHead } from './respond';
+import { errorReply, serializeHead, wireWithListenerLines } from './respond';
 import { bodyLength, discardBody, sendBody, type FileBody, type MultipartBody, type SendControl } from '../files/stream';
 import { SendWatch } from './send-watch';
 import { reportResponse, type AccessSink } from './access';
 import type { ForwardedFields } from './forwarded';
 import { OutgoingResponses } from './outgoing';
-import type { CutReason, LoggedRequest, Reply, Request } from './types';
+import type { CutReason, ListenerInfo, LoggedRequest, Reply, Request } from './types';
 import type { RequestCounters } from '../metrics/counters';
 
 export interface ConnectionOptions {
@@ -121,7 +121,9 @@ export class Connection {
     readonly socket: net.Socket,
     private readonly opts: ConnectionOptions,
     onClosed: (conn: Connection) => void,
-    origin: ConnectionOrigin | null = null,
+    origin: ConnectionOrigin | null,
+    /** The listener kind that made it says which it is (and the TLS version): data for the log and the metrics. */
+    readonly listener: ListenerInfo,
   ) {
     this.peer = socket.remoteAddress ?? '';
     this.remote = origin === null ? this.peer : origin.remote;
@@ -396,8 +398,8 @@ export class Connection {
     const body = reply.body;
     const headStart = out.handed;
     const added = this.opts.listenerHeaders ?? '';
-    if (!close && req.minor === 1 && reply.wire !== undefined && added === '') {
-      this.send(reply.wire);
+    if (!close && req.minor === 1 && reply.wire !== undefined) {
+      this.send(added === '' ? reply.wire : wireWithListenerLines(reply.wire, (body as Buffer).length, added));
       out.ended(req, reply.status, started, headStart, out.handed - (body as Buffer).length);
     } else {
       this.send(serializeHead(reply.status, reply.headers + added, close, req.minor, Date.now()));

@@ -256,6 +256,25 @@ export function preparedWireReply(p: PreparedHead, body: Buffer, now: number): R
   return wireReply(p.okLines, body, p.wire);
 }
 
+/** Whole responses with a listener's header lines in them, by the prepared response they were made from. */
+const withListenerLines = new WeakMap<Buffer, { lines: string; wire: Buffer }>();
+
+/**
+ * The prepared whole response `wire` (head, then a body of `bodyLength` bytes) with a
+ * listener's header lines (the HTTPS listener's HSTS) added after its own, the bytes the
+ * head serialized with them would be. Made once per prepared response, which is itself made
+ * again only when the second changes, so HTTPS keeps the fast path.
+ */
+export function wireWithListenerLines(wire: Buffer, bodyLength: number, lines: string): Buffer {
+  const made = withListenerLines.get(wire);
+  if (made !== undefined && made.lines === lines) return made.wire;
+  // A keep-alive HTTP/1.1 head ends with its lines and the blank line (no Connection field).
+  const headEnd = wire.length - bodyLength - 2;
+  const out = Buffer.concat([wire.subarray(0, headEnd), Buffer.from(lines, 'latin1'), wire.subarray(headEnd)]);
+  withListenerLines.set(wire, { lines, wire: out });
+  return out;
+}
+
 /** 200 with the whole representation; `body` null for HEAD. */
 export function okReply(okLines: string, body: Buffer | FileBody | null): Reply {
   return { status: 200, headers: okLines, body };

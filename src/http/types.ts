@@ -51,6 +51,8 @@ export interface LoggedRequest {
   headers: Record<string, string>;
   /** Set on a Request from a trusted proxy (see Request.forwarded); never on a refused head. */
   forwarded?: Forwarded;
+  /** "HTTP/2.0" for a stream of an HTTP/2 connection; absent: HTTP/1.`minor`. */
+  protocol?: 'HTTP/2.0';
 }
 
 export type ParseResult =
@@ -89,6 +91,23 @@ export interface Reply {
  * read to the end ("file-error").
  */
 export type CutReason = 'client-closed' | 'send-timeout' | 'drain-deadline' | 'forced' | 'file-error';
+
+/**
+ * Which kind of listener a connection came in on: "https" (the main listener with tlsCert),
+ * or "http" (a plain main listener, and the httpPort listener beside HTTPS). A fixed set:
+ * it is a metrics label.
+ */
+export type ListenerName = 'http' | 'https';
+
+/**
+ * What the listener kind that made a connection knows about it, handed to the connection as
+ * data (the request path never asks): the access log writes it, the metrics count by it.
+ */
+export interface ListenerInfo {
+  readonly name: ListenerName;
+  /** The TLS version the handshake agreed ("TLSv1.3", "TLSv1.2"); undefined on plain HTTP. */
+  readonly tls: string | undefined;
+}
 
 /**
  * One access-log record: a response and how long it took, with what an nginx "combined"
@@ -131,4 +150,8 @@ export interface AccessRecord {
   peer?: string | undefined;
   /** The client's scheme as a trusted proxy reported it (X-Forwarded-Proto), else undefined. */
   proto?: string | undefined;
+  /** The listener that answered. */
+  listener: ListenerName;
+  /** The connection's TLS version on the HTTPS listener; undefined on plain HTTP. */
+  tls?: string | undefined;
 }

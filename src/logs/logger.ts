@@ -40,9 +40,10 @@ export interface Loggers {
  * drain's cause and deadline (the signal line before it said why, the deadline is configured),
  * a stop's pre-drain and whether it aborted a reload (its message says both when they apply),
  * and an access line's protocol, referer and user agent (kept in JSON logs; too long for a
- * terminal row) and its completion (the message says when a response was cut, and why).
+ * terminal row), its completion (the message says when a response was cut, and why) and its
+ * listener (its `tls` version, shown, tells an HTTPS line).
  */
-const PRETTY_HIDDEN = new Set(['level', 'time', 'pid', 'hostname', 'msg', 'worker', 'kind', 'reason', 'timeoutMs', 'preDrainDelayMs', 'reloading', 'protocol', 'referer', 'userAgent', 'completed']);
+const PRETTY_HIDDEN = new Set(['level', 'time', 'pid', 'hostname', 'msg', 'worker', 'kind', 'reason', 'timeoutMs', 'preDrainDelayMs', 'reloading', 'protocol', 'listener', 'referer', 'userAgent', 'completed']);
 
 function fieldText(key: string, value: unknown): string {
   if (key === 'err' && value && typeof value === 'object' && 'message' in value) return String((value as { message: unknown }).message);
@@ -288,7 +289,9 @@ export function accessLineWriter(dest: { write(s: string): unknown }, worker: nu
     }
     const us = Math.round(r.ms * 1000);
     dest.write(
-      `${head}${r.method}","path":"${jsonAsciiInner(r.path)}","protocol":"${r.protocol}","status":${r.status},"bytes":${r.bytes},` +
+      `${head}${r.method}","path":"${jsonAsciiInner(r.path)}","protocol":"${r.protocol}",` +
+        // The listener that answered, and on HTTPS the TLS version (fixed words from the code, not the client).
+        `"listener":"${r.listener}",${r.tls === undefined ? '' : `"tls":"${r.tls}",`}"status":${r.status},"bytes":${r.bytes},` +
         // Complete is the common case: a constant; the reason is one of a few fixed words.
         (r.reason === null ? '"completed":true,' : `"completed":false,"reason":"${r.reason}",`) +
         `"ms":${Math.floor(us / 1000)}.${THOUSANDTHS[us % 1000]},"remote":"${jsonAsciiInner(r.remote)}",` +

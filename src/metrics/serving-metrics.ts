@@ -10,14 +10,23 @@
  * across processes means nothing.
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric, type MetricObjectWithValues, type MetricValue } from 'prom-client';
-import { DURATION_BUCKETS, METHOD_LABELS, STATUS_CLASS_LABELS, type RequestCounters } from './counters';
+import { DURATION_BUCKETS, HANDSHAKE_ERROR_LABELS, listenerSlot, METHOD_LABELS, STATUS_CLASS_LABELS, type RequestCounters, type TlsCounters } from './counters';
 
 /** A registry's metrics as AggregatorRegistry.aggregate() takes them. */
 export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 
+/** What the HTTPS listener exposes to the metrics. */
+export interface TlsState {
+  counters: TlsCounters;
+  /** The certificates in force when scraped (after a reload in place: the new ones). */
+  certificates(): readonly { readonly certFile: string; readonly info: { readonly notAfter: Date } }[];
+}
+
 /** Live state a serving process exposes to its metrics. */
 export interface ServingState {
   counters: RequestCounters;
+  /** Null without an HTTPS listener: then no TLS series at all. */
+  tls: TlsState | null;
   openConnections(): number;
   cacheHits(): number;
   cacheMisses(): number;
@@ -44,23 +53,10 @@ export class ServingMetrics {
   constructor(state: ServingState, workerLabel: string) {
     const registers = [this.serving];
     const c = state.counters;
-    new Counter({
-      name: 'fleetserve_http_requests_total',
-      help: 'HTTP responses by request method (GET, HEAD, OPTIONS, other) and status class; requests the parser refused count as "other".',
-      labelNames: ['method', 'status_class'],
-      registers,
-      collect() {
-        this.reset();
-        for (let m = 0; m < METHOD_LABELS.length; m++) {
-          for (let s = 0; s < STATUS_CLASS_LABELS.length; s++) {
-            this.inc({ method: METHOD_LABELS[m], status_class: STATUS_CLASS_LABELS[s] }, c.requests[m * STATUS_CLASS_LABELS.length + s]!);
-          }
-        }
-      },
-    });
-    counter(registers, 'fleetserve_http_response_body_bytes_total', 'Body bytes of HTTP responses sent.', () => c.responseBytes);
-    counter(registers, 'fleetserve_http_not_modified_total', '304 Not Modified responses (conditional requests answered from the validator).', () => c.notModified);
-    counter(registers, 'fleetserve_http_partial_content_total', '206 Partial Content responses (Range requests).', () => c.partialContent);
+    requestsCounter(registers, c);
+    perListener(registers, c, 'fleetserve_http_response_body_bytes_total', 'Body bytes of HTTP responses sent, by the listener that answered (https, http).', c.responseBytes);
+    perListener(registers, c, 'fleetserve_http_not_modified_total', '304 Not Modified responses (conditional requests answered from the validator), by listener.', c.notModified);
+    perListener(registers, c, 'fleetserve_http_partial_content_total', '206 Partial Content responses (Range requests), by listener.', c.partialContent);
     counter(registers, 'fleetserve_connections_accepted_total', 'TCP connections accepted.', () => c.connectionsAccepted);
     counter(registers, 'fleetserve_file_cache_hits_total', 'GET/HEAD requests answered from a fresh file-cache entry.', state.cacheHits);
     counter(registers, 'fleetserve_file_cache_misses_total', 'GET/HEAD requests that needed the file system (not cached, or older than cacheValidMs).', state.cacheMisses);
@@ -68,6 +64,7 @@ export class ServingMetrics {
     gauge(registers, 'fleetserve_file_cache_entries', 'Entries in the file caches now (summed over workers).', () => state.cacheSize().entries);
     gauge(registers, 'fleetserve_file_cache_bytes', 'Bytes of file bodies held in the file caches now (summed over workers).', () => state.cacheSize().bytes);
     this.serving.registerMetric(durationHistogram(c));
+    if (state.tls !== null) tlsMetrics(registers, state.tls);
     this.process = processRegistry(workerLabel);
   }
 
@@ -126,6 +123,82 @@ function sendToPrimary(channel: PrimaryChannel, m: MetricsReply): void {
   } catch {
     // The channel closed (the primary is gone): there is nobody to answer.
   }
+}
+
+/** Responses by listener, method and status class: series for the listeners the process has. */
+function requestsCounter(registers: Registry[], c: RequestCounters): void {
+  new Counter({
+    name: 'fleetserve_http_requests_total',
+    help: 'HTTP responses by the listener that answered (https, http), request method (GET, HEAD, OPTIONS, other) and status class; requests the parser refused count as "other".',
+    labelNames: ['listener', 'method', 'status_class'],
+    registers,
+    collect() {
+      this.reset();
+      for (const listener of c.listeners) {
+        const base = listenerSlot(listener) * METHOD_LABELS.length * STATUS_CLASS_LABELS.length;
+        for (let m = 0; m < METHOD_LABELS.length; m++) {
+          for (let s = 0; s < STATUS_CLASS_LABELS.length; s++) {
+            this.inc({ listener, method: METHOD_LABELS[m], status_class: STATUS_CLASS_LABELS[s] }, c.requests[base + m * STATUS_CLASS_LABELS.length + s]!);
+          }
+        }
+      }
+    },
+  });
+}
+
+/** A counter with one series per listener of the process, read from a per-listener array. */
+function perListener(registers: Registry[], c: RequestCounters, name: string, help: string, values: Float64Array): void {
+  new Counter({
+    name,
+    help,
+    labelNames: ['listener'],
+    registers,
+    collect() {
+      this.reset();
+      for (const listener of c.listeners) this.inc({ listener }, values[listenerSlot(listener)]!);
+    },
+  });
+}
+
+/**
+ * The HTTPS listener's metrics. The expiry gauge is combined over workers with "min": during
+ * a rolling reload old and new workers may serve different certificates from one file, and the
+ * one that expires first is what an expiry alert must see.
+ */
+function tlsMetrics(registers: Registry[], tls: TlsState): void {
+  const c = tls.counters;
+  new Counter({
+    name: 'fleetserve_tls_handshakes_total',
+    help: 'TLS handshakes completed on the HTTPS listener; resumed="true": with a session ticket (no full handshake).',
+    labelNames: ['resumed'],
+    registers,
+    collect() {
+      this.reset();
+      this.inc({ resumed: 'false' }, c.handshakes[0]!);
+      this.inc({ resumed: 'true' }, c.handshakes[1]!);
+    },
+  });
+  new Counter({
+    name: 'fleetserve_tls_handshake_errors_total',
+    help: 'TLS handshakes that failed, by reason: timeout (no complete handshake within headersTimeoutMs), protocol (not TLS: garbage, malformed records, plain-text HTTP), no_shared_cipher_or_version, other.',
+    labelNames: ['reason'],
+    registers,
+    collect() {
+      this.reset();
+      for (let r = 0; r < HANDSHAKE_ERROR_LABELS.length; r++) this.inc({ reason: HANDSHAKE_ERROR_LABELS[r] }, c.handshakeErrors[r]!);
+    },
+  });
+  new Gauge({
+    name: 'fleetserve_tls_certificate_expiry_timestamp_seconds',
+    help: 'The notAfter of each configured certificate (label file: its certificate file) as a Unix time in seconds; over workers, the soonest.',
+    labelNames: ['file'],
+    aggregator: 'min',
+    registers,
+    collect() {
+      this.reset();
+      for (const pair of tls.certificates()) this.set({ file: pair.certFile }, Math.floor(pair.info.notAfter.getTime() / 1000));
+    },
+  });
 }
 
 /** A counter whose value is read from a plain number at scrape time (the primary's too). */

@@ -13,12 +13,14 @@
  */
 import type net from 'node:net';
 import type tls from 'node:tls';
+import { PlainTextOnTlsPortError } from '../errors';
+import type { BehindProxy } from '../http/behind-proxy';
 import { Connection, type ConnectionOptions, type ConnectionOrigin } from '../http/connection';
+import { H2Session, openSession, type SessionOptions } from '../http2/session';
 import { TlsAcceptor } from '../tls/acceptor';
-import type { CertificateSet } from '../tls/certificates';
-import type { HandshakeFailure, TlsPolicyOptions } from '../tls/context';
+import type { CertificatePair, CertificateSet } from '../tls/certificates';
+import { classifyHandshakeError, type HandshakeFailure, type TlsPolicyOptions } from '../tls/context';
 import type { Admitted, ListenerKind } from './listener';
-import type { InForce } from './serving';
 import type { Drainable } from './shutdown';
 
 const PLAIN_TEXT_BODY = 'Bad Request: this port speaks HTTPS; send the request over TLS (https://)\n';
@@ -27,8 +29,11 @@ const PLAIN_TEXT_BODY = 'Bad Request: this port speaks HTTPS; send the request o
 export const PLAIN_TEXT_REPLY =
   'HTTP/1.1 400 Bad Request\r\n' + 'Content-Type: text/plain; charset=utf-8\r\n' + `Content-Length: ${Buffer.byteLength(PLAIN_TEXT_BODY)}\r\n` + 'Connection: close\r\n\r\n' + PLAIN_TEXT_BODY;
 
+/** What the listener tells the process about handshakes: counted by the metrics when they are on. */
 export interface HttpsEvents {
-  /** A handshake failed (or timed out): counted by the metrics when they are on. */
+  /** A handshake completed; `resumed`: with a session ticket, not a full handshake. */
+  onHandshake(resumed: boolean): void;
+  /** A handshake failed (or timed out, or the client spoke plain text). */
   onHandshakeError(reason: HandshakeFailure, err: Error): void;
 }
 
@@ -59,6 +64,11 @@ interface Held {
   origin: ConnectionOrigin | null;
 }
 
+/** HTTP/2 on this listener (ALPN h2 offered): the session limits and caps. */
+export interface Http2Options extends SessionOptions {
+  readonly maxConcurrentStreams: number;
+}
+
 export class Https implements ListenerKind {
   private readonly acceptor: TlsAcceptor;
   private readonly handshakes = new Map<string, Held>();
@@ -68,18 +78,23 @@ export class Https implements ListenerKind {
     policy: TlsPolicyOptions,
     private readonly options: ConnectionOptions,
     private readonly events: HttpsEvents,
-    private readonly inForce: InForce,
+    /** null: ALPN offers http/1.1 only. */
+    private readonly http2: Http2Options | null = null,
+    /**
+     * Who is behind a proxy, read per accepted socket (a reload in place changes who is
+     * trusted for new connections); null: no proxy in front, the peer is the client.
+     */
+    private readonly behindProxy: () => BehindProxy | null = () => null,
   ) {
     this.acceptor = new TlsAcceptor(certificates, policy, {
       onSecure: (socket) => this.secure(socket),
-      onPlainText: (socket) => answerPlainText(socket),
+      onPlainText: (socket) => this.answerPlainText(socket),
       onHandshakeError: (reason, err) => this.events.onHandshakeError(reason, err),
     });
   }
 
   accept(socket: net.Socket, to: Admitted): void {
-    // Read per accepted socket: a reload in place changes who is trusted for new connections.
-    const behindProxy = this.inForce.current.behindProxy;
+    const behindProxy = this.behindProxy();
     if (behindProxy === null) {
       this.handshake(socket, null, null, to);
       return;
@@ -114,7 +129,13 @@ export class Https implements ListenerKind {
     this.acceptor.setTicketKeys(keys);
   }
 
+  /** The certificate pairs in force now (after a reload, the new ones): what the metrics show. */
+  certificates(): readonly CertificatePair[] {
+    return this.acceptor.pairs();
+  }
+
   private secure(socket: tls.TLSSocket): void {
+    this.events.onHandshake(socket.isSessionReused());
     const key = tupleOf(socket);
     const held = this.handshakes.get(key);
     if (held === undefined) {
@@ -122,10 +143,25 @@ export class Https implements ListenerKind {
       socket.destroy();
       return;
     }
+    // Which listener, and the version agreed: data the access lines of its requests carry.
+    const listener = { name: 'https', tls: socket.getProtocol() ?? undefined } as const;
     // Opened before the step is let go: a drain must never see the book empty in between
     // (it would end the process with this connection about to open).
-    held.to.open(new Connection(socket, this.options, held.to.closed, held.origin));
+    held.to.open(this.connectionFor(socket, held, listener));
     this.release(key, held.step);
+  }
+
+  /**
+   * The protocol the handshake agreed decides: h2 to an HTTP/2 session, the rest (http/1.1,
+   * or a client without ALPN) to the HTTP/1.1 connection as on plain HTTP.
+   */
+  private connectionFor(socket: tls.TLSSocket, held: Held, listener: { name: 'https'; tls: string | undefined }): Drainable {
+    if (socket.alpnProtocol === 'h2' && this.http2 !== null) {
+      const peer = socket.remoteAddress ?? '';
+      const session = openSession(socket, this.http2.maxConcurrentStreams);
+      return new H2Session(session, this.options, this.http2, { remote: held.origin?.remote ?? peer, peer, listener }, held.to.closed);
+    }
+    return new Connection(socket, this.options, held.to.closed, held.origin, listener);
   }
 
   private release(key: string, step: Handshake): void {
@@ -134,12 +170,20 @@ export class Https implements ListenerKind {
     this.handshakes.delete(key);
     held.to.closed(step);
   }
-}
 
-/** Answers plain text on the TLS port and closes; what the client sends after it is ignored. */
-function answerPlainText(socket: net.Socket): void {
-  socket.on('error', () => socket.destroy());
-  socket.on('data', () => undefined);
-  socket.end(PLAIN_TEXT_REPLY);
-  socket.setTimeout(5000, () => socket.destroy());
+  /**
+   * Answers plain text on the TLS port and closes; what the client sends after it is read and
+   * ignored until it closes too, for headersTimeoutMs at most (the bound on a connection that
+   * has begun no request, read when the answer is sent). A deadline, not the socket's
+   * inactivity timer, which every byte the client trickles in would start again.
+   */
+  private answerPlainText(socket: net.Socket): void {
+    const err = new PlainTextOnTlsPortError('a plain-text request on the TLS port (answered 400)');
+    this.events.onHandshakeError(classifyHandshakeError(err), err);
+    const deadline = setTimeout(() => socket.destroy(), this.options.headersTimeoutMs);
+    socket.once('close', () => clearTimeout(deadline));
+    socket.on('error', () => socket.destroy());
+    socket.on('data', () => undefined);
+    socket.end(PLAIN_TEXT_REPLY);
+  }
 }

@@ -5,8 +5,12 @@
 import type net from 'node:net';
 import type { AcceptedSocket } from '../http/behind-proxy';
 import { Connection, type ConnectionOptions, type ConnectionOrigin } from '../http/connection';
+import type { ListenerInfo } from '../http/types';
 import type { Admitted, ListenerKind } from './listener';
 import type { InForce } from './serving';
+
+/** Every plain connection's listener data: the main plain listener and httpPort are both "http". */
+const PLAIN_HTTP: ListenerInfo = Object.freeze({ name: 'http', tls: undefined });
 
 export class PlainHttp implements ListenerKind {
   constructor(
@@ -22,7 +26,7 @@ export class PlainHttp implements ListenerKind {
   }
 
   private open(socket: net.Socket, origin: ConnectionOrigin | null, to: Admitted): void {
-    to.open(new Connection(socket, this.options, to.closed, origin));
+    to.open(new Connection(socket, this.options, to.closed, origin, PLAIN_HTTP));
   }
 
   private acceptedSocket(socket: net.Socket, to: Admitted): AcceptedSocket {

@@ -20,7 +20,7 @@ export const CLUSTER_RESTART_KEYS: readonly (keyof Config)[] = ['scheduling', 'l
  * Keys a single process (workers = 0) cannot apply in place: its listening socket, its
  * loggers, log files and pid file, its metrics listener, and the switch to a cluster.
  */
-export const SINGLE_RESTART_KEYS: readonly (keyof Config)[] = ['host', 'port', 'workers', 'scheduling', 'logPretty', 'accessLog', 'accessLogFile', 'logFile', 'pidFile', 'metricsHost', 'metricsPort', 'maxConnections'];
+export const SINGLE_RESTART_KEYS: readonly (keyof Config)[] = ['host', 'port', 'workers', 'scheduling', 'logPretty', 'accessLog', 'accessLogFile', 'logFile', 'pidFile', 'metricsHost', 'metricsPort', 'maxConnections', 'http2', 'http2MaxConcurrentStreams'];
 
 /** Keys whose values differ, in schema order, with both values. */
 export function changedKeys(inForce: Config, next: Config): ConfigChanges {

@@ -22,10 +22,15 @@ import { isHealthTarget } from './health';
 import { resolveListenAddresses } from './listen-addresses';
 import { Admission, Listener, ListenerGroup, type ListenerKind, type ListenTarget } from './listener';
 import type { Logger, Loggers } from '../logs/logger';
-import { RequestCounters } from '../metrics/counters';
+import { LISTENER_LABELS, RequestCounters, TlsCounters } from '../metrics/counters';
 import type * as ServingMetricsModule from '../metrics/serving-metrics';
+import type { TlsState } from '../metrics/serving-metrics';
+import type { ListenerName } from '../http/types';
 import { HttpPortOptions } from './http-port';
-import { Https } from './https';
+import { Https, type Http2Options } from './https';
+import { http2Refusal } from '../http2/node-version';
+import { FLOOD_CAPS } from '../http2/session';
+import type { HandshakeFailure } from '../tls/context';
 import { PlainHttp } from './plain-http';
 import { loadCertificateSet, tlsEnabled } from '../tls/settings';
 import { decodeTicketKeys, newTicketKeys, startTicketKeyRotation, TICKET_KEY_ROTATION_MS } from '../tls/ticket-keys';
@@ -94,18 +99,17 @@ export function runWorker(role: WorkerRole, config: Config, loggers: Loggers, in
     exit: (code) => role.exit(code),
   });
   // With metrics off nothing is counted and prom-client is never loaded.
-  const counters = config.metricsPort !== 0 ? new RequestCounters() : null;
+  const counters = config.metricsPort !== 0 ? new RequestCounters(listenerNames(config)) : null;
   // HSTS is the HTTPS listener's header rule: on every response of it, never on plain HTTP.
   const headerRule = tlsEnabled(config) ? hstsHeaderLines : undefined;
   const options = new ServingConnectionOptions(inForce, () => drainer.stopping, accessSink(loggers, inForce), counters, (err, what) => log.warn({ err }, what), headerRule);
   const admission = new Admission(connections, gate, drainer, counters);
-  const kind = listenerKind(config, inForce, options, ticketKeys ?? newTicketKeys(), log);
+  const { kind, https, tls } = listenerKind(config, inForce, options, ticketKeys ?? newTicketKeys(), log, counters !== null);
   // httpPort: a second, plain listener of the same admission (capacity, accept gate, drain),
   // without the HTTPS listener's header rule (no HSTS on plain HTTP).
   const httpPort = config.httpPort !== 0 ? new HttpPortOptions(options, inForce) : null;
   const httpKind = httpPort === null ? null : new PlainHttp(inForce, httpPort);
   stopOnSignalsAndFaults(role, drainer, inForce, log);
-  const https = kind instanceof Https ? kind : null;
   role.install({ drainer, gate, inForce, serving, ticketKeys: https && ((keys) => https.setTicketKeys(decodeTicketKeys(keys))) });
   const make = (k: ListenerKind) => (target: ListenTarget) => new Listener(target, k, admission, log);
   const listen = () => {
@@ -115,20 +119,53 @@ export function runWorker(role: WorkerRole, config: Config, loggers: Loggers, in
     });
   };
   if (counters === null) listen();
-  else startMetrics(role, counters, connections, inForce, listen);
+  else startMetrics(role, { counters, tls }, connections, inForce, listen);
   return https;
+}
+
+/** The listeners this process has (the main one, and httpPort's), in the metrics' label order. */
+function listenerNames(config: Config): ListenerName[] {
+  const main: ListenerName = tlsEnabled(config) ? 'https' : 'http';
+  return LISTENER_LABELS.filter((l) => l === main || (l === 'http' && config.httpPort !== 0));
 }
 
 /**
  * Plain HTTP, or HTTPS with tlsCert and tlsKey set: the handshake is bounded by
- * headersTimeoutMs, as the request head that follows it is.
+ * headersTimeoutMs, as the request head that follows it is. With metrics on, the HTTPS
+ * listener's handshakes are counted and its certificates shown (`tls`).
  */
-function listenerKind(config: Config, inForce: InForce, options: ServingConnectionOptions, ticketKeys: Buffer, log: Logger): ListenerKind {
-  if (!tlsEnabled(config)) return new PlainHttp(inForce, options);
-  const policy = { minVersion: config.tlsMinVersion, ticketKeys, alpn: ['http/1.1'], handshakeTimeoutMs: config.headersTimeoutMs };
-  return new Https(loadCertificateSet(config), policy, options, {
-    onHandshakeError: (reason, err) => log.debug({ err, reason }, `TLS handshake failed: ${reason}`),
-  }, inForce);
+function listenerKind(
+  config: Config,
+  inForce: InForce,
+  options: ServingConnectionOptions,
+  ticketKeys: Buffer,
+  log: Logger,
+  metricsOn: boolean,
+): { kind: ListenerKind; https: Https | null; tls: TlsState | null } {
+  if (!tlsEnabled(config)) return { kind: new PlainHttp(inForce, options), https: null, tls: null };
+  const http2 = http2Options(config, log);
+  const policy = { minVersion: config.tlsMinVersion, ticketKeys, alpn: http2 === null ? ['http/1.1'] : ['h2', 'http/1.1'], handshakeTimeoutMs: config.headersTimeoutMs };
+  const counters = metricsOn ? new TlsCounters() : null;
+  const events = {
+    onHandshake: (resumed: boolean) => counters?.handshake(resumed),
+    onHandshakeError: (reason: HandshakeFailure, err: Error) => {
+      counters?.handshakeFailed(reason);
+      log.debug({ err, reason }, `TLS handshake failed: ${reason}`);
+    },
+  };
+  const https = new Https(loadCertificateSet(config), policy, options, events, http2, () => inForce.current.behindProxy);
+  return { kind: https, https, tls: counters && { counters, certificates: () => https.certificates() } };
+}
+
+/** HTTP/2 beside HTTP/1.1 when http2 is on and this Node has the flood fixes (the primary warned if not). */
+function http2Options(config: Config, log: Logger): Http2Options | null {
+  if (!config.http2 || http2Refusal(process.version) !== null) return null;
+  return {
+    scheme: 'https',
+    maxConcurrentStreams: config.http2MaxConcurrentStreams,
+    caps: FLOOD_CAPS,
+    onFlood: (what, remote) => log.warn({ remote, flood: what }, `HTTP/2 ${what} from ${remote}: session ended (GOAWAY ENHANCE_YOUR_CALM)`),
+  };
 }
 
 /** The serving state to start with, or null after the role reported why there is none. */
@@ -218,12 +255,12 @@ async function httpPortTargets(config: Config, inherited: InheritedSockets | nul
 }
 
 /** Metrics on: counted here, served by the primary (a cluster worker answers it) or by this process. */
-function startMetrics(role: WorkerRole, counters: RequestCounters, connections: Set<Drainable>, inForce: InForce, listen: () => void): void {
+function startMetrics(role: WorkerRole, counted: { counters: RequestCounters; tls: TlsState | null }, connections: Set<Drainable>, inForce: InForce, listen: () => void): void {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only when metrics are on
   const { ServingMetrics } = require('../metrics/serving-metrics') as typeof ServingMetricsModule;
   const metrics = new ServingMetrics(
     {
-      counters,
+      ...counted,
       openConnections: () => connections.size,
       cacheHits: () => inForce.current.retiredCacheHits + inForce.current.handler.cacheHits,
       cacheMisses: () => inForce.current.retiredCacheMisses + inForce.current.handler.cacheMisses,

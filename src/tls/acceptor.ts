@@ -108,6 +108,11 @@ export class TlsAcceptor {
     this.index = this.buildIndex(set);
   }
 
+  /** The pairs in force now, the default first: what the next connection may get. */
+  pairs(): readonly CertificatePair[] {
+    return this.served.map((s) => s.pair);
+  }
+
   /** Applies rotated session-ticket keys (from the primary) to every pair. */
   setTicketKeys(keys: Buffer): void {
     this.keys = keys;

@@ -118,6 +118,7 @@ export function classifyHandshakeError(err: unknown): HandshakeFailure {
   const code = String((err as { code?: unknown } | null)?.code ?? '');
   if (code === 'ERR_TLS_HANDSHAKE_TIMEOUT' || code === 'FLEETSERVE_TLS_HANDSHAKE_TIMEOUT') return 'timeout';
   if (NO_SHARED.has(code)) return 'no-shared';
-  if (code.startsWith('ERR_SSL_')) return 'protocol';
+  // Not TLS at all (garbage, truncated or malformed records), or plain-text HTTP on the TLS port.
+  if (code.startsWith('ERR_SSL_') || code === 'FLEETSERVE_TLS_PLAIN_TEXT') return 'protocol';
   return 'other';
 }

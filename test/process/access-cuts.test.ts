@@ -28,7 +28,7 @@ t.before(() => {
 
 const accessFor = (s: Server, path: string) => s.logs.filter((l) => l.kind === 'access' && l.path === path);
 const waitAccess = (s: Server, path: string, timeoutMs = 10_000) => s.waitForLog((l) => l.kind === 'access' && l.path === path, timeoutMs);
-const bodyBytesMetric = async (metricsPort: number) => valueOf(await scrape(metricsPort), 'fleetserve_http_response_body_bytes_total');
+const bodyBytesMetric = async (metricsPort: number) => valueOf(await scrape(metricsPort), 'fleetserve_http_response_body_bytes_total', { listener: 'http' });
 
 /**
  * Starts a download, reads `first` body bytes, stops reading and gives the server a moment to

@@ -1,7 +1,7 @@
 // The main listener over TLS (src/process/https.ts): with tlsCert and tlsKey the same
 // requests get the same status, headers and body bytes as over plain HTTP; SNI picks the
-// pair; TLS 1.1 is refused; plain text gets a 400; a stalled handshake is closed by
-// headersTimeoutMs; garbage never takes a worker down; curl --cacert talks to it.
+// pair; TLS 1.1 is refused; plain text gets a 400 and a close by headersTimeoutMs; a stalled
+// handshake is closed by headersTimeoutMs; garbage never takes a worker down; curl --cacert talks to it.
 import { execFile } from 'node:child_process';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -100,6 +100,29 @@ t.test('HTTPS main listener', { skip: opensslSkip }, async (t) => {
     t.match(got, /\r\nConnection: close\r\n/);
   });
 
+  t.test('plain text: a client that stays after the 400, even sending, is closed at headersTimeoutMs', async (t) => {
+    // It keeps writing (which would restart an inactivity timer): the deadline holds, and the
+    // server's close shows as the reset its next write gets.
+    const took = await new Promise<number>((resolve) => {
+      const s = net.connect({ port: https.port, host: '127.0.0.1', allowHalfOpen: true }, () => s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+      let answeredAt = 0;
+      let ticks: NodeJS.Timeout | undefined;
+      const limit = setTimeout(() => s.destroy(), 2000);
+      s.on('data', (d: Buffer) => {
+        if (answeredAt !== 0 || !d.toString('latin1').includes('this port speaks HTTPS')) return;
+        answeredAt = performance.now();
+        ticks = setInterval(() => s.write('x'), 25);
+      });
+      s.on('error', () => undefined);
+      s.on('close', () => {
+        clearInterval(ticks);
+        clearTimeout(limit);
+        resolve(answeredAt === 0 ? -1 : performance.now() - answeredAt);
+      });
+    });
+    t.ok(took >= 500 && took < 1200, `closed ${took.toFixed(0)} ms after the 400 (headersTimeoutMs 600)`);
+  });
+
   t.test('a handshake that stalls is closed within headersTimeoutMs', async (t) => {
     for (const sent of [Buffer.alloc(0), Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00])]) {
       const started = Date.now();
@@ -180,4 +203,14 @@ t.test('HSTS: on every HTTPS response, never on plain HTTP', { skip: opensslSkip
     t.same(statusesOf(overHttp), expected[i]);
     t.notMatch(overHttp.toString('latin1'), /Strict-Transport-Security/i, 'none on plain HTTP');
   }
+});
+
+t.test('an expired certificate starts, with one warning line naming its notAfter; a valid one without', { skip: opensslSkip }, async (t) => {
+  const pki = makeTestPki(t);
+  const root = makeSite(t, SITE);
+  const s = await startServer(t, { root, workers: 1, args: ['--tls-cert', pki.expired.cert, '--tls-key', pki.expired.key] });
+  const warnings = s.logs.filter((l) => l.level === 40).map((l) => l.msg);
+  t.same(warnings, [`tlsCert: ${pki.expired.cert} expired on 2020-02-01T00:00:00.000Z (notAfter); clients will refuse it`]);
+  const ok = await startServer(t, { root, workers: 1, args: ['--tls-cert', pki.ecdsaLocal.cert, '--tls-key', pki.ecdsaLocal.key] });
+  t.same(ok.logs.filter((l) => l.level === 40).map((l) => l.msg), []);
 });

@@ -112,8 +112,8 @@ t.test('an access line has the fields of a combined log, JSON-escaped', async (t
   process.kill(s.pid, 'SIGTERM');
   t.same(await s.exited(), { code: 0, signal: null });
   const [get, head] = jsonLines(access);
-  t.same(Object.keys(get!), ['level', 'time', 'pid', 'worker', 'kind', 'method', 'path', 'protocol', 'status', 'bytes', 'completed', 'ms', 'remote', 'referer', 'userAgent']);
-  t.match(get, { worker: 'single', method: 'GET', path: '/a.txt?x=1', protocol: 'HTTP/1.0', status: 200, bytes: A.length, remote: '127.0.0.1', referer: 'http://example.com/"quoted"\\back', userAgent: 'agent "x" \\ y' });
+  t.same(Object.keys(get!), ['level', 'time', 'pid', 'worker', 'kind', 'method', 'path', 'protocol', 'listener', 'status', 'bytes', 'completed', 'ms', 'remote', 'referer', 'userAgent']);
+  t.match(get, { worker: 'single', method: 'GET', path: '/a.txt?x=1', protocol: 'HTTP/1.0', listener: 'http', status: 200, bytes: A.length, remote: '127.0.0.1', referer: 'http://example.com/"quoted"\\back', userAgent: 'agent "x" \\ y' });
   t.match(head, { method: 'HEAD', protocol: 'HTTP/1.1', status: 200, bytes: 0, referer: '', userAgent: '' });
   t.ok(typeof get!.ms === 'number' && !Number.isNaN(Date.parse(get!.time as string)));
 });

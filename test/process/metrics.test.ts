@@ -13,6 +13,8 @@ t.before(() => {
   root = makeSite(t, { 'a.txt': A, 'index.html': '<h1>hi</h1>\n' });
 });
 
+/** The per-response counters' label of a plain server's one listener. */
+const HTTP = { listener: 'http' };
 const isListening = (l: LogLine) => typeof l.msg === 'string' && l.msg.startsWith('listening on');
 
 t.test('two workers: every count adds up exactly to the traffic sent', async (t) => {
@@ -63,7 +65,7 @@ t.test('two workers: every count adds up exactly to the traffic sent', async (t)
   t.equal(m.status, 200);
   t.match(m.contentType, /^text\/plain; version=0\.0\.4/);
 
-  const req = (method: string, statusClass: string) => valueOf(m, 'fleetserve_http_requests_total', { method, status_class: statusClass });
+  const req = (method: string, statusClass: string) => valueOf(m, 'fleetserve_http_requests_total', { listener: 'http', method, status_class: statusClass });
   t.equal(req('GET', '2xx'), 1 + 3 * CONNECTIONS, 'GET 2xx: 200, 200, 206 per connection, and the first');
   t.equal(req('GET', '3xx'), CONNECTIONS, 'GET 3xx (304)');
   t.equal(req('GET', '4xx'), CONNECTIONS, 'GET 4xx (404)');
@@ -71,10 +73,11 @@ t.test('two workers: every count adds up exactly to the traffic sent', async (t)
   t.equal(req('OPTIONS', '2xx'), CONNECTIONS);
   t.equal(req('other', '4xx'), CONNECTIONS, 'PUT (405) counts as "other"');
   t.equal(sumOf(m, 'fleetserve_http_requests_total'), 1 + 8 * CONNECTIONS, 'nothing else was counted');
-  t.equal(m.families.get('fleetserve_http_requests_total')!.metrics.length, 20, 'a bounded label set: 4 methods x 5 classes');
-  t.equal(valueOf(m, 'fleetserve_http_not_modified_total'), CONNECTIONS);
-  t.equal(valueOf(m, 'fleetserve_http_partial_content_total'), CONNECTIONS);
-  t.equal(valueOf(m, 'fleetserve_http_response_body_bytes_total'), bodyBytes, 'body bytes as received');
+  t.equal(m.families.get('fleetserve_http_requests_total')!.metrics.length, 20, 'a bounded label set: 4 methods x 5 classes, for the one listener (plain HTTP)');
+  t.equal(valueOf(m, 'fleetserve_http_not_modified_total', HTTP), CONNECTIONS);
+  t.equal(valueOf(m, 'fleetserve_http_partial_content_total', HTTP), CONNECTIONS);
+  t.equal(valueOf(m, 'fleetserve_http_response_body_bytes_total', HTTP), bodyBytes, 'body bytes as received');
+  t.notOk(m.families.has('fleetserve_tls_handshakes_total'), 'no TLS metrics without HTTPS');
   t.equal(valueOf(m, 'fleetserve_connections_accepted_total'), 1 + CONNECTIONS);
   t.equal(valueOf(m, 'fleetserve_file_cache_hits_total') + valueOf(m, 'fleetserve_file_cache_misses_total'), 1 + 6 * CONNECTIONS, 'every GET/HEAD is a hit or a miss');
   t.ok(valueOf(m, 'fleetserve_file_cache_hits_total') > 0 && valueOf(m, 'fleetserve_file_cache_misses_total') > 0, 'both happen');
@@ -127,8 +130,8 @@ t.test('single process (workers 0) serves its own metrics', async (t) => {
   const s = await startServer(t, { root, workers: 0, args: ['--metrics-port', String(metricsPort)] });
   for (let i = 0; i < 3; i++) await rawExchange(s.port, 'GET /a.txt HTTP/1.0\r\n\r\n');
   const m = await scrape(metricsPort);
-  t.equal(valueOf(m, 'fleetserve_http_requests_total', { method: 'GET', status_class: '2xx' }), 3);
-  t.equal(valueOf(m, 'fleetserve_http_response_body_bytes_total'), 3 * A.length);
+  t.equal(valueOf(m, 'fleetserve_http_requests_total', { ...HTTP, method: 'GET', status_class: '2xx' }), 3);
+  t.equal(valueOf(m, 'fleetserve_http_response_body_bytes_total', HTTP), 3 * A.length);
   t.same(m.families.get('process_resident_memory_bytes')!.metrics.map((x) => x.labels?.worker), ['single']);
   t.notOk(m.families.has('fleetserve_workers'), 'no primary, no worker gauge');
 });
@@ -204,7 +207,7 @@ t.test('totals never go down when a worker drains and exits: its final counts ar
   }, 50, 100))!;
   t.ok(after, 'the replacement answers scrapes');
   t.equal(sumOf(after, 'fleetserve_http_requests_total'), N, 'requests total unchanged');
-  t.equal(valueOf(after, 'fleetserve_http_response_body_bytes_total'), N * A.length, 'bytes total unchanged');
+  t.equal(valueOf(after, 'fleetserve_http_response_body_bytes_total', HTTP), N * A.length, 'bytes total unchanged');
   t.equal(valueOf(after, 'fleetserve_connections_accepted_total'), N);
   const hist = after.families.get('fleetserve_http_request_duration_seconds')!.metrics[0]!;
   t.equal(Number(hist.count), N, 'histogram count unchanged');
@@ -238,7 +241,7 @@ t.test('with metrics off, serving code never loads prom-client', async (t) => {
   // What a worker and the primary load up front; the metrics modules are required only
   // when metricsPort is set.
   const { execFileSync } = await import('node:child_process');
-  const code = "for (const m of ['process/worker', 'process/primary', 'logs/logger', 'http/connection']) require('./dist/' + m + '.js');" + "process.stdout.write(JSON.stringify(Object.keys(require.cache).filter((k) => k.includes('prom-client'))));";
+  const code = "for (const m of ['process/worker', 'process/primary', 'process/https', 'tls/acceptor', 'metrics/counters', 'logs/logger', 'http/connection']) require('./dist/' + m + '.js');" + "process.stdout.write(JSON.stringify(Object.keys(require.cache).filter((k) => k.includes('prom-client'))));";
   const loaded = JSON.parse(execFileSync(process.execPath, ['-e', code], { cwd: PROJECT, encoding: 'utf8' })) as string[];
   t.same(loaded, []);
 });

@@ -4,8 +4,9 @@
 import net from 'node:net';
 import t, { type Test } from 'tap';
 import { Connection, type ConnectionOptions } from '../../../src/http/connection';
-import { okReply } from '../../../src/http/respond';
-import type { AccessRecord, Reply, Request } from '../../../src/http/types';
+import { okReply, wireReply, wireResponse } from '../../../src/http/respond';
+import type { AccessRecord, ListenerInfo, Reply, Request } from '../../../src/http/types';
+import { RequestCounters } from '../../../src/metrics/counters';
 
 interface Pair {
   client: net.Socket;
@@ -19,7 +20,9 @@ interface Pair {
   closedWithin: (ms?: number) => Promise<boolean>;
 }
 
-async function pair(t: Test, handle: (req: Request) => Reply | Promise<Reply>, over: Partial<ConnectionOptions> = {}): Promise<Pair> {
+const PLAIN: ListenerInfo = { name: 'http', tls: undefined };
+
+async function pair(t: Test, handle: (req: Request) => Reply | Promise<Reply>, over: Partial<ConnectionOptions> = {}, listener: ListenerInfo = PLAIN): Promise<Pair> {
   const handled: Request[] = [];
   const access: AccessRecord[] = [];
   const errors: string[] = [];
@@ -41,6 +44,8 @@ async function pair(t: Test, handle: (req: Request) => Reply | Promise<Reply>, o
         ...over,
       },
       () => {},
+      null,
+      listener,
     );
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -85,6 +90,35 @@ t.test('keep-alive: one request after another on one connection', async (t) => {
   t.ok(p.conn.idle, 'idle between requests');
   t.same(p.access.map((a) => [a.path, a.status, a.bytes]), [['/a', 200, 12], ['/b', 200, 12]]);
   t.equal(p.client.destroyed, false, 'still open');
+});
+
+t.test("a listener's header lines (HSTS) are on prepared whole responses and serialized ones alike", async (t) => {
+  const ok = 'Content-Type: text/plain\r\nContent-Length: 4\r\n';
+  const body = Buffer.from('fast');
+  // Made for a second long past: its Date shows that the prepared bytes were sent, not a head serialized anew.
+  const wire = wireResponse(ok, body, Date.UTC(2026, 0, 2, 3, 4, 5));
+  const hsts = 'Strict-Transport-Security: max-age=60\r\n';
+  const p = await pair(t, (req) => (req.path === '/fast' ? wireReply(ok, body, wire) : text('slow')), { listenerHeaders: hsts });
+  p.client.write(get('/fast') + get('/other'));
+  t.ok(await until(() => p.received().endsWith('slow')));
+  const heads = p.received().split(/\r\n\r\n(?:fast|slow)/).filter((h) => h !== '');
+  t.equal(heads.length, 2);
+  for (const h of heads) t.ok(h.endsWith(`\r\n${hsts.slice(0, -2)}`), `the header rule's line ends the head: ${JSON.stringify(h.slice(-60))}`);
+  t.match(heads[0], /\r\nDate: Fri, 02 Jan 2026 03:04:05 GMT\r\n/, 'the prepared response, with the line in it');
+  t.same(p.access.map((a) => [a.path, a.status, a.bytes]), [['/fast', 200, 4], ['/other', 200, 4]], 'body bytes counted, as on plain HTTP');
+});
+
+t.test('the listener a connection was made by is in its access records and picks its counters', async (t) => {
+  const counters = new RequestCounters(['http', 'https']);
+  const p = await pair(t, () => text('x'), { counters }, { name: 'https', tls: 'TLSv1.3' });
+  p.client.write(get('/a') + 'GET / HTTP/1.1\r\nBad Header\r\n\r\n');
+  t.ok(await p.closedWithin(), 'answered, then refused and closed');
+  t.same(p.access.map((a) => [a.status, a.listener, a.tls]), [[200, 'https', 'TLSv1.3'], [400, 'https', 'TLSv1.3']], 'both the answer and the refusal');
+  t.same([counters.requests.slice(0, 20).reduce((a, b) => a + b), counters.requests.slice(20).reduce((a, b) => a + b)], [0, 2], 'counted in the https slots only');
+  const q = await pair(t, () => text('y'));
+  q.client.write(get('/b', 'Connection: close\r\n'));
+  t.ok(await q.closedWithin());
+  t.same(q.access.map((a) => [a.listener, a.tls]), [['http', undefined]], 'plain HTTP: no TLS version');
 });
 
 t.test('pipelining: answers in request order, an asynchronous reply holding back the next', async (t) => {

@@ -29,6 +29,7 @@ import {
   transientErrorReply,
   wireReply,
   wireResponse,
+  wireWithListenerLines,
 } from '../../../src/http/respond';
 import { fieldLine, fileHeaderLines, validatorLines } from '../../../src/http/fields';
 import { escapeHtml, PAGE_STYLE } from '../../../src/http/html';
@@ -120,6 +121,20 @@ t.test('answers that are not a file', async (t) => {
   const l = listingReply(true, Buffer.from('{}'), false);
   t.equal(l.headers, `Content-Type: application/json; charset=utf-8\r\nContent-Length: 2\r\nCache-Control: no-cache\r\nVary: Accept\r\n${NOSNIFF}`);
   t.match(listingReply(false, Buffer.from('x'), true), { body: null, headers: /^Content-Type: text\/html; charset=utf-8\r\nContent-Length: 1\r\n/ });
+});
+
+t.test("a listener's header lines (HSTS) go into the prepared whole response as the serialized head would have them, made once per prepared response", async (t) => {
+  const ok = okHeaderLines(file, rep);
+  const body = Buffer.from('0123456789');
+  const now = Date.UTC(2026, 11, 3, 12, 0, 0);
+  const hsts = 'Strict-Transport-Security: max-age=63072000\r\n';
+  const wire = wireResponse(ok, body, now);
+  const spliced = wireWithListenerLines(wire, body.length, hsts);
+  t.equal(spliced.toString('latin1'), serializeHead(200, ok + hsts, false, 1, now) + '0123456789');
+  t.equal(wireWithListenerLines(wire, body.length, hsts), spliced, 'the same buffer for the same prepared response');
+  const other = 'X-Other: 1\r\n';
+  t.equal(wireWithListenerLines(wire, body.length, other).toString('latin1'), serializeHead(200, ok + other, false, 1, now) + '0123456789', 'other lines: made again');
+  t.equal(wire.toString('latin1'), serializeHead(200, ok, false, 1, now) + '0123456789', 'the prepared response itself is left as it was');
 });
 
 t.test('a file: 200, 304, 412, 416, 206, multipart', async (t) => {

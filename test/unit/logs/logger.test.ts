@@ -8,6 +8,7 @@ const record = {
   method: 'GET',
   path: '/a "quoted"\\path?x=1',
   protocol: 'HTTP/1.1',
+  listener: 'http' as const,
   status: 200,
   bytes: 455,
   completed: true,
@@ -24,7 +25,7 @@ t.test('an access line is one JSON object with the fields pino would write, in o
   t.equal(out.length, 1);
   t.ok(out[0]!.endsWith('\n'));
   const obj = JSON.parse(out[0]!);
-  t.same(Object.keys(obj), ['level', 'time', 'pid', 'worker', 'kind', 'method', 'path', 'protocol', 'status', 'bytes', 'completed', 'ms', 'remote', 'referer', 'userAgent']);
+  t.same(Object.keys(obj), ['level', 'time', 'pid', 'worker', 'kind', 'method', 'path', 'protocol', 'listener', 'status', 'bytes', 'completed', 'ms', 'remote', 'referer', 'userAgent']);
   const { reason: _none, ...written } = record;
   t.strictSame(obj, { level: 30, time: obj.time, pid: process.pid, worker: 3, kind: 'access', ...written }, 'a complete response has no reason field');
   t.ok(/^[\x20-\x7e]*\n$/.test(out[0]!), 'the line is printable ASCII: obs-text is \\u-escaped');
@@ -47,6 +48,22 @@ t.test('behind a proxy, the line ends with the peer (when it is not the client) 
   t.end();
 });
 
+t.test('every line names its listener; an HTTPS line also its TLS version, right after', (t) => {
+  const out: string[] = [];
+  const write = accessLineWriter({ write: (s: string) => out.push(s) }, 2);
+  write({ ...record, listener: 'https', tls: 'TLSv1.3' });
+  write({ ...record, listener: 'https', tls: 'TLSv1.2' });
+  write({ ...record, listener: 'http', tls: undefined });
+  const [v13, v12, plain] = out.map((l) => JSON.parse(l));
+  t.same(Object.keys(v13).slice(7, 11), ['protocol', 'listener', 'tls', 'status']);
+  const { reason: _none, ...written } = record;
+  t.strictSame(v13, { level: 30, time: v13.time, pid: process.pid, worker: 2, kind: 'access', ...written, listener: 'https', tls: 'TLSv1.3' });
+  t.match(v12, { listener: 'https', tls: 'TLSv1.2' });
+  t.same(Object.keys(plain).slice(7, 10), ['protocol', 'listener', 'status'], 'plain HTTP: no tls field');
+  t.equal(plain.listener, 'http');
+  t.end();
+});
+
 t.test('a cut response: completed false and its reason, right after bytes', (t) => {
   const out: string[] = [];
   const write = accessLineWriter({ write: (s: string) => out.push(s) }, 1);
@@ -54,7 +71,7 @@ t.test('a cut response: completed false and its reason, right after bytes', (t) 
   t.equal(out.length, 5);
   for (const line of out) {
     const obj = JSON.parse(line);
-    t.same(Object.keys(obj).slice(8, 13), ['status', 'bytes', 'completed', 'reason', 'ms'], 'reason follows completed');
+    t.same(Object.keys(obj).slice(9, 14), ['status', 'bytes', 'completed', 'reason', 'ms'], 'reason follows completed');
     t.match(obj, { bytes: 1234, completed: false });
   }
   t.same(out.map((l) => JSON.parse(l).reason), ['client-closed', 'send-timeout', 'drain-deadline', 'forced', 'file-error']);

@@ -65,9 +65,9 @@ t.test('a port that cannot be bound is one line for the caller, and onListening 
 
 /** A worker's snapshot with `n` GETs answered 200. */
 async function snapshotOf(n: number, label: string): Promise<MetricsJson[]> {
-  const counters = new RequestCounters();
-  for (let i = 0; i < n; i++) counters.record('GET', 200, 10, 0.001);
-  const state = { counters, openConnections: () => 1, cacheHits: () => 0, cacheMisses: () => 0, cacheSize: () => ({ entries: 0, bytes: 0 }) };
+  const counters = new RequestCounters(['http']);
+  for (let i = 0; i < n; i++) counters.record('http', 'GET', 200, 10, 0.001);
+  const state = { counters, tls: null, openConnections: () => 1, cacheHits: () => 0, cacheMisses: () => 0, cacheSize: () => ({ entries: 0, bytes: 0 }) };
   return new ServingMetrics(state, label).snapshot();
 }
 
@@ -89,7 +89,7 @@ function primary(alive = 2) {
   return { metrics, cluster, workers, lines, request, answer };
 }
 
-const requests = (text: string) => Number(/^fleetserve_http_requests_total\{method="GET",status_class="2xx"\} (\d+)$/m.exec(text)?.[1]);
+const requests = (text: string) => Number(/^fleetserve_http_requests_total\{listener="http",method="GET",status_class="2xx"\} (\d+)$/m.exec(text)?.[1]);
 
 t.test('the primary sums its workers\' answers with its own counters', async (t) => {
   const p = primary();

@@ -1,113 +1,77 @@
-// The HTTPS listener kind in process, on real sockets: what it puts in the process's book of
-// connections from the accept to the close — behind a proxy the PROXY header's reader, then
-// the handshake, then the connection, never an empty book in between (a drain would end the
-// process there) — and the client the header named is the connection's.
+// The HTTPS listener kind in-process (src/process/https.ts), over 127.0.0.1 with the test PKI:
+// what it tells the process about handshakes (completed, resumed, failed by reason), the
+// listener data it hands each connection (its access records say https and the TLS version),
+// and the certificates in force it shows the metrics, before and after replaceCertificates.
 import net from 'node:net';
 import tls from 'node:tls';
 import t from 'tap';
-import type { Test } from 'tap';
-import { BehindProxy } from '../../../src/http/behind-proxy';
-import type { Connection } from '../../../src/http/connection';
-import { plainTextReply } from '../../../src/http/respond';
+import { PlainTextOnTlsPortError } from '../../../src/errors';
+import type { ConnectionOptions } from '../../../src/http/connection';
+import { okReply } from '../../../src/http/respond';
+import type { AccessRecord } from '../../../src/http/types';
 import { Https } from '../../../src/process/https';
 import type { Admitted } from '../../../src/process/listener';
-import { firstServing, InForce, ServingConnectionOptions } from '../../../src/process/serving';
 import type { Drainable } from '../../../src/process/shutdown';
 import { readPair } from '../../../src/tls/certificates';
-import { run, sandbox } from '../../fixtures/config';
-import { recordingLog } from '../../fixtures/process-fakes';
-import { proxyV1 } from '../../fixtures/proxy-header';
-import { req } from '../../fixtures/server';
-import { makeTestPki, opensslSkip, TEST_POLICY, type TestPki } from '../../fixtures/tls';
+import { classifyHandshakeError, type HandshakeFailure } from '../../../src/tls/context';
+import { makeTestPki, opensslSkip, TEST_POLICY } from '../../fixtures/tls';
 
-/** The book, as a listener's Admission keeps it: every event with the size after it. */
-class Book implements Admitted {
-  readonly entries = new Set<Drainable>();
-  readonly events: [string, string, number][] = [];
-  readonly opened: Drainable[] = [];
-  private emptied: (() => void) | null = null;
-
-  readonly open = (c: Drainable) => {
-    this.entries.add(c);
-    this.opened.push(c);
-    this.events.push(['open', c.constructor.name, this.entries.size]);
-  };
-
-  readonly hold = (c: Drainable) => {
-    this.entries.add(c);
-    this.events.push(['hold', c.constructor.name, this.entries.size]);
-  };
-
-  readonly closed = (c: Drainable) => {
-    this.entries.delete(c);
-    this.events.push(['closed', c.constructor.name, this.entries.size]);
-    if (this.entries.size === 0) this.emptied?.();
-  };
-
-  /** Resolves once the book is empty after at least one connection opened. */
-  async empty(): Promise<void> {
-    if (this.entries.size === 0 && this.opened.length > 0) return;
-    await new Promise<void>((resolve) => (this.emptied = resolve));
-  }
-}
-
-async function listening(t: Test, pki: TestPki, args: string[]): Promise<{ port: number; book: Book }> {
-  const box = sandbox(t);
-  const config = run(['--root', box.site, ...args], {}, box.cwd);
-  const { log } = recordingLog();
-  const inForce = new InForce(firstServing(config, { handler: () => ({ handle: () => plainTextReply(200, 'hi\n'), cacheHits: 0, cacheMisses: 0, cacheSize: { entries: 0, bytes: 0 } }), behindProxy: (c) => BehindProxy.from(c, log) }));
-  const options = new ServingConnectionOptions(inForce, () => false, null, null, () => {});
-  const certificates = { defaultPair: readPair(pki.ecdsaLocal.cert, pki.ecdsaLocal.key), sniPairs: [] };
-  const kind = new Https(certificates, TEST_POLICY, options, { onHandshakeError: () => {} }, inForce);
-  const book = new Book();
-  const server = net.createServer({ allowHalfOpen: true }, (socket) => kind.accept(socket, book));
-  await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve));
-  t.teardown(() => server.close());
-  return { port: (server.address() as net.AddressInfo).port, book };
-}
-
-/** One request over TLS (after `header`, on the same TCP connection); resolves with the answer. */
-function exchange(port: number, pki: TestPki, header: string | null): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const raw = net.connect(port, '127.0.0.1', () => {
-      if (header !== null) raw.write(header);
-      const c = tls.connect({ socket: raw, ca: pki.caPem, servername: 'localhost' }, () => c.write(req('/', 'Connection: close\r\n')));
-      let got = '';
-      c.on('data', (d: Buffer) => (got += d.toString('latin1')));
-      c.on('error', reject);
-      c.on('close', () => resolve(got));
-    });
-    raw.on('error', reject);
-  });
-}
-
-t.test('behind a proxy: the reader, then the handshake, then the connection, and the book is never empty between', { skip: opensslSkip }, async (t) => {
-  const pki = makeTestPki(t);
-  const { port, book } = await listening(t, pki, ['--proxy-protocol', 'true']);
-  t.match(await exchange(port, pki, proxyV1('TCP4', '203.0.113.7', '127.0.0.1', 1, 443)), /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nhi\n$/);
-  await book.empty();
-  t.same(book.events, [
-    ['hold', 'ProxyHeaderReader', 1],
-    ['hold', 'Handshake', 2],
-    ['closed', 'ProxyHeaderReader', 1],
-    ['open', 'Connection', 2],
-    ['closed', 'Handshake', 1],
-    ['closed', 'Connection', 0],
-  ]);
-  const conn = book.opened[0] as Connection;
-  t.same([conn.remote, conn.peer], ['203.0.113.7', '127.0.0.1'], 'the client the header named; the peer beside it');
+t.test('plain text on the TLS port is a protocol failure, as OpenSSL\'s own record errors are', async (t) => {
+  t.equal(classifyHandshakeError(new PlainTextOnTlsPortError('x')), 'protocol');
+  t.equal(classifyHandshakeError(Object.assign(new Error('x'), { code: 'ERR_SSL_WRONG_VERSION_NUMBER' })), 'protocol');
 });
 
-t.test('no proxy: the handshake, then the connection', { skip: opensslSkip }, async (t) => {
+t.test('Https: handshake events, listener data per connection, the certificates in force', { skip: opensslSkip }, async (t) => {
   const pki = makeTestPki(t);
-  const { port, book } = await listening(t, pki, []);
-  t.match(await exchange(port, pki, null), /^HTTP\/1\.1 200 OK\r\n/);
-  await book.empty();
-  t.same(book.events, [
-    ['hold', 'Handshake', 1],
-    ['open', 'Connection', 2],
-    ['closed', 'Handshake', 1],
-    ['closed', 'Connection', 0],
-  ]);
-  t.equal((book.opened[0] as Connection).remote, '127.0.0.1');
+  const access: AccessRecord[] = [];
+  const handshakes: boolean[] = [];
+  const failures: HandshakeFailure[] = [];
+  const options: ConnectionOptions = {
+    keepAliveTimeoutMs: 5000,
+    headersTimeoutMs: 300,
+    sendTimeoutMs: 5000,
+    handle: () => okReply('Content-Length: 3\r\n', Buffer.from('ok\n')),
+    onAccess: (r) => access.push(r),
+    counters: null,
+    onError: () => undefined,
+  };
+  const set = { defaultPair: readPair(pki.ecdsaLocal.cert, pki.ecdsaKey), sniPairs: [readPair(pki.rsaA.cert, pki.rsaKey)] };
+  const https = new Https(set, TEST_POLICY, options, { onHandshake: (resumed) => handshakes.push(resumed), onHandshakeError: (reason) => failures.push(reason) });
+  const open = new Set<Drainable>();
+  const admitted: Admitted = { open: (c) => open.add(c), hold: (c) => open.add(c), closed: (c) => open.delete(c) };
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => https.accept(socket, admitted));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    for (const c of open) c.cut('forced');
+    server.close();
+  });
+  const port = (server.address() as net.AddressInfo).port;
+
+  t.same(https.certificates().map((p) => p.certFile), [pki.ecdsaLocal.cert, pki.rsaA.cert], 'the configured pairs, the default first');
+
+  const get = (version: tls.SecureVersion, session?: Buffer) =>
+    new Promise<Buffer | undefined>((resolve, reject) => {
+      const s = tls.connect({ host: '127.0.0.1', port, ca: pki.caPem, servername: 'localhost', minVersion: version, maxVersion: version, session });
+      let saved: Buffer | undefined;
+      s.on('session', (b: Buffer) => (saved ??= b));
+      s.once('secureConnect', () => s.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+      s.on('data', () => undefined);
+      s.once('error', reject);
+      s.once('close', () => resolve(saved));
+    });
+  const session = await get('TLSv1.3');
+  await get('TLSv1.3', session);
+  await get('TLSv1.2');
+  t.same(handshakes, [false, true, false], 'full, resumed, full');
+  t.same(access.map((r) => [r.status, r.listener, r.tls]), [[200, 'https', 'TLSv1.3'], [200, 'https', 'TLSv1.3'], [200, 'https', 'TLSv1.2']]);
+
+  await new Promise<void>((resolve) => {
+    const s = net.connect(port, '127.0.0.1', () => s.write('GET / HTTP/1.1\r\n\r\n'));
+    s.on('data', () => undefined);
+    s.on('close', () => resolve());
+  });
+  t.same(failures, ['protocol'], 'a plain-text request is counted as a protocol failure');
+
+  https.replaceCertificates({ defaultPair: readPair(pki.rsaLocal.cert, pki.rsaKey), sniPairs: [] });
+  t.same(https.certificates().map((p) => p.certFile), [pki.rsaLocal.cert], 'after a replacement: the new set, and only it');
 });

@@ -56,7 +56,7 @@ function setup(o: { admit?: boolean } = {}) {
     acceptFailed: () => calls.push('acceptFailed'),
   } as unknown as AcceptGate;
   const drain = { draining: false, checks: 0, check: () => void drain.checks++ };
-  const counters = new RequestCounters();
+  const counters = new RequestCounters(['http']);
   const admission = new Admission(new Set(), gate, drain, counters);
   const { log, lines } = recordingLog();
   const accepted: net.Socket[] = [];
