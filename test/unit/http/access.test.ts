@@ -6,7 +6,8 @@ import { reportResponse, type ClientAddresses } from '../../../src/http/access';
 import type { AccessRecord, LoggedRequest } from '../../../src/http/types';
 import { METHOD_LABELS, RequestCounters, STATUS_CLASS_LABELS } from '../../../src/metrics/counters';
 
-const direct: ClientAddresses = { remote: '127.0.0.1', peer: '127.0.0.1' };
+const HTTP = { name: 'http', tls: undefined } as const;
+const direct: ClientAddresses = { remote: '127.0.0.1', peer: '127.0.0.1', listener: HTTP };
 
 function request(over: Partial<LoggedRequest> = {}): LoggedRequest {
   return { method: 'GET', target: '/a.txt?x=1', minor: 1, headers: { host: 'x' }, ...over };
@@ -44,6 +45,7 @@ t.test('a complete response: every field of the record', async (t) => {
       userAgent: 'curl/8',
       peer: undefined,
       proto: undefined,
+      listener: 'http',
     },
   );
   t.ok(r.ms >= Math.floor((before - started) * 1000) / 1000 && r.ms <= after - started + 0.001, `ms measured from started (${r.ms})`);
@@ -71,7 +73,7 @@ t.test('a head refused before its request line was valid: "-" for method, path a
 });
 
 t.test('behind a PROXY header: the client is remote, the proxy is the peer', async (t) => {
-  const proxied: ClientAddresses = { remote: '203.0.113.7', peer: '10.0.0.2' };
+  const proxied: ClientAddresses = { remote: '203.0.113.7', peer: '10.0.0.2', listener: HTTP };
   const r = recordOf(t, (sink) => reportResponse(sink, null, proxied, request(), 200, 0, null, performance.now()));
   t.match(r, { remote: '203.0.113.7', peer: '10.0.0.2', proto: undefined });
   const refused = recordOf(t, (sink) => reportResponse(sink, null, proxied, null, 400, 0, null, performance.now()));
@@ -79,7 +81,7 @@ t.test('behind a PROXY header: the client is remote, the proxy is the peer', asy
 });
 
 t.test("a trusted proxy's X-Forwarded-For names the client, X-Forwarded-Proto its scheme", async (t) => {
-  const viaProxy: ClientAddresses = { remote: '10.0.0.2', peer: '10.0.0.2' };
+  const viaProxy: ClientAddresses = { remote: '10.0.0.2', peer: '10.0.0.2', listener: HTTP };
   const req = request({ forwarded: { for: '198.51.100.9', proto: 'https' } });
   const r = recordOf(t, (sink) => reportResponse(sink, null, viaProxy, req, 200, 5, null, performance.now()));
   t.match(r, { remote: '198.51.100.9', peer: '10.0.0.2', proto: 'https' });
@@ -91,7 +93,7 @@ t.test("a trusted proxy's X-Forwarded-For names the client, X-Forwarded-Proto it
 });
 
 t.test('counters: one count per response, in its slot, with its bytes and seconds; no record without a sink', async (t) => {
-  const c = new RequestCounters();
+  const c = new RequestCounters(['http']);
   const started = performance.now() - 20;
   reportResponse(null, c, direct, request(), 200, 100, null, started);
   reportResponse(null, c, direct, request({ method: 'HEAD' }), 304, 0, null, performance.now());
@@ -102,15 +104,15 @@ t.test('counters: one count per response, in its slot, with its bytes and second
   want[slot('HEAD', '3xx')] = 1;
   want[slot('other', '4xx')] = 1;
   t.same([...c.requests], [...want], 'a refused head ("-") counts as other');
-  t.equal(c.responseBytes, 150, 'the bytes the kernel took, of the cut one too');
-  t.equal(c.notModified, 1);
+  t.equal(c.responseBytes[0], 150, 'the bytes the kernel took, of the cut one too');
+  t.equal(c.notModified[0], 1);
   t.ok(c.durationSeconds >= 0.02 && c.durationSeconds < 1, `seconds add up (${c.durationSeconds})`);
 });
 
 t.test('the record and the count measure the same duration', async (t) => {
-  const c = new RequestCounters();
+  const c = new RequestCounters(['http']);
   const r = recordOf(t, (sink) => reportResponse(sink, c, direct, request(), 200, 7, null, performance.now() - 5));
-  t.equal(c.responseBytes, 7);
+  t.equal(c.responseBytes[0], 7);
   t.ok(Math.abs(c.durationSeconds * 1000 - r.ms) < 0.001, `${c.durationSeconds * 1000} ms ≈ ${r.ms} ms`);
 });
 
@@ -126,7 +128,7 @@ t.test('both off: nothing recorded, nothing counted, and no clock read', async (
   });
   reportResponse(null, null, direct, request(), 200, 1, null, 0);
   t.equal(reads, 0, 'the hot path pays a null check only');
-  const c = new RequestCounters();
+  const c = new RequestCounters(['http']);
   reportResponse(null, c, direct, request(), 200, 1, null, 0);
   t.equal(reads, 1, 'with counters on: one clock read');
 });
