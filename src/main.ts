@@ -9,7 +9,7 @@
  * primary (58 → 53) and 2.5 MiB in each worker (58 → 55.5; /proc/PID/smaps_rollup, idle).
  */
 import cluster from 'node:cluster';
-import { ACTIVATION_ENV, readActivation } from './process/activation';
+import { ACTIVATION_ENV, assignInheritedSockets, readActivation, type InheritedSockets } from './process/activation';
 import { ConfigError } from './errors';
 import { createLoggers } from './logs/logger';
 import { removePidFile, writePidFile } from './process/pid-file';
@@ -23,6 +23,7 @@ import { http2Refusal } from './http2/node-version';
 const loadConfigModule = () => require('./config/config') as typeof import('./config/config');
 const loadWorker = () => require('./process/worker') as typeof import('./process/worker');
 const loadPrimary = () => require('./process/primary') as typeof import('./process/primary');
+const loadTlsSettings = () => require('./tls/settings') as typeof import('./tls/settings');
 
 function main(): void {
   if (cluster.isWorker) workerMain();
@@ -63,7 +64,7 @@ function primaryMain(): void {
   }
   if (activation.kind === 'invalid') fail(2, activation.reason);
   const config = cmd.config;
-  const inherited = activation.kind === 'socket' ? activation.socket : null;
+  const inherited = activation.kind === 'sockets' ? inheritedFor(activation.sockets, config) : null;
   // The primary serves nothing, so it never opens the access log.
   const loggers = orExit(1, () => (config.workers === 0 ? createLoggers(config, 'single') : createLoggers({ ...config, accessLog: false }, 'primary')), logFileError);
   if (config.pidFile) {
@@ -84,6 +85,13 @@ function primaryMain(): void {
   };
   if (config.workers === 0) loadWorker().runSingleProcess(config, loggers, reloadConfig, inherited);
   else loadPrimary().runPrimary(config, loggers, reloadConfig, inherited);
+}
+
+/** Which inherited socket each listener serves (activation.ts), or one line and exit 2 before anything is served. */
+function inheritedFor(sockets: Parameters<typeof assignInheritedSockets>[0], config: Config): InheritedSockets {
+  const assigned = assignInheritedSockets(sockets, { tls: loadTlsSettings().tlsEnabled(config), httpPort: config.httpPort });
+  if (assigned.kind === 'invalid') fail(2, assigned.reason);
+  return assigned.inherited;
 }
 
 /** The commands that start nothing: --help, --version, --check-config. */

@@ -8,7 +8,6 @@
  * Nothing here knows about sockets or builds a response: an Entry is data, and what to
  * answer with it is decided in http/decide.ts.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/config';
 import type { Logger } from '../logs/logger';
@@ -360,8 +359,9 @@ export class FileLookup {
       return this.prepared(entry);
     } catch (err) {
       // The file changed under us between stat and read: look again, then give up (a 503).
+      // Again under the symlink policy: the change may be a link put in the file's place.
       if (err instanceof FileChangedError && attempt < 2) {
-        return this.fileEntry({ real: filePath, st: await fs.promises.stat(filePath) }, urlPath, undefined, vary, attempt + 1);
+        return this.fileEntry(await this.found(filePath), urlPath, undefined, vary, attempt + 1);
       }
       throw err;
     }

@@ -5,11 +5,17 @@
  * not know which kind it came from. While the handshake runs, the socket is held as a step of
  * the process's connections, so the drain waits for it and maxConnections counts it.
  * A plain-text HTTP request on this port gets a plain-text 400 and a close.
+ *
+ * Behind a proxy (trustedProxies, proxyProtocol) BehindProxy comes first, as on plain HTTP:
+ * the PROXY header precedes the ClientHello on the raw socket, so it is read before the
+ * acceptor sees a byte, and the client it names is the connection's (the access log's
+ * remote); X-Forwarded-For from a trusted proxy is read per request inside the TLS stream.
  */
 import type net from 'node:net';
 import type tls from 'node:tls';
 import { PlainTextOnTlsPortError } from '../errors';
-import { Connection, FRESH_GRACE_MS, type ConnectionOptions } from '../http/connection';
+import type { BehindProxy } from '../http/behind-proxy';
+import { Connection, FRESH_GRACE_MS, type ConnectionOptions, type ConnectionOrigin } from '../http/connection';
 import { H2Session, openSession, type SessionOptions } from '../http2/session';
 import { TlsAcceptor } from '../tls/acceptor';
 import type { CertificatePair, CertificateSet } from '../tls/certificates';
@@ -57,9 +63,19 @@ class Handshake implements Drainable {
   }
 }
 
-/** The four addresses of a TCP connection: the same for the raw socket and the TLS socket on it. */
+/**
+ * The four addresses of a TCP connection: the same for the raw socket and the TLS socket on
+ * it (a PROXY header names the client, it does not change the socket's own addresses).
+ */
 function tupleOf(s: net.Socket): string {
   return `${s.localAddress}|${s.localPort}|${s.remoteAddress}|${s.remotePort}`;
+}
+
+/** A handshake under way: its step in the book, and who the client is (null: the peer). */
+interface Held {
+  step: Handshake;
+  to: Admitted;
+  origin: ConnectionOrigin | null;
 }
 
 /** HTTP/2 on this listener (ALPN h2 offered): the session limits and caps. */
@@ -69,7 +85,7 @@ export interface Http2Options extends SessionOptions {
 
 export class Https implements ListenerKind {
   private readonly acceptor: TlsAcceptor;
-  private readonly handshakes = new Map<string, { step: Handshake; to: Admitted }>();
+  private readonly handshakes = new Map<string, Held>();
 
   constructor(
     certificates: CertificateSet,
@@ -78,6 +94,11 @@ export class Https implements ListenerKind {
     private readonly events: HttpsEvents,
     /** null: ALPN offers http/1.1 only. */
     private readonly http2: Http2Options | null = null,
+    /**
+     * Who is behind a proxy, read per accepted socket (a reload in place changes who is
+     * trusted for new connections); null: no proxy in front, the peer is the client.
+     */
+    private readonly behindProxy: () => BehindProxy | null = () => null,
   ) {
     this.acceptor = new TlsAcceptor(certificates, policy, {
       onSecure: (socket) => this.secure(socket),
@@ -87,14 +108,30 @@ export class Https implements ListenerKind {
   }
 
   accept(socket: net.Socket, to: Admitted): void {
+    const behindProxy = this.behindProxy();
+    if (behindProxy === null) {
+      this.handshake(socket, null, null, to);
+      return;
+    }
+    behindProxy.accept(socket, {
+      // What came after the PROXY header is the start of the TLS handshake, not of a request.
+      open: (origin) => this.handshake(socket, origin && { ...origin, initial: null }, origin?.initial ?? null, to),
+      hold: to.hold,
+      release: to.closed,
+    });
+  }
+
+  /** `initial`: bytes of the ClientHello already read (with the PROXY header in front of them). */
+  private handshake(socket: net.Socket, origin: ConnectionOrigin | null, initial: Buffer | null, to: Admitted): void {
     const key = tupleOf(socket);
     const step = new Handshake(socket);
-    this.handshakes.set(key, { step, to });
+    this.handshakes.set(key, { step, to, origin });
+    // Held before the PROXY header's reader is let go: the connection is counted all along.
     to.hold(step);
     // Whatever ends the handshake (failure, timeout, plain text, the drain) closes the raw
     // socket, unless it succeeded: then the step is over already.
     socket.once('close', () => this.release(key, step));
-    this.acceptor.accept(socket);
+    this.acceptor.accept(socket, initial);
   }
 
   /** New certificates for the connections accepted from now on (a reload). */
@@ -122,19 +159,23 @@ export class Https implements ListenerKind {
     }
     // Which listener, and the version agreed: data the access lines of its requests carry.
     const listener = { name: 'https', tls: socket.getProtocol() ?? undefined } as const;
-    // The protocol the handshake agreed decides: h2 to an HTTP/2 session, the rest (http/1.1,
-    // or a client without ALPN) to the HTTP/1.1 connection as on plain HTTP.
-    let conn: Drainable;
+    // Opened before the step is let go: a drain must never see the book empty in between
+    // (it would end the process with this connection about to open).
+    held.to.open(this.connectionFor(socket, held, listener));
+    this.release(key, held.step);
+  }
+
+  /**
+   * The protocol the handshake agreed decides: h2 to an HTTP/2 session, the rest (http/1.1,
+   * or a client without ALPN) to the HTTP/1.1 connection as on plain HTTP.
+   */
+  private connectionFor(socket: tls.TLSSocket, held: Held, listener: { name: 'https'; tls: string | undefined }): Drainable {
     if (socket.alpnProtocol === 'h2' && this.http2 !== null) {
       const peer = socket.remoteAddress ?? '';
       const session = openSession(socket, this.http2.maxConcurrentStreams);
-      conn = new H2Session(session, this.options, this.http2, { remote: peer, peer, listener }, held.to.closed);
-    } else conn = new Connection(socket, this.options, held.to.closed, null, listener);
-    // Opened before the step is released: released first, a drain would find no connection
-    // left and end (the process exits) just before this one is counted, cutting a client
-    // whose handshake it had just finished (seen during reloads under load).
-    held.to.open(conn);
-    this.release(key, held.step);
+      return new H2Session(session, this.options, this.http2, { remote: held.origin?.remote ?? peer, peer, listener }, held.to.closed);
+    }
+    return new Connection(socket, this.options, held.to.closed, held.origin, listener);
   }
 
   private release(key: string, step: Handshake): void {

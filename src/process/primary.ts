@@ -16,7 +16,7 @@
 import { encodeTicketKeys, startTicketKeyRotation, TICKET_KEY_ROTATION_MS } from '../tls/ticket-keys';
 import cluster, { type Worker } from 'node:cluster';
 import os from 'node:os';
-import { describeIgnoredFds, describeInherited, type InheritedSocket } from './activation';
+import { describeInherited, httpPortFrom, ignoredSettings, type InheritedSockets } from './activation';
 import type { Config } from '../config/config';
 import { describeFault, onFaults, type FaultOrigin } from './faults';
 import { resolveListenAddresses } from './listen-addresses';
@@ -106,7 +106,7 @@ export interface PrimaryOptions {
   /** Makes the rolling reload, given how it can tell that the primary is stopping. */
   reloads: (stopping: () => boolean) => Reloads;
   counters: PrimaryCounters;
-  inherited: InheritedSocket | null;
+  inherited: InheritedSockets | null;
   /** Flushes the logs and ends the process (process.exit, but for tests). */
   exit?: (code: number) => void;
   stderr?: (text: string) => void;
@@ -116,7 +116,12 @@ export interface PrimaryOptions {
 
 export class Primary {
   /** The primary's state, all of it: its phase, and how far the start has come. */
-  private readonly state: { phase: Phase; listenedAtStart: number; announced: boolean } = { phase: { kind: 'running' }, listenedAtStart: 0, announced: false };
+  private readonly state: { phase: Phase; listenedAtStart: number; announced: boolean; httpPortBound: number } = {
+    phase: { kind: 'running' },
+    listenedAtStart: 0,
+    announced: false,
+    httpPortBound: 0,
+  };
   private readonly o: Required<PrimaryOptions>;
   private readonly reloads: Reloads;
 
@@ -155,10 +160,13 @@ export class Primary {
     for (let i = 0; i < this.o.config.workers; i++) this.o.pool.fork(this.o.pool.current);
   }
 
-  workerListening(w: Worker, address: { port: number }): void {
+  workerListening(w: Worker, address: { port: number; fd?: number }): void {
     const { pool, config } = this.o;
     // The plain-HTTP listener (httpPort) binds before the main one: the main one says the worker listens.
-    if (config.httpPort !== 0 && address.port === config.httpPort) return;
+    if (config.httpPort !== 0 && !this.isMainListener(address)) {
+      this.state.httpPortBound = address.port;
+      return;
+    }
     const first = pool.listened(w, address.port);
     // A stop that came while it started: now it can hear it (see stopSignal).
     if (this.state.phase.kind === 'stopping') pool.send(w, { cmd: 'drain' });
@@ -191,7 +199,7 @@ export class Primary {
         this.stopped(meaning.exitCode);
         return;
       case 'last-listener':
-        this.log.fatal({ workerId: w.id, code, signal, fd: inherited!.fd }, `worker ${w.id} died and was the last one serving the ${describeInherited(inherited!)}; exiting for a restart`);
+        this.log.fatal({ workerId: w.id, code, signal, fd: inherited!.main.fd }, `worker ${w.id} died and was the last one serving the ${describeInherited(inherited!.main)}; exiting for a restart`);
         this.exitNow(1);
         return;
       case 'retired':
@@ -340,11 +348,22 @@ export class Primary {
       this.log.info({ ...fields, scheduling: config.scheduling, root: config.root }, msg);
       return;
     }
+    const { main, httpPort } = inherited;
+    const http = httpPort && { httpFd: httpPort.fd, httpFdName: httpPort.name, httpPort: this.state.httpPortBound };
     this.log.info(
-      { fd: inherited.fd, fdName: inherited.name, port, workers: config.workers, scheduling: 'none', root: config.root },
-      `listening on port ${port} from the ${describeInherited(inherited)} with ${countOf(config.workers, 'worker')} (host and port settings ignored)`,
+      { fd: main.fd, fdName: main.name, port, ...http, workers: config.workers, scheduling: 'none', root: config.root },
+      `listening on port ${port} from the ${describeInherited(main)}${httpPortFrom(httpPort, this.state.httpPortBound)} with ${countOf(config.workers, 'worker')} (${ignoredSettings(httpPort)} ignored)`,
     );
-    if (inherited.ignoredFds.length) this.log.warn({ ignoredFds: inherited.ignoredFds }, describeIgnoredFds(inherited));
+  }
+
+  /**
+   * Which listener a worker's 'listening' is: on inherited sockets node:cluster says the fd
+   * (the ports are the sockets' own, whatever the configuration says), else the port tells.
+   */
+  private isMainListener(address: { port: number; fd?: number }): boolean {
+    const { inherited, config } = this.o;
+    if (inherited !== null && address.fd !== undefined) return address.fd === inherited.main.fd;
+    return address.port !== config.httpPort;
   }
 }
 
@@ -366,7 +385,7 @@ export function listenTo(primary: Primary, clusterEvents: Pick<NodeJS.EventEmitt
   onFaults((fault, origin) => primary.fault(fault, origin), processEvents);
 }
 
-export function runPrimary(config: Config, loggers: Loggers, reloadConfig: () => Config, inherited: InheritedSocket | null = null): void {
+export function runPrimary(config: Config, loggers: Loggers, reloadConfig: () => Config, inherited: InheritedSockets | null = null): void {
   const { log } = loggers;
   // On an inherited socket the kernel always balances: Node's round-robin primary closes the
   // connections it has accepted but not yet handed out when its last worker stops listening,

@@ -10,7 +10,7 @@
  * workers and their bookkeeping are worker-pool.ts's.
  */
 import type { Worker } from 'node:cluster';
-import { describeInherited, type InheritedSocket } from './activation';
+import { describeInherited, type InheritedSockets } from './activation';
 import type { Config } from '../config/config';
 import { ConfigError } from '../errors';
 import { schemeOf, urlOf } from './listen-urls';
@@ -35,7 +35,7 @@ export interface RollingReloadOptions {
   reloadConfig: () => Config;
   log: Logger;
   counters: PrimaryCounters;
-  inherited: InheritedSocket | null;
+  inherited: InheritedSockets | null;
   /** How long a new worker may take to listen (RELOAD_START_TIMEOUT_MS but for tests). */
   startTimeoutMs?: number;
 }
@@ -127,7 +127,7 @@ export class RollingReload {
         return;
       }
       const restart = Object.keys(needRestart).length > 0 ? `; needs a restart (not applied): ${describeChanges(needRestart)}` : '';
-      const url = inherited ? `port ${pool.currentPort} (${describeInherited(inherited)})` : urlOf(applied.host, pool.currentPort, schemeOf(applied));
+      const url = inherited ? `port ${pool.currentPort} (${describeInherited(inherited.main)})` : urlOf(applied.host, pool.currentPort, schemeOf(applied));
       const message = `reload finished: ${countOf(result.replaced, 'worker')} replaced in ${ms} ms, listening on ${url}; ${describeChanges(changed)}${restart}`;
       const fields = { replaced: result.replaced, ms, url, changed, needRestart };
       if (restart) log.warn(fields, message);

@@ -5,7 +5,7 @@
  * files read again included).
  */
 import os from 'node:os';
-import { describeIgnoredFds, describeInherited } from './activation';
+import { describeInherited, httpPortFrom, ignoredSettings } from './activation';
 import type { Config } from '../config/config';
 import { listeningRecord, schemeOf } from './listen-urls';
 import { reopenLogs, type Loggers } from '../logs/logger';
@@ -51,11 +51,12 @@ export class SingleProcess extends WorkerRole {
       log.info({ ...fields, root: config.root }, msg);
       return;
     }
+    const { main, httpPort } = inherited;
+    const http = httpPort && { httpFd: httpPort.fd, httpFdName: httpPort.name, httpPort: l.httpPortBound };
     log.info(
-      { fd: inherited.fd, fdName: inherited.name, address: l.inheritedAddress, port, workers: 0, root: config.root },
-      `listening on ${l.inheritedAddress}:${port} from the ${describeInherited(inherited)} (single process; host and port settings ignored)`,
+      { fd: main.fd, fdName: main.name, address: l.inheritedAddress, port, ...http, workers: 0, root: config.root },
+      `listening on ${l.inheritedAddress}:${port} from the ${describeInherited(main)}${httpPortFrom(httpPort, l.httpPortBound)} (single process; ${ignoredSettings(httpPort)} ignored)`,
     );
-    if (inherited.ignoredFds.length) log.warn({ ignoredFds: inherited.ignoredFds }, describeIgnoredFds(inherited));
   }
 
   announceStop(signal: NodeJS.Signals, timing: StopTiming): void {

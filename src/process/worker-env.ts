@@ -1,16 +1,16 @@
 /**
  * What the primary hands a forked worker through its environment: the validated
- * configuration, the addresses to listen on, and the socket-activated socket when there is
- * one. Its own module so that a worker can read it without loading the primary, and the
+ * configuration, the addresses to listen on, and the socket-activated sockets when there
+ * are. Its own module so that a worker can read it without loading the primary, and the
  * primary without loading the worker.
  */
-import type { InheritedSocket } from './activation';
+import type { InheritedSockets } from './activation';
 import type { Config } from '../config/config';
 import { decodeTicketKeys, encodeTicketKeys } from '../tls/ticket-keys';
 
 /** The primary's validated configuration (JSON Config); workers never read argv or env of their own. */
 const WORKER_CONFIG_ENV = 'FLEETSERVE_WORKER_CONFIG';
-/** The socket-activated socket the workers serve (JSON InheritedSocket), when there is one. */
+/** The socket-activated sockets the workers serve (JSON InheritedSockets), when there are. */
 const WORKER_INHERITED_ENV = 'FLEETSERVE_WORKER_INHERITED';
 /**
  * The addresses config.host resolved to in the primary (JSON string[], see
@@ -22,7 +22,7 @@ const WORKER_ADDRESSES_ENV = 'FLEETSERVE_WORKER_ADDRESSES';
 const WORKER_TICKET_KEYS_ENV = 'FLEETSERVE_WORKER_TICKET_KEYS';
 
 /** The environment a worker is forked with: the inverse of readWorkerEnv. */
-export function workerEnv(config: Config, inherited: InheritedSocket | null, addresses: readonly string[] | null = null, ticketKeys: Buffer | null = null): Record<string, string> {
+export function workerEnv(config: Config, inherited: InheritedSockets | null, addresses: readonly string[] | null = null, ticketKeys: Buffer | null = null): Record<string, string> {
   const env: Record<string, string> = { [WORKER_CONFIG_ENV]: JSON.stringify(config) };
   if (inherited) env[WORKER_INHERITED_ENV] = JSON.stringify(inherited);
   if (addresses) env[WORKER_ADDRESSES_ENV] = JSON.stringify(addresses);
@@ -31,11 +31,11 @@ export function workerEnv(config: Config, inherited: InheritedSocket | null, add
 }
 
 /** `addresses` is null when the primary resolved none (the worker then resolves config.host itself). */
-export function readWorkerEnv(env: NodeJS.ProcessEnv): { config: Config; inherited: InheritedSocket | null; addresses: string[] | null; ticketKeys: Buffer | null } {
+export function readWorkerEnv(env: NodeJS.ProcessEnv): { config: Config; inherited: InheritedSockets | null; addresses: string[] | null; ticketKeys: Buffer | null } {
   const keys = env[WORKER_TICKET_KEYS_ENV];
   return {
     config: JSON.parse(env[WORKER_CONFIG_ENV] ?? '{}') as Config,
-    inherited: JSON.parse(env[WORKER_INHERITED_ENV] ?? 'null') as InheritedSocket | null,
+    inherited: JSON.parse(env[WORKER_INHERITED_ENV] ?? 'null') as InheritedSockets | null,
     addresses: JSON.parse(env[WORKER_ADDRESSES_ENV] ?? 'null') as string[] | null,
     ticketKeys: keys === undefined ? null : decodeTicketKeys(keys),
   };

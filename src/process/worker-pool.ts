@@ -11,7 +11,7 @@
  * through its methods and read it through `list()`.
  */
 import cluster, { type Worker } from 'node:cluster';
-import type { InheritedSocket } from './activation';
+import type { InheritedSockets } from './activation';
 import type { Config } from '../config/config';
 import type { Logger } from '../logs/logger';
 import type { PrimaryCounters } from '../metrics/counters';
@@ -72,7 +72,7 @@ export interface PoolOptions {
   /** The configuration of the start: the first generation. */
   config: Config;
   /** The socket-activated socket every worker serves, if any. */
-  inherited: InheritedSocket | null;
+  inherited: InheritedSockets | null;
   counters: PrimaryCounters;
   log: Logger;
   /** Forks a worker with this environment: cluster.fork, but for tests. */
@@ -91,7 +91,7 @@ export class WorkerPool {
   /** Every worker forked and not yet exited. */
   private readonly records = new Map<Worker, WorkerRecord>();
   private respawnDelay = RESPAWN_MIN_MS;
-  private readonly inherited: InheritedSocket | null;
+  private readonly inherited: InheritedSockets | null;
   private readonly counters: PrimaryCounters;
   private readonly log: Logger;
   private readonly forkWorker: (env: Record<string, string>) => Worker;

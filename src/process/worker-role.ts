@@ -6,7 +6,7 @@
  * worker.ts builds the same parts for both and asks the role at each of these points.
  */
 import type { AcceptGate } from './accept-gate';
-import type { InheritedSocket } from './activation';
+import type { InheritedSockets } from './activation';
 import type { Config } from '../config/config';
 import type { Loggers } from '../logs/logger';
 import type { ServingMetrics } from '../metrics/serving-metrics';
@@ -47,9 +47,11 @@ export interface Listening {
   port: number;
   /** What config.host resolved to (listen-addresses.ts); empty on an inherited socket. */
   addresses: readonly string[];
-  inherited: InheritedSocket | null;
+  inherited: InheritedSockets | null;
   /** The address the inherited socket is bound to. */
   inheritedAddress: string;
+  /** The port the httpPort listener is bound to (0: none). */
+  httpPortBound: number;
 }
 
 /** The parts a role hands its signals and messages to. */

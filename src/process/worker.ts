@@ -10,7 +10,7 @@
  * Each part is given only the parts built before it, so nothing is used before it exists.
  */
 import { AcceptGate } from './accept-gate';
-import type { InheritedSocket } from './activation';
+import type { InheritedSockets } from './activation';
 import { BehindProxy } from '../http/behind-proxy';
 import type { AccessSink } from '../http/access';
 import { ClusterWorker } from './cluster-worker';
@@ -43,17 +43,18 @@ import type { WorkerRole } from './worker-role';
 
 /**
  * A cluster worker: `addresses` are what the primary resolved config.host to (null: resolve
- * here). `inherited` is the socket-activated listening socket to serve instead of binding
- * host:port: listen({ fd }) goes through the primary like any cluster listen, the primary
- * opens its own fd 3 and shares it with the workers (scheduling "none", which the primary
- * always uses for it), so every worker accepts on the same socket. Checked on Node 20, 22, 24.
+ * here). `inherited` are the socket-activated listening sockets to serve instead of binding
+ * host:port (and httpPort): listen({ fd }) goes through the primary like any cluster listen,
+ * the primary opens its own fd 3 (and 4) and shares it with the workers (scheduling "none",
+ * which the primary always uses for it), so every worker accepts on the same sockets. Checked
+ * on Node 20, 22, 24.
  */
-export function runClusterWorker(config: Config, loggers: Loggers, workerId: number, inherited: InheritedSocket | null, addresses: readonly string[] | null, ticketKeys: Buffer | null = null): void {
+export function runClusterWorker(config: Config, loggers: Loggers, workerId: number, inherited: InheritedSockets | null, addresses: readonly string[] | null, ticketKeys: Buffer | null = null): void {
   runWorker(new ClusterWorker(workerId, loggers), config, loggers, inherited, addresses, ticketKeys);
 }
 
 /** workers = 0: `readConfig` reads the configuration sources again (SIGHUP reloads in place). */
-export function runSingleProcess(config: Config, loggers: Loggers, readConfig: () => Config, inherited: InheritedSocket | null): void {
+export function runSingleProcess(config: Config, loggers: Loggers, readConfig: () => Config, inherited: InheritedSockets | null): void {
   // Alone, the process is its own primary: it makes the keys and rotates them itself.
   let kind: Https | null = null;
   const rotation = startTicketKeyRotation(TICKET_KEY_ROTATION_MS, (keys) => kind?.setTicketKeys(keys));
@@ -61,7 +62,7 @@ export function runSingleProcess(config: Config, loggers: Loggers, readConfig: (
 }
 
 /** Returns the HTTPS listener kind (null: plain HTTP, or nothing started), for the keys' rotation. */
-export function runWorker(role: WorkerRole, config: Config, loggers: Loggers, inherited: InheritedSocket | null, addresses: readonly string[] | null, ticketKeys: Buffer | null): Https | null {
+export function runWorker(role: WorkerRole, config: Config, loggers: Loggers, inherited: InheritedSockets | null, addresses: readonly string[] | null, ticketKeys: Buffer | null): Https | null {
   const { log } = loggers;
   const capacity = measureCapacity(config.maxConnections);
   /** Open connections of every listener, and sockets whose PROXY header is still being read. */
@@ -163,7 +164,7 @@ function listenerKind(
       log.debug({ err, reason }, `TLS handshake failed: ${reason}`);
     },
   };
-  const https = new Https(certificates, policy, options, events, http2);
+  const https = new Https(certificates, policy, options, events, http2, () => inForce.current.behindProxy);
   return { kind: https, https, tls: counters && { counters, certificates: () => https.certificates() } };
 }
 
@@ -232,27 +233,36 @@ async function listenEverywhere(
   role: WorkerRole,
   listeners: ListenerGroup,
   inForce: InForce,
-  inherited: InheritedSocket | null,
+  inherited: InheritedSockets | null,
   given: readonly string[] | null,
   make: (target: ListenTarget) => Listener,
   http: { options: HttpPortOptions; make: (target: ListenTarget) => Listener } | null,
 ): Promise<void> {
   const { config } = inForce.current;
   const addresses = inherited !== null ? [] : (given ?? (await resolveListenAddresses(config.host, config.port)));
-  const targets: ListenTarget[] = inherited !== null ? [{ inherited }] : addresses.map((host) => ({ host, port: config.port }));
+  const targets: ListenTarget[] = inherited !== null ? [{ inherited: inherited.main }] : addresses.map((host) => ({ host, port: config.port }));
+  let httpPortBound = 0;
   if (http !== null) {
     // Bound first: the primary counts a worker as listening by its main listener, which then
     // comes last (the primary skips the 'listening' of httpPort), so the "listening" line
     // means both listen. The Location's port is the main one's (with port 0: once bound).
     http.options.tlsPort = config.port;
-    const hosts = inherited !== null ? await resolveListenAddresses(config.host, config.httpPort) : addresses;
     // A listen of its own: its port is httpPort on every address, never the main one's.
-    if ((await listeners.listen(hosts.map((host) => ({ host, port: config.httpPort })), http.make)) === null) return;
+    const httpBound = await listeners.listen(await httpPortTargets(config, inherited, addresses), http.make);
+    if (httpBound === null) return;
+    httpPortBound = httpBound.port;
   }
   const bound = await listeners.listen(targets, make);
   if (bound === null) return; // the drain began meanwhile
   if (http !== null) http.options.tlsPort = bound.port;
-  role.announce({ config: inForce.current.config, port: bound.port, addresses, inherited, inheritedAddress: bound.address });
+  role.announce({ config: inForce.current.config, port: bound.port, addresses, inherited, inheritedAddress: bound.address, httpPortBound });
+}
+
+/** httpPort's own inherited socket (named "http"), or httpPort on the main listener's addresses (on an inherited main socket: host's). */
+async function httpPortTargets(config: Config, inherited: InheritedSockets | null, addresses: readonly string[]): Promise<ListenTarget[]> {
+  if (inherited?.httpPort) return [{ inherited: inherited.httpPort }];
+  const hosts = inherited !== null ? await resolveListenAddresses(config.host, config.httpPort) : addresses;
+  return hosts.map((host) => ({ host, port: config.httpPort }));
 }
 
 /** Metrics on: counted here, served by the primary (a cluster worker answers it) or by this process. */

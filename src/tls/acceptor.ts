@@ -125,9 +125,13 @@ export class TlsAcceptor {
    * ClientHello, or one byte a second, is closed by then. The rest of the handshake is then
    * bounded by Node's handshakeTimeout (the same value; measured: not renewed by the bytes that
    * arrive), so a handshake lasts at most twice the timeout.
+   *
+   * `initial`: the first bytes of the connection, read already by whoever came first (the
+   * PROXY header's reader, with the header cut off).
    */
-  accept(socket: net.Socket): void {
+  accept(socket: net.Socket, initial: Buffer | null = null): void {
     const received = new HelloBuffer();
+    if (initial !== null) received.append(initial);
     const deadline = setTimeout(() => {
       finish();
       socket.destroy();
@@ -165,10 +169,14 @@ export class TlsAcceptor {
       socket.off('error', onGone);
       socket.off('close', onGone);
     };
+    // A 'readable' listener takes a socket that was flowing (read by 'data' events) out of
+    // that mode, so no byte after `initial` is emitted to nobody.
     socket.on('readable', onReadable);
     socket.on('end', onGone);
     socket.on('error', onGone);
     socket.on('close', onGone);
+    // The whole ClientHello may have come with the PROXY header: no 'readable' would follow.
+    if (initial !== null) onReadable();
   }
 
   private buildIndex(set: CertificateSet): SniIndex<Served> {

@@ -43,7 +43,7 @@ t.test('npm pack from a fresh clone gives a package whose bins work when install
   const files = info!.files.map((f) => f.path).sort();
 
   // What a user needs, and nothing else.
-  for (const need of ['LICENSE', 'README.md', 'package.json', 'dist/main.js', 'dist/client.js', 'config/default.json', 'config/production.json', 'site/index.html', 'scripts/systemd/fleetserve.service', 'scripts/systemd/fleetserve.socket', 'scripts/haproxy/haproxy-config.sh', 'scripts/haproxy/haproxy.cfg.template']) {
+  for (const need of ['LICENSE', 'README.md', 'package.json', 'dist/main.js', 'dist/client.js', 'config/default.json', 'config/production.json', 'site/index.html', 'scripts/systemd/fleetserve.service', 'scripts/systemd/fleetserve.socket', 'scripts/systemd/fleetserve-http.socket', 'scripts/haproxy/haproxy-config.sh', 'scripts/haproxy/haproxy.cfg.template']) {
     t.ok(files.includes(need), `ships ${need}`);
   }
   t.ok(MANUAL_PAGES.length > 1, 'the manual has pages in docs/');

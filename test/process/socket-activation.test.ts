@@ -7,24 +7,10 @@ import type { Test } from 'tap';
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import path from 'node:path';
-import { readActivation } from '../../src/process/activation';
 import { makeSite, MAIN, spawnServer } from '../fixtures/server';
 import { FIXTURES, spawnLines, which, type Line, type LoadResult } from '../fixtures/lines';
 import { machineSkip } from '../fixtures/machine';
 import { freePort, sleep, tryRequest } from '../fixtures/wire';
-
-t.test('readActivation follows sd_listen_fds(3)', async (t) => {
-  t.same(readActivation({}, 10), { kind: 'none' }, 'no variables: not activated');
-  t.same(readActivation({ LISTEN_PID: '11', LISTEN_FDS: '1' }, 10), { kind: 'none' }, 'fds meant for another process are not ours');
-  t.same(readActivation({ LISTEN_PID: '10', LISTEN_FDS: '0' }, 10), { kind: 'none' }, 'zero fds');
-  t.same(readActivation({ LISTEN_PID: '10', LISTEN_FDS: '1' }, 10), { kind: 'socket', socket: { fd: 3, name: '', ignoredFds: [] } });
-  t.same(readActivation({ LISTEN_PID: '10', LISTEN_FDS: '3', LISTEN_FDNAMES: 'web:admin:x' }, 10), { kind: 'socket', socket: { fd: 3, name: 'web', ignoredFds: [4, 5] } });
-  for (const env of [{ LISTEN_PID: '10' }, { LISTEN_FDS: '1' }, { LISTEN_PID: 'ten', LISTEN_FDS: '1' }, { LISTEN_PID: '10', LISTEN_FDS: '-1' }, { LISTEN_PID: '10', LISTEN_FDS: '1x' }]) {
-    const r = readActivation(env, 10);
-    t.equal(r.kind, 'invalid', `${JSON.stringify(env)} is an error`);
-    if (r.kind === 'invalid') t.match(r.reason, /LISTEN_(PID|FDS)/, 'the reason names the variable');
-  }
-});
 
 t.test('bad LISTEN_FDS exits 2 with one line; LISTEN_PID of another process is ignored', async (t) => {
   const root = makeSite(t, { 'index.html': 'hi\n' });

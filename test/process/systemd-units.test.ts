@@ -1,15 +1,18 @@
-// The systemd units in scripts/systemd: what they promise (socket activation on port 80, the
+// The systemd units in scripts/systemd: what they promise (socket activation on ports 443 and
+// 80, named as fleetserve tells them apart; the certificate handed over as credentials; the
 // drain fits in TimeoutStopSec, reload checks the config first, no privileges, read-only
-// system), and `systemd-analyze verify` accepts both without a single warning.
+// system), and `systemd-analyze verify` accepts all three without a single warning.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../src/config/config';
+import { HTTP_SOCKET_NAME, HTTPS_SOCKET_NAME } from '../../src/process/activation';
 import { MAIN, PROJECT } from '../fixtures/server';
 import { which } from '../fixtures/lines';
 import { machineSkip } from '../fixtures/machine';
+import { makeTestPki, opensslSkip } from '../fixtures/tls';
 
 const DIR = path.join(PROJECT, 'scripts', 'systemd');
 const BIN = '/usr/local/bin/fleetserve';
@@ -36,11 +39,58 @@ function parseUnit(text: string): Record<string, Record<string, string[]>> {
 
 const service = parseUnit(fs.readFileSync(path.join(DIR, 'fleetserve.service'), 'utf8'));
 const socket = parseUnit(fs.readFileSync(path.join(DIR, 'fleetserve.socket'), 'utf8'));
+const httpSocket = parseUnit(fs.readFileSync(path.join(DIR, 'fleetserve-http.socket'), 'utf8'));
+const UNITS = ['fleetserve.socket', 'fleetserve-http.socket', 'fleetserve.service'];
 
-t.test('the socket unit holds port 80 for the service', { skip: machineSkip() }, async (t) => {
-  t.same(socket.Socket!.ListenStream, ['80']);
-  t.same(socket.Socket!.FileDescriptorName, ['http']);
-  t.same(service.Unit!.Requires, ['fleetserve.socket']);
+t.test('the socket units hold ports 443 and 80 for the service, named as fleetserve tells them apart', { skip: machineSkip() }, async (t) => {
+  t.same(socket.Socket!.ListenStream, ['443']);
+  t.same(socket.Socket!.FileDescriptorName, [HTTPS_SOCKET_NAME], 'the main listener (host/port, TLS)');
+  t.same(httpSocket.Socket!.ListenStream, ['80']);
+  t.same(httpSocket.Socket!.FileDescriptorName, [HTTP_SOCKET_NAME], 'the httpPort listener');
+  t.same(httpSocket.Socket!.Service, ['fleetserve.service'], 'starts the one service, not fleetserve-http.service');
+  t.same(service.Unit!.Requires, ['fleetserve.socket fleetserve-http.socket']);
+});
+
+/** The service's Environment= lines as variables, with %d (the credentials directory) replaced. */
+function serviceEnv(credentials: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const line of service.Service!.Environment!) {
+    for (const assignment of line.split(' ')) {
+      const eq = assignment.indexOf('=');
+      env[assignment.slice(0, eq)] = assignment.slice(eq + 1).replaceAll('%d', credentials);
+    }
+  }
+  return env;
+}
+
+t.test('the certificate comes as credentials: tlsCert and tlsKey name them in the credentials directory', { skip: machineSkip() || opensslSkip }, async (t) => {
+  const credentials = Object.fromEntries(service.Service!.LoadCredential!.map((c) => c.split(':') as [string, string]));
+  t.same(Object.keys(credentials).sort(), ['tls.crt', 'tls.key']);
+  t.match(credentials['tls.key'], /^\/etc\/letsencrypt\/live\/[^/]+\/privkey\.pem$/, "certbot's key, read by systemd as root");
+  t.match(credentials['tls.crt'], /^\/etc\/letsencrypt\/live\/[^/]+\/fullchain\.pem$/, 'the certificate with its chain');
+  const env = serviceEnv('%d');
+  t.same([env.FLEETSERVE_TLS_CERT, env.FLEETSERVE_TLS_KEY], ['%d/tls.crt', '%d/tls.key']);
+  t.not(env.FLEETSERVE_HTTP_PORT, undefined, 'httpPort on, for the "http" socket');
+
+  // ExecReload's check in the service's environment, the credentials directory made here.
+  const pki = makeTestPki(t);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleetserve-credentials-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'fleetserve.json');
+  fs.writeFileSync(file, JSON.stringify({ root: path.join(PROJECT, 'site') }));
+  const check = () => {
+    const argv = service.Service!.ExecReload![0]!.split(' ').slice(1).map((a) => (a === '/etc/fleetserve/fleetserve.json' ? file : a));
+    return spawnSync(process.execPath, [MAIN, ...argv], { encoding: 'utf8', timeout: 15_000, env: { PATH: process.env.PATH, ...serviceEnv(dir) } });
+  };
+  fs.copyFileSync(pki.ecdsaLocal.cert, path.join(dir, 'tls.crt'));
+  fs.copyFileSync(pki.ecdsaLocal.key, path.join(dir, 'tls.key'));
+  const good = check();
+  t.equal(good.status, 0, `a matching pair: configuration ok (${good.stderr.trim()})`);
+  t.equal(good.stdout, 'configuration ok\n');
+  fs.copyFileSync(pki.rsaKey, path.join(dir, 'tls.key'));
+  const bad = check();
+  t.equal(bad.status, 2, 'the key of another certificate: exit 2');
+  t.match(bad.stderr, path.join(dir, 'tls.key'), 'naming the credential file');
 });
 
 t.test('the service drains on SIGTERM within TimeoutStopSec and reloads after a config check', { skip: machineSkip() }, async (t) => {
@@ -90,7 +140,7 @@ t.test('the service runs unprivileged on a read-only system', { skip: machineSki
 });
 
 const analyze = which('systemd-analyze');
-t.test('systemd-analyze verify accepts both units without a warning', { skip: machineSkip() || (analyze ? false : 'systemd-analyze not found: install Debian\'s systemd package (.ci/run does)') }, async (t) => {
+t.test('systemd-analyze verify accepts the three units without a warning', { skip: machineSkip() || (analyze ? false : 'systemd-analyze not found: install Debian\'s systemd package (.ci/run does)') }, async (t) => {
   // verify insists that ExecStart's program exists: point it at a stand-in for the
   // installed bin (the real one is checked by the packaging test).
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleetserve-units-'));
@@ -98,13 +148,14 @@ t.test('systemd-analyze verify accepts both units without a warning', { skip: ma
   const bin = path.join(dir, 'fleetserve');
   fs.writeFileSync(bin, `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(MAIN)} "$@"\n`, { mode: 0o755 });
   fs.writeFileSync(path.join(dir, 'fleetserve.service'), fs.readFileSync(path.join(DIR, 'fleetserve.service'), 'utf8').replaceAll(BIN, bin));
-  fs.copyFileSync(path.join(DIR, 'fleetserve.socket'), path.join(dir, 'fleetserve.socket'));
-  const r = spawnSync(analyze!, ['verify', path.join(dir, 'fleetserve.socket'), path.join(dir, 'fleetserve.service')], { encoding: 'utf8', cwd: dir, timeout: 30_000 });
+  for (const unit of ['fleetserve.socket', 'fleetserve-http.socket']) fs.copyFileSync(path.join(DIR, unit), path.join(dir, unit));
+  const units = UNITS.map((u) => path.join(dir, u));
+  const r = spawnSync(analyze!, ['verify', ...units], { encoding: 'utf8', cwd: dir, timeout: 30_000 });
   t.equal(r.status, 0, 'exit code 0');
   t.equal(r.stdout + r.stderr, '', 'no warnings');
 
   // The check is real: a wrong value is reported.
   fs.writeFileSync(path.join(dir, 'fleetserve.service'), fs.readFileSync(path.join(dir, 'fleetserve.service'), 'utf8').replace('ProtectSystem=strict', 'ProtectSystem=strictly'));
-  const bad = spawnSync(analyze!, ['verify', path.join(dir, 'fleetserve.socket'), path.join(dir, 'fleetserve.service')], { encoding: 'utf8', cwd: dir, timeout: 30_000 });
+  const bad = spawnSync(analyze!, ['verify', ...units], { encoding: 'utf8', cwd: dir, timeout: 30_000 });
   t.match(bad.stdout + bad.stderr, /protect system value/i, 'a bad value is named');
 });

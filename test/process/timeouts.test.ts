@@ -28,15 +28,18 @@ t.test('a stalled reader is dropped within 25% after sendTimeoutMs, and the work
   sock.write(req('/big.bin'));
   // Read 1 MiB, then stop: the kernel buffers fill (a few MiB on loopback, milliseconds) and
   // the server's writes make no more progress.
-  const pausedAt = await new Promise<number>((resolve) =>
+  // Bounded: a server that never sends the first MiB fails here, not at tap's timeout.
+  const pausedAt = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`only ${received} bytes of /big.bin within 10 s`)), 10_000);
     sock.on('data', (d) => {
       received += d.length;
       if (received > 1024 * 1024 && !sock.isPaused()) {
         sock.pause();
+        clearTimeout(timer);
         resolve(Date.now());
       }
-    }),
-  );
+    });
+  });
   const line = await s.waitForLog((l) => l.msg === 'send timeout', SEND_TIMEOUT_MS * 4);
   const waited = new Date(line.time as string | number).getTime() - pausedAt;
   t.ok(

@@ -117,7 +117,7 @@ t.test('listen options: an address with the backlog, or the inherited fd', async
   o.server().bind();
   t.same(o.server().listens, [{ host: '::1', port: 8080, backlog: 4096 }]);
   t.same(await started, { address: '127.0.0.1', family: 'IPv4', port: 4321 }, 'resolves with the address bound');
-  void o.make({ inherited: { fd: 3, name: 'web', ignoredFds: [] } }).start();
+  void o.make({ inherited: { fd: 3, name: 'web' } }).start();
   t.same(o.server().listens, [{ fd: 3, backlog: 4096 }]);
 });
 
@@ -139,7 +139,7 @@ t.test('an error before the bind rejects with the one-line ListenError', async (
     [{ host: '127.0.0.1', port: 80 }, 'EACCES', 'permission denied to listen on port 80 on 127.0.0.1 (ports below 1024 need privileges)'],
     [{ host: '::1', port: 8080 }, 'EADDRINUSE', 'port 8080 on ::1 is already in use'],
     [{ host: '192.0.2.9', port: 8080 }, 'EADDRNOTAVAIL', 'address 192.0.2.9 is not available on this machine'],
-    [{ inherited: { fd: 3, name: 'web', ignoredFds: [] } }, 'EBADF', 'cannot serve the inherited socket fd 3 (web): EBADF'],
+    [{ inherited: { fd: 3, name: 'web' } }, 'EBADF', 'cannot serve the inherited socket fd 3 (web): EBADF'],
   ];
   for (const [target, code, message] of cases) {
     const o = setup();

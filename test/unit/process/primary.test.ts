@@ -7,7 +7,7 @@ import t, { type Test } from 'tap';
 import type { Config } from '../../../src/config/config';
 import { PrimaryCounters } from '../../../src/metrics/counters';
 import { classifyExit, listenTo, Primary, type ExitFacts, type ExitMeaning, type Phase } from '../../../src/process/primary';
-import type { InheritedSocket } from '../../../src/process/activation';
+import type { InheritedSockets } from '../../../src/process/activation';
 import { WorkerPool, type ExitedWorker } from '../../../src/process/worker-pool';
 import { captureLoggers, fakeFork, manualTimers, messages, type FakeWorker } from '../../fixtures/cluster-fakes';
 import { run, sandbox } from '../../fixtures/config';
@@ -50,10 +50,10 @@ t.test('classifyExit: what an exit means, given the phase and the pool\'s record
   }
 });
 
-const SOCKET: InheritedSocket = { fd: 3, name: 'web', ignoredFds: [] };
+const SOCKET: InheritedSockets = { main: { fd: 3, name: 'web' }, httpPort: null };
 
 /** A primary with fake node:cluster and process emitters, a real pool over fake workers, manual timers. */
-function setup(t: Test, opts: { args?: string[]; inherited?: InheritedSocket; pretty?: boolean } = {}) {
+function setup(t: Test, opts: { args?: string[]; inherited?: InheritedSockets; pretty?: boolean } = {}) {
   const { cwd } = sandbox(t);
   const config: Config = run(['--host', '127.0.0.1', '--port', '0', '--workers', '2', ...(opts.args ?? [])], {}, cwd);
   const { fork, forked } = fakeFork();
@@ -84,9 +84,11 @@ function setup(t: Test, opts: { args?: string[]; inherited?: InheritedSocket; pr
   const processEvents = new EventEmitter();
   listenTo(primary, clusterEvents, processEvents);
   const w = (i: number): FakeWorker => forked[i]!;
-  const listen = (i: number, port = 40_000) => {
-    w(i).emit('listening', { port });
-    clusterEvents.emit('listening', w(i), { port });
+  /** `fd`: node:cluster names it for a listen on an inherited fd. */
+  const listen = (i: number, port = 40_000, fd?: number) => {
+    const address = fd === undefined ? { port } : { port, fd };
+    w(i).emit('listening', address);
+    clusterEvents.emit('listening', w(i), address);
   };
   const exit = (i: number, code: number | null, signal: string | null = null) => {
     w(i).dead = true;
@@ -121,11 +123,30 @@ t.test('the start: the workers are forked, one listening line once all listen, t
   t.same(s.pool.list('listening'), [s.w(0), s.w(1)].map((x) => x.asWorker));
 });
 
-t.test('on an inherited socket the line names the fd, and an ignored one', async (t) => {
-  const s = setup(t, { inherited: { fd: 3, name: 'web', ignoredFds: [4] } });
+t.test('on an inherited socket the line names the fd', async (t) => {
+  const s = setup(t, { inherited: SOCKET });
   s.started();
-  t.same(s.msgs().slice(-2), ['listening on port 40000 from the inherited socket fd 3 (web) with 2 workers (host and port settings ignored)', 'serving fd 3 only; ignoring inherited fd 4']);
-  t.equal(s.lines.at(-2)?.scheduling, 'none');
+  t.same(s.msgs().slice(-1), ['listening on port 40000 from the inherited socket fd 3 (web) with 2 workers (host and port settings ignored)']);
+  t.equal(s.lines.at(-1)?.scheduling, 'none');
+});
+
+t.test('on two inherited sockets the main one (by its fd, whatever httpPort says) makes a worker listen; the line names both', { skip: opensslSkip }, async (t) => {
+  const pki = makeTestPki(t);
+  // httpPort 40443 is the main socket's own port: only the fd tells the two apart.
+  const inherited: InheritedSockets = { main: { fd: 3, name: 'https' }, httpPort: { fd: 4, name: 'http' } };
+  const s = setup(t, { args: ['--tls-cert', pki.ecdsaLocal.cert, '--tls-key', pki.ecdsaLocal.key, '--http-port', '40443'], inherited });
+  s.primary.start();
+  s.listen(0, 40_080, 4);
+  s.listen(1, 40_080, 4);
+  t.equal(s.msgs().filter((m) => m.startsWith('listening')).length, 0, 'not on the httpPort socket alone');
+  t.same(s.pool.list('listening'), []);
+  s.listen(0, 40_443, 3);
+  s.listen(1, 40_443, 3);
+  t.same(s.msgs().slice(-1), [
+    'listening on port 40443 from the inherited socket fd 3 (https) and httpPort 40080 from the inherited socket fd 4 (http) with 2 workers (host, port and httpPort settings ignored)',
+  ]);
+  t.match(s.lines.at(-1), { fd: 3, fdName: 'https', port: 40_443, httpFd: 4, httpFdName: 'http', httpPort: 40_080 });
+  t.equal(s.pool.currentPort, 40_443);
 });
 
 t.test('an accept pause is granted while another worker listens, never while stopping', async (t) => {

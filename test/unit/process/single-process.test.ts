@@ -43,17 +43,17 @@ t.test('it announces every address it listens on, and an inherited socket', asyn
   const box = sandbox(t);
   const config = run(['--root', box.site, '--host', 'localhost', '--port', '8080'], {}, box.cwd);
   const o = setup();
-  o.role.announce({ config, port: 8080, addresses: ['127.0.0.1', '::1'], inherited: null, inheritedAddress: '' });
+  o.role.announce({ config, port: 8080, addresses: ['127.0.0.1', '::1'], inherited: null, inheritedAddress: '', httpPortBound: 0 });
   t.equal(o.lines[0]!.msg, 'listening on http://localhost:8080/, http://127.0.0.1:8080/ and http://[::1]:8080/ (single process)');
   t.equal(o.lines[0]!.fields.root, box.site);
-  o.role.announce({ config, port: 8080, addresses: [], inherited: { fd: 3, name: 'web', ignoredFds: [4] }, inheritedAddress: '0.0.0.0' });
+  o.role.announce({ config, port: 8080, addresses: [], inherited: { main: { fd: 3, name: 'web' }, httpPort: null }, inheritedAddress: '0.0.0.0', httpPortBound: 0 });
+  t.same(o.lines.slice(1).map((l) => [l.level, l.msg]), [['info', 'listening on 0.0.0.0:8080 from the inherited socket fd 3 (web) (single process; host and port settings ignored)']]);
+  o.role.announce({ config, port: 8443, addresses: [], inherited: { main: { fd: 3, name: 'https' }, httpPort: { fd: 4, name: 'http' } }, inheritedAddress: '::', httpPortBound: 8080 });
   t.same(
-    o.lines.slice(1).map((l) => [l.level, l.msg]),
-    [
-      ['info', 'listening on 0.0.0.0:8080 from the inherited socket fd 3 (web) (single process; host and port settings ignored)'],
-      ['warn', 'serving fd 3 only; ignoring inherited fd 4'],
-    ],
+    o.lines.slice(2).map((l) => [l.level, l.msg]),
+    [['info', 'listening on :::8443 from the inherited socket fd 3 (https) and httpPort 8080 from the inherited socket fd 4 (http) (single process; host, port and httpPort settings ignored)']],
   );
+  t.match(o.lines[2]!.fields, { fd: 3, fdName: 'https', httpFd: 4, httpFdName: 'http', httpPort: 8080 });
 });
 
 t.test('it announces a stop with how long it may take', async (t) => {

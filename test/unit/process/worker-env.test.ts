@@ -7,7 +7,7 @@ import { run, sandbox } from '../../fixtures/config';
 t.test('the configuration and the inherited socket come back as they were handed over', async (t) => {
   const { cwd } = sandbox(t);
   const config = run(['--port', '0', '--workers', '2', '--headers', '[{"glob": "/a/**", "headers": {"X-A": "1"}}]'], {}, cwd);
-  const socket = { fd: 3, name: 'web', ignoredFds: [4, 5] };
+  const socket = { main: { fd: 3, name: 'https' }, httpPort: { fd: 4, name: 'http' } };
   const env = workerEnv(config, socket);
   t.same(Object.keys(env).sort(), ['FLEETSERVE_WORKER_CONFIG', 'FLEETSERVE_WORKER_INHERITED']);
   t.ok(Object.values(env).every((v) => typeof v === 'string'), 'strings, as an environment holds');
