@@ -69,6 +69,9 @@ t.test('cluster: every worker holds a listening socket on each address, and answ
   const workers = fs.readFileSync(`/proc/${s.pid}/task/${s.pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
   t.equal(workers.length, 2);
   const v4 = listeningInodes('/proc/net/tcp', '0100007F', s.port);
+  // The primary may announce before the second address listens (its listen goes through the
+  // primary once per address): wait until it does, or the count below fails.
+  await poll(async () => listeningInodes('/proc/net/tcp6', '00000000000000000000000001000000', s.port).length > 0, 50, 100);
   const v6 = listeningInodes('/proc/net/tcp6', '00000000000000000000000001000000', s.port);
   t.equal(v4.length, 1, 'one socket on 127.0.0.1, shared');
   t.equal(v6.length, 1, 'one socket on ::1, shared');
