@@ -16,7 +16,7 @@ import { removePidFile, writePidFile } from './process/pid-file';
 import type { CommandLine, Config } from './config/config';
 import type { ToPrimary } from './process/ipc';
 import { readWorkerEnv } from './process/worker-env';
-import { certificateWarnings, loadCertificateSet, tlsEnabled } from './tls/settings';
+import { configuredCertificateWarnings, tlsEnabled } from './tls/settings';
 import { http2Refusal } from './http2/node-version';
 
 // require() where the code is needed; `import type` above is erased from the output.
@@ -75,7 +75,7 @@ function primaryMain(): void {
   }
   if (cmd.rootChoice) loggers.log.info(cmd.rootChoice); // the listening line names the directory
   // An expired or soon expiring certificate starts: the operator reads why clients may refuse it.
-  if (tlsEnabled(config)) for (const warning of certificateWarnings(loadCertificateSet(config))) loggers.log.warn(warning);
+  for (const warning of configuredCertificateWarnings(config)) loggers.log.warn(warning);
   const noHttp2 = tlsEnabled(config) && config.http2 ? http2Refusal(process.version) : null;
   if (noHttp2 !== null) loggers.log.warn(`http2: ${noHttp2}; offering HTTP/1.1 only`);
   const reloadConfig = (): Config => {

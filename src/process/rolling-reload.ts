@@ -15,6 +15,7 @@ import type { Config } from '../config/config';
 import { ConfigError } from '../errors';
 import { schemeOf, urlOf } from './listen-urls';
 import type { Logger } from '../logs/logger';
+import { configuredCertificateWarnings } from '../tls/settings';
 import type { PrimaryCounters } from '../metrics/counters';
 import { countOf } from '../plural';
 import { applicable, changedKeys, CLUSTER_RESTART_KEYS, describeChanges } from './reload';
@@ -126,6 +127,8 @@ export class RollingReload {
         }
         return;
       }
+      // The renewed certificate may itself be close to its end (or the old one left in place).
+      for (const warning of configuredCertificateWarnings(applied)) log.warn(warning);
       const restart = Object.keys(needRestart).length > 0 ? `; needs a restart (not applied): ${describeChanges(needRestart)}` : '';
       const url = inherited ? `port ${pool.currentPort} (${describeInherited(inherited.main)})` : urlOf(applied.host, pool.currentPort, schemeOf(applied));
       const message = `reload finished: ${countOf(result.replaced, 'worker')} replaced in ${ms} ms, listening on ${url}; ${describeChanges(changed)}${restart}`;

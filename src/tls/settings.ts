@@ -104,3 +104,18 @@ export function certificateWarnings(set: CertificateSet, now: Date = new Date())
   const named = [{ pair: set.defaultPair, key: keysOf(null).cert }, ...set.sniPairs.map((pair, i) => ({ pair, key: keysOf(i).cert }))];
   return named.map(({ pair, key }) => validityWarning(pair.info, `${key}: ${pair.certFile}`, now)).filter((w): w is string => w !== null);
 }
+
+/**
+ * The certificate warnings of a configuration: none when it serves no HTTPS. The files are
+ * read again; one that went bad since the configuration was checked is the next start's or
+ * worker's error to report, not a warning's.
+ */
+export function configuredCertificateWarnings(config: Config, now: Date = new Date()): string[] {
+  if (!tlsEnabled(config)) return [];
+  try {
+    return certificateWarnings(loadCertificateSet(config), now);
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof CertificateError) return [];
+    throw err;
+  }
+}

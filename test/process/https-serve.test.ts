@@ -2,6 +2,7 @@
 // requests get the same status, headers and body bytes as over plain HTTP; SNI picks the
 // pair; TLS 1.1 is refused; plain text gets a 400 and a close by headersTimeoutMs; a stalled
 // handshake is closed by headersTimeoutMs; garbage never takes a worker down; curl --cacert talks to it.
+import fs from 'node:fs';
 import { execFile } from 'node:child_process';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -213,4 +214,21 @@ t.test('an expired certificate starts, with one warning line naming its notAfter
   t.same(warnings, [`tlsCert: ${pki.expired.cert} expired on 2020-02-01T00:00:00.000Z (notAfter); clients will refuse it`]);
   const ok = await startServer(t, { root, workers: 1, args: ['--tls-cert', pki.ecdsaLocal.cert, '--tls-key', pki.ecdsaLocal.key] });
   t.same(ok.logs.filter((l) => l.level === 40).map((l) => l.msg), []);
+});
+
+t.test('after a reload, the certificate in force is warned about again when it has expired', { skip: opensslSkip }, async (t) => {
+  const pki = makeTestPki(t);
+  const root = makeSite(t, SITE);
+  const dir = t.testdir({});
+  const cert = `${dir}/site.crt`;
+  const key = `${dir}/site.key`;
+  fs.copyFileSync(pki.ecdsaLocal.cert, cert);
+  fs.copyFileSync(pki.ecdsaLocal.key, key);
+  const s = await startServer(t, { root, workers: 1, args: ['--tls-cert', cert, '--tls-key', key] });
+  t.same(s.logs.filter((l) => l.level === 40).map((l) => l.msg), [], 'a valid certificate: no warning');
+  fs.copyFileSync(pki.expired.cert, cert);
+  fs.copyFileSync(pki.expired.key, key);
+  process.kill(s.pid, 'SIGHUP');
+  await s.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('reload finished'), 20_000);
+  t.same(s.logs.filter((l) => l.level === 40).map((l) => l.msg), [`tlsCert: ${cert} expired on 2020-02-01T00:00:00.000Z (notAfter); clients will refuse it`]);
 });
