@@ -81,6 +81,8 @@ const OPTIONS: OptionTable = {
   'max-time': { takesValue: true, short: 'm' },
   cacert: { takesValue: true },
   insecure: { takesValue: false, short: 'k' },
+  // Known so that it gets its own answer, not "unknown option".
+  http2: { takesValue: false },
 };
 
 /** Parses argv (without node and the script). Never throws for a bad command line. */
@@ -98,6 +100,7 @@ function parse(argv: readonly string[]): ParsedArgs {
   const line = readCommandLine(argv, OPTIONS);
   if (line.kind !== 'options') return line;
   const given = new Set(line.options.map((o) => o.name));
+  if (given.has('http2')) throw new UsageError('--http2: this client speaks HTTP/1.1 only (the server offers HTTP/2 to clients that do, such as curl --http2)');
   const values = readValues(line.options);
   const remoteName = given.has('remote-name');
   const follow = given.has('location');

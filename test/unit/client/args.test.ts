@@ -114,6 +114,7 @@ t.test('options', async (t) => {
 t.test('usage errors are one line and say what is wrong', async (t) => {
   const cases: [string[], RegExp, number?][] = [
     [[], /missing URL/],
+    [['--http2', 'https://h/'], /^--http2: this client speaks HTTP\/1\.1 only \(the server offers HTTP\/2 to clients that do, such as curl --http2\)$/],
     [['127.0.0.1', 'http'], /bad port "http"/],
     [['127.0.0.1:1/a', 'localhost:1/b'], /all URLs must share/],
     [['127.0.0.1', '0', '/'], /bad port "0"/],
