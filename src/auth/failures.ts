@@ -30,7 +30,8 @@ export interface FailureBookOptions {
   warn(fields: Record<string, unknown>, msg: string): void;
 }
 
-export const FAILURE_LIMITS = { maxFailures: 10, windowMs: 60_000, logEveryMs: 10_000, maxClients: 10_000 } as const;
+/** The fixed limits; `logEveryMs` is the `basicAuthLogPeriodMs` key. */
+export const FAILURE_LIMITS = { maxFailures: 10, windowMs: 60_000, maxClients: 10_000 } as const;
 
 interface ClientRecord {
   windowStart: number;

@@ -66,6 +66,7 @@ export interface Config {
   cleanUrls: boolean;
   redirects: RedirectRule[];
   basicAuth: BasicAuthRule[];
+  basicAuthLogPeriodMs: number;
   maxRanges: number;
   cacheMaxEntries: number;
   cacheMaxBytes: number;
@@ -366,6 +367,13 @@ export const SCHEMA = {
     default: [] as BasicAuthRule[],
     env: 'FLEETSERVE_BASIC_AUTH',
     arg: 'basic-auth',
+  },
+  basicAuthLogPeriodMs: {
+    doc: 'Failed Basic sign-ins are logged at most once per client per this period, with the count since the last line; 0 logs every failure.',
+    format: 'whole-number',
+    default: 10_000,
+    env: 'FLEETSERVE_BASIC_AUTH_LOG_PERIOD_MS',
+    arg: 'basic-auth-log-period-ms',
   },
   maxRanges: {
     doc: 'Most ranges one Range header may ask for; more are answered with the whole file (200).',

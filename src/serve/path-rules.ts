@@ -27,7 +27,7 @@ import { redirectReply, tooManySignInsReply, unauthorizedReply } from '../http/r
 import type { Reply, Request } from '../http/types';
 import { normaliseRequestPath } from '../files/resolve';
 
-export type PathRulesConfig = Pick<Config, 'redirects' | 'basicAuth' | 'cleanUrls'>;
+export type PathRulesConfig = Pick<Config, 'redirects' | 'basicAuth' | 'basicAuthLogPeriodMs' | 'cleanUrls'>;
 
 /** One basic-auth rule as a worker uses it. */
 interface Guard {
@@ -81,7 +81,7 @@ export class PathRules {
       }
       return { challenge: unauthorizedReply(challengeLine(rule.realm ?? DEFAULT_REALM)), check };
     });
-    this.failures = new FailureBook({ ...FAILURE_LIMITS, now: () => performance.now(), warn: (fields, msg) => log.warn(fields, msg) });
+    this.failures = new FailureBook({ ...FAILURE_LIMITS, logEveryMs: config.basicAuthLogPeriodMs, now: () => performance.now(), warn: (fields, msg) => log.warn(fields, msg) });
   }
 
   /** The reply for `req`: a 401, 429 or redirect of the rules, else `next`'s (made private when authenticated). */

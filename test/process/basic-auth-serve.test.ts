@@ -97,9 +97,12 @@ t.test('basic auth', { skip: SKIP }, async (t) => {
   });
 });
 
-t.test('failures are logged at most once per client per 10 s, with the count since the last line', { skip: SKIP }, async (t) => {
+// The period is 10 s by default (the unit test of the book and the config test hold that); a
+// shorter one here keeps the same checks without waiting 10 s.
+const PERIOD_MS = 1000;
+t.test('failures are logged at most once per client per period (basicAuthLogPeriodMs), with the count since the last line', { skip: SKIP }, async (t) => {
   const { root, config } = site(t);
-  const s = await startServer(t, { root, args: ['--config', config] });
+  const s = await startServer(t, { root, args: ['--config', config, '--basic-auth-log-period-ms', String(PERIOD_MS)] });
   const started = performance.now();
   await exchange(s.port, [
     { path: '/private/a', headers: auth('alice', 'nope') },
@@ -110,10 +113,10 @@ t.test('failures are logged at most once per client per 10 s, with the count sin
   t.equal(first.level, 40, 'a warn line');
   t.equal(first.msg, 'basic auth: 1 failed sign-in from 127.0.0.1 (last: user "alice", wrong password, /private/a)');
   t.match(first, { remote: '127.0.0.1', failures: 1, user: 'alice', reason: 'wrong password', path: '/private/a' });
-  const second = await s.waitForLog((l: LogLine) => failureLines(s).length >= 2 && l === failureLines(s)[1], 20_000);
+  const second = await s.waitForLog((l: LogLine) => failureLines(s).length >= 2 && l === failureLines(s)[1], PERIOD_MS * 2);
   const after = performance.now() - started;
   t.equal(second.msg, 'basic auth: 2 failed sign-ins from 127.0.0.1 (last: user "", malformed Authorization, /private/c)', 'the two others, in one line');
-  t.ok(after >= 9_500 && after < 15_000, `the second line after the 10 s period (${Math.round(after)} ms), not at twice it`);
+  t.ok(after >= PERIOD_MS * 0.95 && after < PERIOD_MS * 1.5, `the second line after the ${PERIOD_MS} ms period (${Math.round(after)} ms), not at twice it`);
   t.equal(failureLines(s).length, 2, 'no other line');
   t.notMatch(s.stdout(), /nope|bm9wZ/, 'no password (nor the field) in any log line');
 });

@@ -57,6 +57,16 @@ function get(port: number, target: string, sock?: net.Socket): Promise<Outcome> 
 
 const limited = (logs: LogLine[]) => logs.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('accept limited'));
 
+/**
+ * Until the "accept limited" lines count `refused` refusals in all: a worker writes its line at
+ * once, then at most one a second with what came since, so within 2 s (the check after it says
+ * whether the lines counted every refusal).
+ */
+async function refusalsLogged(s: { logs: LogLine[]; waitForLog(pred: (l: LogLine) => boolean, ms: number): Promise<LogLine> }, refused: number): Promise<void> {
+  const sum = () => limited(s.logs).reduce((n, l) => n + (l.refused as number), 0);
+  await s.waitForLog(() => sum() >= refused, 2000).catch(() => undefined);
+}
+
 t.test('maxConnections with 2 workers: a full worker pauses and the other takes the connections; then 503', async (t) => {
   const root = makeSite(t, { 'index.html': 'hi\n' });
   const s = await startServer(t, { root, workers: 2, args: ['--max-connections', '3', '--access-log', 'false'] });
@@ -97,7 +107,7 @@ t.test('maxConnections in one process: 503 + Retry-After beyond the limit, logge
   const refused = await Promise.all(Array.from({ length: 10 }, () => get(s.port, '/index.html')));
   t.same(refused.map((r) => r.status), Array(10).fill(503), 'ten more → 503 each');
   t.ok(refused.every((r) => r.headers['retry-after'] === '1'), 'each with Retry-After: 1');
-  await sleep(1300);
+  await refusalsLogged(s, 10);
   const lines = limited(s.logs);
   t.ok(lines.length >= 1 && lines.length <= 2, `${lines.length} log lines for 10 refusals within a second`);
   t.equal(lines.reduce((n, l) => n + (l.refused as number), 0), 10, 'the lines count all 10 refusals');
@@ -144,7 +154,7 @@ t.test('300 connections at once against 2 workers limited to 128 descriptors: ea
   t.ok(count(200) <= 2 * capacity, `no more than both workers hold (${2 * capacity})`);
   t.ok(count(200) >= capacity, 'at least one worker filled');
   t.ok(outcomes.filter((o) => o.status === 503).every((o) => o.headers['retry-after'] === '1'), 'every 503 with Retry-After: 1');
-  await sleep(1200);
+  await refusalsLogged(s, count(503));
   const refusedLogged = limited(s.logs).reduce((n, l) => n + (l.refused as number), 0);
   t.equal(refusedLogged, count(503), 'the log lines count every refusal');
   t.ok(limited(s.logs).length <= 8, `at most a line a second per worker (${limited(s.logs).length} lines)`);

@@ -14,7 +14,7 @@ t.before(async () => {
   const fd = fs.openSync(path.join(root, 'big.bin'), 'w');
   fs.ftruncateSync(fd, 32 * 1024 * 1024);
   fs.closeSync(fd);
-  s = await startServer(t, { root, args: ['--headers-timeout-ms', '400', '--keep-alive-timeout-ms', '1500', '--cache-max-file-bytes', '1024'] });
+  s = await startServer(t, { root, args: ['--headers-timeout-ms', '250', '--keep-alive-timeout-ms', '1000', '--cache-max-file-bytes', '1024'] });
 });
 
 t.test('a stray CRLF after a request is ignored: no 408, the connection stays idle', async (t) => {
@@ -22,8 +22,8 @@ t.test('a stray CRLF after a request is ignored: no 408, the connection stays id
   t.teardown(() => c.destroy());
   c.write('GET /t1.html HTTP/1.1\r\nHost: a\r\n\r\n\r\n');
   await c.waitFor((d) => d.includes('<p>t1</p>\n'), 2000, 'the 200');
-  // Past the headers timeout (400 ms), well before the keep-alive timeout (1500 ms).
-  await sleep(800);
+  // Past the headers timeout (250 ms; twice it), well before the keep-alive timeout (1000 ms).
+  await sleep(500);
   t.notOk(c.closed, 'still open after the headers timeout');
   t.equal(c.data().toString('latin1').match(/HTTP\/1\.1 /g)?.length, 1, 'exactly one response, no 408');
   // The connection is idle, not in the middle of a head: the next request is answered.
@@ -36,7 +36,7 @@ t.test('a bare CRLF alone on a new connection does not start the headers timer',
   const c = await Client.connect(s.port);
   t.teardown(() => c.destroy());
   c.write('\r\n');
-  await sleep(800);
+  await sleep(500); // twice the headers timeout, half the keep-alive timeout
   t.notOk(c.closed, 'still open after the headers timeout');
   t.equal(c.data().length, 0, 'nothing sent');
   t.ok(await c.waitClosed(2000), 'closed by the keep-alive timeout');
@@ -107,8 +107,8 @@ t.test('clients that reset mid-body: one access line each, no warning', async (t
   const deadline = Date.now() + 5000;
   const cut = () =>
     s.logs.slice(before).filter((l) => l.kind === 'access' && l.path === '/big.bin' && l.completed === false && l.reason === 'client-closed' && (l.bytes as number) > 0).length;
-  while (cut() < N && Date.now() < deadline) await sleep(50);
-  await sleep(200);
+  await s.waitForLog(() => cut() >= N, Math.max(0, deadline - Date.now())).catch(() => undefined);
+  await sleep(200); // no line more (nor a warning) after them
   t.equal(cut(), N, `${N} access lines saying the client closed, with the bytes sent`);
   const warnings = s.logs.slice(before).filter((l) => l.level >= 40);
   t.same(warnings.map((l) => l.msg), [], 'no warning or error lines');

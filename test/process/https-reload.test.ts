@@ -213,7 +213,8 @@ t.test('certificate reload', { skip: opensslSkip }, async (t) => {
     t.teardown(() => open.forEach((c) => c.close()));
     // Four keep-alive clients, and two that use a new connection (a full handshake) per request.
     const load = Promise.all(Array.from({ length: 6 }, (_, i) => loadClient(s.port, pki, stats, () => stopped, open, i >= 4)));
-    await sleep(300);
+    // The load is under way (every client connected and answered) before the first reload.
+    await poll(async () => stats.connections.length >= 6 && stats.ok >= 6 * 5, 60, 25);
 
     const steps: [TestPair, string][] = [
       [pki.rsaLocal, 'rsa-local'],
@@ -233,7 +234,8 @@ t.test('certificate reload', { skip: opensslSkip }, async (t) => {
       settledAt = performance.now();
       t.equal(await cnNow(s.port, pki), cn, `reload ${n + 1}: a new connection gets the new certificate (${cn})`);
     }
-    await sleep(300);
+    // New connections after the last reload has settled, then the load stops.
+    await poll(async () => stats.connections.filter((c) => c.at > settledAt).length >= 10, 60, 25);
     stopped = true;
     await load;
 

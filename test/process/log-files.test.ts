@@ -187,7 +187,7 @@ t.test('SIGUSR1 neither kills a process nor starts the inspector', async (t) => 
     t.equal(pids.length, workers === 0 ? 1 : 3, `workers ${workers}: processes`);
     process.kill(s.pid, 'SIGUSR1');
     s.signalGroup('SIGUSR1'); // as `kill -USR1 -PGID` would: every worker gets it too
-    await sleep(500);
+    await sleep(200); // a process SIGUSR1 kills dies at once, and the inspector says so at once
     t.same(processTree(s.pid), pids, `workers ${workers}: every process still runs`);
     t.match((await rawExchange(s.port, 'GET /a.txt HTTP/1.0\r\n\r\n')).data.toString('latin1'), /^HTTP\/1\.1 200 /, `workers ${workers}: still serving`);
     t.notMatch(s.stderr(), /Debugger listening/, `workers ${workers}: no inspector`);

@@ -241,7 +241,7 @@ t.test('HTTP/1.0 closes unless keep-alive', async (t) => {
   t.teardown(() => c.destroy());
   c.write('GET /a.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n');
   await c.waitFor(hasResponses(1), 3000, '1.0 keep-alive response');
-  await sleep(300);
+  await sleep(100); // a wrong close follows the response at once
   t.notOk(c.closed, '1.0 with keep-alive stays open');
   c.write('GET /b.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n');
   await c.waitFor(hasResponses(2), 3000, 'second 1.0 response');
@@ -357,10 +357,10 @@ t.test('backpressure: a paused reader of 20 MiB gets every byte after resuming',
   t.teardown(() => d.destroy());
   t.ok(await d.waitBody(1024 * 1024, 5000), 'the body started');
   d.pause();
-  await sleep(300);
+  await sleep(300); // the socket buffers fill: the server is held back from here on
   const atPause = d.bodyBytes;
-  await sleep(1200);
-  // The worker is still alive and answers others meanwhile.
+  // The worker is still alive and answers others meanwhile (no longer stall is needed: no
+  // timeout of this server is near, sendTimeoutMs is 60 s).
   const other = await rawExchange(main.port, req('/b.txt', 'Connection: close\r\n'), { timeoutMs: 3000 });
   t.equal(parseResponses(other.data)[0]?.body.toString(), bodyOf('b'), 'another client is served during the stall');
   t.ok(atPause < BIG20.length, `the server was held back (${atPause} of ${BIG20.length} bytes read before the pause ended)`);

@@ -190,7 +190,8 @@ t.test('SIGHUP under keep-alive load: no failed request, new header rules in for
   const CLIENTS = 6;
   // Each client runs until the last reload has settled; the cap only bounds a slow machine.
   const load = Promise.all(Array.from({ length: CLIENTS }, (_, i) => loadClient(s.port, stats, () => stopped, 2000, open, i >= 4)));
-  await sleep(300);
+  // The load is under way (every client has had answers) before the first reload.
+  await poll(async () => stats.ok >= 10 * CLIENTS, 60, 25);
 
   const RELOADS = 4;
   let settledAt = 0;
@@ -212,7 +213,8 @@ t.test('SIGHUP under keep-alive load: no failed request, new header rules in for
     const fresh = await getMark(s.port);
     t.equal(fresh.mark, `gen-${gen}`, `reload ${gen}: a new connection gets the new header`);
   }
-  await sleep(300);
+  // Some load after the last reload has settled, then stop it.
+  await poll(async () => stats.samples.filter((x) => x.sentAt > settledAt).length >= 10 * CLIENTS, 60, 25);
   stopped = true;
   await load;
 
@@ -270,7 +272,7 @@ t.test('a bad configuration on reload: one error line naming the key, nothing re
     await sleep(20);
   }
   await s.waitForLog((l) => msgIs(/^reload finished/)(l) && count(s, /^reload finished/) === 2, 20_000);
-  await sleep(1000);
+  await sleep(300); // a wrongly queued further reload would start at once after this one finished
   t.equal(count(s, /^reload started/), bad.length + 2, 'exactly one more reload for three SIGHUPs');
   t.equal(count(s, /^reload finished/), 2, 'both finished');
   t.equal(count(s, /^SIGHUP during a reload: one more reload will follow/), 1, 'said once');

@@ -60,19 +60,19 @@ t.test('a slow reader that keeps reading is not dropped', async (t) => {
   const fd = fs.openSync(path.join(root, 'big.bin'), 'w');
   fs.ftruncateSync(fd, 64 * 1024 * 1024);
   fs.closeSync(fd);
-  const s = await startServer(t, { root, args: ['--send-timeout-ms', '1000', '--cache-max-file-bytes', '1024'] });
+  const s = await startServer(t, { root, args: ['--send-timeout-ms', '600', '--cache-max-file-bytes', '1024'] });
   const sock = net.connect(s.port, '127.0.0.1');
   t.teardown(() => sock.destroy());
   await new Promise<void>((resolve) => sock.on('connect', resolve));
   sock.write(req('/big.bin', 'Connection: close\r\n'));
-  // Read in bursts with pauses of 300 ms (well below the 1000 ms timeout) for about 3 s: each
+  // Read in bursts with pauses of 200 ms (well below the 600 ms timeout) for about 2 s: each
   // burst is progress, so the total time (several timeouts long) must not matter.
   let received = 0;
   sock.on('data', (d) => (received += d.length));
-  const stopAt = Date.now() + 3000;
+  const stopAt = Date.now() + 2000;
   while (Date.now() < stopAt && !sock.destroyed) {
     sock.pause();
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, 200));
     sock.resume();
     await new Promise((r) => setTimeout(r, 20));
   }

@@ -49,6 +49,15 @@ t.test('both keys default to no rules and are read from a file, env and a flag',
   t.same(run(['--basic-auth', JSON.stringify([{ glob: '/p/**', htpasswd: path.join(etc, 'users') }])], {}, cwd).basicAuth[0]!.htpasswd, path.join(etc, 'users'), 'an absolute path stays');
 });
 
+t.test('basicAuthLogPeriodMs: 10 s by default, from a file, env and a flag; a whole number', async (t) => {
+  const { cwd, write } = layout(t);
+  t.equal(run([], {}, cwd).basicAuthLogPeriodMs, 10_000);
+  t.equal(run(['--config', write('p.json', { basicAuthLogPeriodMs: 2500 })], {}, cwd).basicAuthLogPeriodMs, 2500);
+  t.equal(run([], { FLEETSERVE_BASIC_AUTH_LOG_PERIOD_MS: '0' }, cwd).basicAuthLogPeriodMs, 0, '0: every failure logged');
+  t.equal(run(['--basic-auth-log-period-ms', '1000'], { FLEETSERVE_BASIC_AUTH_LOG_PERIOD_MS: '5' }, cwd).basicAuthLogPeriodMs, 1000, 'a flag over env');
+  for (const bad of ['-1', '1.5', 'soon']) t.match(errorOf(['--basic-auth-log-period-ms', bad], {}, cwd), /^basicAuthLogPeriodMs: /, `${bad}: refused, naming the key`);
+});
+
 t.test('a bad rule: one line naming the key, the rule, and for a file its line and user', async (t) => {
   const { cwd, etc, write } = layout(t);
   fs.writeFileSync(path.join(etc, 'weak'), `alice:${ALICE}\ncarol:$apr1$c7OLr6oP$JSBbFU2UVkN2zRploeHnS1\n`);

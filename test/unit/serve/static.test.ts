@@ -25,7 +25,7 @@ fs.symlinkSync(path.join(root, 'docs', 'a.txt'), path.join(root, 'in-link.txt'))
 const CONFIG: StaticConfig = {
   root, dotfiles: 'ignore', symlinks: 'inside-root', listing: true, spa: false, cors: false, corsOrigins: [], precompressed: false, maxRanges: 16,
   compress: false, compressMinBytes: 1024, compressMaxBytes: 1 << 22, compressBrotliQuality: 5, cleanUrls: false,
-  cacheControl: 'no-cache', immutableCacheControl: '', immutablePaths: [], headers: [], redirects: [], basicAuth: [],
+  cacheControl: 'no-cache', immutableCacheControl: '', immutablePaths: [], headers: [], redirects: [], basicAuth: [], basicAuthLogPeriodMs: 10_000,
   cacheMaxEntries: 100, cacheMaxBytes: 1 << 20, cacheMaxFileBytes: 1024, cacheValidMs: 3_600_000,
 };
 const handler = (over: Partial<StaticConfig> = {}) => new StaticHandler({ ...CONFIG, ...over }, pino({ level: 'silent' }));
