@@ -50,7 +50,8 @@ const PROJECT = path.resolve(HERE, '..');
 
 const USAGE = `Usage: npm run bench -- [--rounds 3] [--duration 10] [--warmup 2] [--workers 2]
                         [--tests small-c50,small-c256,css-100k,css-100k-static,16k-c50,1m,100m,
-                                 https-small-c50,https-1m,https-handshakes,https-resumed]
+                                 https-small-c50,https-1m,https-handshakes,https-resumed,
+                                 h2-small,h2-page,h2-1m]
                         [--servers fleetserve,fleetserve-nolog,fleetserve-rr,fleetserve-metrics,nginx]
                         [--node PATH] [--node-flags=--max-semi-space-size=4] [--baseline DIR] [--out DIR]
 (the comment at the top of scripts/bench.mjs says what --node, --node-flags and --baseline do)
@@ -95,7 +96,15 @@ const TESTS = {
   // ECDHE, no certificate signature): what wrk does with `Connection: close`, as a browser
   // coming back would.
   'https-resumed': { path: '/index.html', conns: 50, tls: true, headers: { Connection: 'close' }, unit: 'handshakes/s' },
+  // HTTP/2 with h2load (nghttp2-client): `streams` requests in flight per connection.
+  'h2-small': { path: '/index.html', conns: 50, streams: 10, tls: true, h2: true },
+  // A page load as a browser makes it: one connection, the page's 30 files (2-50 KiB) at once.
+  'h2-page': { path: '/page/', conns: 1, streams: 30, tls: true, h2: true, page: true, unit: 'MB/s' },
+  'h2-1m': { path: '/1m.bin', conns: 8, streams: 4, tls: true, h2: true, unit: 'MB/s' },
 };
+
+/** The 30 files of the h2-page test: 2 KiB to 50 KiB, as a page's scripts, styles and images. */
+const PAGE_FILES = Array.from({ length: 30 }, (_, i) => ({ name: `asset-${i}.bin`, size: 2048 + Math.round((i / 29) * 48 * 1024) }));
 
 const unitOf = (test) => TESTS[test].unit ?? 'req/s';
 const metricOf = (test, r) => (unitOf(test) === 'MB/s' ? r.mbps : r.rps);
@@ -137,7 +146,8 @@ function makeSite(dir) {
   fs.writeFileSync(path.join(dir, '100k.css'), css);
   fs.writeFileSync(path.join(dir, '100k-static.css'), css);
   fs.writeFileSync(path.join(dir, '100k-static.css.gz'), zlib.gzipSync(css, { level: 9 }));
-  for (const [name, size] of [['16k.bin', 16384], ['1m.bin', 1 << 20], ['100m.bin', 100 << 20]]) {
+  fs.mkdirSync(path.join(dir, 'page'), { recursive: true });
+  for (const [name, size] of [['16k.bin', 16384], ['1m.bin', 1 << 20], ['100m.bin', 100 << 20], ...PAGE_FILES.map((f) => [`page/${f.name}`, f.size])]) {
     const p = path.join(dir, name);
     if (fs.existsSync(p) && fs.statSync(p).size === size) continue;
     const fd = fs.openSync(p, 'w');
@@ -259,8 +269,8 @@ function nginxTls(certificate) {
     ssl_session_cache shared:SSL:10m; ssl_session_timeout 5m; ssl_session_tickets on;`;
 }
 
-/** `certificate`: serve HTTPS with it (null: plain HTTP). */
-async function startNginx(site, workers, dir, certificate) {
+/** `certificate`: serve HTTPS with it (null: plain HTTP); `h2`: with HTTP/2 on as well. */
+async function startNginx(site, workers, dir, certificate, h2 = false) {
   const port = await freePort();
   fs.mkdirSync(dir, { recursive: true });
   const conf = `worker_processes ${workers};
@@ -280,7 +290,7 @@ http {
   open_file_cache max=10000 inactive=60s; open_file_cache_valid 60s; open_file_cache_min_uses 1; open_file_cache_errors on;
   client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fastcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
   server {
-    listen 127.0.0.1:${port}${certificate ? ' ssl' : ''} backlog=4096; root ${site}; location / { }
+    listen 127.0.0.1:${port}${certificate ? ' ssl' : ''}${h2 ? ' http2' : ''} backlog=4096; root ${site}; location / { }
     ${certificate ? nginxTls(certificate) : ''}
   }
 }
@@ -373,6 +383,27 @@ async function fullHandshakeLoad(url, conns, seconds) {
 }
 
 /**
+ * HTTP/2 load with h2load: `conns` connections with `streams` requests in flight on each, for
+ * `seconds`, over the given URLs in turn. h2load reports no percentiles (p99 is NaN).
+ */
+async function h2Load(urls, conns, streams, seconds) {
+  const r = await run(['h2load', '-c', String(conns), '-m', String(streams), '-t', '1', '-D', String(seconds), ...urls]);
+  const done = /requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(r.stdout);
+  const traffic = /traffic: \S+ \((\d+)\) total/.exec(r.stdout);
+  const status = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(r.stdout);
+  if (!done || !traffic || !status) throw new Error(`h2load failed: ${r.stderr || r.stdout}`);
+  const requests = Number(done[1]);
+  return {
+    requests,
+    rps: requests / seconds,
+    mbps: Number(traffic[1]) / seconds / 1e6,
+    p99_ms: NaN,
+    errors: Number(done[2]) + Number(done[3]) + Number(done[4]),
+    non2xx: Number(status[2]) + Number(status[3]) + Number(status[4]),
+  };
+}
+
+/**
  * One request: which Content-Encoding and how many body bytes the server sends for the test;
  * over HTTPS (`certificate` given, verified against it) also the TLS version and suite.
  */
@@ -414,6 +445,10 @@ function chooseTests(o) {
     process.stderr.write('openssl is not installed: benchmarking without the https-* tests (apt-get install openssl)\n');
     tests = tests.filter((t) => !TESTS[t].tls);
   }
+  if (tests.some((t) => TESTS[t].h2) && !has('h2load')) {
+    process.stderr.write('h2load is not installed: benchmarking without the h2-* tests (apt-get install nghttp2-client)\n');
+    tests = tests.filter((t) => !TESTS[t].h2);
+  }
   return tests;
 }
 
@@ -427,19 +462,23 @@ function opensslVersions(o) {
 /** One server under one test: started, warmed up, measured (req/s, MB/s, latency, memory), stopped. */
 async function measure(ctx, round, t, name) {
   const { o, site, out, luaFile } = ctx;
-  const { path: p, conns, headers = {}, tls, fullHandshakes } = TESTS[t];
-  const loadFor = (seconds) => (fullHandshakes ? fullHandshakeLoad(url, conns, seconds) : load(url, conns, seconds, luaFile, headers));
+  const { path: p, conns, headers = {}, tls, fullHandshakes, h2, streams, page } = TESTS[t];
+  const loadFor = (seconds) => {
+    if (h2) return h2Load(page ? PAGE_FILES.map((f) => `${url}${f.name}`) : [url], conns, streams, seconds);
+    return fullHandshakes ? fullHandshakeLoad(url, conns, seconds) : load(url, conns, seconds, luaFile, headers);
+  };
   const certificate = tls ? ctx.certificate : null;
   const srv =
     name === 'nginx'
-      ? await startNginx(site, o.workers, path.join(out, 'nginx'), certificate)
+      ? await startNginx(site, o.workers, path.join(out, 'nginx'), certificate, h2)
       : await startFleetserve(site, o.workers, name, path.join(out, `${name}.log`), o.node, o['node-flags'], o.baseline, certificate);
   const url = `${tls ? 'https' : 'http'}://127.0.0.1:${srv.port}${p}`;
+  const probed = page ? `${url}${PAGE_FILES[0].name}` : url;
   try {
-    await probe(url, headers, certificate); // fleetserve starts compressing here; the warm-up covers it
+    await probe(probed, headers, certificate); // fleetserve starts compressing here; the warm-up covers it
     await loadFor(o.warmup);
     await sleep(300);
-    const sent = await probe(url, headers, certificate);
+    const sent = await probe(probed, headers, certificate);
     if (sent.status !== 200) throw new Error(`${name} answered ${p} with ${sent.status}`);
     const idle = memKiB(srv.proc.pid);
     const peak = { ...idle };
