@@ -37,7 +37,7 @@ export function reportResponse(
   if (onAccess === null && counters === null) return;
   const ms = performance.now() - started;
   const listener = client.listener;
-  counters?.record(listener.name, req === null ? '-' : req.method, status, bytes, ms / 1000);
+  counters?.record(listener.name, req === null ? '-' : req.method, status, bytes, ms / 1000, req !== null && req.protocol === 'HTTP/2.0');
   if (onAccess === null) return;
   const fwd = req === null ? undefined : req.forwarded;
   const remote = fwd === undefined ? client.remote : fwd.for;

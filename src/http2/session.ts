@@ -15,7 +15,7 @@
 import http2 from 'node:http2';
 import type tls from 'node:tls';
 import { reportResponse, type ClientAddresses } from '../http/access';
-import type { ConnectionOptions } from '../http/connection';
+import { FRESH_GRACE_MS, type ConnectionOptions } from '../http/connection';
 import { errorReply } from '../http/respond';
 import type { CutReason, LoggedRequest, Reply } from '../http/types';
 import { DEFAULT_LIMITS } from '../http/parse';
@@ -104,6 +104,8 @@ export function openSession(socket: tls.TLSSocket, maxConcurrentStreams: number)
 
 export class H2Session {
   private readonly exchanges = new Set<Exchange>();
+  private readonly openedAt = performance.now();
+  private streamsSeen = 0;
   private ended = false;
   private readonly resets: RateCap;
   /** Streams this side reset (a refusal, a timeout): not counted as the client's resets. */
@@ -134,8 +136,18 @@ export class H2Session {
     return this.exchanges.size === 0;
   }
 
-  /** GOAWAY with the last stream id: streams under way finish, then the session closes. */
+  /**
+   * GOAWAY with the last stream id: streams under way finish, then the session closes. A
+   * session that has not had its first stream yet was made to send some right away (its
+   * handshake may have finished during the drain): it gets the short grace a fresh HTTP/1.1
+   * connection gets, so its first requests are answered instead of refused.
+   */
   drain(): void {
+    const left = FRESH_GRACE_MS - (performance.now() - this.openedAt);
+    if (this.streamsSeen === 0 && left > 0) {
+      setTimeout(() => this.drain(), Math.ceil(left)).unref();
+      return;
+    }
     if (!this.session.closed && !this.session.destroyed) this.session.close();
   }
 
@@ -161,6 +173,7 @@ export class H2Session {
 
   private stream(stream: http2.ServerHttp2Stream, flags: number, raw: string[]): void {
     const started = performance.now();
+    this.streamsSeen++;
     stream.on('error', () => undefined); // a reset or a refusal of ours shows as 'close'
     const parsed = requestFromHeaderList(raw, (flags & END_STREAM) !== 0, this.h2.scheme);
     if (parsed.kind === 'malformed') {

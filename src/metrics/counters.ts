@@ -13,6 +13,8 @@ export const LISTENER_LABELS: readonly ListenerName[] = ['http', 'https'];
 /** Method label values: anything else is "other", so a client cannot grow the label set. */
 export const METHOD_LABELS = ['GET', 'HEAD', 'OPTIONS', 'other'] as const;
 export const STATUS_CLASS_LABELS = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+/** Protocol label values, in the order of `byProtocol`. */
+export const PROTOCOL_LABELS = ['HTTP/1.1', 'HTTP/2'] as const;
 /** Upper bounds (seconds) of the request-duration histogram, from a cached hit to a slow disk. */
 export const DURATION_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
 
@@ -39,14 +41,17 @@ export class RequestCounters {
   readonly responseBytes = new Float64Array(LISTENER_LABELS.length);
   readonly notModified = new Float64Array(LISTENER_LABELS.length);
   readonly partialContent = new Float64Array(LISTENER_LABELS.length);
+  /** Responses by protocol (PROTOCOL_LABELS; HTTP/1.0 counts as HTTP/1.1): how many streams HTTP/2 answers. */
+  readonly byProtocol = new Float64Array(PROTOCOL_LABELS.length);
   connectionsAccepted = 0;
 
   /** `listeners`: the listeners this process has, the only ones its metrics show series for. */
   constructor(readonly listeners: readonly ListenerName[]) {}
 
-  /** One response, complete or cut (its body bytes accepted by the kernel), answered on `listener`. */
-  record(listener: ListenerName, method: string, status: number, bytes: number, seconds: number): void {
+  /** One response, complete or cut (its body bytes accepted by the kernel), answered on `listener`; `h2`: on an HTTP/2 stream. */
+  record(listener: ListenerName, method: string, status: number, bytes: number, seconds: number, h2 = false): void {
     const l = listenerSlot(listener);
+    this.byProtocol[h2 ? 1 : 0]!++;
     const m = method === 'GET' ? 0 : method === 'HEAD' ? 1 : method === 'OPTIONS' ? 2 : 3;
     let c = ((status / 100) | 0) - 1;
     if (c < 0) c = 0;

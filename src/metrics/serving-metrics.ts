@@ -10,7 +10,7 @@
  * across processes means nothing.
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric, type MetricObjectWithValues, type MetricValue } from 'prom-client';
-import { DURATION_BUCKETS, HANDSHAKE_ERROR_LABELS, listenerSlot, METHOD_LABELS, STATUS_CLASS_LABELS, type RequestCounters, type TlsCounters } from './counters';
+import { DURATION_BUCKETS, HANDSHAKE_ERROR_LABELS, listenerSlot, METHOD_LABELS, PROTOCOL_LABELS, STATUS_CLASS_LABELS, type RequestCounters, type TlsCounters } from './counters';
 
 /** A registry's metrics as AggregatorRegistry.aggregate() takes them. */
 export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
@@ -57,6 +57,7 @@ export class ServingMetrics {
     perListener(registers, c, 'fleetserve_http_response_body_bytes_total', 'Body bytes of HTTP responses sent, by the listener that answered (https, http).', c.responseBytes);
     perListener(registers, c, 'fleetserve_http_not_modified_total', '304 Not Modified responses (conditional requests answered from the validator), by listener.', c.notModified);
     perListener(registers, c, 'fleetserve_http_partial_content_total', '206 Partial Content responses (Range requests), by listener.', c.partialContent);
+    protocolCounter(registers, c);
     counter(registers, 'fleetserve_connections_accepted_total', 'TCP connections accepted.', () => c.connectionsAccepted);
     counter(registers, 'fleetserve_file_cache_hits_total', 'GET/HEAD requests answered from a fresh file-cache entry.', state.cacheHits);
     counter(registers, 'fleetserve_file_cache_misses_total', 'GET/HEAD requests that needed the file system (not cached, or older than cacheValidMs).', state.cacheMisses);
@@ -142,6 +143,21 @@ function requestsCounter(registers: Registry[], c: RequestCounters): void {
           }
         }
       }
+    },
+  });
+}
+
+/** Responses by protocol: HTTP/2's series only where an HTTPS listener can speak it. */
+function protocolCounter(registers: Registry[], c: RequestCounters): void {
+  const protocols = c.listeners.includes('https') ? PROTOCOL_LABELS : PROTOCOL_LABELS.slice(0, 1);
+  new Counter({
+    name: 'fleetserve_http_responses_by_protocol_total',
+    help: 'HTTP responses by protocol: HTTP/1.1 (HTTP/1.0 included) or HTTP/2 (a stream of an HTTP/2 connection).',
+    labelNames: ['protocol'],
+    registers,
+    collect() {
+      this.reset();
+      protocols.forEach((protocol, i) => this.inc({ protocol }, c.byProtocol[i]!));
     },
   });
 }

@@ -10,7 +10,9 @@ import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import t, { type Test } from 'tap';
+import { scrape, valueOf } from '../fixtures/ops';
 import { makeSite, startServer, type Server } from '../fixtures/server';
+import { freePort, poll } from '../fixtures/wire';
 import { makeTestPki, opensslSkip, type TestPki } from '../fixtures/tls';
 
 const FLOOD = path.join(__dirname, '..', 'fixtures', 'h2flood.py');
@@ -236,4 +238,21 @@ t.test('SIGTERM during an h2 download: GOAWAY, the download ends byte for byte, 
   await new Promise((r) => req.once('end', r));
   t.ok(Buffer.concat(chunks).equals(BIG), 'every byte of the file');
   t.same(await s.exited(15_000), { code: 0, signal: null });
+});
+
+t.test('the metrics count responses by protocol: each HTTP/2 stream, each HTTP/1.1 response', { skip: opensslSkip }, async (t) => {
+  const pki = makeTestPki(t);
+  const root = makeSite(t, SITE);
+  const metricsPort = await freePort();
+  const s = await startServer(t, { root, workers: 2, args: [...tlsArgs(pki), '--metrics-port', String(metricsPort)] });
+  const client = await connectH2(t, s.port, pki);
+  for (let i = 0; i < 3; i++) t.equal((await h2get(client, '/index.html')).status, 200);
+  t.equal((await h1get(s.port, pki, '/index.html')).status, 200);
+  const want = (sc: Awaited<ReturnType<typeof scrape>>) => [valueOf(sc, 'fleetserve_http_responses_by_protocol_total', { protocol: 'HTTP/2' }), valueOf(sc, 'fleetserve_http_responses_by_protocol_total', { protocol: 'HTTP/1.1' })];
+  const sc = await poll(async () => {
+    const got = await scrape(metricsPort);
+    return want(got).join() === '3,1' ? got : null;
+  }, 30, 100);
+  t.ok(sc, 'summed over the workers: 3 HTTP/2 streams, 1 HTTP/1.1 response');
+  t.equal(sc && sc.families.get('fleetserve_http_responses_by_protocol_total')!.type, 'COUNTER');
 });

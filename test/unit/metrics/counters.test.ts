@@ -2,7 +2,7 @@
 // the 304 and 206 counts and bytes per listener, seconds, and the duration bucket each
 // response falls in; and what the HTTPS listener counts per handshake.
 import t from 'tap';
-import { DURATION_BUCKETS, HANDSHAKE_ERROR_LABELS, LISTENER_LABELS, listenerSlot, METHOD_LABELS, PrimaryCounters, RequestCounters, STATUS_CLASS_LABELS, TlsCounters } from '../../../src/metrics/counters';
+import { DURATION_BUCKETS, HANDSHAKE_ERROR_LABELS, LISTENER_LABELS, listenerSlot, METHOD_LABELS, PrimaryCounters, PROTOCOL_LABELS, RequestCounters, STATUS_CLASS_LABELS, TlsCounters } from '../../../src/metrics/counters';
 
 const slot = (method: string, statusClass: string) => METHOD_LABELS.indexOf(method as never) * STATUS_CLASS_LABELS.length + STATUS_CLASS_LABELS.indexOf(statusClass as never);
 const both = ['http', 'https'] as const;
@@ -57,6 +57,15 @@ t.test('each listener has its own slots, in the order of LISTENER_LABELS; the hi
   t.same([...c.requests], [...want]);
   t.same({ bytes: [...c.responseBytes], notModified: [...c.notModified], partial: [...c.partialContent] }, { bytes: [0, 15], notModified: [0, 1], partial: [0, 1] });
   t.equal(c.durationCounts.reduce((a, b) => a + b), 4, 'one histogram for both');
+});
+
+t.test('responses by protocol: HTTP/1.1 unless the response was an HTTP/2 stream', async (t) => {
+  t.same(PROTOCOL_LABELS, ['HTTP/1.1', 'HTTP/2']);
+  const c = new RequestCounters(['https']);
+  c.record('https', 'GET', 200, 10, 0.001);
+  c.record('https', 'GET', 200, 10, 0.001, true);
+  c.record('https', 'GET', 404, 10, 0.001, true);
+  t.same([...c.byProtocol], [1, 2]);
 });
 
 t.test('TLS: handshakes full or resumed, failures by their fixed reasons', async (t) => {

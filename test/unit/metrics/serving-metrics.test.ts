@@ -40,6 +40,7 @@ t.test('the exposition of one process: its counters, gauges and histogram, proce
     'fleetserve_http_response_body_bytes_total{listener="http"} 150',
     'fleetserve_http_not_modified_total{listener="http"} 1',
     'fleetserve_http_partial_content_total{listener="http"} 0',
+    'fleetserve_http_responses_by_protocol_total{protocol="HTTP/1.1"} 3',
     'fleetserve_connections_accepted_total 3',
     'fleetserve_file_cache_hits_total 7',
     'fleetserve_file_cache_misses_total 4',
@@ -58,6 +59,7 @@ t.test('the exposition of one process: its counters, gauges and histogram, proce
   t.match(text, /^process_resident_memory_bytes\{worker="3"\} \d+$/m, 'process metrics carry the worker label');
   t.notMatch(text, /^fleetserve_\w+\{[^}]*worker=/m, 'the fleetserve metrics do not (they are summed)');
   t.notMatch(text, /listener="https"/, 'no series for a listener the process does not have');
+  t.notMatch(text, /protocol="HTTP\/2"/, 'nor for HTTP/2 without HTTPS');
   t.notMatch(text, /fleetserve_tls_/, 'no TLS series without an HTTPS listener');
   t.equal(text.split('\n').filter((l) => l.startsWith('fleetserve_http_requests_total{')).length, 20, '4 methods x 5 classes for the one listener');
 });
