@@ -52,6 +52,12 @@ const TARGET = new Uint8Array(256);
 for (let c = 0x21; c <= 0x7e; c++) TARGET[c] = 1;
 TARGET[HASH] = 0;
 
+/** Whether every character of `s` is a request-target byte, as the request line is read (HTTP/2's :path). */
+export function isRequestTarget(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (!TARGET[s.charCodeAt(i)]) return false;
+  return true;
+}
+
 /** reg-name bytes (RFC 3986 §3.2.2): unreserved, sub-delims and "%" (checked as pct-encoded). */
 const REG_NAME = new Uint8Array(256);
 // Except ",": "a, b" is what two Host fields look like once a proxy combined them (RFC 9110 §5.3).

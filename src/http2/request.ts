@@ -10,7 +10,7 @@
  * 431 for too many fields): HTTP/2 frames every message, so nothing is ambiguous and the
  * connection stays open either way.
  */
-import { DEFAULT_LIMITS, isValidAuthority } from '../http/parse';
+import { DEFAULT_LIMITS, isRequestTarget, isValidAuthority } from '../http/parse';
 import { isFieldValue, isToken } from '../http/token';
 import type { LoggedRequest, Request } from '../http/types';
 
@@ -25,7 +25,7 @@ export type H2RequestResult =
  * Fields that make sense only on an HTTP/1.1 connection: a request carrying one is malformed
  * (§8.2.2); TE is allowed with the value "trailers" only.
  */
-const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+export const CONNECTION_SPECIFIC: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
 
 const PSEUDO = new Set([':method', ':scheme', ':authority', ':path']);
 
@@ -78,7 +78,7 @@ function requestOf(pseudo: Record<string, string>, headers: Record<string, strin
   if (pseudo[':scheme'] !== scheme) return malformed(`:scheme is not ${scheme}`);
   if (target === undefined || target === '') return malformed('missing :path');
   if (target.charCodeAt(0) !== 0x2f && !(target === '*' && method === 'OPTIONS')) return malformed(`malformed :path ${JSON.stringify(target)}`);
-  if (!isTarget(target)) return malformed('invalid byte in :path');
+  if (!isRequestTarget(target)) return malformed('invalid byte in :path');
   if (hosts > 1) return refused(400, 'duplicate Host header field', pseudo, headers);
   const authority = pseudo[':authority'];
   // §8.3.1: :authority when there is one; a Host beside it must name the same.
@@ -95,15 +95,6 @@ function requestOf(pseudo: Record<string, string>, headers: Record<string, strin
   const path = qm === -1 ? target : target.slice(0, qm);
   const query = qm === -1 ? '' : target.slice(qm);
   return { kind: 'request', request: { method, target, path, query, minor: 1, headers, host, keepAlive: true } };
-}
-
-/** What the HTTP/1.1 parser lets through in a request-target: visible ASCII without "#". */
-function isTarget(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c <= 0x20 || c >= 0x7f || c === 0x23) return false;
-  }
-  return true;
 }
 
 function malformed(reason: string): H2RequestResult {

@@ -7,11 +7,10 @@
  */
 import { dateHeader } from '../http/respond';
 import type { Reply } from '../http/types';
+import { CONNECTION_SPECIFIC } from './request';
 
 /** node:http2's header object: names to a value, or to the values of a repeated field. */
 export type H2Headers = Record<string, string | string[] | number>;
-
-const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
 
 /** Most header-line strings remembered: more distinct ones than this start the table again. */
 const MAX_KEPT = 2048;
