@@ -24,7 +24,7 @@ import { healthReply } from './health';
 import type { Logger } from '../logs/logger';
 import type { RequestCounters } from '../metrics/counters';
 import type { CertificateSet } from '../tls/certificates';
-import { configuredCertificateWarnings } from '../tls/settings';
+import { certificateWarnings } from '../tls/settings';
 import { applicable, changedKeys, describeChanges, singleRestartKeys, type ConfigChanges } from './reload';
 
 /** The part of the file handler (serve/static.ts) a serving process uses. */
@@ -110,7 +110,8 @@ export function reloadInPlace(inForce: InForce, readConfig: () => Config, parts:
   inForce.current = next;
   log.level = next.config.logLevel;
   const restart = Object.keys(needRestart).length > 0 ? `; needs a restart (not applied): ${describeChanges(needRestart)}` : '';
-  for (const warning of configuredCertificateWarnings(next.config)) log.warn(warning);
+  // From the pairs this reload read (no second read of the files).
+  if (next.certificates !== null) for (const warning of certificateWarnings(next.certificates)) log.warn(warning);
   const message = `reload finished in place: ${describeChanges(changed)}${restart}`;
   if (restart) log.warn({ changed, needRestart }, message);
   else log.info({ changed, needRestart }, message);

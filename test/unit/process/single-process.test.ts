@@ -85,6 +85,12 @@ t.test('SIGHUP reloads in place, except while stopping; SIGUSR1 reopens and says
   t.equal(o.lines.at(-1)!.msg, 'SIGUSR1: log files reopened');
 });
 
+/** A read of the pairs, numbered: one certificate valid until `notAfter` (2099: no warning about it). */
+function fakeSet(n: number, notAfter = new Date(Date.UTC(2099, 0, 1))): CertificateSet {
+  const info = { dnsNames: [], ipAddresses: [], notBefore: new Date(Date.UTC(2020, 0, 1)), notAfter };
+  return { n, defaultPair: { certFile: '/etc/tls/cert.pem', info }, sniPairs: [] } as unknown as CertificateSet;
+}
+
 t.test('SIGHUP with TLS: the pairs read with the new configuration replace the ones served; a pair that fails leaves them', async (t) => {
   const box = sandbox(t);
   const readConfig = () => run(['--root', box.site], {}, box.cwd);
@@ -96,7 +102,7 @@ t.test('SIGHUP with TLS: the pairs read with the new configuration replace the o
     behindProxy: () => null,
     certificates: () => {
       if (bad !== null) throw new ConfigError(bad);
-      return { n: ++reads } as unknown as CertificateSet;
+      return fakeSet(++reads);
     },
   };
   const inForce = new InForce(firstServing(readConfig(), serving));
@@ -105,16 +111,34 @@ t.test('SIGHUP with TLS: the pairs read with the new configuration replace the o
   o.host.emit('SIGHUP');
   t.equal(replaced.length, 1, 'replaced once');
   t.equal(replaced[0], inForce.current.certificates, 'with the pairs of the configuration now in force');
-  t.same(replaced[0], { n: 2 }, 'the second read of the files');
+  t.same(replaced[0], fakeSet(2), 'the second read of the files');
+  t.same(o.lines.filter((l) => l.level === 'warn').map((l) => l.msg), [], 'a valid certificate: no warning');
   bad = 'tlsKey: /etc/tls/key.pem does not match the certificate in /etc/tls/cert.pem (another ECDSA P-256 key)';
   o.host.emit('SIGHUP');
   t.equal(replaced.length, 1, 'a pair that fails replaces nothing');
-  t.same(inForce.current.certificates, { n: 2 }, 'the pairs in force stay');
+  t.same(inForce.current.certificates, fakeSet(2), 'the pairs in force stay');
   t.same(
     o.lines.filter((l) => l.level === 'error').map((l) => l.msg),
     [`reload failed: ${bad}; the configuration in force stays`],
     'one error line naming the file',
   );
+});
+
+t.test('SIGHUP with TLS: an expired certificate read by the reload is warned about, from the pairs it read', async (t) => {
+  const box = sandbox(t);
+  const readConfig = () => run(['--root', box.site], {}, box.cwd);
+  const o = setup(readConfig);
+  let reads = 0;
+  const serving: ServingParts = {
+    handler: () => ({ handle: () => null as never, cacheHits: 0, cacheMisses: 0, cacheSize: { entries: 0, bytes: 0 } }),
+    behindProxy: () => null,
+    certificates: () => fakeSet(++reads, reads > 1 ? new Date(Date.UTC(2020, 1, 1)) : undefined),
+  };
+  const inForce = new InForce(firstServing(readConfig(), serving));
+  o.role.install({ drainer: { stopping: false } as unknown as Drainer, inForce, serving, replaceCertificates: () => undefined } as unknown as WorkerParts);
+  o.host.emit('SIGHUP');
+  t.same(o.lines.filter((l) => l.level === 'warn').map((l) => l.msg), ['tlsCert: /etc/tls/cert.pem expired on 2020-02-01T00:00:00.000Z (notAfter); clients will refuse it']);
+  t.equal(reads, 2, 'the files read once by the reload, not again for the warning');
 });
 
 t.test('metrics: a port it cannot bind stops the start before the public port is opened', async (t) => {
