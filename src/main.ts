@@ -23,7 +23,6 @@ import { http2Refusal } from './http2/node-version';
 const loadConfigModule = () => require('./config/config') as typeof import('./config/config');
 const loadWorker = () => require('./process/worker') as typeof import('./process/worker');
 const loadPrimary = () => require('./process/primary') as typeof import('./process/primary');
-const loadTlsSettings = () => require('./tls/settings') as typeof import('./tls/settings');
 
 function main(): void {
   if (cluster.isWorker) workerMain();
@@ -89,7 +88,7 @@ function primaryMain(): void {
 
 /** Which inherited socket each listener serves (activation.ts), or one line and exit 2 before anything is served. */
 function inheritedFor(sockets: Parameters<typeof assignInheritedSockets>[0], config: Config): InheritedSockets {
-  const assigned = assignInheritedSockets(sockets, { tls: loadTlsSettings().tlsEnabled(config), httpPort: config.httpPort });
+  const assigned = assignInheritedSockets(sockets, { tls: tlsEnabled(config), httpPort: config.httpPort });
   if (assigned.kind === 'invalid') fail(2, assigned.reason);
   return assigned.inherited;
 }
