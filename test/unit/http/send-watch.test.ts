@@ -193,12 +193,26 @@ t.test('start() again restarts the count, with one timer: one stall, the timeout
 
 t.test('the tick is 1/40 of the timeout: a long timeout is not checked every 5 ms', async (t) => {
   const timeoutMs = 2000; // tick 50 ms
-  const w = watched(t, new FakeSocket(), timeoutMs, () => false);
+  // When each check came, taken in the check itself (not by polling for it).
+  const checks: number[] = [];
+  const w = watched(t, new FakeSocket(), timeoutMs, () => {
+    checks.push(performance.now());
+    return true;
+  });
   const started = performance.now();
   w.watch.start();
-  await until(() => w.asked() > 0, 1000, 'a first check');
-  const first = performance.now() - started;
-  t.ok(first >= 45 && first < 100, `first check after one tick of 50 ms (${first.toFixed(1)} ms)`);
+  await until(() => checks.length > 0, 1000, 'a first check');
+  await quiet(300);
+  w.watch.stop();
+  const first = checks[0]! - started;
+  // A timer never fires early, so these two hold however loaded the machine is: the first
+  // check waits a whole tick, and 300 ms hold at most 6 ticks of 50 ms (a 5 ms tick: 60).
+  t.ok(first >= 45, `first check after one tick of 50 ms (${first.toFixed(1)} ms)`);
+  const inWindow = checks.filter((at) => at - checks[0]! <= 300).length - 1;
+  t.ok(inWindow <= 6, `${inWindow} checks in the 300 ms after the first: one every 50 ms`);
+  // A late timer only delays: a tick twice as long would put the first check past 100 ms on
+  // a quiet machine; 150 ms leaves room for a loaded one.
+  t.ok(first < 150, `and no later than a loaded machine delays a 50 ms timer (${first.toFixed(1)} ms)`);
 });
 
 /** A server socket and a client socket on 127.0.0.1, port 0; both destroyed at teardown. */
