@@ -51,7 +51,7 @@ const PROJECT = path.resolve(HERE, '..');
 const USAGE = `Usage: npm run bench -- [--rounds 3] [--duration 10] [--warmup 2] [--workers 2]
                         [--tests small-c50,small-c256,css-100k,css-100k-static,16k-c50,1m,100m,
                                  https-small-c50,https-1m,https-handshakes,https-resumed,
-                                 h2-small,h2-page,h2-1m]
+                                 h2-small,h2-page,h2-1m,page-load-h1,page-load-h2]
                         [--servers fleetserve,fleetserve-nolog,fleetserve-rr,fleetserve-metrics,nginx]
                         [--node PATH] [--node-flags=--max-semi-space-size=4] [--baseline DIR] [--out DIR]
 (the comment at the top of scripts/bench.mjs says what --node, --node-flags and --baseline do)
@@ -101,6 +101,11 @@ const TESTS = {
   // A page load as a browser makes it: one connection, the page's 30 files (2-50 KiB) at once.
   'h2-page': { path: '/page/', conns: 1, streams: 30, tls: true, h2: true, page: true, unit: 'MB/s' },
   'h2-1m': { path: '/1m.bin', conns: 8, streams: 4, tls: true, h2: true, unit: 'MB/s' },
+  // The time one page load takes from a cold start (new connections, full handshakes) to its
+  // last byte, loads made one after the other: over HTTP/1.1 with the 6 connections a browser
+  // opens per host, and over HTTP/2 with one connection and all 30 requests at once.
+  'page-load-h1': { path: '/page/', conns: 6, tls: true, page: true, pageLoad: 'h1', unit: 'loads/s' },
+  'page-load-h2': { path: '/page/', conns: 1, streams: 30, tls: true, page: true, h2: true, pageLoad: 'h2', unit: 'loads/s' },
 };
 
 /** The 30 files of the h2-page test: 2 KiB to 50 KiB, as a page's scripts, styles and images. */
@@ -404,6 +409,35 @@ async function h2Load(urls, conns, streams, seconds) {
 }
 
 /**
+ * Page loads one after the other for `seconds`: each an h2load run of exactly the page's
+ * requests from new connections (`h1`: HTTP/1.1 over `conns` connections; `h2`: one
+ * connection, every request at once), timed by h2load's "finished in" (connect to last byte,
+ * the process start left out). rps is loads per second at the median load time.
+ */
+async function pageLoads(urls, proto, conns, seconds) {
+  const args = ['h2load', ...(proto === 'h1' ? ['--h1'] : []), '-c', String(conns), '-m', String(proto === 'h1' ? 1 : urls.length), '-n', String(urls.length), '-t', '1', ...urls];
+  const times = [];
+  let errors = 0;
+  let non2xx = 0;
+  let bytes = 0;
+  for (const end = performance.now() + seconds * 1000; performance.now() < end; ) {
+    const r = await run(args);
+    const finished = /finished in ([\d.]+)(ms|s),/.exec(r.stdout);
+    const done = /requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded/.exec(r.stdout);
+    const status = /status codes: \d+ 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(r.stdout);
+    const traffic = /traffic: \S+ \((\d+)\) total/.exec(r.stdout);
+    if (!finished || !done || !status || !traffic) throw new Error(`h2load failed: ${r.stderr || r.stdout}`);
+    times.push(Number(finished[1]) * (finished[2] === 's' ? 1000 : 1));
+    errors += urls.length - Number(done[1]);
+    non2xx += Number(status[1]) + Number(status[2]) + Number(status[3]);
+    bytes += Number(traffic[1]);
+  }
+  const ms = median(times);
+  times.sort((a, b) => a - b);
+  return { requests: times.length * urls.length, rps: 1000 / ms, mbps: bytes / seconds / 1e6, p99_ms: times[Math.min(times.length - 1, Math.floor(times.length * 0.99))], load_ms: ms, loads: times.length, errors, non2xx };
+}
+
+/**
  * One request: which Content-Encoding and how many body bytes the server sends for the test;
  * over HTTPS (`certificate` given, verified against it) also the TLS version and suite.
  */
@@ -445,9 +479,10 @@ function chooseTests(o) {
     process.stderr.write('openssl is not installed: benchmarking without the https-* tests (apt-get install openssl)\n');
     tests = tests.filter((t) => !TESTS[t].tls);
   }
-  if (tests.some((t) => TESTS[t].h2) && !has('h2load')) {
-    process.stderr.write('h2load is not installed: benchmarking without the h2-* tests (apt-get install nghttp2-client)\n');
-    tests = tests.filter((t) => !TESTS[t].h2);
+  const byH2load = (t) => TESTS[t].h2 || TESTS[t].pageLoad;
+  if (tests.some(byH2load) && !has('h2load')) {
+    process.stderr.write('h2load is not installed: benchmarking without the h2-* and page-load-* tests (apt-get install nghttp2-client)\n');
+    tests = tests.filter((t) => !byH2load(t));
   }
   return tests;
 }
@@ -462,8 +497,9 @@ function opensslVersions(o) {
 /** One server under one test: started, warmed up, measured (req/s, MB/s, latency, memory), stopped. */
 async function measure(ctx, round, t, name) {
   const { o, site, out, luaFile } = ctx;
-  const { path: p, conns, headers = {}, tls, fullHandshakes, h2, streams, page } = TESTS[t];
+  const { path: p, conns, headers = {}, tls, fullHandshakes, h2, streams, page, pageLoad } = TESTS[t];
   const loadFor = (seconds) => {
+    if (pageLoad) return pageLoads(PAGE_FILES.map((f) => `${url}${f.name}`), pageLoad, conns, seconds);
     if (h2) return h2Load(page ? PAGE_FILES.map((f) => `${url}${f.name}`) : [url], conns, streams, seconds);
     return fullHandshakes ? fullHandshakeLoad(url, conns, seconds) : load(url, conns, seconds, luaFile, headers);
   };
