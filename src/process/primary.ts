@@ -115,12 +115,16 @@ export interface PrimaryOptions {
 }
 
 export class Primary {
-  /** The primary's state, all of it: its phase, and how far the start has come. */
-  private readonly state: { phase: Phase; listenedAtStart: number; announced: boolean; httpPortBound: number } = {
+  /**
+   * The primary's state, all of it: its phase, how far the start has come, and the workers
+   * that drained on a stop signal of their own and are not replaced yet (`drainedAhead`).
+   */
+  private readonly state: { phase: Phase; listenedAtStart: number; announced: boolean; httpPortBound: number; drainedAhead: Set<Worker> } = {
     phase: { kind: 'running' },
     listenedAtStart: 0,
     announced: false,
     httpPortBound: 0,
+    drainedAhead: new Set(),
   };
   private readonly o: Required<PrimaryOptions>;
   private readonly reloads: Reloads;
@@ -208,7 +212,10 @@ export class Primary {
         return;
       case 'crashed':
         this.log.warn(fields, `worker ${w.id} died (${signal ? `signal ${signal}` : `exit code ${code}`}); replacing it`);
-        this.replaceLater(worker.lived);
+        // Exit code 0 is a clean drain: a stop signal of its own, perhaps the group's Ctrl+C
+        // that this process has not handled yet (see stopSignal).
+        if (code === 0) this.state.drainedAhead.add(w);
+        this.replaceLater(w, worker.lived);
         return;
       case 'failed-start': // the reload that forked it reports the failure
       case 'ignored':
@@ -221,11 +228,14 @@ export class Primary {
     const { phase } = this.state;
     if (phase.kind === 'exiting') return;
     const workers = this.o.pool.list('alive');
+    // Ctrl+C signals the whole group: an idle worker may have drained on its own SIGINT and
+    // exited before this process handles its own. It was serving when the signal came.
+    const serving = workers.length + this.state.drainedAhead.size;
     const { drainTimeoutMs, preDrainDelayMs } = this.o.pool.current.config;
     const { reloading } = this.reloads;
     this.log.info(
-      { signal, workers: workers.length, drainTimeoutMs, preDrainDelayMs, reloading },
-      stopAnnouncement(signal, countOf(workers.length, 'worker'), { drainTimeoutMs, preDrainDelayMs }, reloading),
+      { signal, workers: serving, drainTimeoutMs, preDrainDelayMs, reloading },
+      stopAnnouncement(signal, countOf(serving, 'worker'), { drainTimeoutMs, preDrainDelayMs }, reloading),
     );
     // A fault's drain is under way already; a second signal stops at once, as the line says.
     if (phase.kind === 'running') this.drainAll('signal', workers);
@@ -318,12 +328,13 @@ export class Primary {
   }
 
   /** A crashed worker is replaced after the back-off its short life calls for. */
-  private replaceLater(lived: number): void {
+  private replaceLater(w: Worker, lived: number): void {
     const { pool } = this.o;
     this.o.counters.workerRestarts++;
     this.o.schedule(
       pool.respawnDelayAfter(lived),
       () => {
+        this.state.drainedAhead.delete(w);
         // A reload may have filled the gap meanwhile (or changed the count): never overshoot.
         // A reload's new worker still starting counts, as it is meant to serve.
         const inService = pool.list('serving').length + pool.list('starting').length;

@@ -224,6 +224,29 @@ t.test('a crash is replaced after the back-off, unless the gap was filled or a s
   t.equal(s.forked.length, 4, 'none after a stop');
 });
 
+t.test('Ctrl+C: a worker that drained on its own SIGINT before the primary handled its own still counts in the stop line', async (t) => {
+  const s = setup(t, { args: ['--drain-timeout-ms', '7000'] });
+  s.started();
+  s.exit(0, 0); // the group's SIGINT reached the idle worker first: it drained and exited
+  s.processEvents.emit('SIGINT', 'SIGINT');
+  t.equal(s.msgs().at(-1), 'SIGINT: draining 2 workers, up to 7000 ms; Ctrl+C again to stop at once', 'both were serving when the signal came');
+  t.has(s.lines.at(-1), { signal: 'SIGINT', workers: 2 });
+  t.same(s.w(1).sent, [{ cmd: 'drain' }], 'the one left is asked to drain');
+  for (const p of [...s.timers.pending].filter((p) => p.keepAlive)) p.fire();
+  t.equal(s.forked.length, 2, 'not replaced during the stop');
+  s.exit(1, 0);
+  t.same(s.exits, [0]);
+
+  const later = setup(t, { args: ['--drain-timeout-ms', '7000'] });
+  later.started();
+  later.exit(0, 0); // a SIGINT to that worker alone: replaced, and then no longer counted
+  later.timers.pending[0]!.fire();
+  t.equal(later.forked.length, 3, 'replaced');
+  later.exit(1, 1); // a crash is not a drain: not counted while its replacement waits
+  later.processEvents.emit('SIGINT', 'SIGINT');
+  t.equal(later.msgs().at(-1), 'SIGINT: draining 1 worker, up to 7000 ms; Ctrl+C again to stop at once', 'the replacement only');
+});
+
 t.test('a retired worker\'s exit is expected: info when its drain was clean, warn when not', async (t) => {
   const s = setup(t);
   s.started();
