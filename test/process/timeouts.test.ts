@@ -30,7 +30,7 @@ t.test('a stalled reader is dropped within 25% after sendTimeoutMs, and the work
   // the server's writes make no more progress.
   // Bounded: a server that never sends the first MiB fails here, not at tap's timeout.
   const pausedAt = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`only ${received} bytes of /big.bin within 10 s`)), 10_000);
+    const timer = setTimeout(() => reject(new Error(`only ${received} bytes of /big.bin within 10 s; the server logged: ${JSON.stringify(s.logs.slice(1))}; flowing: ${String(sock.readableFlowing)} ${sock.bytesRead}`)), 10_000);
     sock.on('data', (d) => {
       received += d.length;
       if (received > 1024 * 1024 && !sock.isPaused()) {
@@ -83,6 +83,6 @@ t.test('a slow reader that keeps reading is not dropped', async (t) => {
     setTimeout(() => resolve(false), 5000);
   });
   t.ok(closed, 'the response ended');
-  t.ok(received > 64 * 1024 * 1024, `the whole body arrived (${received} bytes with the head)`);
+  t.ok(received > 64 * 1024 * 1024, `the whole body arrived (${received} bytes with the head; ${sock.bytesRead} read, flowing ${String(sock.readableFlowing)}, local ${sock.localPort}; ${JSON.stringify(s.logs.slice(1))})`);
   t.equal(s.logs.filter((l) => l.msg === 'send timeout').length, 0, 'no send timeout');
 });
