@@ -285,10 +285,18 @@ t.test('drain deadline: a reader that stops is cut, the exit code is 1', async (
 
 t.test('the stop line says how long the drain may take and that a second signal stops at once', async (t) => {
   const stopLine = (l: LogLine) => typeof l.msg === 'string' && /^SIG(INT|TERM): draining/.test(l.msg);
-  for (const workers of [0, 2]) {
-    const s = await startServer(t, { root, workers, args: ['--drain-timeout-ms', '7000'] });
-    s.signalGroup('SIGINT');
-    t.same((await s.exited(10_000)).code, 0, `workers ${workers}: drained`);
+  // The three servers start and stop side by side: each is its own process group.
+  const [single, two, pre] = await Promise.all([
+    startServer(t, { root, workers: 0, args: ['--drain-timeout-ms', '7000'] }),
+    startServer(t, { root, workers: 2, args: ['--drain-timeout-ms', '7000'] }),
+    startServer(t, { root, workers: 1, args: ['--drain-timeout-ms', '7000', '--pre-drain-delay-ms', '200'] }),
+  ]);
+  single.signalGroup('SIGINT');
+  two.signalGroup('SIGINT');
+  process.kill(pre.pid, 'SIGTERM');
+  const [singleExit, twoExit, preExit] = await Promise.all([single.exited(10_000), two.exited(10_000), pre.exited(10_000)]);
+  for (const [workers, s, exit] of [[0, single, singleExit], [2, two, twoExit]] as const) {
+    t.same(exit.code, 0, `workers ${workers}: drained`);
     const lines = s.logs.filter(stopLine);
     t.equal(lines.length, 1, `workers ${workers}: one stop line (Ctrl+C reaches every process)`);
     const { level, time, pid, ...rest } = lines[0]!;
@@ -299,10 +307,8 @@ t.test('the stop line says how long the drain may take and that a second signal 
       t.same(rest, { worker: 'primary', signal: 'SIGINT', workers: 2, drainTimeoutMs: 7000, preDrainDelayMs: 0, reloading: false, msg: 'SIGINT: draining 2 workers, up to 7000 ms; Ctrl+C again to stop at once' });
     }
   }
-  const s = await startServer(t, { root, workers: 1, args: ['--drain-timeout-ms', '7000', '--pre-drain-delay-ms', '200'] });
-  process.kill(s.pid, 'SIGTERM');
-  t.same((await s.exited(10_000)).code, 0);
-  t.same(s.logs.filter(stopLine).map((l) => l.msg), ['SIGTERM: draining 1 worker after a 200 ms pre-drain, then up to 7000 ms; a second SIGTERM stops at once']);
+  t.same(preExit.code, 0);
+  t.same(pre.logs.filter(stopLine).map((l) => l.msg), ['SIGTERM: draining 1 worker after a 200 ms pre-drain, then up to 7000 ms; a second SIGTERM stops at once']);
 });
 
 t.test('a second SIGINT forces an immediate exit (130)', async (t) => {
@@ -324,7 +330,8 @@ t.test('port in use: exit 1, one line on stderr, no respawn loop', async (t) => 
   await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
   t.teardown(() => blocker.close());
   const port = (blocker.address() as net.AddressInfo).port;
-  for (const workers of [2, 0]) {
+  // Both process models side by side (each its own process group).
+  await Promise.all([2, 0].map(async (workers) => {
     const started = performance.now();
     const s = spawnServer({ args: ['--host', '127.0.0.1', '--port', String(port), '--workers', String(workers), '--log-pretty', 'false', '--root', root] });
     t.teardown(() => s.kill());
@@ -339,7 +346,7 @@ t.test('port in use: exit 1, one line on stderr, no respawn loop', async (t) => 
     t.notOk(s.logs.some(isListening), `workers ${workers}: never claims to listen`);
     t.notOk(s.logs.some((l) => /replacing|died/.test(l.msg)), `workers ${workers}: no respawn`);
     t.ok(await groupGone(s.pid), `workers ${workers}: no process left behind`);
-  }
+  }));
 });
 
 t.test('a killed worker is logged and replaced', async (t) => {
