@@ -77,15 +77,16 @@ t.test('bound to 127.0.0.1 a host is unreachable from another namespace; bound t
 t.test('three hosts behind HAProxy: a rolling restart of every host fails no request', { skip }, async (t) => {
   const net = makeTestNetwork(t, 3);
   const root = makeSite(t, { 'page.html': BODY, 'index.html': 'hi\n' });
-  // HAProxy checks every 300 ms and marks a host down after 2 failures: about 600-900 ms, so
-  // 1200 ms of pre-drain are enough (haproxy-config.sh says: above 300 × (2 + 1)).
-  const hostArgs = (h: TestHost) => ['--workers', '1', '--pre-drain-delay-ms', '1200', '--headers', JSON.stringify([{ glob: '/**', headers: { 'X-Host': h.name } }]), ...BEHIND_HAPROXY(net)];
+  // HAProxy checks every 150 ms and marks a host down after 2 failures: about 300-450 ms, so
+  // 600 ms of pre-drain are enough (haproxy-config.sh says: above 150 × (2 + 1)); the same
+  // ratios as the recipe's 300 ms and 1200 ms, at half the time per host.
+  const hostArgs = (h: TestHost) => ['--workers', '1', '--pre-drain-delay-ms', '600', '--headers', JSON.stringify([{ glob: '/**', headers: { 'X-Host': h.name } }]), ...BEHIND_HAPROXY(net)];
   const hosts = await Promise.all(net.hosts.map((h) => startHost(t, net, h, root, h.addr, hostArgs(h))));
   hosts.forEach((p, i) => t.equal(p.line.pid, p.proc.pid, `${net.hosts[i]!.name}: ip netns exec runs fleetserve itself (the pid to signal)`));
 
-  const gen = haproxyConfig(t, path.dirname(root), ['--bind', `127.0.0.1:${LB_PORT}`, '--inter', '300', '--fall', '2', '--rise', '2'], net.hosts.map((h) => `${h.addr}:${PORT}`));
+  const gen = haproxyConfig(t, path.dirname(root), ['--bind', `127.0.0.1:${LB_PORT}`, '--inter', '150', '--fall', '2', '--rise', '2'], net.hosts.map((h) => `${h.addr}:${PORT}`));
   t.match(gen.stdout, /http-check send meth GET uri \/healthz /, 'checks fleetserve\'s health path');
-  t.match(gen.stderr, /set preDrainDelayMs above 900 /, 'and says how long the pre-drain must be');
+  t.match(gen.stderr, /set preDrainDelayMs above 450 /, 'and says how long the pre-drain must be');
   const cfg = gen.cfg;
   const haproxy = spawnLines(t, 'ip', [...net.inNs(net.lb), 'haproxy', '-db', '-f', cfg]);
 
