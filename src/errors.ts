@@ -75,6 +75,18 @@ export class PlainTextOnTlsPortError extends FleetserveError {
   readonly code = 'FLEETSERVE_TLS_PLAIN_TEXT';
 }
 
+/** A TLS-ALPN-01 challenge that cannot be served: a name that is no host name, or a pair that does not fit it. */
+export class AcmeChallengeError extends FleetserveError {
+  override readonly name = 'AcmeChallengeError';
+  readonly code = 'FLEETSERVE_TLS_ACME_CHALLENGE';
+}
+
+/** A TLS-ALPN-01 validation (ALPN acme-tls/1 alone) for a name with no challenge pending: refused. */
+export class NoAcmeChallengeError extends FleetserveError {
+  override readonly name = 'NoAcmeChallengeError';
+  readonly code = 'FLEETSERVE_TLS_ACME_NO_CHALLENGE';
+}
+
 const ERRNO_STATUS: Readonly<Record<string, number>> = Object.freeze({
   ENOENT: 404,
   ENOTDIR: 404,

@@ -18,6 +18,7 @@ import type { BehindProxy } from '../http/behind-proxy';
 import { Connection, FRESH_GRACE_MS, type ConnectionOptions, type ConnectionOrigin } from '../http/connection';
 import { H2Session, openSession, type SessionOptions } from '../http2/session';
 import { TlsAcceptor } from '../tls/acceptor';
+import type { AcmeChallengePair } from '../tls/alpn-challenge';
 import type { CertificatePair, CertificateSet } from '../tls/certificates';
 import { classifyHandshakeError, type HandshakeFailure, type TlsPolicyOptions } from '../tls/context';
 import type { Admitted, ListenerKind } from './listener';
@@ -35,6 +36,8 @@ export interface HttpsEvents {
   onHandshake(resumed: boolean): void;
   /** A handshake failed (or timed out, or the client spoke plain text). */
   onHandshakeError(reason: HandshakeFailure, err: Error): void;
+  /** A TLS-ALPN-01 validation for `serverName` was answered (not a handshake of a connection, not a request). */
+  onAcmeChallenge?(serverName: string): void;
 }
 
 /**
@@ -104,6 +107,7 @@ export class Https implements ListenerKind {
       onSecure: (socket) => this.secure(socket),
       onPlainText: (socket) => this.answerPlainText(socket),
       onHandshakeError: (reason, err) => this.events.onHandshakeError(reason, err),
+      onAcmeChallenge: (serverName) => this.events.onAcmeChallenge?.(serverName),
     });
   }
 
@@ -137,6 +141,18 @@ export class Https implements ListenerKind {
   /** New certificates for the connections accepted from now on (a reload). */
   replaceCertificates(set: CertificateSet): void {
     this.acceptor.replaceCertificates(set);
+  }
+
+  /**
+   * Sets (pair) or removes (null) the TLS-ALPN-01 challenge certificate for a server name
+   * (RFC 8737), for the connections accepted from now on: a ClientHello for that name offering
+   * ALPN acme-tls/1 alone gets it and is closed after the handshake (no request is served, none
+   * counted); acme-tls/1 for a name with none pending is refused (a handshake error,
+   * 'no-shared'); every other client is served as before. Throws AcmeChallengeError for a name
+   * that is no host name or a pair that does not fit it (TlsAcceptor.setAcmeChallenge).
+   */
+  setAcmeChallenge(serverName: string, pair: AcmeChallengePair | null): void {
+    this.acceptor.setAcmeChallenge(serverName, pair);
   }
 
   setTicketKeys(keys: Buffer): void {

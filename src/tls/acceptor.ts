@@ -19,14 +19,21 @@
  * tls.Server that holds only that pair — one per pair, never listening. Each connection's
  * OpenSSL state then starts from exactly one certificate, on every Node version; the rest of
  * the handshake (timeouts, ALPN, tickets, errors) is Node's own tls.Server.
+ *
+ * The same read answers TLS-ALPN-01 (RFC 8737), which SNICallback could not at all: it is
+ * called with the server name only, and a validation is told apart by its ALPN list (acme-tls/1
+ * alone). Such a connection goes to the challenge set for its name (setAcmeChallenge): its
+ * own tls.Server, closed once the handshake is done; with none pending, it is refused with a
+ * no_application_protocol alert. Every other ClientHello is served as above.
  */
 import type net from 'node:net';
 import tls from 'node:tls';
-import { HandshakeTimeoutError } from '../errors';
+import { AcmeChallengeError, HandshakeTimeoutError, NoAcmeChallengeError } from '../errors';
+import { checkChallenge, isTlsAlpnValidation, NO_APPLICATION_PROTOCOL_ALERT, type AcmeChallengePair } from './alpn-challenge';
 import type { CertificatePair, CertificateSet } from './certificates';
 import { peekClientHello } from './client-hello';
-import { classifyHandshakeError, serverOptions, type HandshakeFailure, type TlsPolicyOptions } from './context';
-import { buildSniIndex, chooseForServerName, type SniIndex } from './sni';
+import { challengeServerOptions, classifyHandshakeError, serverOptions, type HandshakeFailure, type TlsPolicyOptions } from './context';
+import { buildSniIndex, chooseForServerName, normalizeHostName, type SniIndex } from './sni';
 
 export interface AcceptorEvents {
   /** A TLS socket whose handshake is complete; it allows half-open, as the listener's plain sockets do. */
@@ -40,6 +47,11 @@ export interface AcceptorEvents {
   onPlainText(socket: net.Socket, received: Buffer): void;
   /** A handshake that failed; the socket is already being destroyed. */
   onHandshakeError(reason: HandshakeFailure, err: Error): void;
+  /**
+   * A TLS-ALPN-01 validation was answered with the challenge certificate for `serverName`
+   * (normalized); the socket is being closed (it never reaches onSecure).
+   */
+  onAcmeChallenge?(serverName: string): void;
 }
 
 /**
@@ -82,6 +94,8 @@ export class TlsAcceptor {
   private index: SniIndex<Served>;
   private served: readonly Served[] = [];
   private keys: Buffer;
+  /** TLS-ALPN-01 challenges pending, by normalized host name: the server answering each. */
+  private readonly challenges = new Map<string, tls.Server>();
 
   constructor(
     set: CertificateSet,
@@ -111,6 +125,30 @@ export class TlsAcceptor {
   /** The pairs in force now, the default first: what the next connection may get. */
   pairs(): readonly CertificatePair[] {
     return this.served.map((s) => s.pair);
+  }
+
+  /**
+   * Sets (or, with null, removes) the TLS-ALPN-01 challenge for a server name (RFC 8737): from
+   * the next connection on, a ClientHello with that name (SNI, compared as for certificates)
+   * that offers ALPN acme-tls/1 alone is handshaken with `pair` (and ALPN acme-tls/1), then
+   * closed; nothing else about the name changes. Setting a name again replaces its pair.
+   * Throws AcmeChallengeError for a name that is no host name, or a pair that does not fit it
+   * (see checkChallenge); nothing is changed then.
+   */
+  setAcmeChallenge(serverName: string, pair: AcmeChallengePair | null): void {
+    if (pair === null) {
+      const host = normalizeHostName(serverName);
+      if (host !== null) this.challenges.delete(host);
+      return;
+    }
+    const host = checkChallenge(serverName, pair);
+    let server: tls.Server;
+    try {
+      server = this.makeChallengeServer(host, pair);
+    } catch (err) {
+      throw new AcmeChallengeError(`TLS-ALPN-01 challenge for ${host}: the pair cannot be served (${(err as Error).message})`);
+    }
+    this.challenges.set(host, server);
   }
 
   /** Applies rotated session-ticket keys (from the primary) to every pair. */
@@ -147,14 +185,8 @@ export class TlsAcceptor {
         this.events.onPlainText(socket, received.bytes());
         return;
       }
-      socket.unshift(received.bytes());
-      // The listener's sockets are half-open (a client may shut down its side after its
-      // requests), and the TLS socket takes that from this one. During the handshake it must
-      // not be: a TLS socket that allows half-open waits out the whole handshake timeout after
-      // the client's FIN (seen with a client closing right after its Finished), holding a
-      // connection slot and a drain. onSecure's socket allows it again (makeServer).
-      socket.allowHalfOpen = false;
-      chooseForServerName(this.index, peek.serverName).server.emit('connection', socket);
+      if (isTlsAlpnValidation(peek.alpn)) this.validate(socket, received.bytes(), peek.serverName);
+      else handOver(socket, received.bytes(), chooseForServerName(this.index, peek.serverName).server);
     };
     // Gone before a ClientHello (a port scan, a health check that only connects, a drain that
     // closed it): nothing to report.
@@ -179,6 +211,48 @@ export class TlsAcceptor {
     if (initial !== null) onReadable();
   }
 
+  /**
+   * A TLS-ALPN-01 validation: handshaken with the challenge for its name, or, with none
+   * pending (or no name), refused with a no_application_protocol alert, before OpenSSL sees it.
+   */
+  private validate(socket: net.Socket, hello: Buffer, serverName: string | null): void {
+    const host = serverName === null ? null : normalizeHostName(serverName);
+    const server = host === null ? undefined : this.challenges.get(host);
+    if (server !== undefined) {
+      handOver(socket, hello, server);
+      return;
+    }
+    socket.on('error', () => socket.destroy());
+    socket.end(NO_APPLICATION_PROTOCOL_ALERT, () => socket.destroy());
+    const name = serverName === null ? 'no server name' : JSON.stringify(serverName);
+    const err = new NoAcmeChallengeError(`TLS-ALPN-01 validation (ALPN acme-tls/1) for ${name}: no challenge pending; refused with no_application_protocol`);
+    this.events.onHandshakeError(classifyHandshakeError(err), err);
+  }
+
+  private makeChallengeServer(host: string, pair: AcmeChallengePair): tls.Server {
+    const server = tls.createServer(challengeServerOptions(pair, { ...this.policy, ticketKeys: this.keys }));
+    server.on('secureConnection', (socket) => {
+      // The validation needs the certificate only; nothing is served on this connection. A
+      // client that does not close its side in turn is cut after the handshake timeout.
+      socket.on('error', () => socket.destroy());
+      const cut = setTimeout(() => socket.destroy(), this.policy.handshakeTimeoutMs);
+      socket.once('close', () => clearTimeout(cut));
+      socket.end();
+      this.events.onAcmeChallenge?.(host);
+    });
+    this.reportClientErrors(server);
+    return server;
+  }
+
+  private reportClientErrors(server: tls.Server): void {
+    server.on('tlsClientError', (err, socket) => {
+      // Node destroys the socket after an OpenSSL error, but not after its own handshake
+      // timeout: that connection would stay open, stalled, for as long as the client likes.
+      socket.destroy();
+      this.events.onHandshakeError(classifyHandshakeError(err), err);
+    });
+  }
+
   private buildIndex(set: CertificateSet): SniIndex<Served> {
     this.served = [set.defaultPair, ...set.sniPairs].map((pair) => ({ pair, server: this.makeServer(pair) }));
     return buildSniIndex(
@@ -193,12 +267,19 @@ export class TlsAcceptor {
       socket.allowHalfOpen = true;
       this.events.onSecure(socket);
     });
-    server.on('tlsClientError', (err, socket) => {
-      // Node destroys the socket after an OpenSSL error, but not after its own handshake
-      // timeout: that connection would stay open, stalled, for as long as the client likes.
-      socket.destroy();
-      this.events.onHandshakeError(classifyHandshakeError(err), err);
-    });
+    this.reportClientErrors(server);
     return server;
   }
+}
+
+/** Gives a socket whose ClientHello has been read to the tls.Server that is to handshake it. */
+function handOver(socket: net.Socket, hello: Buffer, server: tls.Server): void {
+  socket.unshift(hello);
+  // The listener's sockets are half-open (a client may shut down its side after its
+  // requests), and the TLS socket takes that from this one. During the handshake it must
+  // not be: a TLS socket that allows half-open waits out the whole handshake timeout after
+  // the client's FIN (seen with a client closing right after its Finished), holding a
+  // connection slot and a drain. onSecure's socket allows it again (makeServer).
+  socket.allowHalfOpen = false;
+  server.emit('connection', socket);
 }

@@ -1,26 +1,33 @@
 /**
  * The first bytes of a connection on a TLS port, read before OpenSSL sees them: is it a TLS
- * ClientHello, and which server name (SNI) does it carry? That is what chooses the
- * certificate of the connection (see acceptor.ts for why SNICallback cannot), and what tells a
- * plain-text HTTP request apart so that it can be answered in plain text.
+ * ClientHello, which server name (SNI) does it carry, and which application protocols (ALPN)
+ * does it offer? That is what chooses the certificate of the connection (see acceptor.ts for
+ * why SNICallback cannot; it does not see ALPN either, which a TLS-ALPN-01 challenge is chosen
+ * by), and what tells a plain-text HTTP request apart so that it can be answered in plain text.
  *
- * Only what the choice needs is parsed (RFC 8446 §4.1.2, RFC 6066 §3): record headers, the
- * handshake header, and the ClientHello up to its server_name extension. Anything malformed
- * is not refused here: it is handed to OpenSSL with the default certificate, and OpenSSL
- * answers it with the proper alert. Pure: bytes in, a verdict out.
+ * Only what the choice needs is parsed (RFC 8446 §4.1.2, RFC 6066 §3, RFC 7301 §3.1): record
+ * headers, the handshake header, and the ClientHello's server_name and
+ * application_layer_protocol_negotiation extensions. Anything malformed is not refused here:
+ * it is handed to OpenSSL (a malformed extension is reported as absent), and OpenSSL answers
+ * it with the proper alert. Pure: bytes in, a verdict out.
  */
 
 export type ClientHelloPeek =
   /** Not enough bytes yet to decide. */
   | { readonly kind: 'more' }
-  /** A TLS connection (or something for OpenSSL to refuse); serverName null when none was found. */
-  | { readonly kind: 'tls'; readonly serverName: string | null }
+  /**
+   * A TLS connection (or something for OpenSSL to refuse); serverName null when none was
+   * found, alpn null when the ClientHello offers no ALPN list (or a malformed one), else the
+   * protocol names in the client's order, as latin1 text.
+   */
+  | { readonly kind: 'tls'; readonly serverName: string | null; readonly alpn: readonly string[] | null }
   /** Starts with an ASCII letter: a plain-text request (an HTTP method) on the TLS port. */
   | { readonly kind: 'plain-text' };
 
 const HANDSHAKE_RECORD = 0x16;
 const CLIENT_HELLO = 0x01;
 const SERVER_NAME_EXTENSION = 0x0000;
+const ALPN_EXTENSION = 0x0010;
 const HOST_NAME_TYPE = 0x00;
 /** TLSPlaintext.length may not exceed 2^14 (RFC 8446 §5.1). */
 const MAX_RECORD = 16384;
@@ -31,7 +38,7 @@ const MAX_RECORD = 16384;
 export const MAX_CLIENT_HELLO_BYTES = 16384 + 5;
 
 const MORE: ClientHelloPeek = { kind: 'more' };
-const UNKNOWN: ClientHelloPeek = { kind: 'tls', serverName: null };
+const UNKNOWN: ClientHelloPeek = { kind: 'tls', serverName: null, alpn: null };
 
 function isAsciiLetter(c: number): boolean {
   return (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
@@ -46,7 +53,9 @@ export function peekClientHello(buf: Buffer): ClientHelloPeek {
   const hello = reassemble(buf);
   if (hello === 'more') return buf.length >= MAX_CLIENT_HELLO_BYTES ? UNKNOWN : MORE;
   if (hello === null) return UNKNOWN;
-  return { kind: 'tls', serverName: serverNameOf(hello) };
+  const extensions = extensionsOf(hello);
+  if (extensions === null) return UNKNOWN;
+  return { kind: 'tls', serverName: extensions.serverName && hostNameOf(extensions.serverName), alpn: extensions.alpn && protocolsOf(extensions.alpn) };
 }
 
 /**
@@ -114,22 +123,29 @@ class Reader {
   }
 }
 
-/** The host_name of the server_name extension, or null (none, or malformed). */
-function serverNameOf(hello: Buffer): string | null {
+/**
+ * The bodies of the server_name and ALPN extensions (null where absent), or null when the
+ * ClientHello is malformed up to the end of its extensions. The first of each type counts: a
+ * ClientHello with a type twice is refused by OpenSSL (RFC 8446 §4.2) whatever is chosen here.
+ */
+function extensionsOf(hello: Buffer): { serverName: Buffer | null; alpn: Buffer | null } | null {
   const r = new Reader(hello);
   // legacy_version, random, legacy_session_id, cipher_suites, legacy_compression_methods
   if (!r.skip(2 + 32) || !r.skipVector(1) || !r.skipVector(2) || !r.skipVector(1)) return null;
   const extensionsLength = r.u16();
   if (extensionsLength === null || r.pos + extensionsLength > hello.length) return null;
   const end = r.pos + extensionsLength;
+  const found: { serverName: Buffer | null; alpn: Buffer | null } = { serverName: null, alpn: null };
   while (r.pos + 4 <= end) {
     const type = r.u16()!;
     const length = r.u16()!;
     if (r.pos + length > end) return null;
-    if (type === SERVER_NAME_EXTENSION) return hostNameOf(hello.subarray(r.pos, r.pos + length));
+    const body = hello.subarray(r.pos, r.pos + length);
+    if (type === SERVER_NAME_EXTENSION) found.serverName ??= body;
+    else if (type === ALPN_EXTENSION) found.alpn ??= body;
     r.pos += length;
   }
-  return null;
+  return found;
 }
 
 /** The first host_name entry of a ServerNameList (RFC 6066 §3), as latin1 text. */
@@ -145,4 +161,22 @@ function hostNameOf(ext: Buffer): string | null {
     r.pos += length;
   }
   return null;
+}
+
+/**
+ * The ProtocolNameList of an ALPN extension (RFC 7301 §3.1), or null when it is malformed: the
+ * list must fill the extension exactly, hold at least one name, and no name may be empty.
+ */
+function protocolsOf(ext: Buffer): string[] | null {
+  const r = new Reader(ext);
+  const listLength = r.u16();
+  if (listLength === null || listLength === 0 || listLength + 2 !== ext.length) return null;
+  const names: string[] = [];
+  while (r.pos < ext.length) {
+    const length = r.u8()!;
+    if (length === 0 || r.pos + length > ext.length) return null;
+    names.push(ext.toString('latin1', r.pos, r.pos + length));
+    r.pos += length;
+  }
+  return names;
 }

@@ -78,7 +78,7 @@ export interface TlsPolicyOptions {
  * Options for tls.createServer that serve exactly one certificate pair. There is no
  * SNICallback: the acceptor has already chosen the pair from the ClientHello (acceptor.ts).
  */
-export function serverOptions(pair: CertificatePair, policy: TlsPolicyOptions): tls.TlsOptions {
+export function serverOptions(pair: Pick<CertificatePair, 'cert' | 'key'>, policy: TlsPolicyOptions): tls.TlsOptions {
   return {
     cert: pair.cert,
     key: pair.key,
@@ -95,6 +95,21 @@ export function serverOptions(pair: CertificatePair, policy: TlsPolicyOptions): 
     handshakeTimeout: policy.handshakeTimeoutMs,
     requestCert: false,
   };
+}
+
+/** The ALPN protocol of a TLS-ALPN-01 validation (RFC 8737 §6.2). */
+export const ACME_TLS_ALPN = 'acme-tls/1';
+
+/**
+ * Options for answering a TLS-ALPN-01 validation (RFC 8737 §3) with its challenge
+ * certificate: the policy above, ALPN acme-tls/1 alone (never h2 or http/1.1: no HTTP is
+ * served on it), and no session to resume either way. A session made with the challenge
+ * certificate must not resume on the listener's own pairs, nor one of theirs here (a resumed
+ * handshake sends no certificate): its own session context, and no tickets.
+ */
+export function challengeServerOptions(pair: { readonly cert: string; readonly key: string }, policy: TlsPolicyOptions): tls.TlsOptions {
+  const options = serverOptions(pair, { ...policy, alpn: [ACME_TLS_ALPN] });
+  return { ...options, secureOptions: crypto.constants.SSL_OP_NO_RENEGOTIATION | crypto.constants.SSL_OP_NO_TICKET, sessionIdContext: `${SESSION_ID_CONTEXT}-${ACME_TLS_ALPN}` };
 }
 
 /** Why a handshake failed, as the metrics count it: a small fixed set. */
@@ -117,7 +132,8 @@ const NO_SHARED = new Set([
 export function classifyHandshakeError(err: unknown): HandshakeFailure {
   const code = String((err as { code?: unknown } | null)?.code ?? '');
   if (code === 'ERR_TLS_HANDSHAKE_TIMEOUT' || code === 'FLEETSERVE_TLS_HANDSHAKE_TIMEOUT') return 'timeout';
-  if (NO_SHARED.has(code)) return 'no-shared';
+  // acme-tls/1 with no challenge pending: no application protocol in common.
+  if (NO_SHARED.has(code) || code === 'FLEETSERVE_TLS_ACME_NO_CHALLENGE') return 'no-shared';
   // Not TLS at all (garbage, truncated or malformed records), or plain-text HTTP on the TLS port.
   if (code.startsWith('ERR_SSL_') || code === 'FLEETSERVE_TLS_PLAIN_TEXT') return 'protocol';
   return 'other';
