@@ -134,6 +134,11 @@ export function parseRequestHead(
   ) {
     return refuse(400, 'malformed HTTP version');
   }
+  // RFC 9113 §11.6 registers PRI for the HTTP/2 connection preface ("PRI * HTTP/2.0\r\n\r\nSM"):
+  // no client sends it as a request, so it is an h2c (cleartext HTTP/2) client talking to an
+  // HTTP/1.1 port. Refused as malformed (400, closed), before its version would make it a 505:
+  // h2c is not served, and no HTTP/1.1 request is ever read from the frames that follow.
+  if (method === 'PRI') return refuse(400, 'HTTP/2 connection preface on an HTTP/1.1 port (h2c is not served)');
   if (buf[v + 5] !== 0x31) return refuse(505, 'HTTP version not supported');
   // Any HTTP/1.x above 1.1 is answered as 1.1 (RFC 9110 §2.5).
   const minor: 0 | 1 = buf[v + 7] === 0x30 ? 0 : 1;

@@ -1,17 +1,16 @@
 // HTTP/2 on the HTTPS listener (ALPN h2, src/http2/): curl and nghttp speak it; the same
 // requests get the same status, fields and bytes as over HTTP/1.1; http2 false offers
-// HTTP/1.1 only; cleartext h2 is refused; the floods end at their caps without taking the
+// HTTP/1.1 only; the h2c preface on a plain port gets 400; the floods end at their caps without taking the
 // worker down or growing it; SIGTERM drains an h2 download byte for byte.
 import { execFile, execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http2 from 'node:http2';
-import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import t, { type Test } from 'tap';
 import { scrape, valueOf } from '../fixtures/ops';
-import { makeSite, startServer, type Server } from '../fixtures/server';
+import { makeSite, rawExchange, startServer, type Server } from '../fixtures/server';
 import { freePort, poll } from '../fixtures/wire';
 import { makeTestPki, opensslSkip, type TestPki } from '../fixtures/tls';
 
@@ -163,10 +162,11 @@ t.test('HTTP/2 over TLS', { skip: opensslSkip }, async (t) => {
   });
 });
 
-t.test('http2 false offers HTTP/1.1 only; plain HTTP refuses the h2c preface (505)', { skip: opensslSkip }, async (t) => {
+t.test('http2 false offers HTTP/1.1 only; the h2c preface on a plain port: 400 and closed', { skip: opensslSkip }, async (t) => {
   const pki = makeTestPki(t);
   const root = makeSite(t, SITE);
-  const s = await startServer(t, { root, args: [...tlsArgs(pki), '--http2', 'false'] });
+  const httpPort = await freePort();
+  const s = await startServer(t, { root, args: [...tlsArgs(pki), '--http2', 'false', '--http-port', String(httpPort), '--access-log', 'true'] });
   const alpn = await new Promise<string | false | null>((resolve, reject) => {
     const sock = tls.connect({ host: '127.0.0.1', port: s.port, ca: pki.caPem, servername: 'localhost', ALPNProtocols: ['h2', 'http/1.1'] }, () => {
       resolve(sock.alpnProtocol);
@@ -175,16 +175,19 @@ t.test('http2 false offers HTTP/1.1 only; plain HTTP refuses the h2c preface (50
     sock.on('error', reject);
   });
   t.equal(alpn, 'http/1.1');
-  const plain = await startServer(t, { root });
-  const answer = await new Promise<string>((resolve) => {
-    const sock = net.connect(plain.port, '127.0.0.1', () => sock.write('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'));
-    let got = '';
-    sock.on('data', (c: Buffer) => (got += c.toString('latin1')));
-    sock.on('close', () => resolve(got));
-    sock.on('error', () => resolve(got));
-  });
-  // The parser's answer to a request line of HTTP/2.0, as before HTTP/2 existed here: no h2c.
-  t.match(answer, /^HTTP\/1\.1 505 HTTP Version Not Supported\r\n[^]*Connection: close\r\n/, 'the preface is refused as an HTTP/2.0 request line');
+  const plain = await startServer(t, { root, args: ['--access-log', 'true'] });
+  // The whole preface and an empty SETTINGS frame, as an h2c client with prior knowledge sends them.
+  const settings = Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]);
+  for (const [name, server, port] of [['the plain main listener', plain, plain.port], ['httpPort', s, httpPort]] as const) {
+    const { data, closed, timedOut } = await rawExchange(port, Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1'), settings]), { timeoutMs: 3000 });
+    const text = data.toString('latin1');
+    // The parser's refusal of a malformed request: PRI is the preface's method only (RFC 9113 §11.6).
+    t.match(text, /^HTTP\/1\.1 400 Bad Request\r\n[^]*Connection: close\r\n/, `${name}: 400 with Connection: close`);
+    t.equal(text.match(/HTTP\/1\.1 \d{3} /g)?.length, 1, `${name}: one response, nothing read from the frames after it`);
+    t.ok(closed && !timedOut, `${name}: closed`);
+    const line = await server.waitForLog((l) => l.kind === 'access' && l.status === 400);
+    t.match(line, { status: 400, method: '-' }, `${name}: logged as a 400 before any request`);
+  }
 });
 
 t.test('floods end at their caps; the worker stays, its memory flat, other clients served', { skip: opensslSkip }, async (t) => {

@@ -315,8 +315,14 @@ t.test('HTTP-version', async (t) => {
   }
   refused(t, 'GET / \r\nHost: a\r\n\r\n', 400, undefined, 'empty version → 400');
   refused(t, 'GET /\r\nHost: a\r\n\r\n', 400, undefined, 'HTTP/0.9-style line without version → 400');
-  // HTTP/2 connection preface: right-shaped version, major 2
-  refused(t, 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 505, undefined, 'HTTP/2 preface → 505');
+  // HTTP/2 connection preface (RFC 9113 §3.4): its version alone would be a 505, but PRI is the
+  // method RFC 9113 §11.6 registers for the preface only: an h2c client, refused as malformed.
+  const preface = parse('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+  t.match(preface, { kind: 'error', status: 400, reason: 'HTTP/2 connection preface on an HTTP/1.1 port (h2c is not served)', request: null }, 'HTTP/2 preface → 400');
+  refused(t, 'PRI * HTTP/2.0\r\n\r\n', 400, undefined, 'the preface up to its first empty line → 400');
+  refused(t, head('PRI / HTTP/1.1'), 400, undefined, 'PRI in an HTTP/1.1 request line is still no request → 400');
+  incomplete(t, 'PRI * HTTP/2.0\r\n', undefined, 'the preface before its empty line: incomplete');
+  refused(t, head('PRIX * HTTP/2.0'), 505, undefined, 'another method with major 2 stays 505');
 });
 
 t.test('line endings: CRLF only', async (t) => {
