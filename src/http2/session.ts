@@ -16,6 +16,7 @@ import http2 from 'node:http2';
 import type tls from 'node:tls';
 import { reportResponse, type ClientAddresses } from '../http/access';
 import { FRESH_GRACE_MS, type ConnectionOptions } from '../http/connection';
+import type { ForwardedFields } from '../http/forwarded';
 import { errorReply } from '../http/respond';
 import type { CutReason, LoggedRequest, Reply } from '../http/types';
 import { DEFAULT_LIMITS } from '../http/parse';
@@ -117,6 +118,8 @@ export class H2Session {
     private readonly h2: SessionOptions,
     private readonly client: ClientAddresses,
     onClosed: (s: H2Session) => void,
+    /** Set when the connection came from a trusted proxy: its X-Forwarded-* are read per stream, as per HTTP/1.1 request. */
+    private readonly forwarded: ForwardedFields | null = null,
   ) {
     session.on('stream', (stream: http2.ServerHttp2Stream, _headers: http2.IncomingHttpHeaders, flags: number, raw: string[]) => this.stream(stream, flags, raw));
     session.on('error', () => undefined); // the session's 'close' follows; nothing to answer
@@ -181,6 +184,7 @@ export class H2Session {
       this.report({ req: null, status: 400, started, taken: 0, reported: true }, null);
       return;
     }
+    if (parsed.kind === 'request' && this.forwarded !== null) this.forwarded.apply(parsed.request, this.client.remote);
     const x: Exchange = { req: { ...parsed.request, protocol: 'HTTP/2.0' }, status: 0, started, taken: 0, reported: false };
     this.exchanges.add(x);
     stream.once('close', () => {

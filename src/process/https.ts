@@ -189,7 +189,7 @@ export class Https implements ListenerKind {
     if (socket.alpnProtocol === 'h2' && this.http2 !== null) {
       const peer = socket.remoteAddress ?? '';
       const session = openSession(socket, this.http2.maxConcurrentStreams);
-      return new H2Session(session, this.options, this.http2, { remote: held.origin?.remote ?? peer, peer, listener }, held.to.closed);
+      return new H2Session(session, this.options, this.http2, { remote: held.origin?.remote ?? peer, peer, listener }, held.to.closed, held.origin?.forwarded ?? null);
     }
     return new Connection(socket, this.options, held.to.closed, held.origin, listener);
   }

@@ -190,6 +190,26 @@ t.test('http2 false offers HTTP/1.1 only; the h2c preface on a plain port: 400 a
   }
 });
 
+t.test('X-Forwarded-For from a trusted proxy names the client of an h2 stream, as of an HTTP/1.1 request', { skip: opensslSkip }, async (t) => {
+  const pki = makeTestPki(t);
+  const root = makeSite(t, SITE);
+  const fields = { 'x-forwarded-for': '198.51.100.4, 203.0.113.9', 'x-forwarded-proto': 'https' };
+  for (const [trust, remote] of [['127.0.0.1', '203.0.113.9'], ['10.0.0.0/8', '127.0.0.1']] as const) {
+    const s = await startServer(t, { root, args: [...tlsArgs(pki), '--access-log', 'true', '--trusted-proxies', trust] });
+    const client = await connectH2(t, s.port, pki);
+    // Two streams on one session: the fields are read per stream, not once per connection.
+    t.equal((await h2get(client, '/index.html?h2-forwarded', fields)).status, 200);
+    t.equal((await h2get(client, '/index.html?h2-plain')).status, 200);
+    t.equal((await h1get(s.port, pki, '/index.html?h1-forwarded', fields)).status, 200);
+    const access = (p: string) => s.waitForLog((l) => l.kind === 'access' && l.path === p, 5000);
+    const [h2f, h2p, h1f] = await Promise.all([access('/index.html?h2-forwarded'), access('/index.html?h2-plain'), access('/index.html?h1-forwarded')]);
+    t.match(h2f, { protocol: 'HTTP/2.0', remote }, `trustedProxies ${trust}: the h2 stream's client is ${remote}`);
+    t.same([h2f.remote, h2f.peer], [h1f.remote, h1f.peer], `trustedProxies ${trust}: the same client (and peer) as HTTP/1.1 names`);
+    t.equal(h2f.proto, h1f.proto, `trustedProxies ${trust}: the same proto as HTTP/1.1`);
+    t.match(h2p, { protocol: 'HTTP/2.0', remote: '127.0.0.1' }, `trustedProxies ${trust}: a stream without the fields is the peer's`);
+  }
+});
+
 t.test('floods end at their caps; the worker stays, its memory flat, other clients served', { skip: opensslSkip }, async (t) => {
   const pki = makeTestPki(t);
   const root = makeSite(t, SITE);
