@@ -129,3 +129,9 @@ export function describeListenError(err: NodeJS.ErrnoException, host: string, po
       return `cannot listen on ${host}:${port}: ${err.code ?? err.message}`;
   }
 }
+
+/** The ACME storage directory cannot be created, read or written (acmeStorage). */
+export class AcmeStorageError extends FleetserveError {
+  override readonly name = 'AcmeStorageError';
+  readonly code = 'FLEETSERVE_ACME_STORAGE';
+}
