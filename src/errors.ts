@@ -135,3 +135,9 @@ export class AcmeStorageError extends FleetserveError {
   override readonly name = 'AcmeStorageError';
   readonly code = 'FLEETSERVE_ACME_STORAGE';
 }
+
+/** A TLS handshake refused because ACME has not obtained the first certificate yet. */
+export class NoCertificateYetError extends FleetserveError {
+  override readonly name = 'NoCertificateYetError';
+  readonly code = 'FLEETSERVE_NO_CERTIFICATE_YET';
+}

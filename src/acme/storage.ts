@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { AcmeStorageError, CertificateError } from '../errors';
-import { readPair, type CertificatePair } from '../tls/certificates';
+import { readPair, type CertificatePair, type CertificateSet } from '../tls/certificates';
 
 /** A lock older than this is a host that died while ordering (an order takes seconds to a few minutes). */
 export const LOCK_STALE_MS = 10 * 60 * 1000;
@@ -132,4 +132,10 @@ function isStale(file: string, staleMs: number, now: number): boolean {
   } catch {
     return true; // gone meanwhile: free
   }
+}
+
+/** The stored certificate as the set a listener serves, or null while there is none (a serving process reads it at start and when told). */
+export function storedCertificateSet(config: { acmeStorage: string; acmeDomains: readonly string[] }): CertificateSet | null {
+  const pair = readStoredPair(config.acmeStorage, config.acmeDomains);
+  return pair === null || pair.info.notAfter.getTime() <= Date.now() ? null : { defaultPair: pair, sniPairs: [] };
 }

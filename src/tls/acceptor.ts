@@ -22,7 +22,7 @@
  */
 import type net from 'node:net';
 import tls from 'node:tls';
-import { HandshakeTimeoutError } from '../errors';
+import { HandshakeTimeoutError, NoCertificateYetError } from '../errors';
 import type { CertificatePair, CertificateSet } from './certificates';
 import { peekClientHello } from './client-hello';
 import { classifyHandshakeError, serverOptions, type HandshakeFailure, type TlsPolicyOptions } from './context';
@@ -79,12 +79,13 @@ interface Served {
 }
 
 export class TlsAcceptor {
-  private index: SniIndex<Served>;
+  /** Null until there is a certificate (ACME before its first one): every handshake is refused. */
+  private index: SniIndex<Served> | null;
   private served: readonly Served[] = [];
   private keys: Buffer;
 
   constructor(
-    set: CertificateSet,
+    set: CertificateSet | null,
     private readonly policy: TlsPolicyOptions,
     private readonly events: AcceptorEvents,
   ) {
@@ -94,6 +95,7 @@ export class TlsAcceptor {
 
   /** The certificate a server name gets (null: no SNI), as the next connection would. */
   pairFor(serverName: string | null): CertificatePair {
+    if (this.index === null) throw new NoCertificateYetError('no certificate yet');
     return chooseForServerName(this.index, serverName).pair;
   }
 
@@ -104,7 +106,7 @@ export class TlsAcceptor {
    * server was created with (setTicketKeys does not update them), and sessions issued since
    * the last rotation would stop resuming.
    */
-  replaceCertificates(set: CertificateSet): void {
+  replaceCertificates(set: CertificateSet | null): void {
     this.index = this.buildIndex(set);
   }
 
@@ -147,6 +149,13 @@ export class TlsAcceptor {
         this.events.onPlainText(socket, received.bytes());
         return;
       }
+      if (this.index === null) {
+        // Refused rather than answered with a made-up certificate: a client would show a
+        // certificate warning a user might click through, and HSTS would pin the error.
+        socket.destroy();
+        this.events.onHandshakeError('other', new NoCertificateYetError('no certificate yet (ACME has not obtained the first one): handshake refused'));
+        return;
+      }
       socket.unshift(received.bytes());
       // The listener's sockets are half-open (a client may shut down its side after its
       // requests), and the TLS socket takes that from this one. During the handshake it must
@@ -179,7 +188,8 @@ export class TlsAcceptor {
     if (initial !== null) onReadable();
   }
 
-  private buildIndex(set: CertificateSet): SniIndex<Served> {
+  private buildIndex(set: CertificateSet | null): SniIndex<Served> | null {
+    if (set === null) return null;
     this.served = [set.defaultPair, ...set.sniPairs].map((pair) => ({ pair, server: this.makeServer(pair) }));
     return buildSniIndex(
       this.served.map((s) => ({ names: s.pair.info.dnsNames, value: s })),
