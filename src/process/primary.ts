@@ -408,8 +408,13 @@ export function runPrimary(config: Config, loggers: Loggers, reloadConfig: () =>
   if (acmeEnabled(config)) {
     const owner = new PrimaryAcme(pool);
     acme = owner;
-    cluster.on('listening', (w: Worker) => owner.workerListening(w));
-    owner.start(config, log, counters);
+    // The first order waits for a worker to listen: the CA's check must find httpPort open.
+    let started = false;
+    cluster.on('listening', (w: Worker) => {
+      owner.workerListening(w);
+      if (!started) owner.start(config, log, counters);
+      started = true;
+    });
   }
   const reloads = (stopping: () => boolean) => new RollingReload({ pool, stopping, reloadConfig, log, counters, inherited });
   const primary = new Primary({ config, loggers, pool, reloads, counters, inherited });
