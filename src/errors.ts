@@ -141,3 +141,15 @@ export function describeListenError(err: NodeJS.ErrnoException, host: string, po
       return `cannot listen on ${host}:${port}: ${err.code ?? err.message}`;
   }
 }
+
+/** The ACME storage directory cannot be created, read or written (acmeStorage). */
+export class AcmeStorageError extends FleetserveError {
+  override readonly name = 'AcmeStorageError';
+  readonly code = 'FLEETSERVE_ACME_STORAGE';
+}
+
+/** A TLS handshake refused because ACME has not obtained the first certificate yet. */
+export class NoCertificateYetError extends FleetserveError {
+  override readonly name = 'NoCertificateYetError';
+  readonly code = 'FLEETSERVE_NO_CERTIFICATE_YET';
+}

@@ -31,7 +31,7 @@ function main(): void {
 
 /** A cluster worker: the primary's validated configuration, never argv or env of its own. */
 function workerMain(): void {
-  const { config, inherited, addresses, ticketKeys } = readWorkerEnv(process.env);
+  const { config, inherited, addresses, ticketKeys, acmeAnswers } = readWorkerEnv(process.env);
   const id = cluster.worker?.id ?? 0;
   let loggers;
   try {
@@ -42,7 +42,7 @@ function workerMain(): void {
     process.send?.({ type: 'start-error', message: logFileError(err) } satisfies ToPrimary, () => process.exit(1));
     return;
   }
-  loadWorker().runClusterWorker(config, loggers, id, inherited, addresses, ticketKeys);
+  loadWorker().runClusterWorker(config, loggers, id, inherited, addresses, ticketKeys, acmeAnswers);
 }
 
 /** The process started from the command line: the primary of a cluster, or the single process. */

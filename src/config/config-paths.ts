@@ -49,6 +49,8 @@ export const PATH_KEYS: Readonly<Record<string, PathsIn>> = {
   tlsCert: aPath,
   tlsKey: aPath,
   tlsCertificates: aPathInEachRule('cert', 'key'),
+  acmeCaFile: aPath,
+  acmeStorage: aPath,
 };
 
 /** A copy of `values` with the paths of every key in PATH_KEYS resolved against `base`. */

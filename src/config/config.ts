@@ -21,6 +21,7 @@ import { mergeSources } from './merge';
 import { DEFS, isBooleanKey, type Config } from './schema';
 import { SHORT_FLAGS } from './server-args';
 import { checkTlsSettings } from '../tls/settings';
+import { checkAcmeSettings } from '../acme/settings';
 
 export type { Config, LogPretty } from './schema';
 
@@ -76,6 +77,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, cwd:
   const values = resolvePaths(merged, cwd);
   const { root, rootChoice } = chooseRoot(values.root, cwd, where('root') || rootHint(split.positional, split.positionalAfter));
   const rules = checkAcrossKeys(values, cwd);
+  // Before the TLS keys: "ACME and certificate files" is the line to read, not one about a file.
+  const acme = checkAcmeSettings(values, env, cwd);
   const config: Config = {
     ...values,
     root,
@@ -83,6 +86,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, cwd:
     ...checkOutputFiles(values, where),
     // The certificate paths are absolute by now (PATH_KEYS), so they are checked as they are.
     ...checkTlsSettings(values, values, (file) => file),
+    ...acme,
     ...rules,
   };
   return { kind: split.check ? 'check' : 'run', config: Object.freeze(config), ...(rootChoice ? { rootChoice } : {}) };

@@ -11,6 +11,7 @@ import { corsOriginsProblem } from '../http/cors';
 import { BUILD_TOOLS_ENTRY, compileImmutablePaths } from '../http/immutable-paths';
 import { checkTrustedProxies, trustedProxiesFromText } from '../http/trusted-proxies';
 import { hstsProblem } from '../tls/hsts';
+import { challengesProblem, domainsProblem, emailProblem, listFromText } from '../acme/names';
 
 function toStrictBoolean(v: unknown): unknown {
   if (typeof v === 'boolean') return v;
@@ -30,6 +31,17 @@ function parseJsonArrayText(v: unknown): unknown {
   } catch {
     return v;
   }
+}
+
+/** A format whose check says its problem (null: none), with an optional coercion from text. */
+function problemFormat(problem: (v: unknown) => string | null, coerce?: (v: unknown) => unknown): convict.Format {
+  return {
+    validate(v: unknown) {
+      const p = problem(v);
+      if (p !== null) throw new Error(p);
+    },
+    ...(coerce ? { coerce } : {}),
+  };
 }
 
 /** Every format by name, as convict.addFormats() takes them. */
@@ -148,6 +160,16 @@ export const FORMATS: Readonly<Record<string, convict.Format>> = {
       compileImmutablePaths(v); // throws with the bad entry named
     },
     coerce: parseJsonArrayText,
+  },
+  'acme-domains': problemFormat(domainsProblem, listFromText),
+  'acme-challenge': problemFormat(challengesProblem, listFromText),
+  'acme-email': problemFormat(emailProblem),
+  'https-url': problemFormat((v) => (typeof v === 'string' && /^https:\/\/[^\s/]+/.test(v) ? null : 'must be an https:// URL')),
+  'acme-retry-ms': {
+    validate(v: unknown) {
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1000) throw new Error('must be a whole number of milliseconds ≥ 1000');
+    },
+    coerce: (v: unknown) => (typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : v),
   },
   'cors-origins': {
     validate(v: unknown) {

@@ -15,6 +15,9 @@ import type { RedirectRule } from '../http/redirects';
 import type { KeyFlag } from './server-args';
 import type { TlsMinVersion } from '../tls/context';
 
+/** The ACME challenge types fleetserve can answer. */
+export type AcmeChallengeType = 'http-01';
+
 export type LogPretty = 'auto' | 'true' | 'false';
 
 /** One entry of tlsCertificates: a PEM certificate file and its key file. */
@@ -78,6 +81,14 @@ export interface Config {
   tlsKey: string;
   tlsCertificates: TlsCertificateEntry[];
   tlsMinVersion: TlsMinVersion;
+  acmeDomains: string[];
+  acmeEmail: string;
+  acmeDirectory: string;
+  acmeCaFile: string;
+  /** Absolute by the time the configuration is loaded ('' only before: the default). */
+  acmeStorage: string;
+  acmeChallenge: AcmeChallengeType[];
+  acmeRetryMinMs: number;
   httpPort: number;
   httpRedirect: boolean;
   hsts: string;
@@ -451,6 +462,55 @@ export const SCHEMA = {
     default: 'TLSv1.2',
     env: 'FLEETSERVE_TLS_MIN_VERSION',
     arg: 'tls-min-version',
+  },
+  acmeDomains: {
+    doc: 'DNS names to obtain and renew one certificate for automatically (ACME, e.g. Let\'s Encrypt): turns HTTPS on without tlsCert/tlsKey (not with them). A comma-separated list or JSON in env/flag.',
+    format: 'acme-domains',
+    default: [] as string[],
+    env: 'FLEETSERVE_ACME_DOMAINS',
+    arg: 'acme-domains',
+  },
+  acmeEmail: {
+    doc: 'Contact address given to the ACME CA for the account (expiry notices); "" = none.',
+    format: 'acme-email',
+    default: '',
+    env: 'FLEETSERVE_ACME_EMAIL',
+    arg: 'acme-email',
+  },
+  acmeDirectory: {
+    doc: 'The ACME CA\'s directory URL (Let\'s Encrypt production by default; its staging directory is https://acme-staging-v02.api.letsencrypt.org/directory).',
+    format: 'https-url',
+    default: 'https://acme-v02.api.letsencrypt.org/directory',
+    env: 'FLEETSERVE_ACME_DIRECTORY',
+    arg: 'acme-directory',
+  },
+  acmeCaFile: {
+    doc: 'PEM CA bundle trusted for the ACME directory\'s own HTTPS (a private or test CA), beside the system\'s; "" = the system\'s CAs only.',
+    format: String,
+    default: '',
+    env: 'FLEETSERVE_ACME_CA_FILE',
+    arg: 'acme-ca-file',
+  },
+  acmeStorage: {
+    doc: 'Directory for the ACME account key, certificate keys and certificates (created 0700, files 0600; may be shared by several hosts); "" = $STATE_DIRECTORY when systemd sets it, else ./fleetserve-acme.',
+    format: String,
+    default: '',
+    env: 'FLEETSERVE_ACME_STORAGE',
+    arg: 'acme-storage',
+  },
+  acmeChallenge: {
+    doc: 'ACME challenge types offered: ["http-01"] (answered on httpPort). A comma-separated list or JSON in env/flag.',
+    format: 'acme-challenge',
+    default: ['http-01'] as AcmeChallengeType[],
+    env: 'FLEETSERVE_ACME_CHALLENGE',
+    arg: 'acme-challenge',
+  },
+  acmeRetryMinMs: {
+    doc: 'First delay before a failed ACME order is tried again (doubling up to 24 hours, never giving up); also how often a host waiting on another host\'s order checks the shared storage. At least 1000.',
+    format: 'acme-retry-ms',
+    default: 60_000,
+    env: 'FLEETSERVE_ACME_RETRY_MIN_MS',
+    arg: 'acme-retry-min-ms',
   },
   httpPort: {
     doc: 'With HTTPS on, a plain-HTTP port on the same host that redirects every request to HTTPS (308), except the health path and /.well-known/acme-challenge/; 0 = none.',

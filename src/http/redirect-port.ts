@@ -5,8 +5,8 @@
  * Strict-Transport-Security is ever added here (RFC 6797 §7.2: never over plain HTTP).
  *
  * Every request gets 308 to https://HOST[:PORT]TARGET, except the health path (answered as
- * usual) and /.well-known/acme-challenge/… (served from the root as files, for an ACME
- * HTTP-01 check). With httpRedirect false the whole site is served instead.
+ * usual) and /.well-known/acme-challenge/… (an ACME HTTP-01 check: the answer of an order
+ * under way, else served from the root as files). With httpRedirect false the whole site is served instead.
  */
 
 /** What the plain port does with one request. */
@@ -15,6 +15,8 @@ export type HttpPortDecision =
   /** Answered by the site's handler: a file, the 404 page... */
   | { readonly kind: 'site' }
   | { readonly kind: 'redirect'; readonly location: string }
+  /** An ACME HTTP-01 check: the pending answer for `token`, else a file of that name. */
+  | { readonly kind: 'acme-challenge'; readonly token: string }
   /** No usable Host to redirect to: 400. */
   | { readonly kind: 'bad-host' };
 
@@ -51,7 +53,8 @@ export function hostWithoutPort(host: string): string | null {
 /** `path`: still percent-encoded, as parse gives it; `query`: "" or with its "?". */
 export function decideHttpPort(path: string, query: string, host: string, s: HttpPortSettings): HttpPortDecision {
   if (path === s.healthPath) return HEALTH;
-  if (!s.redirect || path.startsWith(ACME_CHALLENGE_PREFIX)) return SITE;
+  if (path.startsWith(ACME_CHALLENGE_PREFIX)) return { kind: 'acme-challenge', token: path.slice(ACME_CHALLENGE_PREFIX.length) };
+  if (!s.redirect) return SITE;
   // The asterisk-form (OPTIONS *) names no resource to send the client to.
   if (!path.startsWith('/')) return BAD_HOST;
   const name = hostWithoutPort(host);

@@ -102,4 +102,6 @@ export class PrimaryCounters {
   workerDrains = 0;
   /** Configuration reloads (SIGHUP) that began replacing workers: the reload code adds 1. */
   reloads = 0;
+  /** ACME orders that ended (the first issuance and each renewal), by result. */
+  readonly acmeRenewals = { success: 0, failure: 0 };
 }

@@ -13,7 +13,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import http from 'node:http';
-import { AggregatorRegistry, Gauge, Registry } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
 import { describeListenError } from '../errors';
 import type { Logger } from '../logs/logger';
 import { countOf } from '../plural';
@@ -72,6 +72,16 @@ export class PrimaryMetrics {
     counter(registers, 'fleetserve_worker_restarts_total', 'Workers that died unexpectedly and were replaced.', () => counters.workerRestarts);
     counter(registers, 'fleetserve_worker_drains_total', 'Drains the primary asked of workers (SIGINT/SIGTERM, and each worker a reload retires).', () => counters.workerDrains);
     counter(registers, 'fleetserve_reloads_total', 'Configuration reloads (SIGHUP) that began replacing workers.', () => counters.reloads);
+    new Counter({
+      name: 'fleetserve_acme_renewals_total',
+      help: 'ACME orders that ended (the first certificate and each renewal), by result (success, failure).',
+      labelNames: ['result'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [result, n] of Object.entries(counters.acmeRenewals)) this.inc({ result }, n);
+      },
+    });
     new Gauge({
       name: 'fleetserve_workers',
       help: 'Worker processes alive now.',

@@ -59,6 +59,8 @@ export class ClusterWorker extends WorkerRole {
       reopenLogs: () => reopenLogs(this.loggers, null),
       acceptPause: (granted) => gate.answer(granted),
       ticketKeys: (keys) => parts.ticketKeys?.(keys),
+      acmeChallenge: (token, answer) => (answer === null ? parts.acmeAnswers.remove(token) : parts.acmeAnswers.set(token, answer)),
+      acmeCertificate: () => parts.reloadAcmeCertificate?.(),
     });
   }
 }

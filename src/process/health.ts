@@ -10,6 +10,7 @@ import type { Reply, Request } from '../http/types';
 // Built once: a probe every second costs nothing but the write.
 const OK: Reply = plainTextReply(200, 'ok\n');
 const DRAINING: Reply = plainTextReply(503, 'draining\n', true);
+const NO_CERTIFICATE: Reply = plainTextReply(503, 'no certificate yet\n');
 const NOT_ALLOWED: Reply = plainTextReply(405, 'method not allowed\n', false, 'Allow: GET, HEAD\r\n');
 
 /**
@@ -21,8 +22,12 @@ export function isHealthTarget(target: string, healthPath: string): boolean {
   return target.length === healthPath.length || target.charCodeAt(healthPath.length) === 63; /* ? */
 }
 
-/** The answer to a request for the health path; `stopping` once a pre-drain or drain has begun. */
-export function healthReply(req: Request, stopping: boolean): Reply {
+/**
+ * The answer to a request for the health path; `stopping` once a pre-drain or drain has
+ * begun; `ready` false while HTTPS has no certificate yet (ACME before its first one).
+ */
+export function healthReply(req: Request, stopping: boolean, ready = true): Reply {
   if (req.method !== 'GET' && req.method !== 'HEAD') return NOT_ALLOWED;
-  return stopping ? DRAINING : OK;
+  if (stopping) return DRAINING;
+  return ready ? OK : NO_CERTIFICATE;
 }

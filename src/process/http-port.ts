@@ -1,12 +1,13 @@
 /**
  * The plain-HTTP port beside the HTTPS one (httpPort): its connections are plain HTTP
  * (PlainHttp) whose requests go through decideHttpPort first — a 308 to HTTPS, or the health
- * path and ACME challenges (and with httpRedirect false the whole site) answered as on the
- * main port. Everything else (timeouts, access log, counters) is the main port's.
+ * path and ACME challenges (the answers of an order under way, else files; and with
+ * httpRedirect false the whole site) answered as on the main port. Everything else (timeouts, access log, counters) is the main port's.
  */
 import type { ConnectionOptions } from '../http/connection';
 import { decideHttpPort } from '../http/redirect-port';
-import { errorReply, redirectReply } from '../http/respond';
+import { errorReply, plainTextReply, redirectReply } from '../http/respond';
+import { ChallengeAnswers } from '../acme/answers';
 import type { Reply, Request } from '../http/types';
 import type { InForce } from './serving';
 
@@ -17,6 +18,8 @@ export class HttpPortOptions implements ConnectionOptions {
   constructor(
     private readonly main: ConnectionOptions,
     private readonly inForce: InForce,
+    /** The HTTP-01 answers of an ACME order under way (none without ACME). */
+    private readonly answers: ChallengeAnswers = new ChallengeAnswers(),
   ) {}
 
   get keepAliveTimeoutMs(): number {
@@ -52,6 +55,10 @@ export class HttpPortOptions implements ConnectionOptions {
       case 'health':
       case 'site':
         return this.main.handle(req, remote);
+      case 'acme-challenge': {
+        const answer = this.answers.get(d.token);
+        return answer === undefined ? this.main.handle(req, remote) : plainTextReply(200, answer);
+      }
       case 'redirect':
         return redirectReply(d.location, 308);
       case 'bad-host':

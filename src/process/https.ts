@@ -91,7 +91,8 @@ export class Https implements ListenerKind {
   private readonly handshakes = new Map<string, Held>();
 
   constructor(
-    certificates: CertificateSet,
+    /** Null: none yet (ACME before its first certificate): handshakes are refused until replaceCertificates. */
+    certificates: CertificateSet | null,
     policy: TlsPolicyOptions,
     private readonly options: ConnectionOptions,
     private readonly events: HttpsEvents,
@@ -138,8 +139,8 @@ export class Https implements ListenerKind {
     this.acceptor.accept(socket, initial);
   }
 
-  /** New certificates for the connections accepted from now on (a reload). */
-  replaceCertificates(set: CertificateSet): void {
+  /** New certificates for the connections accepted from now on (a reload; null: none, handshakes refused). */
+  replaceCertificates(set: CertificateSet | null): void {
     this.acceptor.replaceCertificates(set);
   }
 
@@ -157,6 +158,11 @@ export class Https implements ListenerKind {
 
   setTicketKeys(keys: Buffer): void {
     this.acceptor.setTicketKeys(keys);
+  }
+
+  /** Whether a certificate is in force (with ACME: once the first one is obtained): the health check says so. */
+  hasCertificate(): boolean {
+    return this.acceptor.pairs().length > 0;
   }
 
   /** The certificate pairs in force now (after a reload, the new ones): what the metrics show. */

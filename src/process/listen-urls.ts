@@ -14,10 +14,10 @@ export function isWildcardHost(host: string): boolean {
   return host === '0.0.0.0' || host === '::' || host === '0:0:0:0:0:0:0:0';
 }
 
-/** What the main listener speaks: https with tlsCert and tlsKey set. */
+/** What the main listener speaks: https with tlsCert and tlsKey set, or with acmeDomains. */
 export type Scheme = 'http' | 'https';
 
-export function schemeOf(config: Pick<TlsSettings, 'tlsCert'>): Scheme {
+export function schemeOf(config: Pick<TlsSettings, 'tlsCert' | 'acmeDomains'>): Scheme {
   return tlsEnabled(config) ? 'https' : 'http';
 }
 

@@ -29,6 +29,8 @@ import { RollingReload } from './rolling-reload';
 import { EXIT_FORCED, onStopSignals, stopAnnouncement } from './shutdown';
 import type { ToPrimary } from './ipc';
 import { WorkerPool, type ExitedWorker } from './worker-pool';
+import { PrimaryAcme } from './acme-primary';
+import { acmeEnabled } from '../acme/settings';
 
 /** How long workers have to cut their connections and exit after a second stop signal before they are killed. */
 const FORCE_GRACE_MS = 1000;
@@ -411,7 +413,20 @@ export function runPrimary(config: Config, loggers: Loggers, reloadConfig: () =>
   // sends every rotation to the workers alive, so a session resumes on any worker. Made with
   // plain HTTP too: a reload may turn TLS on, and its new workers must share keys as well.
   const rotation = startTicketKeyRotation(TICKET_KEY_ROTATION_MS, (keys) => broadcastTicketKeys(pool, keys));
-  const pool = new WorkerPool({ config, inherited, counters, log, ticketKeys: () => rotation.current() });
+  // ACME: the primary owns it; the pending answers go to every worker forked.
+  let acme: PrimaryAcme | null = null;
+  const pool = new WorkerPool({ config, inherited, counters, log, ticketKeys: () => rotation.current(), acmeAnswers: () => acme?.answers.all() ?? null });
+  if (acmeEnabled(config)) {
+    const owner = new PrimaryAcme(pool);
+    acme = owner;
+    // The first order waits for a worker to listen: the CA's check must find httpPort open.
+    let started = false;
+    cluster.on('listening', (w: Worker) => {
+      owner.workerListening(w);
+      if (!started) owner.start(config, log, counters);
+      started = true;
+    });
+  }
   const reloads = (stopping: () => boolean) => new RollingReload({ pool, stopping, reloadConfig, log, counters, inherited });
   const primary = new Primary({ config, loggers, pool, reloads, counters, inherited });
   listenTo(primary, cluster, process);

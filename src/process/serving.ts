@@ -133,6 +133,8 @@ export class ServingConnectionOptions implements ConnectionOptions {
     readonly onError: (err: unknown, what: string) => void,
     /** The listener's header rule (the HTTPS listener's HSTS): a reload in place changes it. */
     private readonly headerRule: (config: Config) => string = () => '',
+    /** False while HTTPS has no certificate yet (ACME): the health check answers 503. */
+    private readonly ready: () => boolean = () => true,
   ) {}
 
   /** The rule's lines for the configuration they were made from: made again only after a reload in place. */
@@ -159,6 +161,6 @@ export class ServingConnectionOptions implements ConnectionOptions {
   /** The health path is matched before any file lookup: no file can shadow it. */
   handle(req: Request, remote: string): Reply | Promise<Reply> {
     const serving = this.inForce.current;
-    return req.path === serving.healthPath ? healthReply(req, this.stopping()) : serving.handler.handle(req, remote);
+    return req.path === serving.healthPath ? healthReply(req, this.stopping(), this.ready()) : serving.handler.handle(req, remote);
   }
 }

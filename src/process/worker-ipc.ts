@@ -18,6 +18,10 @@ export interface WorkerActions {
   acceptPause(granted: boolean): void;
   /** `ticket-keys`: the primary rotated the session-ticket keys (base64). */
   ticketKeys(keys: string): void;
+  /** `acme-challenge`: an HTTP-01 answer to give (null: to withdraw). */
+  acmeChallenge(token: string, keyAuthorization: string | null): void;
+  /** `acme-certificate`: read the certificate the primary stored, for new connections. */
+  acmeCertificate(): void;
 }
 
 /** The one switch over ToWorker; a message that is none of them changes nothing. */
@@ -29,6 +33,10 @@ export function dispatchToWorker(m: unknown, act: WorkerActions): void {
   else if (cmd === 'reopen') act.reopenLogs();
   else if (cmd === 'accept-pause') act.acceptPause((m as { granted: unknown }).granted === true);
   else if (cmd === 'ticket-keys') act.ticketKeys(String((m as { keys: unknown }).keys));
+  else if (cmd === 'acme-challenge') {
+    const { token, keyAuthorization } = m as { token: unknown; keyAuthorization: unknown };
+    act.acmeChallenge(String(token), typeof keyAuthorization === 'string' ? keyAuthorization : null);
+  } else if (cmd === 'acme-certificate') act.acmeCertificate();
 }
 
 /** Hands every message of `channel` (the worker's `process`, or a fake in tests) to dispatchToWorker. */

@@ -81,6 +81,8 @@ export interface PoolOptions {
   now?: () => number;
   /** The session-ticket keys to fork workers with (HTTPS); none: each worker makes its own. */
   ticketKeys?: () => Buffer | null;
+  /** The ACME HTTP-01 answers pending, handed to every worker forked (none without ACME). */
+  acmeAnswers?: () => Record<string, string> | null;
 }
 
 export class WorkerPool {
@@ -97,6 +99,7 @@ export class WorkerPool {
   private readonly forkWorker: (env: Record<string, string>) => Worker;
   /** The session-ticket keys in use now, handed to every worker forked. */
   private readonly ticketKeys: () => Buffer | null;
+  private readonly acmeAnswers: () => Record<string, string> | null;
   private readonly now: () => number;
 
   constructor(o: PoolOptions) {
@@ -107,6 +110,7 @@ export class WorkerPool {
     this.log = o.log;
     this.forkWorker = o.fork ?? ((env) => cluster.fork(env));
     this.ticketKeys = o.ticketKeys ?? (() => null);
+    this.acmeAnswers = o.acmeAnswers ?? (() => null);
     this.now = o.now ?? Date.now;
   }
 
@@ -138,7 +142,7 @@ export class WorkerPool {
   /** Forks a worker of `gen` and books it in `role`: a reload's new worker is `starting`. */
   fork(gen: Generation, role: 'serving' | 'starting' = 'serving'): Worker {
     const requestedPort = this.portToRequest(gen);
-    const w = this.forkWorker(workerEnv({ ...gen.config, port: requestedPort }, this.inherited, gen.addresses ?? null, this.ticketKeys()));
+    const w = this.forkWorker(workerEnv({ ...gen.config, port: requestedPort }, this.inherited, gen.addresses ?? null, this.ticketKeys(), this.acmeAnswers()));
     this.records.set(w, { gen, requestedPort, bornAt: this.now(), role, listening: false });
     // An IPC failure to a worker that is going away must never end the primary.
     w.on('error', (err: Error) => this.log.debug({ err, workerId: w.id }, `IPC with worker ${w.id} failed`));
@@ -211,14 +215,14 @@ export class WorkerPool {
    * drain when SIGTERM comes): the write then fails with EPIPE. With a callback the failure
    * comes back here; without one it would be an 'error' event that ends the primary.
    */
-  send(w: Worker, m: ToWorker): void {
+  send(w: Worker, m: ToWorker, sent: () => void = () => {}): void {
     try {
-      w.send(m, undefined, () => {
-        // Failed or not, its exit event is what counts.
-      });
+      // Failed or not, its exit event is what counts.
+      w.send(m, undefined, () => sent());
       if (m.cmd === 'drain' || m.cmd === 'retire') this.counters.workerDrains++;
     } catch {
       // Already gone: its exit event will be counted.
+      sent();
     }
   }
 

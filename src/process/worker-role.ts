@@ -11,6 +11,7 @@ import type { Config } from '../config/config';
 import type { Loggers } from '../logs/logger';
 import type { ServingMetrics } from '../metrics/serving-metrics';
 import type { CertificateSet } from '../tls/certificates';
+import type { ChallengeAnswers } from '../acme/answers';
 import type { InForce, ServingParts } from './serving';
 import type { Drainer, StopTiming } from './shutdown';
 
@@ -64,6 +65,10 @@ export interface WorkerParts {
   ticketKeys: ((keys: string) => void) | null;
   /** Serves new certificate pairs to the connections accepted from now on (a reload in place); null with plain HTTP. */
   replaceCertificates: ((set: CertificateSet) => void) | null;
+  /** The HTTP-01 answers the plain-HTTP port gives (ACME). */
+  acmeAnswers: ChallengeAnswers;
+  /** Reads the certificate ACME stored and serves it to new connections; null without ACME. */
+  reloadAcmeCertificate: (() => void) | null;
 }
 
 export abstract class WorkerRole {

@@ -33,6 +33,11 @@ import { FLOOD_CAPS } from '../http2/session';
 import type { HandshakeFailure } from '../tls/context';
 import { PlainHttp } from './plain-http';
 import { loadConfiguredCertificates, tlsEnabled } from '../tls/settings';
+import type { CertificateSet } from '../tls/certificates';
+import { ChallengeAnswers } from '../acme/answers';
+import { acmeEnabled } from '../acme/settings';
+import { storedCertificateSet } from '../acme/storage';
+import { startAcme } from '../acme/start';
 import { decodeTicketKeys, newTicketKeys, startTicketKeyRotation, TICKET_KEY_ROTATION_MS } from '../tls/ticket-keys';
 import { hstsHeaderLines } from '../tls/hsts';
 import { firstServing, InForce, ServingConnectionOptions, type Serving, type ServingParts } from './serving';
@@ -49,8 +54,16 @@ import type { WorkerRole } from './worker-role';
  * which the primary always uses for it), so every worker accepts on the same sockets. Checked
  * on Node 20, 22, 24.
  */
-export function runClusterWorker(config: Config, loggers: Loggers, workerId: number, inherited: InheritedSockets | null, addresses: readonly string[] | null, ticketKeys: Buffer | null = null): void {
-  runWorker(new ClusterWorker(workerId, loggers), config, loggers, inherited, addresses, ticketKeys);
+export function runClusterWorker(
+  config: Config,
+  loggers: Loggers,
+  workerId: number,
+  inherited: InheritedSockets | null,
+  addresses: readonly string[] | null,
+  ticketKeys: Buffer | null = null,
+  acmeAnswers: Record<string, string> = {},
+): void {
+  runWorker(new ClusterWorker(workerId, loggers), config, loggers, inherited, addresses, ticketKeys, new ChallengeAnswers(acmeAnswers));
 }
 
 /** workers = 0: `readConfig` reads the configuration sources again (SIGHUP reloads in place). */
@@ -58,11 +71,28 @@ export function runSingleProcess(config: Config, loggers: Loggers, readConfig: (
   // Alone, the process is its own primary: it makes the keys and rotates them itself.
   let kind: Https | null = null;
   const rotation = startTicketKeyRotation(TICKET_KEY_ROTATION_MS, (keys) => kind?.setTicketKeys(keys));
-  kind = runWorker(new SingleProcess(loggers, readConfig), config, loggers, inherited, null, rotation.current());
+  const answers = new ChallengeAnswers();
+  kind = runWorker(new SingleProcess(loggers, readConfig), config, loggers, inherited, null, rotation.current(), answers);
+  // Alone, it owns ACME too: the answers and the new certificate go straight to its listeners.
+  const https = kind;
+  if (https !== null && acmeEnabled(config)) {
+    startAcme(config, loggers.log, { set: async (token, answer) => answers.set(token, answer), remove: (token) => answers.remove(token) }, {
+      installed: () => https.replaceCertificates(storedCertificateSet(config)),
+      counted: () => undefined,
+    });
+  }
 }
 
 /** Returns the HTTPS listener kind (null: plain HTTP, or nothing started), for the keys' rotation. */
-export function runWorker(role: WorkerRole, config: Config, loggers: Loggers, inherited: InheritedSockets | null, addresses: readonly string[] | null, ticketKeys: Buffer | null): Https | null {
+export function runWorker(
+  role: WorkerRole,
+  config: Config,
+  loggers: Loggers,
+  inherited: InheritedSockets | null,
+  addresses: readonly string[] | null,
+  ticketKeys: Buffer | null,
+  acmeAnswers: ChallengeAnswers,
+): Https | null {
   const { log } = loggers;
   const capacity = measureCapacity(config.maxConnections);
   /** Open connections of every listener, and sockets whose PROXY header is still being read. */
@@ -81,7 +111,7 @@ export function runWorker(role: WorkerRole, config: Config, loggers: Loggers, in
     handler: (c) => new StaticHandler(c, log, () => gate.outOfDescriptors()),
     behindProxy: (c) => BehindProxy.from(c, log),
     // Read from the files now (a worker a reload forked reads the renewed ones), not taken from the check.
-    certificates: (c) => (tlsEnabled(c) ? loadConfiguredCertificates(c) : null),
+    certificates: certificatesOf,
   };
   const first = firstServingOrFail(role, config, serving);
   if (first === null) return null;
@@ -104,12 +134,16 @@ export function runWorker(role: WorkerRole, config: Config, loggers: Loggers, in
   const counters = config.metricsPort !== 0 ? new RequestCounters(listenerNames(config)) : null;
   // HSTS is the HTTPS listener's header rule: on every response of it, never on plain HTTP.
   const headerRule = tlsEnabled(config) ? hstsHeaderLines : undefined;
-  const options = new ServingConnectionOptions(inForce, () => drainer.stopping, accessSink(loggers, inForce), counters, (err, what) => log.warn({ err }, what), headerRule);
+  let https: Https | null = null;
+  const ready = () => https === null || https.hasCertificate();
+  const options = new ServingConnectionOptions(inForce, () => drainer.stopping, accessSink(loggers, inForce), counters, (err, what) => log.warn({ err }, what), headerRule, ready);
   const admission = new Admission(connections, gate, drainer, counters);
-  const { kind, https, tls } = listenerKind(config, inForce, options, ticketKeys ?? newTicketKeys(), log, counters !== null);
+  const made = listenerKind(config, inForce, options, ticketKeys ?? newTicketKeys(), log, counters !== null);
+  const { kind, tls } = made;
+  https = made.https;
   // httpPort: a second, plain listener of the same admission (capacity, accept gate, drain),
   // without the HTTPS listener's header rule (no HSTS on plain HTTP).
-  const httpPort = config.httpPort !== 0 ? new HttpPortOptions(options, inForce) : null;
+  const httpPort = config.httpPort !== 0 ? new HttpPortOptions(options, inForce, acmeAnswers) : null;
   const httpKind = httpPort === null ? null : new PlainHttp(inForce, httpPort);
   stopOnSignalsAndFaults(role, drainer, inForce, log);
   role.install({
@@ -118,7 +152,9 @@ export function runWorker(role: WorkerRole, config: Config, loggers: Loggers, in
     inForce,
     serving,
     ticketKeys: https && ((keys) => https.setTicketKeys(decodeTicketKeys(keys))),
-    replaceCertificates: https && ((set) => https.replaceCertificates(set)),
+    replaceCertificates: made.https && ((set) => made.https!.replaceCertificates(set)),
+    acmeAnswers,
+    reloadAcmeCertificate: made.https && acmeEnabled(config) ? () => readAcmeCertificate(made.https!, config, log) : null,
   });
   const make = (k: ListenerKind) => (target: ListenTarget) => new Listener(target, k, admission, log);
   const listen = () => {
@@ -130,6 +166,21 @@ export function runWorker(role: WorkerRole, config: Config, loggers: Loggers, in
   if (counters === null) listen();
   else startMetrics(role, { counters, tls }, connections, inForce, listen);
   return https;
+}
+
+/** The certificate pairs of a configuration: its files, or what ACME stored (null: none yet, or plain HTTP). */
+function certificatesOf(c: Config): CertificateSet | null {
+  if (acmeEnabled(c)) return storedCertificateSet(c);
+  return tlsEnabled(c) ? loadConfiguredCertificates(c) : null;
+}
+
+/** The primary stored a new ACME certificate (or a new worker asks again): served to new connections when it differs. */
+function readAcmeCertificate(https: Https, config: Config, log: Logger): void {
+  const set = storedCertificateSet(config);
+  const now = https.certificates()[0]?.info.fingerprint256;
+  if (set === null || set.defaultPair.info.fingerprint256 === now) return;
+  https.replaceCertificates(set);
+  log.info({ notAfter: set.defaultPair.info.notAfter.toISOString() }, `ACME: serving the new certificate for ${config.acmeDomains.join(', ')} to new connections`);
 }
 
 /** The listeners this process has (the main one, and httpPort's), in the metrics' label order. */
@@ -151,9 +202,10 @@ function listenerKind(
   log: Logger,
   metricsOn: boolean,
 ): { kind: ListenerKind; https: Https | null; tls: TlsState | null } {
-  // The pairs were read with the first Serving (a failure there is a start error, not a fault).
+  // The pairs were read with the first Serving (a failure there is a start error, not a fault);
+  // with ACME they may be none yet.
   const { certificates } = inForce.current;
-  if (certificates === null) return { kind: new PlainHttp(inForce, options), https: null, tls: null };
+  if (!tlsEnabled(config)) return { kind: new PlainHttp(inForce, options), https: null, tls: null };
   const http2 = http2Options(config, log);
   const policy = { minVersion: config.tlsMinVersion, ticketKeys, alpn: http2 === null ? ['http/1.1'] : ['h2', 'http/1.1'], handshakeTimeoutMs: config.headersTimeoutMs };
   const counters = metricsOn ? new TlsCounters() : null;

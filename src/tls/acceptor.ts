@@ -28,7 +28,7 @@
  */
 import type net from 'node:net';
 import tls from 'node:tls';
-import { AcmeChallengeError, HandshakeTimeoutError, NoAcmeChallengeError } from '../errors';
+import { AcmeChallengeError, HandshakeTimeoutError, NoAcmeChallengeError, NoCertificateYetError } from '../errors';
 import { checkChallenge, isTlsAlpnValidation, NO_APPLICATION_PROTOCOL_ALERT, type AcmeChallengePair } from './alpn-challenge';
 import type { CertificatePair, CertificateSet } from './certificates';
 import { peekClientHello } from './client-hello';
@@ -91,14 +91,15 @@ interface Served {
 }
 
 export class TlsAcceptor {
-  private index: SniIndex<Served>;
+  /** Null until there is a certificate (ACME before its first one): every handshake is refused. */
+  private index: SniIndex<Served> | null;
   private served: readonly Served[] = [];
   private keys: Buffer;
   /** TLS-ALPN-01 challenges pending, by normalized host name: the server answering each. */
   private readonly challenges = new Map<string, tls.Server>();
 
   constructor(
-    set: CertificateSet,
+    set: CertificateSet | null,
     private readonly policy: TlsPolicyOptions,
     private readonly events: AcceptorEvents,
   ) {
@@ -108,6 +109,7 @@ export class TlsAcceptor {
 
   /** The certificate a server name gets (null: no SNI), as the next connection would. */
   pairFor(serverName: string | null): CertificatePair {
+    if (this.index === null) throw new NoCertificateYetError('no certificate yet');
     return chooseForServerName(this.index, serverName).pair;
   }
 
@@ -118,7 +120,7 @@ export class TlsAcceptor {
    * server was created with (setTicketKeys does not update them), and sessions issued since
    * the last rotation would stop resuming.
    */
-  replaceCertificates(set: CertificateSet): void {
+  replaceCertificates(set: CertificateSet | null): void {
     this.index = this.buildIndex(set);
   }
 
@@ -185,8 +187,19 @@ export class TlsAcceptor {
         this.events.onPlainText(socket, received.bytes());
         return;
       }
-      if (isTlsAlpnValidation(peek.alpn)) this.validate(socket, received.bytes(), peek.serverName);
-      else handOver(socket, received.bytes(), chooseForServerName(this.index, peek.serverName).server);
+      // A validation is answered from its challenge, also before the first certificate.
+      if (isTlsAlpnValidation(peek.alpn)) {
+        this.validate(socket, received.bytes(), peek.serverName);
+        return;
+      }
+      if (this.index === null) {
+        // Refused rather than answered with a made-up certificate: a client would show a
+        // certificate warning a user might click through, and HSTS would pin the error.
+        socket.destroy();
+        this.events.onHandshakeError('other', new NoCertificateYetError('no certificate yet (ACME has not obtained the first one): handshake refused'));
+        return;
+      }
+      handOver(socket, received.bytes(), chooseForServerName(this.index, peek.serverName).server);
     };
     // Gone before a ClientHello (a port scan, a health check that only connects, a drain that
     // closed it): nothing to report.
@@ -253,7 +266,8 @@ export class TlsAcceptor {
     });
   }
 
-  private buildIndex(set: CertificateSet): SniIndex<Served> {
+  private buildIndex(set: CertificateSet | null): SniIndex<Served> | null {
+    if (set === null) return null;
     this.served = [set.defaultPair, ...set.sniPairs].map((pair) => ({ pair, server: this.makeServer(pair) }));
     return buildSniIndex(
       this.served.map((s) => ({ names: s.pair.info.dnsNames, value: s })),

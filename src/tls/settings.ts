@@ -9,9 +9,10 @@ import { readPair, validityWarning, type CertificatePair, type CertificateSet } 
 // From the schema itself, not the loader's entry (config/config.ts), which calls checkTlsSettings.
 import type { Config } from '../config/schema';
 import { isMatchableDnsName } from './sni';
+import { acmeEnabled } from '../acme/settings';
 
 /** The configuration keys of HTTPS (their schema entries and types are in src/config/schema.ts). */
-export type TlsSettings = Pick<Config, 'tlsCert' | 'tlsKey' | 'tlsCertificates' | 'tlsMinVersion' | 'httpPort' | 'httpRedirect' | 'hsts'>;
+export type TlsSettings = Pick<Config, 'tlsCert' | 'tlsKey' | 'tlsCertificates' | 'tlsMinVersion' | 'httpPort' | 'httpRedirect' | 'hsts' | 'acmeDomains'>;
 
 /** The keys whose values name files: every path of HTTPS goes through resolveTlsPaths. */
 export const TLS_PATH_KEYS = ['tlsCert', 'tlsKey', 'tlsCertificates'] as const;
@@ -28,7 +29,13 @@ export function resolveTlsPaths(values: TlsPaths, resolve: (file: string) => str
   };
 }
 
-export function tlsEnabled(s: Pick<TlsSettings, 'tlsCert'>): boolean {
+/** HTTPS is on: with certificate files (tlsCert and tlsKey), or with ACME (acmeDomains). */
+export function tlsEnabled(s: Pick<TlsSettings, 'tlsCert' | 'acmeDomains'>): boolean {
+  return s.tlsCert !== '' || acmeEnabled(s);
+}
+
+/** The certificates come from files (tlsCert/tlsKey), not from ACME's storage. */
+export function certificateFilesEnabled(s: Pick<TlsSettings, 'tlsCert'>): boolean {
   return s.tlsCert !== '';
 }
 
@@ -72,16 +79,16 @@ function checkCombinations(s: TlsSettings, ports: { port: number; metricsPort: n
   if (s.tlsCert !== '' && s.tlsKey === '') throw new ConfigError('tlsCert: given without tlsKey (set both, or neither)');
   if (s.tlsKey !== '' && s.tlsCert === '') throw new ConfigError('tlsKey: given without tlsCert (set both, or neither)');
   const tls = tlsEnabled(s);
-  if (!tls && s.tlsCertificates.length > 0) {
+  if (!certificateFilesEnabled(s) && s.tlsCertificates.length > 0) {
     throw new ConfigError('tlsCertificates: needs tlsCert and tlsKey too (the certificate for clients without SNI or with a name none of these has)');
   }
   if (s.httpPort !== 0) {
     // Without TLS a second plain port would redirect to itself, or serve what port serves.
-    if (!tls) throw new ConfigError('httpPort: needs tlsCert and tlsKey (the HTTP port exists to send clients to HTTPS)');
+    if (!tls) throw new ConfigError('httpPort: needs tlsCert and tlsKey, or acmeDomains (the HTTP port exists to send clients to HTTPS)');
     if (s.httpPort === ports.port) throw new ConfigError(`httpPort: ${s.httpPort} is also port (the HTTPS listener); the HTTP listener needs a port of its own`);
     if (s.httpPort === ports.metricsPort) throw new ConfigError(`httpPort: ${s.httpPort} is also metricsPort; the HTTP listener needs a port of its own`);
   }
-  if (s.hsts !== '' && !tls) throw new ConfigError('hsts: needs tlsCert and tlsKey (Strict-Transport-Security is only sent over HTTPS)');
+  if (s.hsts !== '' && !tls) throw new ConfigError('hsts: needs tlsCert and tlsKey, or acmeDomains (Strict-Transport-Security is only sent over HTTPS)');
 }
 
 /**
@@ -91,7 +98,7 @@ function checkCombinations(s: TlsSettings, ports: { port: number; metricsPort: n
 export function checkTlsSettings(s: TlsSettings, ports: { port: number; metricsPort: number }, resolve: (file: string) => string): TlsPaths {
   checkCombinations(s, ports);
   const paths = resolveTlsPaths(s, resolve);
-  if (tlsEnabled(s)) loadConfiguredCertificates(paths);
+  if (certificateFilesEnabled(s)) loadConfiguredCertificates(paths);
   return paths;
 }
 
@@ -111,7 +118,7 @@ export function certificateWarnings(set: CertificateSet, now: Date = new Date())
  * worker's error to report, not a warning's.
  */
 export function configuredCertificateWarnings(config: Config, now: Date = new Date()): string[] {
-  if (!tlsEnabled(config)) return [];
+  if (!certificateFilesEnabled(config)) return [];
   try {
     return certificateWarnings(loadCertificateSet(config), now);
   } catch (err) {

@@ -14,8 +14,9 @@ t.test('a name on several addresses: its URL, then one per address', async (t) =
 });
 
 t.test('TLS on: every URL of the main listener says https://', async (t) => {
-  t.equal(schemeOf({ tlsCert: '' }), 'http');
-  t.equal(schemeOf({ tlsCert: '/etc/fleetserve/cert.pem' }), 'https');
+  t.equal(schemeOf({ tlsCert: '', acmeDomains: [] }), 'http');
+  t.equal(schemeOf({ tlsCert: '', acmeDomains: ['example.com'] }), 'https', 'ACME turns HTTPS on');
+  t.equal(schemeOf({ tlsCert: '/etc/fleetserve/cert.pem', acmeDomains: [] }), 'https');
   t.equal(urlOf('::1', 8443, 'https'), 'https://[::1]:8443/');
   const eth = { eth0: [{ address: '192.0.2.7', netmask: '255.255.255.0', family: 'IPv4', mac: '02:00:00:00:00:01', internal: false, cidr: '192.0.2.7/24' }] } as unknown as ReturnType<typeof os.networkInterfaces>;
   t.same(listenUrls('0.0.0.0', 8443, eth, ['0.0.0.0'], 'https'), ['https://localhost:8443/', 'https://192.0.2.7:8443/'], 'a wildcard bind: localhost and the addresses');

@@ -15,6 +15,8 @@ function recorder(): { act: WorkerActions; calls: string[] } {
       reopenLogs: () => calls.push('reopenLogs'),
       acceptPause: (granted) => calls.push(`acceptPause ${granted}`),
       ticketKeys: (keys) => calls.push(`ticketKeys ${keys}`),
+      acmeChallenge: (token, answer) => calls.push(`acmeChallenge ${token} ${answer}`),
+      acmeCertificate: () => calls.push('acmeCertificate'),
     },
   };
 }
@@ -23,10 +25,10 @@ t.test('each message of the primary is its one action', async (t) => {
   const channel = new EventEmitter();
   const { act, calls } = recorder();
   onPrimaryMessages(channel, act);
-  for (const m of [{ cmd: 'drain' }, { cmd: 'retire' }, { cmd: 'force' }, { cmd: 'reopen' }, { cmd: 'accept-pause', granted: true }, { cmd: 'accept-pause', granted: false }, { cmd: 'ticket-keys', keys: 'k' }]) {
+  for (const m of [{ cmd: 'drain' }, { cmd: 'retire' }, { cmd: 'force' }, { cmd: 'reopen' }, { cmd: 'accept-pause', granted: true }, { cmd: 'accept-pause', granted: false }, { cmd: 'ticket-keys', keys: 'k' }, { cmd: 'acme-challenge', token: 't', keyAuthorization: 't.x' }, { cmd: 'acme-challenge', token: 't', keyAuthorization: null }, { cmd: 'acme-certificate' }]) {
     channel.emit('message', m);
   }
-  t.same(calls, ['stop', 'retire', 'force', 'reopenLogs', 'acceptPause true', 'acceptPause false', 'ticketKeys k']);
+  t.same(calls, ['stop', 'retire', 'force', 'reopenLogs', 'acceptPause true', 'acceptPause false', 'ticketKeys k', 'acmeChallenge t t.x', 'acmeChallenge t null', 'acmeCertificate']);
 });
 
 t.test('what is not a message for the worker changes nothing', async (t) => {

@@ -1,0 +1,76 @@
+/**
+ * One ACME order (RFC 8555 §7.4) for a set of names, driven step by step with acme-client's
+ * Client: the account (created once, found again by its key), the order, one HTTP-01
+ * challenge per authorization (its answer published to every process that serves httpPort
+ * before the CA is told to check it, withdrawn after), the CSR with a fresh ECDSA P-256 key,
+ * the finalization and the chain. acme-client's auto() is not used: it checks each challenge
+ * itself over the system's DNS first, which cannot work for a name that only the CA's
+ * resolver knows, and hangs offline. acme-client retries badNonce answers (pebble sends one
+ * for 5% of requests on purpose) by itself.
+ */
+import https from 'node:https';
+import fs from 'node:fs';
+import tls from 'node:tls';
+import * as acme from 'acme-client';
+import type { AcmeSettings } from './settings';
+
+/** Where a challenge's answer is published: set resolves once every serving process has it. */
+export interface ChallengePublisher {
+  set(token: string, keyAuthorization: string): Promise<void>;
+  remove(token: string): void;
+}
+
+/** What an order gives: the certificate's key and its chain (PEM). */
+export interface Issued {
+  key: string;
+  chain: string;
+}
+
+export type OrderSettings = Pick<AcmeSettings, 'acmeDomains' | 'acmeEmail' | 'acmeDirectory' | 'acmeCaFile'>;
+
+/** How long one request to the CA may take. */
+const REQUEST_TIMEOUT_MS = 30_000;
+
+/**
+ * acme-client's HTTP client for the CA: the system's CAs and acmeCaFile trusted, a bound on
+ * each request, and no retries of its own (a failed order is tried again by the manager's
+ * back-off, which logs every attempt; acme-client's would wait silently for up to a minute).
+ */
+export function configureCaClient(caFile: string): void {
+  const ca = caFile === '' ? undefined : [...tls.rootCertificates, fs.readFileSync(caFile, 'utf8')];
+  acme.axios.defaults.httpsAgent = new https.Agent({ ca, keepAlive: false });
+  acme.axios.defaults.timeout = REQUEST_TIMEOUT_MS;
+  (acme.axios.defaults as unknown as { acmeSettings: { retryMaxAttempts: number } }).acmeSettings.retryMaxAttempts = 0;
+}
+
+export function newAccountKey(): Promise<string> {
+  return acme.crypto.createPrivateEcdsaKey('P-256').then((k) => k.toString());
+}
+
+/** Orders a certificate for s.acmeDomains with the account of `accountKey`. */
+export async function orderCertificate(s: OrderSettings, accountKey: string, publisher: ChallengePublisher): Promise<Issued> {
+  // Polls of a pending challenge or order: from half a second, up to 10 s apart, about 2 minutes in all.
+  const client = new acme.Client({ directoryUrl: s.acmeDirectory, accountKey, backoffAttempts: 15, backoffMin: 500, backoffMax: 10_000 });
+  await client.createAccount({ termsOfServiceAgreed: true, ...(s.acmeEmail !== '' ? { contact: [`mailto:${s.acmeEmail}`] } : {}) });
+  const order = await client.createOrder({ identifiers: s.acmeDomains.map((value) => ({ type: 'dns', value })) });
+  for (const authz of await client.getAuthorizations(order)) await prove(client, authz, publisher);
+  const [key, csr] = await acme.crypto.createCsr({ commonName: s.acmeDomains[0], altNames: [...s.acmeDomains] }, await acme.crypto.createPrivateEcdsaKey('P-256'));
+  const finalized = await client.finalizeOrder(order, csr);
+  const chain = await client.getCertificate(await client.waitForValidStatus(finalized));
+  return { key: key.toString(), chain };
+}
+
+/** One authorization: its HTTP-01 answer published, the CA asked to check, the answer withdrawn. */
+async function prove(client: acme.Client, authz: acme.Authorization, publisher: ChallengePublisher): Promise<void> {
+  if (authz.status === 'valid') return; // proven recently: the CA remembers it
+  const challenge = authz.challenges.find((c) => c.type === 'http-01');
+  if (challenge === undefined) throw new Error(`the CA offers no http-01 challenge for ${authz.identifier.value}`);
+  const keyAuthorization = await client.getChallengeKeyAuthorization(challenge);
+  await publisher.set(challenge.token, keyAuthorization);
+  try {
+    await client.completeChallenge(challenge);
+    await client.waitForValidStatus(challenge);
+  } finally {
+    publisher.remove(challenge.token);
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * The ACME storage directory (acmeStorage): the account key, and per set of names one file
+ * holding the certificate's private key and its chain, and the lock a host takes while it
+ * orders. Key and chain share one file so that a reader (a worker, another host) can never
+ * see the key of one issuance with the certificate of another: every file is written to a
+ * temporary name and renamed over the old one, which is atomic on one file system (NFS
+ * included). The directory is created 0700 and every file 0600: it holds private keys.
+ *
+ * Several hosts may share the directory: the lock file (created with O_EXCL) says which one
+ * orders; a lock older than its stale timeout is a host that died while ordering, and is
+ * taken over.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { AcmeStorageError, CertificateError } from '../errors';
+import { readPair, type CertificatePair, type CertificateSet } from '../tls/certificates';
+
+/** A lock older than this is a host that died while ordering (an order takes seconds to a few minutes). */
+export const LOCK_STALE_MS = 10 * 60 * 1000;
+
+const ACCOUNT_KEY = 'account.key';
+
+function storageError(what: string, file: string, err: unknown): AcmeStorageError {
+  const code = (err as NodeJS.ErrnoException).code ?? String(err);
+  return new AcmeStorageError(`acmeStorage: cannot ${what} ${file} (${code})`);
+}
+
+/** Writes `data` to `file` through a temporary file and a rename, mode 0600. */
+export function writeFileAtomic(file: string, data: string): void {
+  const temp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
+  try {
+    const fd = fs.openSync(temp, 'wx', 0o600);
+    try {
+      fs.writeSync(fd, data);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(temp, file);
+  } catch (err) {
+    fs.rmSync(temp, { force: true });
+    throw storageError('write', file, err);
+  }
+}
+
+/** Which file of the directory holds the certificate of a set of names: named after the first. */
+export function certificateFile(dir: string, domains: readonly string[]): string {
+  return path.join(dir, `${domains[0]}.pem`);
+}
+
+/**
+ * The stored pair for `domains`, or null when there is none yet or it cannot be served (a
+ * half-written or foreign file: the next order replaces it). `onBad` hears why.
+ */
+export function readStoredPair(dir: string, domains: readonly string[], onBad: (message: string) => void = () => {}): CertificatePair | null {
+  const file = certificateFile(dir, domains);
+  if (!fs.existsSync(file)) return null;
+  try {
+    return readPair(file, file);
+  } catch (err) {
+    if (!(err instanceof CertificateError)) throw err;
+    onBad(err.message);
+    return null;
+  }
+}
+
+export class AcmeStorage {
+  constructor(
+    readonly dir: string,
+    private readonly domains: readonly string[],
+  ) {}
+
+  /** Creates the directory (0700) if needed and checks that it can be written: throws AcmeStorageError. */
+  prepare(): void {
+    try {
+      fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+      fs.accessSync(this.dir, fs.constants.W_OK | fs.constants.R_OK | fs.constants.X_OK);
+    } catch (err) {
+      throw storageError('write to the directory', this.dir, err);
+    }
+  }
+
+  /** The account key (PEM), made by `create` and stored the first time. */
+  async accountKey(create: () => Promise<string>): Promise<string> {
+    const file = path.join(this.dir, ACCOUNT_KEY);
+    try {
+      return fs.readFileSync(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw storageError('read', file, err);
+    }
+    const key = await create();
+    writeFileAtomic(file, key);
+    return key;
+  }
+
+  read(onBad?: (message: string) => void): CertificatePair | null {
+    return readStoredPair(this.dir, this.domains, onBad);
+  }
+
+  /** Stores a new key and chain; returns the pair as it now reads back. */
+  write(key: string, chain: string): CertificatePair {
+    const file = certificateFile(this.dir, this.domains);
+    writeFileAtomic(file, `${key.trim()}\n${chain.trim()}\n`);
+    return readPair(file, file);
+  }
+
+  /**
+   * Takes the ordering lock: a release function, or null while another host holds it. A
+   * stale lock (older than `staleMs`) is removed and taken.
+   */
+  lock(staleMs: number = LOCK_STALE_MS, now: number = Date.now()): (() => void) | null {
+    const file = path.join(this.dir, `${this.domains[0]}.lock`);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        fs.writeFileSync(file, `${JSON.stringify({ host: os.hostname(), pid: process.pid, at: new Date(now).toISOString() })}\n`, { flag: 'wx', mode: 0o600 });
+        return () => fs.rmSync(file, { force: true });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw storageError('create the lock', file, err);
+      }
+      if (!isStale(file, staleMs, now)) return null;
+      fs.rmSync(file, { force: true });
+    }
+    return null;
+  }
+}
+
+function isStale(file: string, staleMs: number, now: number): boolean {
+  try {
+    return now - fs.statSync(file).mtimeMs > staleMs;
+  } catch {
+    return true; // gone meanwhile: free
+  }
+}
+
+/** The stored certificate as the set a listener serves, or null while there is none (a serving process reads it at start and when told). */
+export function storedCertificateSet(config: { acmeStorage: string; acmeDomains: readonly string[] }): CertificateSet | null {
+  const pair = readStoredPair(config.acmeStorage, config.acmeDomains);
+  return pair === null || pair.info.notAfter.getTime() <= Date.now() ? null : { defaultPair: pair, sniPairs: [] };
+}
