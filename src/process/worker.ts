@@ -98,15 +98,7 @@ export function runWorker(
   /** Open connections of every listener, and sockets whose PROXY header is still being read. */
   const connections = new Set<Drainable>();
   const listeners = new ListenerGroup();
-  const gate = new AcceptGate({
-    capacity: capacity.connections,
-    open: () => connections.size,
-    close: () => listeners.pause(),
-    listen: () => listeners.resume(),
-    askPause: role.askPause,
-    draining: () => listeners.closed,
-    log,
-  });
+  const gate = acceptGate(role, capacity, connections, listeners, log);
   const serving: ServingParts = {
     handler: (c) => new StaticHandler(c, log, () => gate.outOfDescriptors()),
     behindProxy: (c) => BehindProxy.from(c, log),
@@ -117,19 +109,7 @@ export function runWorker(
   if (first === null) return null;
   const inForce = new InForce(first);
   warnIfLowered(capacity, config.maxConnections, log);
-  const drainer = new Drainer({
-    server: listeners,
-    connections,
-    // Read when a stop begins: the timings of the last reload in place.
-    get timeoutMs() {
-      return inForce.current.config.drainTimeoutMs;
-    },
-    get preDrainMs() {
-      return inForce.current.config.preDrainDelayMs;
-    },
-    log,
-    exit: (code) => role.exit(code),
-  });
+  const drainer = drainerOf(role, listeners, connections, inForce, log);
   // With metrics off nothing is counted and prom-client is never loaded.
   const counters = config.metricsPort !== 0 ? new RequestCounters(listenerNames(config)) : null;
   // HSTS is the HTTPS listener's header rule: on every response of it, never on plain HTTP.
@@ -166,6 +146,36 @@ export function runWorker(
   if (counters === null) listen();
   else startMetrics(role, { counters, tls }, connections, inForce, listen);
   return https;
+}
+
+/** The accept gate of the process's listeners: stops accepting at capacity or out of descriptors. */
+function acceptGate(role: WorkerRole, capacity: Capacity, connections: Set<Drainable>, listeners: ListenerGroup, log: Logger): AcceptGate {
+  return new AcceptGate({
+    capacity: capacity.connections,
+    open: () => connections.size,
+    close: () => listeners.pause(),
+    listen: () => listeners.resume(),
+    askPause: role.askPause,
+    draining: () => listeners.closed,
+    log,
+  });
+}
+
+/** The drain of the process's listeners and connections, with the timings in force when a stop begins. */
+function drainerOf(role: WorkerRole, listeners: ListenerGroup, connections: Set<Drainable>, inForce: InForce, log: Logger): Drainer {
+  return new Drainer({
+    server: listeners,
+    connections,
+    // Read when a stop begins: the timings of the last reload in place.
+    get timeoutMs() {
+      return inForce.current.config.drainTimeoutMs;
+    },
+    get preDrainMs() {
+      return inForce.current.config.preDrainDelayMs;
+    },
+    log,
+    exit: (code) => role.exit(code),
+  });
 }
 
 /** The certificate pairs of a configuration: its files, or what ACME stored (null: none yet, or plain HTTP). */

@@ -110,10 +110,10 @@ function refusals(t: Test, pki: TestPki, cwd: string, base: string[], rel: (p: s
     [[...base, '--tls-certificates', '[{"cert":"","key":"b"}]'], 'tlsCertificates: must be an array of {"cert": FILE, "key": FILE}: entry 0 is {"cert":"","key":"b"}: value was [{"cert":"","key":"b"}]'],
     [[...base, '--tls-certificates', 'not json'], 'tlsCertificates: must be an array of {"cert": FILE, "key": FILE}: value was "not json"'],
     [['--root', '.', ...certs({ cert: rel(pki.rsaA.cert), key: rel(pki.rsaKey) })], 'tlsCertificates: needs tlsCert and tlsKey too (the certificate for clients without SNI or with a name none of these has)'],
-    [['--root', '.', '--http-port', '8080'], 'httpPort: needs tlsCert and tlsKey (the HTTP port exists to send clients to HTTPS)'],
+    [['--root', '.', '--http-port', '8080'], 'httpPort: needs tlsCert and tlsKey, or acmeDomains (the HTTP port exists to send clients to HTTPS)'],
     [[...base, '--port', '8443', '--http-port', '8443'], 'httpPort: 8443 is also port (the HTTPS listener); the HTTP listener needs a port of its own'],
     [[...base, '--metrics-port', '9100', '--http-port', '9100'], 'httpPort: 9100 is also metricsPort; the HTTP listener needs a port of its own'],
-    [['--root', '.', '--hsts', 'max-age=600'], 'hsts: needs tlsCert and tlsKey (Strict-Transport-Security is only sent over HTTPS)'],
+    [['--root', '.', '--hsts', 'max-age=600'], 'hsts: needs tlsCert and tlsKey, or acmeDomains (Strict-Transport-Security is only sent over HTTPS)'],
     [[...base, '--hsts', 'includeSubDomains'], 'hsts: has no max-age (RFC 6797 requires it; browsers ignore the header without it); for example "max-age=63072000; includeSubDomains": value was "includeSubDomains"'],
     [[...base, '--hsts', 'max-age=1\nX: y'], 'hsts: contains a control character (CR, LF, NUL, …) or a character above U+00FF: value was "max-age=1\\nX: y"'],
   ];

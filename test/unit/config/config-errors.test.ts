@@ -145,7 +145,7 @@ t.test('a bad root or log path says where it came from', async (t) => {
 });
 
 t.test('the path hooks other keys use', async (t) => {
-  t.same(Object.keys(PATH_KEYS).sort(), ['accessLogFile', 'basicAuth', 'logFile', 'pidFile', 'root', 'tlsCert', 'tlsCertificates', 'tlsKey']);
+  t.same(Object.keys(PATH_KEYS).sort(), ['accessLogFile', 'acmeCaFile', 'acmeStorage', 'basicAuth', 'logFile', 'pidFile', 'root', 'tlsCert', 'tlsCertificates', 'tlsKey']);
   const resolve = (p: string) => path.resolve('/etc/fs', p);
   t.equal(aPath('site', resolve), '/etc/fs/site');
   t.equal(aPath('', resolve), '', '"" means off or the default');
