@@ -96,5 +96,5 @@ t.test('a duration falls in the first bucket whose bound it does not exceed; pas
 });
 
 t.test('the primary\'s counters start at zero', async (t) => {
-  t.same({ ...new PrimaryCounters() }, { workerRestarts: 0, workerDrains: 0, reloads: 0 });
+  t.same({ ...new PrimaryCounters() }, { workerRestarts: 0, workerDrains: 0, reloads: 0, acmeRenewals: { success: 0, failure: 0 } });
 });

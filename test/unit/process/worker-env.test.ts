@@ -43,5 +43,8 @@ t.test('without a socket, only the configuration; nothing at all reads as empty'
   t.same(Object.keys(env), ['FLEETSERVE_WORKER_CONFIG']);
   t.equal(readWorkerEnv(env).inherited, null);
   t.equal(readWorkerEnv(env).addresses, null, 'no addresses: the worker resolves the host itself');
-  t.same(readWorkerEnv({}), { config: {}, inherited: null, addresses: null, ticketKeys: null });
+  t.same(readWorkerEnv({}), { config: {}, inherited: null, addresses: null, ticketKeys: null, acmeAnswers: {} });
+  // The HTTP-01 answers pending when a worker is forked reach it through its environment.
+  const answers = { 'tok-1': 'tok-1.thumb', 'tok-2': 'tok-2.thumb' };
+  t.same(readWorkerEnv(workerEnv(config, null, null, null, answers)).acmeAnswers, answers, 'pending ACME answers round-trip');
 });
