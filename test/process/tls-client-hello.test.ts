@@ -105,7 +105,10 @@ t.test('a ClientHello split over several records is put together, up to a bound'
   t.same(peekClientHello(tooMany), { kind: 'tls', serverName: null, alpn: null }, `more than ${MAX_CLIENT_HELLO_RECORDS} records: handed on unparsed`);
   checkPrefixes(t, resplit(hello, [1, 2, 1, 100]), 'split.test', 'the 4-byte handshake header itself over three records');
   const withAlpn = await nodeHello({ servername: 'split.test', ALPNProtocols: ['acme-tls/1'] });
-  checkPrefixes(t, resplit(withAlpn, 7), 'split.test', 'an ALPN list split over records of 7 bytes', ['acme-tls/1']);
+  // Records as small as the bound allows for this Node's ClientHello (Node 22's and 24's are
+  // larger than Node 20's: they carry a post-quantum key share), never under 7 bytes.
+  const small = Math.max(7, Math.ceil((withAlpn.length - 5) / MAX_CLIENT_HELLO_RECORDS));
+  checkPrefixes(t, resplit(withAlpn, small), 'split.test', `an ALPN list split over records of ${small} bytes`, ['acme-tls/1']);
 });
 
 /** An extension: type, then its body with a 16-bit length. */
