@@ -77,7 +77,7 @@ export function runSingleProcess(config: Config, loggers: Loggers, readConfig: (
   const https = kind;
   if (https !== null && acmeEnabled(config)) {
     startAcme(config, loggers.log, { set: async (token, answer) => answers.set(token, answer), remove: (token) => answers.remove(token) }, {
-      installed: () => https.replaceCertificates(storedCertificateSet(config)),
+      installed: () => readAcmeCertificate(https, config, loggers.log),
       counted: () => undefined,
     });
   }
@@ -132,9 +132,9 @@ export function runWorker(
     inForce,
     serving,
     ticketKeys: https && ((keys) => https.setTicketKeys(decodeTicketKeys(keys))),
-    replaceCertificates: made.https && ((set) => made.https!.replaceCertificates(set)),
+    replaceCertificates: https && ((set) => https.replaceCertificates(set)),
     acmeAnswers,
-    reloadAcmeCertificate: made.https && acmeEnabled(config) ? () => readAcmeCertificate(made.https!, config, log) : null,
+    reloadAcmeCertificate: https && acmeEnabled(config) ? () => readAcmeCertificate(https, config, log) : null,
   });
   const make = (k: ListenerKind) => (target: ListenTarget) => new Listener(target, k, admission, log);
   const listen = () => {
