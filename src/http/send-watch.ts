@@ -6,7 +6,9 @@
  * after twice the value. Here a tick of 1/40 of the timeout (5 to 500 ms) samples how many
  * bytes the kernel has taken — completed writes, and libuv's queue of the write in progress,
  * which shrinks with every partial write; no change for the whole timeout fires `onStall`, at
- * most two ticks late.
+ * most two ticks late. Only bytes waiting for the client count: while nothing is queued (the
+ * handler is still deciding, a file read is slow) the client holds nothing up, and the count
+ * starts again when bytes wait.
  */
 import type net from 'node:net';
 
@@ -40,7 +42,7 @@ export class SendWatch {
     }
   }
 
-  /** Samples the write counters; true when they moved since the last sample. */
+  /** Samples the write counters; true when they moved since the last sample, or nothing waits to be taken. */
   private sample(): boolean {
     const sock = this.socket;
     const done = sock.bytesWritten - sock.writableLength;
@@ -50,7 +52,7 @@ export class SendWatch {
     const moved = done !== this.done || queued !== this.queued;
     this.done = done;
     this.queued = queued;
-    return moved;
+    return moved || (sock.writableLength === 0 && queued === 0);
   }
 
   private check(): void {

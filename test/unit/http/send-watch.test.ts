@@ -5,10 +5,13 @@ import net from 'node:net';
 import t, { type Test } from 'tap';
 import { SendWatch } from '../../../src/http/send-watch';
 
-/** What SendWatch reads of a socket: the write counters, and libuv's handle with its queue. */
+/**
+ * What SendWatch reads of a socket: the write counters, and libuv's handle with its queue. It
+ * starts with one response of 1000 bytes waiting in Node's buffer (handed, not yet taken).
+ */
 class FakeSocket {
-  bytesWritten = 0;
-  writableLength = 0;
+  bytesWritten = 1000;
+  writableLength = 1000;
   _handle: { writeQueueSize: number } | null = { writeQueueSize: 0 };
 }
 
@@ -92,7 +95,7 @@ const TIMEOUT = 40;
 
 t.test('no progress at all: onStall once, after the timeout and before twice it', async (t) => {
   const sock = new FakeSocket();
-  sock.bytesWritten = 5000; // written before the watch started: not progress, not a stall either
+  sock.bytesWritten = 5000; // taken before the watch started (and 1000 waiting): not progress, not a stall either
   const w = watched(t, sock, TIMEOUT);
   const started = performance.now();
   w.watch.start();
@@ -142,6 +145,23 @@ t.test("bytes that only wait in Node's buffer are no progress; a socket without 
   });
   const at = await w.stalled(TIMEOUT * 4);
   t.ok(at - started >= TIMEOUT && at - started < TIMEOUT * 2, `stalled on time (${(at - started).toFixed(1)} ms)`);
+});
+
+t.test('nothing waits to be taken (the reply is still being made, a file read is slow): never a stall, and the count starts when bytes wait', async (t) => {
+  const sock = new FakeSocket();
+  sock.bytesWritten = 0;
+  sock.writableLength = 0;
+  const w = watched(t, sock, TIMEOUT);
+  w.watch.start();
+  await quiet(TIMEOUT * 3);
+  t.equal(w.stalls.length, 0, 'three timeouts with nothing queued: no stall');
+  const handed = performance.now();
+  sock.bytesWritten = 1000;
+  sock.writableLength = 1000;
+  const at = await w.stalled(TIMEOUT * 4);
+  // From the last tick that saw nothing queued: at most one tick (5 ms) before the hand-over.
+  t.ok(at - handed >= TIMEOUT - 6, `counted from when the bytes were handed over (${(at - handed).toFixed(1)} ms)`);
+  t.ok(at - handed < TIMEOUT * 2, `(${(at - handed).toFixed(1)} ms)`);
 });
 
 t.test('nothing left to send: the watch stops itself and never fires', async (t) => {
