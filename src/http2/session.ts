@@ -24,7 +24,7 @@ import { discardBody, sendBody, type BodySink, type FileBody, type MultipartBody
 import { requestFromHeaderList } from './request';
 import { responseHeaders } from './response';
 
-const { NGHTTP2_NO_ERROR, NGHTTP2_PROTOCOL_ERROR, NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
+const { NGHTTP2_NO_ERROR, NGHTTP2_PROTOCOL_ERROR, NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_ENHANCE_YOUR_CALM } = http2.constants;
 
 /**
  * Per session and `windowMs`: streams the client resets (rapid reset), PINGs and SETTINGS it
@@ -70,6 +70,13 @@ class RateCap {
 
 /** The HEADERS frame ended the stream: no body follows. */
 const END_STREAM = 0x1;
+
+/**
+ * How long a session ended for a flood stays open after its GOAWAY, taking no new stream:
+ * closed at once, the socket would be reset while the flooder's frames are still unread, and
+ * the reset can wipe the GOAWAY from the client's buffer before it reads why.
+ */
+const CALM_LINGER_MS = 200;
 
 /** One stream's response on its way: reported exactly once, however it ends. */
 interface Exchange {
@@ -178,6 +185,10 @@ export class H2Session {
     const started = performance.now();
     this.streamsSeen++;
     stream.on('error', () => undefined); // a reset or a refusal of ours shows as 'close'
+    if (this.ended) {
+      this.reset(stream, NGHTTP2_REFUSED_STREAM); // after a flood's GOAWAY: no more work
+      return;
+    }
     const parsed = requestFromHeaderList(raw, (flags & END_STREAM) !== 0, this.h2.scheme);
     if (parsed.kind === 'malformed') {
       this.reset(stream, NGHTTP2_PROTOCOL_ERROR);
@@ -295,6 +306,6 @@ export class H2Session {
     this.ended = true;
     this.h2.onFlood(what, this.client.remote);
     this.session.goaway(NGHTTP2_ENHANCE_YOUR_CALM);
-    this.session.destroy();
+    setTimeout(() => this.session.destroy(), CALM_LINGER_MS).unref();
   }
 }

@@ -220,7 +220,7 @@ t.test('floods end at their caps; the worker stays, its memory flat, other clien
   await served();
   const before = rssKiB(pid);
   const attacks: [string, number, (r: { goaway: number | null; closed: boolean; resets: number[]; bytes: number }) => void][] = [
-    ['rapid-reset', 2000, (r) => t.ok(r.closed, 'rapid reset: closed')],
+    ['rapid-reset', 2000, (r) => t.ok(r.closed && r.goaway === http2.constants.NGHTTP2_ENHANCE_YOUR_CALM, `rapid reset: GOAWAY ENHANCE_YOUR_CALM, closed (${JSON.stringify(r)})`)],
     ['continuation', 5000, (r) => t.ok(r.closed && r.bytes < 256 * 1024, `CONTINUATION: closed after ${r.bytes} bytes`)],
     ['ping', 20000, (r) => t.ok(r.closed, 'PING flood: closed')],
     ['settings', 20000, (r) => t.ok(r.closed, 'SETTINGS flood: closed')],
@@ -242,6 +242,41 @@ t.test('floods end at their caps; the worker stays, its memory flat, other clien
   ]);
   const grown = (rssKiB(pid) - before) / 1024;
   t.ok(grown < 8, `the worker's RSS grew by ${grown.toFixed(1)} MiB (under 8)`);
+});
+
+/** The median of `xs`. */
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+t.test('rapid reset on one connection after another: each ends with GOAWAY ENHANCE_YOUR_CALM; a client beside them keeps its latency', { skip: opensslSkip }, async (t) => {
+  const pki = makeTestPki(t);
+  const root = makeSite(t, SITE);
+  // One worker: the flood and the other client share it.
+  const s = await startServer(t, { root, workers: 1, args: tlsArgs(pki) });
+  const client = await connectH2(t, s.port, pki);
+  const failed: number[] = [];
+  const timed = async () => {
+    const at = performance.now();
+    const status = (await h2get(client, '/style.css')).status;
+    if (status !== 200) failed.push(status);
+    return performance.now() - at;
+  };
+  for (let i = 0; i < 5; i++) await timed(); // warm: the file cached, the session's tables filled
+  const quiet: number[] = [];
+  for (let i = 0; i < 30; i++) quiet.push(await timed());
+  let flooding = true;
+  const flood = run('/usr/bin/python3', [FLOOD, String(s.port), 'rapid-reset-for', '3000'], 30_000).finally(() => (flooding = false));
+  const loud: number[] = [];
+  while (flooding) loud.push(await timed());
+  const out = await flood;
+  t.equal(out.code, 0, `the flood client ran (${out.stderr.trim()})`);
+  const { connections, goaways } = JSON.parse(out.stdout) as { connections: number; goaways: (number | null)[] };
+  t.ok(connections >= 2, `${connections} flooding connections one after another`);
+  t.same(new Set(goaways), new Set([http2.constants.NGHTTP2_ENHANCE_YOUR_CALM]), `each told why it was closed: ${JSON.stringify(goaways)}`);
+  t.ok(loud.length >= 10, `${loud.length} requests answered during the flood`);
+  t.same(failed, [], 'every one of them 200');
+  const [before, during] = [median(quiet), median(loud)];
+  t.ok(during <= before * 10 + 100, `median latency ${before.toFixed(1)} ms before, ${during.toFixed(1)} ms during the flood`);
+  t.equal(s.logs.filter((l) => l.flood === 'rapid reset').length, connections, 'one flood line per connection');
 });
 
 t.test('SIGTERM during an h2 download: GOAWAY, the download ends byte for byte, exit 0', { skip: opensslSkip }, async (t) => {
