@@ -6,6 +6,10 @@
  * doubling back-off from acmeRetryMinMs, never giving up, the certificate in force kept all
  * the while. Every attempt is logged.
  *
+ * Where the CA offers ACME Renewal Information (RFC 9773), its suggested window decides
+ * instead: a moment chosen at random in it, asked again when the CA's Retry-After says (at
+ * most every RENEWAL_INFO_MAX_MS); without an answer, two thirds of the lifetime stands.
+ *
  * Hosts sharing the storage: an order is placed only under the storage's lock, and the
  * stored certificate is read again once the lock is held — a host that finds it renewed by
  * another takes it instead of ordering. Each host also checks the storage every
@@ -15,6 +19,7 @@
 import type { Logger } from '../logs/logger';
 import type { CertificatePair } from '../tls/certificates';
 import type { ChallengePublisher, Issued } from './order';
+import { timeInWindow, type RenewalWindow } from './renewal-info';
 import type { AcmeSettings } from './settings';
 import type { AcmeStorage } from './storage';
 
@@ -22,6 +27,10 @@ import type { AcmeStorage } from './storage';
 export const RETRY_MAX_MS = 24 * 3600 * 1000;
 /** The most a renewal is moved earlier, as a share of the lifetime. */
 const JITTER_SHARE = 1 / 20;
+/** How long a renewal window is kept before it is asked for again (RFC 9773 suggests a few hours). */
+export const RENEWAL_INFO_MAX_MS = 6 * 3600 * 1000;
+/** The least wait before renewal information is asked for again, whatever Retry-After says. */
+const RENEWAL_INFO_MIN_MS = 60_000;
 /** setTimeout's longest delay; longer waits are chained. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -38,6 +47,8 @@ export interface ManagerOptions {
   installed: (pair: CertificatePair) => void;
   /** Each order that ended. */
   counted: (result: RenewalResult) => void;
+  /** The CA's suggested renewal window for a certificate (RFC 9773); null when it offers none. */
+  renewalWindow?: (pair: CertificatePair) => Promise<RenewalWindow | null>;
   now?: () => number;
   random?: () => number;
 }
@@ -59,6 +70,9 @@ export class CertificateManager {
   private failures = 0;
   private timer: NodeJS.Timeout | null = null;
   private watcher: NodeJS.Timeout | null = null;
+  private infoTimer: NodeJS.Timeout | null = null;
+  /** When the certificate in force is to be renewed (its jittered two thirds, or the CA's window). */
+  private dueAt = 0;
   private ordering = false;
   private stopped = false;
   private readonly now: () => number;
@@ -93,6 +107,7 @@ export class CertificateManager {
     this.stopped = true;
     if (this.timer !== null) clearTimeout(this.timer);
     if (this.watcher !== null) clearInterval(this.watcher);
+    if (this.infoTimer !== null) clearTimeout(this.infoTimer);
   }
 
   /** One attempt: under the lock, the stored certificate if another host renewed it, else an order. */
@@ -150,7 +165,7 @@ export class CertificateManager {
       this.failures = 0;
       this.install(stored);
     }
-    return this.current?.info.fingerprint256 === stored.info.fingerprint256 && renewalDue(stored, 0) > this.now();
+    return this.current?.info.fingerprint256 === stored.info.fingerprint256 && this.dueAt > this.now();
   }
 
   private install(pair: CertificatePair): void {
@@ -176,8 +191,35 @@ export class CertificateManager {
 
   private scheduleRenewal(): void {
     if (this.current === null) return;
-    const due = renewalDue(this.current, this.random());
-    this.at(Math.max(0, due - this.now()), () => void this.attempt());
+    this.dueAt = renewalDue(this.current, this.random());
+    this.at(Math.max(0, this.dueAt - this.now()), () => void this.attempt());
+    this.askRenewalWindow(this.current);
+  }
+
+  /** The CA's renewal window for `pair` (RFC 9773), when it offers one: the renewal moves into it. */
+  private askRenewalWindow(pair: CertificatePair): void {
+    if (this.infoTimer !== null) clearTimeout(this.infoTimer);
+    this.infoTimer = null;
+    const ask = this.o.renewalWindow;
+    if (ask === undefined || this.stopped) return;
+    ask(pair).then(
+      (window) => {
+        if (window === null || this.stopped || this.current !== pair || this.ordering || this.failures > 0) return; // a retry's back-off stands
+        const at = timeInWindow(window, this.random());
+        this.o.log.info({ windowStart: new Date(window.start).toISOString(), windowEnd: new Date(window.end).toISOString(), renewAt: new Date(at).toISOString() }, `ACME: the CA suggests renewing the certificate for ${this.names()} between ${new Date(window.start).toISOString()} and ${new Date(window.end).toISOString()}; renewing at ${new Date(at).toISOString()}`);
+        this.dueAt = at;
+        this.at(Math.max(0, at - this.now()), () => void this.attempt());
+        const again = Math.min(Math.max(window.retryAfterMs ?? RENEWAL_INFO_MAX_MS, RENEWAL_INFO_MIN_MS), RENEWAL_INFO_MAX_MS);
+        if (at - this.now() > again) {
+          this.infoTimer = setTimeout(() => this.askRenewalWindow(pair), again);
+          this.infoTimer.unref();
+        }
+      },
+      (err: unknown) => {
+        if (this.stopped) return;
+        this.o.log.warn({ reason: err instanceof Error ? err.message : String(err) }, `ACME: renewal information for ${this.names()} could not be read (${err instanceof Error ? err.message : String(err)}); renewing at two thirds of the lifetime`);
+      },
+    );
   }
 
   /** After a failure (`failed`: the back-off grows) or a lock held elsewhere (the first step). */

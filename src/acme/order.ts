@@ -43,6 +43,12 @@ export function configureCaClient(caFile: string): void {
   (acme.axios.defaults as unknown as { acmeSettings: { retryMaxAttempts: number } }).acmeSettings.retryMaxAttempts = 0;
 }
 
+/** A GET to the CA through the same client (trust, timeout), any status answered, JSON parsed. */
+export async function caGet(url: string): Promise<{ status: number; data: unknown; headers: Record<string, unknown> }> {
+  const res = await acme.axios.get(url, { validateStatus: () => true });
+  return { status: res.status, data: res.data as unknown, headers: res.headers as Record<string, unknown> };
+}
+
 export function newAccountKey(): Promise<string> {
   return acme.crypto.createPrivateEcdsaKey('P-256').then((k) => k.toString());
 }

@@ -7,7 +7,8 @@ import type { Config } from '../config/config';
 import type { Logger } from '../logs/logger';
 import type { CertificatePair } from '../tls/certificates';
 import { CertificateManager, type RenewalResult } from './manager';
-import { configureCaClient, newAccountKey, orderCertificate, type ChallengePublisher } from './order';
+import { caGet, configureCaClient, newAccountKey, orderCertificate, type ChallengePublisher } from './order';
+import { fetchRenewalWindow } from './renewal-info';
 import { AcmeStorage } from './storage';
 
 export interface AcmeOutlets {
@@ -26,6 +27,7 @@ export function startAcme(config: Config, log: Logger, publisher: ChallengePubli
     order: async (p) => orderCertificate(config, await storage.accountKey(newAccountKey), p),
     installed: (pair) => outlets.installed(pair),
     counted: (result) => outlets.counted(result),
+    renewalWindow: (pair) => fetchRenewalWindow(config.acmeDirectory, pair.cert, caGet),
   });
   manager.start();
   return manager;
