@@ -9,7 +9,6 @@
 import type { Worker } from 'node:cluster';
 import { ChallengeAnswers } from '../acme/answers';
 import type { ChallengePublisher } from '../acme/order';
-import { startAcme } from '../acme/start';
 import type { Config } from '../config/config';
 import type { Logger } from '../logs/logger';
 import type { PrimaryCounters } from '../metrics/counters';
@@ -25,6 +24,8 @@ export class PrimaryAcme {
 
   /** Starts the manager (config has acmeDomains). */
   start(config: Config, log: Logger, counters: PrimaryCounters): void {
+    // Loaded only with ACME on: the ACME client and its libraries weigh 26 MiB and a quarter second.
+    const { startAcme } = require('../acme/start') as typeof import('../acme/start');
     startAcme(config, log, this.publisher(), {
       installed: () => this.broadcast(() => ({ cmd: 'acme-certificate' })),
       counted: (result) => counters.acmeRenewals[result]++,

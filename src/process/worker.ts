@@ -37,7 +37,6 @@ import type { CertificateSet } from '../tls/certificates';
 import { ChallengeAnswers } from '../acme/answers';
 import { acmeEnabled } from '../acme/settings';
 import { storedCertificateSet } from '../acme/storage';
-import { startAcme } from '../acme/start';
 import { decodeTicketKeys, newTicketKeys, startTicketKeyRotation, TICKET_KEY_ROTATION_MS } from '../tls/ticket-keys';
 import { hstsHeaderLines } from '../tls/hsts';
 import { firstServing, InForce, ServingConnectionOptions, type Serving, type ServingParts } from './serving';
@@ -76,6 +75,8 @@ export function runSingleProcess(config: Config, loggers: Loggers, readConfig: (
   // Alone, it owns ACME too: the answers and the new certificate go straight to its listeners.
   const https = kind;
   if (https !== null && acmeEnabled(config)) {
+    // Loaded only here: the ACME client and its libraries weigh 26 MiB and a quarter second per process.
+    const { startAcme } = require('../acme/start') as typeof import('../acme/start');
     startAcme(config, loggers.log, { set: async (token, answer) => answers.set(token, answer), remove: (token) => answers.remove(token) }, {
       installed: () => readAcmeCertificate(https, config, loggers.log),
       counted: () => undefined,
