@@ -8,6 +8,11 @@
 /** A token as the CA makes it: base64url, nothing that could name another path. */
 const TOKEN = /^[A-Za-z0-9_-]{1,256}$/;
 
+/** Whether `token` is one the CA could have made (safe as a file name, too). */
+export function isChallengeToken(token: string): boolean {
+  return TOKEN.test(token);
+}
+
 export class ChallengeAnswers {
   private readonly byToken = new Map<string, string>();
 
@@ -17,7 +22,7 @@ export class ChallengeAnswers {
   }
 
   set(token: string, keyAuthorization: string): void {
-    if (TOKEN.test(token)) this.byToken.set(token, keyAuthorization);
+    if (isChallengeToken(token)) this.byToken.set(token, keyAuthorization);
   }
 
   remove(token: string): void {

@@ -8,7 +8,9 @@
  *
  * Several hosts may share the directory: the lock file (created with O_EXCL) says which one
  * orders; a lock older than its stale timeout is a host that died while ordering, and is
- * taken over.
+ * taken over. Behind a load balancer the CA's HTTP-01 check may reach any of them, not the
+ * one that orders: that one also writes each answer to challenges/TOKEN, where every host's
+ * plain-HTTP port looks for a token it does not know, and removes it once the CA has checked.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -16,11 +18,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { AcmeStorageError, CertificateError } from '../errors';
 import { readPair, type CertificatePair, type CertificateSet } from '../tls/certificates';
+import { isChallengeToken } from './answers';
 
 /** A lock older than this is a host that died while ordering (an order takes seconds to a few minutes). */
 export const LOCK_STALE_MS = 10 * 60 * 1000;
 
 const ACCOUNT_KEY = 'account.key';
+/** The folder of the HTTP-01 answers of an order under way, one file per token. */
+const CHALLENGES = 'challenges';
+/** A key authorization is the token, a dot and a 43-character thumbprint: a larger file is none. */
+export const STORED_ANSWER_MAX_BYTES = 1024;
 
 function storageError(what: string, file: string, err: unknown): AcmeStorageError {
   const code = (err as NodeJS.ErrnoException).code ?? String(err);
@@ -66,6 +73,35 @@ export function readStoredPair(dir: string, domains: readonly string[], onBad: (
   }
 }
 
+/** Where the answer for `token` is stored; null for a token the CA could not have made ('..', '/'). */
+function answerFile(dir: string, token: string): string | null {
+  return isChallengeToken(token) ? path.join(dir, CHALLENGES, token) : null;
+}
+
+/**
+ * The HTTP-01 answer another host (or this one) stored for `token`, or undefined: no such
+ * file, a token or content that is not an answer, a file too large, any error. Read
+ * asynchronously and at most STORED_ANSWER_MAX_BYTES: the plain-HTTP port asks for every
+ * challenge path it does not know, and a slow shared file system must not stall it.
+ */
+export async function readStoredAnswer(dir: string, token: string): Promise<string | undefined> {
+  const file = answerFile(dir, token);
+  if (file === null) return undefined;
+  let handle: fs.promises.FileHandle | undefined;
+  try {
+    handle = await fs.promises.open(file, 'r');
+    const buffer = Buffer.alloc(STORED_ANSWER_MAX_BYTES + 1);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    const text = buffer.toString('latin1', 0, bytesRead);
+    // An answer is TOKEN.THUMBPRINT (RFC 8555 §8.1): anything else there is not served.
+    return bytesRead <= STORED_ANSWER_MAX_BYTES && text.startsWith(`${token}.`) && /^[A-Za-z0-9_.-]+$/.test(text) ? text : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    await handle?.close().catch(() => undefined);
+  }
+}
+
 export class AcmeStorage {
   constructor(
     readonly dir: string,
@@ -104,6 +140,29 @@ export class AcmeStorage {
     const file = certificateFile(this.dir, this.domains);
     writeFileAtomic(file, `${key.trim()}\n${chain.trim()}\n`);
     return readPair(file, file);
+  }
+
+  /** Stores the answer for `token` for every host sharing the directory; throws AcmeStorageError. */
+  publishAnswer(token: string, keyAuthorization: string): void {
+    const file = answerFile(this.dir, token);
+    if (file === null) throw new AcmeStorageError(`acmeStorage: refusing to store the answer of a malformed token ${JSON.stringify(token.slice(0, 80))}`);
+    try {
+      fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    } catch (err) {
+      throw storageError('create the folder', path.dirname(file), err);
+    }
+    writeFileAtomic(file, keyAuthorization);
+  }
+
+  /** Removes the stored answer for `token` (none there: nothing to do); throws AcmeStorageError. */
+  withdrawAnswer(token: string): void {
+    const file = answerFile(this.dir, token);
+    if (file === null) return;
+    try {
+      fs.rmSync(file, { force: true });
+    } catch (err) {
+      throw storageError('remove', file, err);
+    }
   }
 
   /**
