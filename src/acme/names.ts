@@ -4,16 +4,16 @@
  * text after the key's name in the configuration error.
  */
 
-/** A DNS name an ACME CA can validate over HTTP-01: letters, digits and hyphens in labels, at least two labels. */
+/** A DNS name an ACME CA can validate over HTTP-01 or TLS-ALPN-01: letters, digits and hyphens in labels, at least two labels. */
 const DNS_NAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const IPV4 = /^\d+(?:\.\d+){3}$/;
 
-/** The challenge types the configuration accepts, and the one that is not offered (yet). */
-export const CHALLENGE_TYPES = ['http-01'] as const;
+/** The challenge types fleetserve answers: HTTP-01 on httpPort, TLS-ALPN-01 on the TLS port. */
+export const CHALLENGE_TYPES = ['http-01', 'tls-alpn-01'] as const;
 
 /** Why `name` cannot be ordered (null: it can). */
 export function domainProblem(name: string): string | null {
-  if (name.startsWith('*.')) return `"${name}" is a wildcard name, which only a DNS-01 challenge can prove (fleetserve answers HTTP-01)`;
+  if (name.startsWith('*.')) return `"${name}" is a wildcard name, which only a DNS-01 challenge can prove (fleetserve answers HTTP-01 and TLS-ALPN-01)`;
   if (IPV4.test(name) || name.includes(':')) return `"${name}" is an IP address; ACME certificates here are for DNS names`;
   if (name !== name.toLowerCase()) return `"${name}" must be written in lower case`;
   if (!DNS_NAME.test(name)) return `"${name}" is not a DNS name (labels of letters, digits and hyphens, at least two of them)`;
@@ -34,10 +34,12 @@ export function domainsProblem(v: unknown): string | null {
 }
 
 export function challengesProblem(v: unknown): string | null {
-  if (!Array.isArray(v) || v.length === 0) return 'must name at least one challenge type: http-01';
+  if (!Array.isArray(v) || v.length === 0) return 'must name at least one challenge type: http-01, tls-alpn-01';
+  const seen = new Set<unknown>();
   for (const type of v) {
-    if (type === 'tls-alpn-01') return 'tls-alpn-01 is not offered by this version (the TLS listener does not answer acme-tls/1 handshakes); use http-01 with httpPort';
-    if (!(CHALLENGE_TYPES as readonly unknown[]).includes(type)) return `${JSON.stringify(type)} is not a challenge type fleetserve answers (http-01)`;
+    if (!(CHALLENGE_TYPES as readonly unknown[]).includes(type)) return `${JSON.stringify(type)} is not a challenge type fleetserve answers (http-01, tls-alpn-01)`;
+    if (seen.has(type)) return `"${String(type)}" is listed twice`;
+    seen.add(type);
   }
   return null;
 }

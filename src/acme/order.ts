@@ -1,8 +1,10 @@
 /**
  * One ACME order (RFC 8555 §7.4) for a set of names, driven step by step with acme-client's
- * Client: the account (created once, found again by its key), the order, one HTTP-01
- * challenge per authorization (its answer published to every process that serves httpPort
- * before the CA is told to check it, withdrawn after), the CSR with a fresh ECDSA P-256 key,
+ * Client: the account (created once, found again by its key), the order, one challenge per
+ * authorization — the first type of acmeChallenge the CA offers for it: HTTP-01 (its answer
+ * published to every process that serves httpPort) or TLS-ALPN-01 (a challenge certificate
+ * published to every process that serves the TLS port), published before the CA is told to
+ * check it and withdrawn after — the CSR with a fresh ECDSA P-256 key,
  * the finalization and the chain. acme-client's auto() is not used: it checks each challenge
  * itself over the system's DNS first, which cannot work for a name that only the CA's
  * resolver knows, and hangs offline. acme-client retries badNonce answers (pebble sends one
@@ -12,12 +14,18 @@ import https from 'node:https';
 import fs from 'node:fs';
 import tls from 'node:tls';
 import * as acme from 'acme-client';
+import type { AcmeChallengeType } from '../config/schema';
+import type { AcmeChallengePair } from '../tls/alpn-challenge';
 import type { AcmeSettings } from './settings';
 
-/** Where a challenge's answer is published: set resolves once every serving process has it. */
+/** Where a challenge's answer is published: each set resolves once every serving process has it. */
 export interface ChallengePublisher {
+  /** HTTP-01: the key authorization served at /.well-known/acme-challenge/TOKEN on httpPort. */
   set(token: string, keyAuthorization: string): Promise<void>;
   remove(token: string): void;
+  /** TLS-ALPN-01: the challenge certificate an acme-tls/1 handshake for serverName gets. */
+  setAlpn(serverName: string, pair: AcmeChallengePair): Promise<void>;
+  removeAlpn(serverName: string): void;
 }
 
 /** What an order gives: the certificate's key and its chain (PEM). */
@@ -26,7 +34,7 @@ export interface Issued {
   chain: string;
 }
 
-export type OrderSettings = Pick<AcmeSettings, 'acmeDomains' | 'acmeEmail' | 'acmeDirectory' | 'acmeCaFile'>;
+export type OrderSettings = Pick<AcmeSettings, 'acmeDomains' | 'acmeEmail' | 'acmeDirectory' | 'acmeCaFile' | 'acmeChallenge'>;
 
 /** How long one request to the CA may take. */
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -59,24 +67,45 @@ export async function orderCertificate(s: OrderSettings, accountKey: string, pub
   const client = new acme.Client({ directoryUrl: s.acmeDirectory, accountKey, backoffAttempts: 15, backoffMin: 500, backoffMax: 10_000 });
   await client.createAccount({ termsOfServiceAgreed: true, ...(s.acmeEmail !== '' ? { contact: [`mailto:${s.acmeEmail}`] } : {}) });
   const order = await client.createOrder({ identifiers: s.acmeDomains.map((value) => ({ type: 'dns', value })) });
-  for (const authz of await client.getAuthorizations(order)) await prove(client, authz, publisher);
+  for (const authz of await client.getAuthorizations(order)) await prove(client, authz, s.acmeChallenge, publisher);
   const [key, csr] = await acme.crypto.createCsr({ commonName: s.acmeDomains[0], altNames: [...s.acmeDomains] }, await acme.crypto.createPrivateEcdsaKey('P-256'));
   const finalized = await client.finalizeOrder(order, csr);
   const chain = await client.getCertificate(await client.waitForValidStatus(finalized));
   return { key: key.toString(), chain };
 }
 
-/** One authorization: its HTTP-01 answer published, the CA asked to check, the answer withdrawn. */
-async function prove(client: acme.Client, authz: acme.Authorization, publisher: ChallengePublisher): Promise<void> {
+/**
+ * The challenge of `authz` to answer: the first of `types` (acmeChallenge, in its order of
+ * preference) that the CA offers; throws when it offers none of them.
+ */
+export function chooseChallenge<C extends { type: string }>(offered: readonly C[], types: readonly AcmeChallengeType[], name: string): C & { type: AcmeChallengeType } {
+  for (const type of types) {
+    const challenge = offered.find((c) => c.type === type);
+    if (challenge !== undefined) return challenge as C & { type: AcmeChallengeType };
+  }
+  throw new Error(`the CA offers no ${types.join(' or ')} challenge for ${name} (it offers ${offered.map((c) => c.type).join(', ') || 'none'})`);
+}
+
+/** One authorization: its answer published, the CA asked to check, the answer withdrawn. */
+async function prove(client: acme.Client, authz: acme.Authorization, types: readonly AcmeChallengeType[], publisher: ChallengePublisher): Promise<void> {
   if (authz.status === 'valid') return; // proven recently: the CA remembers it
-  const challenge = authz.challenges.find((c) => c.type === 'http-01');
-  if (challenge === undefined) throw new Error(`the CA offers no http-01 challenge for ${authz.identifier.value}`);
+  const name = authz.identifier.value;
+  const challenge = chooseChallenge(authz.challenges, types, name);
   const keyAuthorization = await client.getChallengeKeyAuthorization(challenge);
-  await publisher.set(challenge.token, keyAuthorization);
+  let withdraw: () => void;
+  if (challenge.type === 'http-01') {
+    await publisher.set(challenge.token, keyAuthorization);
+    withdraw = () => publisher.remove(challenge.token);
+  } else {
+    // RFC 8737 §3: a self-signed certificate for the name carrying the key authorization's digest.
+    const [key, cert] = await acme.crypto.createAlpnCertificate(authz, keyAuthorization);
+    await publisher.setAlpn(name, { cert: cert.toString(), key: key.toString() });
+    withdraw = () => publisher.removeAlpn(name);
+  }
   try {
     await client.completeChallenge(challenge);
     await client.waitForValidStatus(challenge);
   } finally {
-    publisher.remove(challenge.token);
+    withdraw();
   }
 }

@@ -16,7 +16,7 @@ import type { KeyFlag } from './server-args';
 import type { TlsMinVersion } from '../tls/context';
 
 /** The ACME challenge types fleetserve can answer. */
-export type AcmeChallengeType = 'http-01';
+export type AcmeChallengeType = 'http-01' | 'tls-alpn-01';
 
 export type LogPretty = 'auto' | 'true' | 'false';
 
@@ -499,7 +499,7 @@ export const SCHEMA = {
     arg: 'acme-storage',
   },
   acmeChallenge: {
-    doc: 'ACME challenge types offered: ["http-01"] (answered on httpPort). A comma-separated list or JSON in env/flag.',
+    doc: 'ACME challenge types, in order of preference: http-01 (answered on httpPort, which it needs) and tls-alpn-01 (answered on the TLS port). A comma-separated list or JSON in env/flag.',
     format: 'acme-challenge',
     default: ['http-01'] as AcmeChallengeType[],
     env: 'FLEETSERVE_ACME_CHALLENGE',

@@ -1,14 +1,16 @@
 /**
  * ACME in the primary: one manager for the cluster (one account, one order per set of
- * names), its HTTP-01 answers handed to every worker over IPC and the new certificate
+ * names), its HTTP-01 answers and TLS-ALPN-01 certificates handed to every worker over IPC and the new certificate
  * announced to them, so each reads it from storage and serves it to new connections in
  * place (no restart, connections kept). A worker forked while an order is under way (a
- * reload's, a crash's replacement) gets the pending answers in its environment, and once it
- * listens (when it surely hears messages) every answer again and the certificate's news.
+ * reload's, a crash's replacement) gets the pending HTTP-01 answers in its environment, and
+ * once it listens (when it surely hears messages) every answer again, every pending
+ * TLS-ALPN-01 certificate and the certificate's news.
  */
 import type { Worker } from 'node:cluster';
 import { ChallengeAnswers } from '../acme/answers';
 import type { ChallengePublisher } from '../acme/order';
+import type { AcmeChallengePair } from '../tls/alpn-challenge';
 import type { Config } from '../config/config';
 import type { Logger } from '../logs/logger';
 import type { PrimaryCounters } from '../metrics/counters';
@@ -19,6 +21,8 @@ const PUBLISH_TIMEOUT_MS = 5000;
 
 export class PrimaryAcme {
   readonly answers = new ChallengeAnswers();
+  /** TLS-ALPN-01 certificates pending, by server name. */
+  private readonly alpn = new Map<string, AcmeChallengePair>();
 
   constructor(private readonly pool: WorkerPool) {}
 
@@ -35,6 +39,7 @@ export class PrimaryAcme {
   /** A worker listens: it hears messages now, so it gets every pending answer and reads the storage again. */
   workerListening(w: Worker): void {
     for (const [token, keyAuthorization] of Object.entries(this.answers.all())) this.pool.send(w, { cmd: 'acme-challenge', token, keyAuthorization });
+    for (const [serverName, pair] of this.alpn) this.pool.send(w, { cmd: 'acme-alpn', serverName, pair });
     this.pool.send(w, { cmd: 'acme-certificate' });
   }
 
@@ -47,6 +52,14 @@ export class PrimaryAcme {
       remove: (token) => {
         this.answers.remove(token);
         void this.broadcast(() => ({ cmd: 'acme-challenge', token, keyAuthorization: null }));
+      },
+      setAlpn: (serverName, pair) => {
+        this.alpn.set(serverName, pair);
+        return this.broadcast(() => ({ cmd: 'acme-alpn', serverName, pair }));
+      },
+      removeAlpn: (serverName) => {
+        this.alpn.delete(serverName);
+        void this.broadcast(() => ({ cmd: 'acme-alpn', serverName, pair: null }));
       },
     };
   }

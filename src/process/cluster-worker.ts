@@ -60,6 +60,7 @@ export class ClusterWorker extends WorkerRole {
       acceptPause: (granted) => gate.answer(granted),
       ticketKeys: (keys) => parts.ticketKeys?.(keys),
       acmeChallenge: (token, answer) => (answer === null ? parts.acmeAnswers.remove(token) : parts.acmeAnswers.set(token, answer)),
+      acmeAlpn: (serverName, pair) => parts.acmeAlpn?.(serverName, pair),
       acmeCertificate: () => parts.reloadAcmeCertificate?.(),
     });
   }

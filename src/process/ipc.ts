@@ -10,7 +10,8 @@
  * signal: cut every connection (logging what was cut) and exit at once.
  */
 export type ToWorker = { cmd: 'drain' } | { cmd: 'retire' } | { cmd: 'force' } | { cmd: 'reopen' } | { cmd: 'accept-pause'; granted: boolean } | { cmd: 'ticket-keys'; keys: string }
-  /** ACME: publish (or, with null, withdraw) an HTTP-01 answer; a new certificate is in the storage. */
+  /** ACME: publish (or, with null, withdraw) an HTTP-01 answer, or a TLS-ALPN-01 certificate; a new certificate is in the storage. */
   | { cmd: 'acme-challenge'; token: string; keyAuthorization: string | null }
+  | { cmd: 'acme-alpn'; serverName: string; pair: { cert: string; key: string } | null }
   | { cmd: 'acme-certificate' };
 export type ToPrimary = { type: 'listen-error'; message: string } | { type: 'start-error'; message: string } | { type: 'accept-pause' };

@@ -3,6 +3,7 @@
  * the worker's parts. The metrics' scrape requests come over the same channel and are
  * answered by metrics/serving-metrics.ts: anything not a ToWorker is left alone.
  */
+import type { AcmeChallengePair } from '../tls/alpn-challenge';
 import type { ToWorker } from './ipc';
 
 export interface WorkerActions {
@@ -20,6 +21,8 @@ export interface WorkerActions {
   ticketKeys(keys: string): void;
   /** `acme-challenge`: an HTTP-01 answer to give (null: to withdraw). */
   acmeChallenge(token: string, keyAuthorization: string | null): void;
+  /** `acme-alpn`: a TLS-ALPN-01 challenge certificate to answer acme-tls/1 handshakes for serverName with (null: to withdraw). */
+  acmeAlpn(serverName: string, pair: AcmeChallengePair | null): void;
   /** `acme-certificate`: read the certificate the primary stored, for new connections. */
   acmeCertificate(): void;
 }
@@ -36,6 +39,10 @@ export function dispatchToWorker(m: unknown, act: WorkerActions): void {
   else if (cmd === 'acme-challenge') {
     const { token, keyAuthorization } = m as { token: unknown; keyAuthorization: unknown };
     act.acmeChallenge(String(token), typeof keyAuthorization === 'string' ? keyAuthorization : null);
+  } else if (cmd === 'acme-alpn') {
+    const { serverName, pair } = m as { serverName: unknown; pair: Partial<AcmeChallengePair> | null };
+    const whole = pair !== null && typeof pair === 'object' && typeof pair.cert === 'string' && typeof pair.key === 'string';
+    act.acmeAlpn(String(serverName), whole ? { cert: pair.cert!, key: pair.key! } : null);
   } else if (cmd === 'acme-certificate') act.acmeCertificate();
 }
 

@@ -12,6 +12,7 @@ import type { Loggers } from '../logs/logger';
 import type { ServingMetrics } from '../metrics/serving-metrics';
 import type { CertificateSet } from '../tls/certificates';
 import type { ChallengeAnswers } from '../acme/answers';
+import type { AcmeChallengePair } from '../tls/alpn-challenge';
 import type { InForce, ServingParts } from './serving';
 import type { Drainer, StopTiming } from './shutdown';
 
@@ -67,6 +68,8 @@ export interface WorkerParts {
   replaceCertificates: ((set: CertificateSet) => void) | null;
   /** The HTTP-01 answers the plain-HTTP port gives (ACME). */
   acmeAnswers: ChallengeAnswers;
+  /** Sets (or with null withdraws) a TLS-ALPN-01 challenge certificate; null with plain HTTP. */
+  acmeAlpn: ((serverName: string, pair: AcmeChallengePair | null) => void) | null;
   /** Reads the certificate ACME stored and serves it to new connections; null without ACME. */
   reloadAcmeCertificate: (() => void) | null;
 }

@@ -16,7 +16,8 @@ import type { AccessSink } from '../http/access';
 import { ClusterWorker } from './cluster-worker';
 import type { Config } from '../config/config';
 import { measureCapacity, type Capacity } from './descriptors';
-import { ConfigError, ListenError } from '../errors';
+import { AcmeChallengeError, ConfigError, ListenError } from '../errors';
+import type { AcmeChallengePair } from '../tls/alpn-challenge';
 import { logFault, onFaults } from './faults';
 import { isHealthTarget } from './health';
 import { resolveListenAddresses } from './listen-addresses';
@@ -77,7 +78,13 @@ export function runSingleProcess(config: Config, loggers: Loggers, readConfig: (
   if (https !== null && acmeEnabled(config)) {
     // Loaded only here: the ACME client and its libraries weigh 26 MiB and a quarter second per process.
     const { startAcme } = require('../acme/start') as typeof import('../acme/start');
-    startAcme(config, loggers.log, { set: async (token, answer) => answers.set(token, answer), remove: (token) => answers.remove(token) }, {
+    const publisher = {
+      set: async (token: string, answer: string) => answers.set(token, answer),
+      remove: (token: string) => answers.remove(token),
+      setAlpn: async (serverName: string, pair: AcmeChallengePair) => setAcmeAlpn(https, serverName, pair, loggers.log),
+      removeAlpn: (serverName: string) => setAcmeAlpn(https, serverName, null, loggers.log),
+    };
+    startAcme(config, loggers.log, publisher, {
       installed: () => readAcmeCertificate(https, config, loggers.log),
       counted: () => undefined,
     });
@@ -135,6 +142,7 @@ export function runWorker(
     ticketKeys: https && ((keys) => https.setTicketKeys(decodeTicketKeys(keys))),
     replaceCertificates: https && ((set) => https.replaceCertificates(set)),
     acmeAnswers,
+    acmeAlpn: https && ((serverName, pair) => setAcmeAlpn(https, serverName, pair, log)),
     reloadAcmeCertificate: https && acmeEnabled(config) ? () => readAcmeCertificate(https, config, log) : null,
   });
   const make = (k: ListenerKind) => (target: ListenTarget) => new Listener(target, k, admission, log);
@@ -186,6 +194,19 @@ function certificatesOf(c: Config): CertificateSet | null {
 }
 
 /** The primary stored a new ACME certificate (or a new worker asks again): served to new connections when it differs. */
+/**
+ * A TLS-ALPN-01 challenge certificate the ACME owner made (null: withdrawn). One that does not
+ * fit its name is the owner's mistake, not a client's: logged, and the validation fails at the CA.
+ */
+function setAcmeAlpn(https: Https, serverName: string, pair: AcmeChallengePair | null, log: Logger): void {
+  try {
+    https.setAcmeChallenge(serverName, pair);
+  } catch (err) {
+    if (!(err instanceof AcmeChallengeError)) throw err;
+    log.error(`ACME: ${err.message}`);
+  }
+}
+
 function readAcmeCertificate(https: Https, config: Config, log: Logger): void {
   const set = storedCertificateSet(config);
   const now = https.certificates()[0]?.info.fingerprint256;
@@ -226,6 +247,8 @@ function listenerKind(
       counters?.handshakeFailed(reason);
       log.debug({ err, reason }, `TLS handshake failed: ${reason}`);
     },
+    // Only while an order is under way (a challenge is pending): a handful per validation.
+    onAcmeChallenge: (serverName: string) => log.info({ serverName }, `ACME: answered a TLS-ALPN-01 validation for ${serverName}`),
   };
   const https = new Https(certificates, policy, options, events, http2, () => inForce.current.behindProxy);
   return { kind: https, https, tls: counters && { counters, certificates: () => https.certificates() } };

@@ -1,5 +1,6 @@
 // ACME end to end against Debian's pebble: the first certificate over HTTP-01 (pebble really
-// fetches fleetserve's answer), a restart serving the stored certificate with the CA stopped,
+// fetches fleetserve's answer) and over TLS-ALPN-01 (pebble really handshakes acme-tls/1 with
+// the TLS port, no plain-HTTP port at all), a restart serving the stored certificate with the CA stopped,
 // and an unreachable directory: handshakes refused, health 503, every attempt logged.
 import fs from 'node:fs';
 import http from 'node:http';
@@ -74,6 +75,27 @@ t.test('first issuance over http-01, then a restart from storage without the CA'
   t.equal(stored.fingerprint256, cert.fingerprint256, 'the stored certificate at once');
   t.notOk(again.logs.some((l) => String(l.msg ?? '').startsWith('ACME: ordering')), 'no order placed');
 });
+
+for (const workers of [2, 0]) {
+  t.test(`first issuance over tls-alpn-01 (workers ${workers}): pebble handshakes acme-tls/1 with the TLS port, no httpPort`, { skip: pebbleSkip, timeout: 60_000 }, async (t) => {
+    const port = await freePort();
+    const nothingThere = await freePort(); // pebble's httpPort: an HTTP-01 validation could not succeed
+    const pebble = await startPebble(t, { httpPort: nothingThere, tlsPort: port });
+    const root = makeSite(t, { 'index.html': 'hi\n' });
+    const args = ['--port', String(port), '--acme-domains', NAME, '--acme-directory', pebble.directory, '--acme-ca-file', pebble.caFile, '--acme-storage', storageDir(t), '--acme-challenge', 'tls-alpn-01', '--acme-retry-min-ms', '60000'];
+    const s = await startServer(t, { root, workers, args });
+    t.equal(s.port, port);
+    await s.waitForLog((l) => String(l.msg ?? '').startsWith(`ACME: certificate for ${NAME} obtained`), 30_000);
+    await s.waitForLog((l) => String(l.msg ?? '').startsWith(`ACME: serving the new certificate for ${NAME}`));
+    const cert = await served(port);
+    if (cert instanceof Error) throw cert;
+    t.match(cert.subjectaltname, `DNS:${NAME}`, 'the certificate is for the name');
+    t.match(cert.issuer.CN, /Pebble/, 'issued by pebble');
+    t.equal(pebble.issued(), 1, 'one order at the CA');
+    t.ok(s.logs.some((l) => l.msg === `ACME: answered a TLS-ALPN-01 validation for ${NAME}`), 'pebble validated over tls-alpn-01');
+    t.notOk(s.logs.some((l) => String(l.msg ?? '').includes('failed')), 'no attempt failed');
+  });
+}
 
 t.test('an unreachable directory: handshakes refused, health 503, each attempt logged', { skip: pebbleSkip, timeout: 30_000 }, async (t) => {
   const httpPort = await freePort();

@@ -117,7 +117,7 @@ t.test("the manager renews in the CA's window, long before two thirds of the lif
       settings: { acmeDomains: ['ari.test'], acmeRetryMinMs: 60_000 },
       storage: { prepare: () => undefined, read: () => pair, write: () => pair, lock: () => () => undefined },
       log: log as never,
-      publisher: { set: async () => undefined, remove: () => undefined },
+      publisher: { set: async () => undefined, remove: () => undefined, setAlpn: async () => undefined, removeAlpn: () => undefined },
       order: () => {
         orderedAt = Date.now();
         resolve();
@@ -153,7 +153,7 @@ t.test('no renewal information: the renewal stays at two thirds of the lifetime;
       settings: { acmeDomains: ['ari.test'], acmeRetryMinMs: 60_000 },
       storage: { prepare: () => undefined, read: () => pair, write: () => pair, lock: () => () => undefined },
       log: log as never,
-      publisher: { set: async () => undefined, remove: () => undefined },
+      publisher: { set: async () => undefined, remove: () => undefined, setAlpn: async () => undefined, removeAlpn: () => undefined },
       order: async () => {
         orders++;
         throw new Error('not due');
@@ -183,7 +183,7 @@ t.test('a renewal brought forward by its jitter is ordered when it comes (not ta
       settings: { acmeDomains: ['ari.test'], acmeRetryMinMs: 60_000 },
       storage: { prepare: () => undefined, read: () => pair, write: () => pair, lock: () => () => undefined },
       log: { info: () => undefined, warn: () => undefined, error: () => undefined } as never,
-      publisher: { set: async () => undefined, remove: () => undefined },
+      publisher: { set: async () => undefined, remove: () => undefined, setAlpn: async () => undefined, removeAlpn: () => undefined },
       order: () => {
         orders++;
         resolve();

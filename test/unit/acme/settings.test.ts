@@ -16,6 +16,14 @@ t.test('acmeDomains from a flag or env, comma-separated or JSON; HTTPS is on', a
   t.equal(run(ACME, {}, cwd).acmeRetryMinMs, 60_000, 'a minute at least by default');
 });
 
+t.test('acmeChallenge: tls-alpn-01 needs no httpPort; a list keeps its order of preference', async (t) => {
+  const { cwd } = sandbox(t);
+  t.same(run(['--acme-domains', 'example.com', '--acme-challenge', 'tls-alpn-01'], {}, cwd).acmeChallenge, ['tls-alpn-01']);
+  t.same(run([...ACME, '--acme-challenge', 'tls-alpn-01,http-01'], {}, cwd).acmeChallenge, ['tls-alpn-01', 'http-01']);
+  t.same(run(ACME, { FLEETSERVE_ACME_CHALLENGE: '["http-01","tls-alpn-01"]' }, cwd).acmeChallenge, ['http-01', 'tls-alpn-01']);
+  t.match(errorOf(['--acme-domains', 'example.com', '--acme-challenge', 'tls-alpn-01,http-01'], {}, cwd), /the http-01 challenge needs httpPort/, 'http-01 anywhere in the list needs httpPort');
+});
+
 t.test('acmeStorage: as given (absolute), else $STATE_DIRECTORY, else ./fleetserve-acme', async (t) => {
   const { cwd } = sandbox(t);
   t.equal(run(ACME, {}, cwd).acmeStorage, path.join(cwd, 'fleetserve-acme'));
@@ -41,8 +49,9 @@ t.test('refused combinations and values: one line naming the key', async (t) => 
     [['--acme-domains', 'bad_name.example'], 'is not a DNS name'],
     [['--acme-domains', 'a.example,a.example'], '"a.example" is listed twice'],
     [['--acme-domains', 'Example.com'], 'must be written in lower case'],
-    [[...ACME, '--acme-challenge', 'tls-alpn-01'], 'tls-alpn-01 is not offered by this version'],
-    [[...ACME, '--acme-challenge', 'dns-01'], '"dns-01" is not a challenge type fleetserve answers (http-01)'],
+    [[...ACME, '--acme-challenge', 'tls-alpn-01,tls-alpn-01'], '"tls-alpn-01" is listed twice'],
+    [[...ACME, '--acme-challenge', ''], 'must name at least one challenge type: http-01, tls-alpn-01'],
+    [[...ACME, '--acme-challenge', 'dns-01'], '"dns-01" is not a challenge type fleetserve answers (http-01, tls-alpn-01)'],
     [[...ACME, '--acme-email', 'me at example.com'], '"me at example.com" is not an e-mail address'],
     [[...ACME, '--acme-directory', 'http://ca.example/dir'], 'must be an https:// URL'],
     [[...ACME, '--acme-retry-min-ms', '10'], 'must be a whole number of milliseconds ≥ 1000'],
