@@ -61,11 +61,29 @@ export function newAccountKey(): Promise<string> {
   return acme.crypto.createPrivateEcdsaKey('P-256').then((k) => k.toString());
 }
 
+/**
+ * The account of the client's key: found when the CA knows the key (onlyReturnExisting, RFC
+ * 8555 §7.3.1), else created. acme-client's createAccount alone, given a key the CA knows,
+ * sends the creation's fields again as an update of the account, which pebble refuses as an
+ * empty update when they hold no contact ("Use POST-as-GET to retrieve account data"): every
+ * order after the first — a renewal, another host of a shared storage — failed so. A failed
+ * lookup (no such account, the CA down) leaves the creation to succeed or say why.
+ */
+async function findOrCreateAccount(client: acme.Client, email: string): Promise<void> {
+  try {
+    await client.createAccount({ onlyReturnExisting: true });
+    return;
+  } catch {
+    // not known to the CA (a new key, a CA that forgot its accounts): created below
+  }
+  await client.createAccount({ termsOfServiceAgreed: true, ...(email !== '' ? { contact: [`mailto:${email}`] } : {}) });
+}
+
 /** Orders a certificate for s.acmeDomains with the account of `accountKey`. */
 export async function orderCertificate(s: OrderSettings, accountKey: string, publisher: ChallengePublisher): Promise<Issued> {
   // Polls of a pending challenge or order: from half a second, up to 10 s apart, about 2 minutes in all.
   const client = new acme.Client({ directoryUrl: s.acmeDirectory, accountKey, backoffAttempts: 15, backoffMin: 500, backoffMax: 10_000 });
-  await client.createAccount({ termsOfServiceAgreed: true, ...(s.acmeEmail !== '' ? { contact: [`mailto:${s.acmeEmail}`] } : {}) });
+  await findOrCreateAccount(client, s.acmeEmail);
   const order = await client.createOrder({ identifiers: s.acmeDomains.map((value) => ({ type: 'dns', value })) });
   for (const authz of await client.getAuthorizations(order)) await prove(client, authz, s.acmeChallenge, publisher);
   const [key, csr] = await acme.crypto.createCsr({ commonName: s.acmeDomains[0], altNames: [...s.acmeDomains] }, await acme.crypto.createPrivateEcdsaKey('P-256'));

@@ -63,7 +63,10 @@ t.test('first issuance over http-01, then a restart from storage without the CA'
   t.equal(pebble.issued(), 1, 'one order at the CA');
   t.same(await health(httpPort), { status: 200, body: 'ok\n' });
   t.equal(fs.statSync(storage).mode & 0o777, 0o700, 'storage 0700');
-  for (const f of fs.readdirSync(storage)) t.equal(fs.statSync(path.join(storage, f)).mode & 0o777, 0o600, `${f} 0600`);
+  for (const f of fs.readdirSync(storage, { recursive: true }) as string[]) {
+    const stat = fs.statSync(path.join(storage, f));
+    t.equal(stat.mode & 0o777, stat.isDirectory() ? 0o700 : 0o600, `${f} ${stat.isDirectory() ? '0700' : '0600'}`);
+  }
 
   s.signalGroup('SIGTERM');
   t.equal((await s.exited()).code, 0);
