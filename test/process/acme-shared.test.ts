@@ -1,6 +1,7 @@
 // Several hosts sharing one acmeStorage (the HAProxy deployment), against one pebble: three
 // fleetserve instances started together on an empty store place exactly one order, and one
-// per renewal, and all serve the same certificate soon after. Pebble's HTTP-01 check goes
+// per renewal, and all serve the same certificate soon after (pebble reuses no authorization,
+// so the renewal is validated too). Pebble's HTTP-01 check goes
 // through a TCP forwarder standing in for the load balancer, which sends every connection
 // made while a host holds the storage's lock to another host: the order succeeds only if
 // the host that orders stored its answer where the others find it.
@@ -122,7 +123,7 @@ const orders = (hosts: Host[]) => hosts.map((h) => h.server.logs.filter((l) => m
 
 t.test('three hosts on one store: one order at the CA, then one per renewal, every host serving it', { skip: pebbleSkip, timeout: 120_000 }, async (t) => {
   const balancerPort = await freePort();
-  const pebble = await startPebble(t, { httpPort: balancerPort, validitySeconds: VALIDITY_S });
+  const pebble = await startPebble(t, { httpPort: balancerPort, validitySeconds: VALIDITY_S, authzReuse: 0 });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleetserve-acme-shared-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   const storage = path.join(dir, 'store');
