@@ -1,10 +1,10 @@
 // Several hosts sharing one acmeStorage (the HAProxy deployment), against one pebble: three
 // fleetserve instances started together on an empty store place exactly one order, and one
-// per renewal, and all serve the same certificate soon after (pebble reuses no authorization,
-// so the renewal is validated too). Pebble's HTTP-01 check goes
+// per renewal, and all serve the same certificate soon after. Pebble's HTTP-01 check goes
 // through a TCP forwarder standing in for the load balancer, which sends every connection
 // made while a host holds the storage's lock to another host: the order succeeds only if
-// the host that orders stored its answer where the others find it.
+// the host that orders stored its answer where the others find it. Pebble reuses no
+// authorization here, so the renewal is validated that way too.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
