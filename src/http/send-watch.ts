@@ -10,7 +10,8 @@
  * handler is still deciding, a file read is slow) the client holds nothing up, and the count
  * starts again when bytes wait. Nor does time this process could not look: a tick that comes
  * late (the event loop held up by other work, the process not scheduled) finds counters that
- * libuv has not updated yet, so the lateness beyond two ticks is left out of the count.
+ * libuv has not updated yet, so lateness beyond a quarter of the timeout (or two ticks) is left
+ * out of the count.
  */
 import type net from 'node:net';
 
@@ -65,7 +66,7 @@ export class SendWatch {
       return;
     }
     const now = performance.now();
-    const late = now - this.checkedAt - 2 * this.tickMs;
+    const late = now - this.checkedAt - Math.max(2 * this.tickMs, this.timeoutMs / 4);
     this.checkedAt = now;
     if (late > 0) this.progressAt += late;
     if (this.sample()) {
