@@ -8,13 +8,18 @@
  * which shrinks with every partial write; no change for the whole timeout fires `onStall`, at
  * most two ticks late. Only bytes waiting for the client count: while nothing is queued (the
  * handler is still deciding, a file read is slow) the client holds nothing up, and the count
- * starts again when bytes wait.
+ * starts again when bytes wait. Nor does time this process could not look: a tick that comes
+ * late (the event loop held up by other work, the process not scheduled) finds counters that
+ * libuv has not updated yet, so lateness beyond a quarter of the timeout (or two ticks) is left
+ * out of the count.
  */
 import type net from 'node:net';
 
 export class SendWatch {
   private timer: NodeJS.Timeout | null = null;
   private progressAt = 0;
+  private checkedAt = 0;
+  private tickMs = 0;
   private done = 0;
   private queued = 0;
 
@@ -28,11 +33,11 @@ export class SendWatch {
 
   /** Starts (or restarts) counting from now. */
   start(): void {
-    this.progressAt = performance.now();
+    this.progressAt = this.checkedAt = performance.now();
     this.sample();
     if (this.timer !== null) return;
-    const tick = Math.max(5, Math.min(this.timeoutMs / 40, 500));
-    this.timer = setInterval(() => this.check(), tick);
+    this.tickMs = Math.max(5, Math.min(this.timeoutMs / 40, 500));
+    this.timer = setInterval(() => this.check(), this.tickMs);
   }
 
   stop(): void {
@@ -61,6 +66,9 @@ export class SendWatch {
       return;
     }
     const now = performance.now();
+    const late = now - this.checkedAt - Math.max(2 * this.tickMs, this.timeoutMs / 4);
+    this.checkedAt = now;
+    if (late > 0) this.progressAt += late;
     if (this.sample()) {
       this.progressAt = now;
       return;

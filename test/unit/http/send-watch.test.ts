@@ -106,6 +106,19 @@ t.test('no progress at all: onStall once, after the timeout and before twice it'
   t.equal(w.stalls.length, 1, 'once: the watch stops itself when it fires');
 });
 
+t.test('time the process could not look is not the client\'s: a held-up event loop does not make a stall', async (t) => {
+  const sock = new FakeSocket(); // nothing moves: a stall is due one timeout of looking after start
+  const timeoutMs = 100;
+  const w = watched(t, sock, timeoutMs);
+  const started = performance.now();
+  w.watch.start();
+  await quiet(20);
+  const blockedUntil = performance.now() + 300;
+  while (performance.now() < blockedUntil); // the loop held up three timeouts: no tick, no I/O
+  const at = await w.stalled(timeoutMs * 8);
+  t.ok(at - blockedUntil >= timeoutMs / 2, `the stall comes a timeout of looking later, not at once after the hold-up (${(at - blockedUntil).toFixed(1)} ms after it, ${(at - started).toFixed(1)} ms after start)`);
+});
+
 t.test('completed writes are progress: the count restarts from the last one', async (t) => {
   const sock = new FakeSocket();
   const w = watched(t, sock, TIMEOUT);
