@@ -12,6 +12,7 @@ import https from 'node:https';
 import fs from 'node:fs';
 import tls from 'node:tls';
 import * as acme from 'acme-client';
+import { explainCaAnswers, isProblem } from './ca-answers';
 import type { AcmeSettings } from './settings';
 
 /** Where a challenge's answer is published: set resolves once every serving process has it. */
@@ -41,6 +42,7 @@ export function configureCaClient(caFile: string): void {
   acme.axios.defaults.httpsAgent = new https.Agent({ ca, keepAlive: false });
   acme.axios.defaults.timeout = REQUEST_TIMEOUT_MS;
   (acme.axios.defaults as unknown as { acmeSettings: { retryMaxAttempts: number } }).acmeSettings.retryMaxAttempts = 0;
+  explainCaAnswers(acme.axios);
 }
 
 /** A GET to the CA through the same client (trust, timeout), any status answered, JSON parsed. */
@@ -57,13 +59,29 @@ export function newAccountKey(): Promise<string> {
 export async function orderCertificate(s: OrderSettings, accountKey: string, publisher: ChallengePublisher): Promise<Issued> {
   // Polls of a pending challenge or order: from half a second, up to 10 s apart, about 2 minutes in all.
   const client = new acme.Client({ directoryUrl: s.acmeDirectory, accountKey, backoffAttempts: 15, backoffMin: 500, backoffMax: 10_000 });
-  await client.createAccount({ termsOfServiceAgreed: true, ...(s.acmeEmail !== '' ? { contact: [`mailto:${s.acmeEmail}`] } : {}) });
+  await useAccount(client, s);
   const order = await client.createOrder({ identifiers: s.acmeDomains.map((value) => ({ type: 'dns', value })) });
   for (const authz of await client.getAuthorizations(order)) await prove(client, authz, publisher);
   const [key, csr] = await acme.crypto.createCsr({ commonName: s.acmeDomains[0], altNames: [...s.acmeDomains] }, await acme.crypto.createPrivateEcdsaKey('P-256'));
   const finalized = await client.finalizeOrder(order, csr);
   const chain = await client.getCertificate(await client.waitForValidStatus(finalized));
   return { key: key.toString(), chain };
+}
+
+/**
+ * The account of the client's key: found (RFC 8555 §7.3.1's onlyReturnExisting), or created
+ * when the CA does not know the key. Not createAccount for both: for a key the CA knows,
+ * acme-client follows it with an update of the same fields, which a CA may refuse (pebble
+ * does: "Use POST-as-GET to retrieve account data instead of doing an empty update"), and
+ * every renewal would fail.
+ */
+async function useAccount(client: acme.Client, s: OrderSettings): Promise<void> {
+  try {
+    await client.createAccount({ onlyReturnExisting: true });
+  } catch (err) {
+    if (!isProblem(err, 'accountDoesNotExist')) throw err;
+    await client.createAccount({ termsOfServiceAgreed: true, ...(s.acmeEmail !== '' ? { contact: [`mailto:${s.acmeEmail}`] } : {}) });
+  }
 }
 
 /** One authorization: its HTTP-01 answer published, the CA asked to check, the answer withdrawn. */
