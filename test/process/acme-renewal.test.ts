@@ -12,6 +12,7 @@ import t from 'tap';
 import type { Test } from 'tap';
 import { scrape, valueOf } from '../fixtures/ops';
 import { pebbleSkip, startPebble } from '../fixtures/pebble';
+import { makeTestPki } from '../fixtures/tls';
 import { makeSite, startServer, type LogLine, type Server } from '../fixtures/server';
 import { freePort } from '../fixtures/wire';
 
@@ -162,3 +163,110 @@ t.test('a short-lived certificate renewed under keep-alive load, no request fail
   t.same(await health(httpPort), { status: 200, body: 'ok\n' });
 });
 
+
+/** The failure line of attempt `n`. */
+const failedLine = (s: Server, n: number, timeoutMs = 10_000) => s.waitForLog((l) => msg(l).startsWith(`ACME: order for ${NAME} failed (attempt ${n})`), timeoutMs).then(msg);
+
+t.test('the CA down during a renewal: the old certificate kept and served, retries logged, then renewed', { skip: pebbleSkip, timeout: 60_000 }, async (t) => {
+  const [httpPort, metricsPort] = [await freePort(), await freePort()];
+  const pebble = await startPebble(t, { httpPort, validitySeconds: 40 });
+  const s = await start(t, { httpPort, directory: pebble.directory, caFile: pebble.caFile, storage: storageDir(t), metricsPort });
+  await waitForCount(s, `ACME: serving the new certificate for ${NAME}`, 2, 30_000);
+  const first = await served(s.port);
+  await pebble.stop();
+  // Due at two thirds of 40 s: about 26 s after issuance.
+  const expires = new Date(first.valid_to).toISOString();
+  t.match(await failedLine(s, 1, 35_000), `; keeping the certificate in force (expires ${expires}); trying again in 1 s`, 'the first failure keeps the certificate');
+  const second = await failedLine(s, 2, 5000);
+  t.match(second, /: the CA did not answer GET https:\/\/127\.0\.0\.1:\d+\/dir \(connect ECONNREFUSED 127\.0\.0\.1:\d+\)/, 'the log line says the CA is not reachable');
+  t.match(second, /trying again in 2 s$/, 'the back-off doubles');
+  t.equal((await served(s.port)).fingerprint256, first.fingerprint256, 'the old certificate is still served');
+  t.same(await health(httpPort), { status: 200, body: 'ok\n' }, 'healthy: a valid certificate is in force');
+  const during = await scrape(metricsPort);
+  t.ok(valueOf(during, 'fleetserve_acme_renewals_total', { result: 'failure' }) >= 2, 'the failures counted');
+  t.equal(valueOf(during, 'fleetserve_acme_renewals_total', { result: 'success' }), 1, 'the first order counted');
+
+  // The CA back (with no memory of the account: pebble keeps it in memory only).
+  await pebble.restart();
+  await waitForCount(s, `ACME: certificate for ${NAME} obtained`, 2, 10_000);
+  await waitForCount(s, `ACME: serving the new certificate for ${NAME}`, 4, 5000);
+  const renewed = await served(s.port);
+  t.not(renewed.fingerprint256, first.fingerprint256, 'renewed once the CA answers');
+  t.ok(Date.parse(renewed.valid_to) > Date.parse(first.valid_to), 'the new certificate expires later');
+  t.equal(valueOf(await scrape(metricsPort), 'fleetserve_acme_renewals_total', { result: 'success' }), 2);
+  t.equal(s.proc.exitCode, null, 'still running');
+});
+
+t.test('a name the CA refuses: its reason logged, health 503, failures counted, retried', { skip: pebbleSkip, timeout: 30_000 }, async (t) => {
+  const [httpPort, metricsPort] = [await freePort(), await freePort()];
+  const pebble = await startPebble(t, { httpPort, domainBlocklist: [NAME] });
+  const s = await start(t, { httpPort, directory: pebble.directory, caFile: pebble.caFile, storage: storageDir(t), metricsPort });
+  const first = await failedLine(s, 1);
+  t.match(first, /: the CA answered POST https:\/\/127\.0\.0\.1:\d+\/order-plz with 400 Bad Request: .*acme\.test.* \(urn:ietf:params:acme:error:rejectedIdentifier\); no certificate yet: TLS handshakes are refused; trying again in 1 s$/, 'the CA\'s reason and problem type in the log line');
+  t.match(await failedLine(s, 2, 5000), /rejectedIdentifier.*trying again in 2 s$/, 'tried again, the back-off doubling');
+  t.same(await health(httpPort), { status: 503, body: 'no certificate yet\n' });
+  await t.rejects(served(s.port), 'TLS handshakes are refused');
+  t.ok(valueOf(await scrape(metricsPort), 'fleetserve_acme_renewals_total', { result: 'failure' }) >= 2, 'failures counted');
+  t.equal(pebble.issued(), 0);
+  t.equal(s.proc.exitCode, null, 'still running');
+});
+
+t.test('a storage directory that cannot be made: acmeStorage and the path logged, retried', { skip: pebbleSkip, timeout: 30_000 }, async (t) => {
+  const [httpPort, metricsPort] = [await freePort(), await freePort()];
+  const pebble = await startPebble(t, { httpPort });
+  // Root writes anywhere: a directory under a regular file fails for root too (ENOTDIR).
+  const file = path.join(path.dirname(storageDir(t)), 'a-file');
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, 'not a directory\n');
+  const storage = path.join(file, 'store');
+  const s = await start(t, { httpPort, directory: pebble.directory, caFile: pebble.caFile, storage, metricsPort });
+  t.equal(await failedLine(s, 1), `ACME: order for ${NAME} failed (attempt 1): acmeStorage: cannot write to the directory ${storage} (ENOTDIR); no certificate yet: TLS handshakes are refused; trying again in 1 s`);
+  t.match(await failedLine(s, 2, 5000), /\(ENOTDIR\).*trying again in 2 s$/, 'tried again, the back-off doubling');
+  t.same(await health(httpPort), { status: 503, body: 'no certificate yet\n' });
+  t.ok(valueOf(await scrape(metricsPort), 'fleetserve_acme_renewals_total', { result: 'failure' }) >= 2, 'failures counted');
+  t.equal(pebble.issued(), 0, 'nothing ordered that could not be stored');
+  t.equal(s.proc.exitCode, null, 'still running');
+});
+
+/** A stand-in CA at 127.0.0.1: the directory answers a problem document (500), then an HTML error page (502), by turns. */
+async function failingCa(t: Test): Promise<{ url: string; caFile: string }> {
+  const pki = makeTestPki(t);
+  const tlsFiles = { cert: fs.readFileSync(pki.ecdsaLocal.cert), key: fs.readFileSync(pki.ecdsaLocal.key) };
+  let requests = 0;
+  const server = https.createServer(tlsFiles, (_req, res) => {
+    requests++;
+    if (requests % 2 === 1) {
+      res.writeHead(500, { 'content-type': 'application/problem+json' });
+      res.end(JSON.stringify({ type: 'urn:ietf:params:acme:error:serverInternal', detail: 'the database is on fire', status: 500 }));
+    } else {
+      res.writeHead(502, { 'content-type': 'text/html' });
+      res.end('<html><body><h1>502 Bad Gateway</h1>\n<p>nginx</p></body></html>\n');
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise((resolve) => server.close(resolve)));
+  server.unref();
+  const { port } = server.address() as { port: number };
+  return { url: `https://127.0.0.1:${port}/dir`, caFile: pki.caFile };
+}
+
+t.test('a CA that answers errors: what it said logged, retried, no crash', { skip: pebbleSkip, timeout: 30_000 }, async (t) => {
+  const [httpPort, metricsPort] = [await freePort(), await freePort()];
+  const ca = await failingCa(t);
+  const s = await start(t, { httpPort, directory: ca.url, caFile: ca.caFile, storage: storageDir(t), metricsPort });
+  t.equal(await failedLine(s, 1), `ACME: order for ${NAME} failed (attempt 1): the CA answered GET ${ca.url} with 500 Internal Server Error: the database is on fire (urn:ietf:params:acme:error:serverInternal); no certificate yet: TLS handshakes are refused; trying again in 1 s`);
+  t.equal(await failedLine(s, 2, 5000), `ACME: order for ${NAME} failed (attempt 2): the CA answered GET ${ca.url} with 502 Bad Gateway and no problem document (text/html: "<html><body><h1>502 Bad Gateway</h1> <p>nginx</p></body></html>"); no certificate yet: TLS handshakes are refused; trying again in 2 s`);
+  t.same(await health(httpPort), { status: 503, body: 'no certificate yet\n' });
+  t.ok(valueOf(await scrape(metricsPort), 'fleetserve_acme_renewals_total', { result: 'failure' }) >= 2, 'failures counted');
+  t.equal(s.proc.exitCode, null, 'still running');
+});
+
+t.test('the single process counts its orders too', { skip: pebbleSkip, timeout: 30_000 }, async (t) => {
+  const [httpPort, metricsPort] = [await freePort(), await freePort()];
+  const pebble = await startPebble(t, { httpPort });
+  const s = await start(t, { httpPort, directory: pebble.directory, caFile: pebble.caFile, storage: storageDir(t), metricsPort, workers: 0 });
+  await waitForCount(s, `ACME: serving the new certificate for ${NAME}`, 1, 20_000);
+  const sc = await scrape(metricsPort);
+  t.equal(valueOf(sc, 'fleetserve_acme_renewals_total', { result: 'success' }), 1, 'the first order counted');
+  t.equal(valueOf(sc, 'fleetserve_acme_renewals_total', { result: 'failure' }), 0);
+});
