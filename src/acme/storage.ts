@@ -78,7 +78,9 @@ export class AcmeStorage {
       fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
       fs.accessSync(this.dir, fs.constants.W_OK | fs.constants.R_OK | fs.constants.X_OK);
     } catch (err) {
-      throw storageError('write to the directory', this.dir, err);
+      // mkdir's EEXIST with recursive: the path is there and is not a directory.
+      const notDir = (err as NodeJS.ErrnoException).code === 'EEXIST' ? Object.assign(new Error('not a directory'), { code: 'ENOTDIR' }) : err;
+      throw storageError('write to the directory', this.dir, notDir);
     }
   }
 

@@ -13,7 +13,7 @@ import type { Test } from 'tap';
 import { scrape, valueOf } from '../fixtures/ops';
 import { pebbleSkip, startPebble } from '../fixtures/pebble';
 import { makeTestPki } from '../fixtures/tls';
-import { makeSite, startServer, type LogLine, type Server } from '../fixtures/server';
+import { makeSite, spawnServer, startServer, type LogLine, type Server } from '../fixtures/server';
 import { freePort } from '../fixtures/wire';
 
 const NAME = 'acme.test';
@@ -211,20 +211,44 @@ t.test('a name the CA refuses: its reason logged, health 503, failures counted, 
   t.equal(s.proc.exitCode, null, 'still running');
 });
 
-t.test('a storage directory that cannot be made: acmeStorage and the path logged, retried', { skip: pebbleSkip, timeout: 30_000 }, async (t) => {
-  const [httpPort, metricsPort] = [await freePort(), await freePort()];
-  const pebble = await startPebble(t, { httpPort });
+t.test('a storage path under a regular file: refused at start and by --check-config, exit 2', async (t) => {
   // Root writes anywhere: a directory under a regular file fails for root too (ENOTDIR).
   const file = path.join(path.dirname(storageDir(t)), 'a-file');
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, 'not a directory\n');
   const storage = path.join(file, 'store');
+  const args = ['--acme-domains', NAME, '--acme-storage', storage, '--http-port', String(await freePort()), '--port', '0', '--host', '127.0.0.1', '--log-pretty', 'false'];
+  for (const extra of [[], ['--check-config']]) {
+    const s = spawnServer({ args: [...args, ...extra] });
+    t.teardown(() => s.kill());
+    t.same(await s.exited(), { code: 2, signal: null }, `exit 2 ${extra.join(' ')}`);
+    t.equal(s.stderr(), `fleetserve: acmeStorage: ${storage} cannot be made: ${file} is not a directory\n`, `one line naming acmeStorage and the file ${extra.join(' ')}`);
+  }
+  t.ok(fs.statSync(file).isFile(), 'nothing was created');
+});
+
+t.test('a storage directory gone bad after the first certificate: logged, retried, the certificate kept, renewed once fixed', { skip: pebbleSkip, timeout: 60_000 }, async (t) => {
+  const [httpPort, metricsPort] = [await freePort(), await freePort()];
+  const pebble = await startPebble(t, { httpPort, validitySeconds: VALIDITY_S });
+  const storage = storageDir(t);
   const s = await start(t, { httpPort, directory: pebble.directory, caFile: pebble.caFile, storage, metricsPort });
-  t.equal(await failedLine(s, 1), `ACME: order for ${NAME} failed (attempt 1): acmeStorage: cannot write to the directory ${storage} (ENOTDIR); no certificate yet: TLS handshakes are refused; trying again in 1 s`);
+  await waitForCount(s, `ACME: serving the new certificate for ${NAME}`, 2, 30_000);
+  const first = await served(s.port);
+  // Root writes anywhere: a regular file where the directory was stops root too.
+  fs.renameSync(storage, `${storage}.aside`);
+  fs.writeFileSync(storage, 'not a directory\n');
+  const expires = new Date(first.valid_to).toISOString();
+  t.equal(await failedLine(s, 1, 30_000), `ACME: order for ${NAME} failed (attempt 1): acmeStorage: cannot write to the directory ${storage} (ENOTDIR); keeping the certificate in force (expires ${expires}); trying again in 1 s`);
   t.match(await failedLine(s, 2, 5000), /\(ENOTDIR\).*trying again in 2 s$/, 'tried again, the back-off doubling');
-  t.same(await health(httpPort), { status: 503, body: 'no certificate yet\n' });
+  t.equal((await served(s.port)).fingerprint256, first.fingerprint256, 'the certificate in force is still served');
+  t.same(await health(httpPort), { status: 200, body: 'ok\n' });
   t.ok(valueOf(await scrape(metricsPort), 'fleetserve_acme_renewals_total', { result: 'failure' }) >= 2, 'failures counted');
-  t.equal(pebble.issued(), 0, 'nothing ordered that could not be stored');
+  t.equal(pebble.issued(), 1, 'nothing ordered that could not be stored');
+
+  fs.rmSync(storage);
+  fs.renameSync(`${storage}.aside`, storage);
+  await waitForCount(s, `ACME: serving the new certificate for ${NAME}`, 4, 10_000);
+  t.not((await served(s.port)).fingerprint256, first.fingerprint256, 'renewed once the directory is back, without a restart');
   t.equal(s.proc.exitCode, null, 'still running');
 });
 
