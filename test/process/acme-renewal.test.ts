@@ -16,6 +16,10 @@ import { makeTestPki } from '../fixtures/tls';
 import { makeSite, spawnServer, startServer, type LogLine, type Server } from '../fixtures/server';
 import { freePort } from '../fixtures/wire';
 
+// Three tests wait for a renewal at two thirds of a 30–40 s certificate: about 80 s in all,
+// beyond tap's 120 s per file on a loaded machine.
+t.setTimeout(240_000);
+
 const NAME = 'acme.test';
 /** Pebble's certificate lifetime here: renewed at two thirds, 20 s, less up to 1.5 s of jitter. */
 const VALIDITY_S = 30;
