@@ -16,6 +16,7 @@ import tls from 'node:tls';
 import * as acme from 'acme-client';
 import type { AcmeChallengeType } from '../config/schema';
 import type { AcmeChallengePair } from '../tls/alpn-challenge';
+import { explainCaAnswers, isProblem } from './ca-answers';
 import type { AcmeSettings } from './settings';
 
 /** Where a challenge's answer is published: each set resolves once every serving process has it. */
@@ -49,6 +50,7 @@ export function configureCaClient(caFile: string): void {
   acme.axios.defaults.httpsAgent = new https.Agent({ ca, keepAlive: false });
   acme.axios.defaults.timeout = REQUEST_TIMEOUT_MS;
   (acme.axios.defaults as unknown as { acmeSettings: { retryMaxAttempts: number } }).acmeSettings.retryMaxAttempts = 0;
+  explainCaAnswers(acme.axios);
 }
 
 /** A GET to the CA through the same client (trust, timeout), any status answered, JSON parsed. */
@@ -61,35 +63,33 @@ export function newAccountKey(): Promise<string> {
   return acme.crypto.createPrivateEcdsaKey('P-256').then((k) => k.toString());
 }
 
-/**
- * The account of the client's key: found when the CA knows the key (onlyReturnExisting, RFC
- * 8555 §7.3.1), else created. acme-client's createAccount alone, given a key the CA knows,
- * sends the creation's fields again as an update of the account, which pebble refuses as an
- * empty update when they hold no contact ("Use POST-as-GET to retrieve account data"): every
- * order after the first — a renewal, another host of a shared storage — failed so. A failed
- * lookup (no such account, the CA down) leaves the creation to succeed or say why.
- */
-async function findOrCreateAccount(client: acme.Client, email: string): Promise<void> {
-  try {
-    await client.createAccount({ onlyReturnExisting: true });
-    return;
-  } catch {
-    // not known to the CA (a new key, a CA that forgot its accounts): created below
-  }
-  await client.createAccount({ termsOfServiceAgreed: true, ...(email !== '' ? { contact: [`mailto:${email}`] } : {}) });
-}
-
 /** Orders a certificate for s.acmeDomains with the account of `accountKey`. */
 export async function orderCertificate(s: OrderSettings, accountKey: string, publisher: ChallengePublisher): Promise<Issued> {
   // Polls of a pending challenge or order: from half a second, up to 10 s apart, about 2 minutes in all.
   const client = new acme.Client({ directoryUrl: s.acmeDirectory, accountKey, backoffAttempts: 15, backoffMin: 500, backoffMax: 10_000 });
-  await findOrCreateAccount(client, s.acmeEmail);
+  await useAccount(client, s);
   const order = await client.createOrder({ identifiers: s.acmeDomains.map((value) => ({ type: 'dns', value })) });
   for (const authz of await client.getAuthorizations(order)) await prove(client, authz, s.acmeChallenge, publisher);
   const [key, csr] = await acme.crypto.createCsr({ commonName: s.acmeDomains[0], altNames: [...s.acmeDomains] }, await acme.crypto.createPrivateEcdsaKey('P-256'));
   const finalized = await client.finalizeOrder(order, csr);
   const chain = await client.getCertificate(await client.waitForValidStatus(finalized));
   return { key: key.toString(), chain };
+}
+
+/**
+ * The account of the client's key: found (RFC 8555 §7.3.1's onlyReturnExisting), or created
+ * when the CA does not know the key. Not createAccount for both: for a key the CA knows,
+ * acme-client follows it with an update of the same fields, which a CA may refuse (pebble
+ * does: "Use POST-as-GET to retrieve account data instead of doing an empty update"), and
+ * every order after the first — a renewal, another host of a shared storage — would fail.
+ */
+async function useAccount(client: acme.Client, s: OrderSettings): Promise<void> {
+  try {
+    await client.createAccount({ onlyReturnExisting: true });
+  } catch (err) {
+    if (!isProblem(err, 'accountDoesNotExist')) throw err;
+    await client.createAccount({ termsOfServiceAgreed: true, ...(s.acmeEmail !== '' ? { contact: [`mailto:${s.acmeEmail}`] } : {}) });
+  }
 }
 
 /**

@@ -4,6 +4,7 @@
  * storage directory defaults to systemd's StateDirectory or a directory beside the working
  * one. acmeEnabled is what the rest of the process asks.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../errors';
 import type { Config } from '../config/schema';
@@ -43,5 +44,28 @@ export function checkAcmeSettings(s: AcmeSettings & Pick<Config, 'tlsCert' | 'tl
   if (s.acmeChallenge.includes('http-01') && s.httpPort === 0) {
     throw new ConfigError('acmeDomains: the http-01 challenge needs httpPort (the CA fetches http://NAME/.well-known/acme-challenge/ on port 80: set --http-port 80)');
   }
+  checkStoragePath(acmeStorage);
   return { acmeStorage };
+}
+
+/**
+ * A storage path that can never be a directory — it, or a directory above it, is a file — is
+ * a mistake in the configuration, refused before anything starts. Anything else (no
+ * permission yet, a mount not there yet) is left to the order, which logs it and tries again:
+ * an operator can fix it without a restart, and a stored certificate is served meanwhile.
+ * Nothing is created here: --check-config changes nothing.
+ */
+function checkStoragePath(dir: string): void {
+  for (let p = dir; ; p = path.dirname(p)) {
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(p);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if ((code === 'ENOENT' || code === 'ENOTDIR') && path.dirname(p) !== p) continue; // look higher for what is there
+      return;
+    }
+    if (stat.isDirectory()) return;
+    throw new ConfigError(p === dir ? `acmeStorage: ${dir} is not a directory` : `acmeStorage: ${dir} cannot be made: ${p} is not a directory`);
+  }
 }

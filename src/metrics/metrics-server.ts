@@ -22,6 +22,27 @@ import { counter, processMetricsJson, processRegistry, type MetricsJson, type Me
 
 const SCRAPE_TIMEOUT_MS = 3000;
 
+/** fleetserve_acme_renewals_total, read from the counts of the process that owns ACME (the primary, or the single process). */
+export function acmeRenewalsCounter(registers: Registry[], renewals: PrimaryCounters['acmeRenewals']): void {
+  new Counter({
+    name: 'fleetserve_acme_renewals_total',
+    help: 'ACME orders that ended (the first certificate and each renewal), by result (success, failure).',
+    labelNames: ['result'],
+    registers,
+    collect() {
+      this.reset();
+      for (const [result, n] of Object.entries(renewals)) this.inc({ result }, n);
+    },
+  });
+}
+
+/** A registry of fleetserve_acme_renewals_total alone: the single process's, beside its serving metrics. */
+export function acmeRenewalsRegistry(renewals: PrimaryCounters['acmeRenewals']): Registry {
+  const own = new Registry();
+  acmeRenewalsCounter([own], renewals);
+  return own;
+}
+
 /** Renders the whole exposition text. */
 export type RenderMetrics = () => Promise<string>;
 
@@ -72,16 +93,7 @@ export class PrimaryMetrics {
     counter(registers, 'fleetserve_worker_restarts_total', 'Workers that died unexpectedly and were replaced.', () => counters.workerRestarts);
     counter(registers, 'fleetserve_worker_drains_total', 'Drains the primary asked of workers (SIGINT/SIGTERM, and each worker a reload retires).', () => counters.workerDrains);
     counter(registers, 'fleetserve_reloads_total', 'Configuration reloads (SIGHUP) that began replacing workers.', () => counters.reloads);
-    new Counter({
-      name: 'fleetserve_acme_renewals_total',
-      help: 'ACME orders that ended (the first certificate and each renewal), by result (success, failure).',
-      labelNames: ['result'],
-      registers,
-      collect() {
-        this.reset();
-        for (const [result, n] of Object.entries(counters.acmeRenewals)) this.inc({ result }, n);
-      },
-    });
+    acmeRenewalsCounter(registers, counters.acmeRenewals);
     new Gauge({
       name: 'fleetserve_workers',
       help: 'Worker processes alive now.',

@@ -19,6 +19,8 @@ export class SingleProcess extends WorkerRole {
   readonly metricsLabel = 'single';
   /** Alone, it may never stop listening: the socket would close with its only handle. */
   readonly askPause = null;
+  /** Alone, it owns ACME: its orders are counted here, as the primary's are in PrimaryCounters. */
+  readonly acmeRenewals = { success: 0, failure: 0 };
 
   /** `readConfig` reads the configuration sources again (SIGHUP). */
   constructor(
@@ -38,8 +40,9 @@ export class SingleProcess extends WorkerRole {
   /** A metrics port it cannot bind stops the start before the public port is opened. */
   startMetrics(metrics: ServingMetrics, config: Config, listen: () => void): void {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only when metrics are on
-    const { renderAggregate, startMetricsServer } = require('../metrics/metrics-server') as typeof MetricsServer;
-    const render = async () => renderAggregate(await metrics.snapshot());
+    const { acmeRenewalsRegistry, renderAggregate, startMetricsServer } = require('../metrics/metrics-server') as typeof MetricsServer;
+    const own = acmeRenewalsRegistry(this.acmeRenewals);
+    const render = async () => renderAggregate([...(await metrics.snapshot()), await own.getMetricsAsJSON()]);
     startMetricsServer(config.metricsHost, config.metricsPort, render, this.loggers.log, listen, (message) => this.failStart({ kind: 'listen', message }));
   }
 

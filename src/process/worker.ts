@@ -72,7 +72,8 @@ export function runSingleProcess(config: Config, loggers: Loggers, readConfig: (
   let kind: Https | null = null;
   const rotation = startTicketKeyRotation(TICKET_KEY_ROTATION_MS, (keys) => kind?.setTicketKeys(keys));
   const answers = new ChallengeAnswers();
-  kind = runWorker(new SingleProcess(loggers, readConfig), config, loggers, inherited, null, rotation.current(), answers);
+  const role = new SingleProcess(loggers, readConfig);
+  kind = runWorker(role, config, loggers, inherited, null, rotation.current(), answers);
   // Alone, it owns ACME too: the answers and the new certificate go straight to its listeners.
   const https = kind;
   if (https !== null && acmeEnabled(config)) {
@@ -86,7 +87,7 @@ export function runSingleProcess(config: Config, loggers: Loggers, readConfig: (
     };
     startAcme(config, loggers.log, publisher, {
       installed: () => readAcmeCertificate(https, config, loggers.log),
-      counted: () => undefined,
+      counted: (result) => role.acmeRenewals[result]++,
     });
   }
 }

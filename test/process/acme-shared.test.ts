@@ -177,5 +177,5 @@ t.test('three hosts on one store: one order at the CA, then one per renewal, eve
     'two orders placed by all the hosts together',
   );
   const renewalChecks = balancer.duringOrder.slice(checksBefore);
-  t.ok(renewalChecks.length > 0 && renewalChecks.every((c) => c.to !== c.holder), "the renewal's check, too, answered by a host that did not order");
+  t.ok(renewalChecks.length > 0 && renewalChecks.every((c) => c.to !== c.holder), "the renewal's check, too, answered by a host that did not order", { renewalChecks, checksBefore, all: balancer.duringOrder, pebble: pebble.output().split('\n').filter((l) => /authz|valid|Pulled/i.test(l)).slice(-12) });
 });

@@ -55,6 +55,8 @@ t.test('refused combinations and values: one line naming the key', async (t) => 
     [[...ACME, '--acme-email', 'me at example.com'], '"me at example.com" is not an e-mail address'],
     [[...ACME, '--acme-directory', 'http://ca.example/dir'], 'must be an https:// URL'],
     [[...ACME, '--acme-retry-min-ms', '10'], 'must be a whole number of milliseconds ≥ 1000'],
+    [[...ACME, '--acme-storage', path.join(cert, 'store')], `acmeStorage: ${path.join(cert, 'store')} cannot be made: ${cert} is not a directory`],
+    [[...ACME, '--acme-storage', cert], `acmeStorage: ${cert} is not a directory`],
   ];
   for (const [argv, part] of cases) {
     const line = errorOf(argv, {}, cwd);
