@@ -114,7 +114,9 @@ export class AcmeStorage {
       fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
       fs.accessSync(this.dir, fs.constants.W_OK | fs.constants.R_OK | fs.constants.X_OK);
     } catch (err) {
-      throw storageError('write to the directory', this.dir, err);
+      // mkdir's EEXIST with recursive: the path is there and is not a directory.
+      const notDir = (err as NodeJS.ErrnoException).code === 'EEXIST' ? Object.assign(new Error('not a directory'), { code: 'ENOTDIR' }) : err;
+      throw storageError('write to the directory', this.dir, notDir);
     }
   }
 
@@ -167,13 +169,15 @@ export class AcmeStorage {
 
   /**
    * Takes the ordering lock: a release function, or null while another host holds it. A
-   * stale lock (older than `staleMs`) is removed and taken.
+   * stale lock (older than `staleMs`) is removed and taken, and with it any stored answer
+   * older than that: what a host that died while ordering left (its tokens are long spent).
    */
   lock(staleMs: number = LOCK_STALE_MS, now: number = Date.now()): (() => void) | null {
     const file = path.join(this.dir, `${this.domains[0]}.lock`);
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
         fs.writeFileSync(file, `${JSON.stringify({ host: os.hostname(), pid: process.pid, at: new Date(now).toISOString() })}\n`, { flag: 'wx', mode: 0o600 });
+        this.sweepAnswers(staleMs, now);
         return () => fs.rmSync(file, { force: true });
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw storageError('create the lock', file, err);
@@ -182,6 +186,21 @@ export class AcmeStorage {
       fs.rmSync(file, { force: true });
     }
     return null;
+  }
+
+  /** Removes stored answers older than `staleMs` (best effort: one that cannot go is harmless). */
+  private sweepAnswers(staleMs: number, now: number): void {
+    const dir = path.join(this.dir, CHALLENGES);
+    let names: string[];
+    try {
+      names = fs.readdirSync(dir);
+    } catch {
+      return; // no answer was ever stored
+    }
+    for (const name of names) {
+      const answer = path.join(dir, name);
+      if (isStale(answer, staleMs, now)) fs.rmSync(answer, { force: true });
+    }
   }
 }
 

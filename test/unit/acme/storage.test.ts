@@ -100,3 +100,17 @@ t.test('a lock older than the stale timeout (its host died while ordering) is ta
   t.type(taken, 'function', 'a lock file last written before the timeout is taken over');
   taken!();
 });
+
+t.test('taking the lock removes the answers a host that died while ordering left, and only those', async (t) => {
+  const s = storage(t);
+  const old = 'oldTokenLeftByADeadHost';
+  s.publishAnswer(old, `${old}.thumb`);
+  s.publishAnswer(TOKEN, ANSWER);
+  const dir = path.join(s.dir, 'challenges');
+  const before = (Date.now() - LOCK_STALE_MS - 60_000) / 1000;
+  fs.utimesSync(path.join(dir, old), before, before);
+  const release = s.lock();
+  t.type(release, 'function');
+  t.same(fs.readdirSync(dir), [TOKEN], 'the stale answer is gone, the fresh one stays');
+  release!();
+});
