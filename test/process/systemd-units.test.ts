@@ -1,7 +1,8 @@
 // The systemd units in scripts/systemd: what they promise (socket activation on ports 443 and
 // 80, named as fleetserve tells them apart; the certificate handed over as credentials; the
 // drain fits in TimeoutStopSec, reload checks the config first, no privileges, read-only
-// system), and `systemd-analyze verify` accepts all three without a single warning.
+// system), and `systemd-analyze verify` accepts all three without a single warning; the ACME
+// drop-in (acme.conf) swaps the credentials for ACME with its storage in StateDirectory.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -51,10 +52,12 @@ t.test('the socket units hold ports 443 and 80 for the service, named as fleetse
   t.same(service.Unit!.Requires, ['fleetserve.socket fleetserve-http.socket']);
 });
 
-/** The service's Environment= lines as variables, with %d (the credentials directory) replaced. */
-function serviceEnv(credentials: string): Record<string, string> {
+const acmeDropIn = parseUnit(fs.readFileSync(path.join(DIR, 'acme.conf'), 'utf8'));
+
+/** The service's Environment= lines as variables (then the drop-in's, which override), with %d (the credentials directory) replaced. */
+function serviceEnv(credentials: string, dropIn?: typeof acmeDropIn): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const line of service.Service!.Environment!) {
+  for (const line of [...service.Service!.Environment!, ...(dropIn?.Service?.Environment ?? [])]) {
     for (const assignment of line.split(' ')) {
       const eq = assignment.indexOf('=');
       env[assignment.slice(0, eq)] = assignment.slice(eq + 1).replaceAll('%d', credentials);
@@ -91,6 +94,28 @@ t.test('the certificate comes as credentials: tlsCert and tlsKey name them in th
   const bad = check();
   t.equal(bad.status, 2, 'the key of another certificate: exit 2');
   t.match(bad.stderr, path.join(dir, 'tls.key'), 'naming the credential file');
+});
+
+t.test('the ACME drop-in: no credentials, acmeDomains set, the storage in StateDirectory, and the config check passes', { skip: machineSkip() }, async (t) => {
+  const s = acmeDropIn.Service!;
+  t.same(s.LoadCredential, [''], 'the credentials list emptied');
+  t.same(s.StateDirectory, ['fleetserve']);
+  t.same(s.StateDirectoryMode, ['0700'], 'private keys inside: the directory 0700');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleetserve-acme-unit-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const state = path.join(dir, 'state');
+  const env: Record<string, string> = { ...serviceEnv(path.join(dir, 'no-credentials'), acmeDropIn), STATE_DIRECTORY: state };
+  t.same([env.FLEETSERVE_TLS_CERT, env.FLEETSERVE_TLS_KEY], ['', ''], 'the certificate files unset');
+  const cmd = loadConfig(['--root', 'site'], env, PROJECT);
+  if (cmd.kind !== 'run') throw new Error('expected a config');
+  t.same(cmd.config.acmeDomains, ['example.com', 'www.example.com']);
+  t.equal(cmd.config.acmeStorage, state, "the storage is systemd's StateDirectory");
+  const file = path.join(dir, 'fleetserve.json');
+  fs.writeFileSync(file, JSON.stringify({ root: path.join(PROJECT, 'site') }));
+  const argv = service.Service!.ExecReload![0]!.split(' ').slice(1).map((a) => (a === '/etc/fleetserve/fleetserve.json' ? file : a));
+  const check = spawnSync(process.execPath, [MAIN, ...argv], { encoding: 'utf8', timeout: 15_000, env: { PATH: process.env.PATH, ...env } });
+  t.equal(check.status, 0, `ExecReload's check passes in the service's environment (${check.stderr.trim()})`);
+  t.equal(check.stdout, 'configuration ok\n');
 });
 
 t.test('the service drains on SIGTERM within TimeoutStopSec and reloads after a config check', { skip: machineSkip() }, async (t) => {
@@ -153,6 +178,17 @@ t.test('systemd-analyze verify accepts the three units without a warning', { ski
   const r = spawnSync(analyze!, ['verify', ...units], { encoding: 'utf8', cwd: dir, timeout: 30_000 });
   t.equal(r.status, 0, 'exit code 0');
   t.equal(r.stdout + r.stderr, '', 'no warnings');
+
+  // With the ACME drop-in beside the service, where systemd looks for it.
+  fs.mkdirSync(path.join(dir, 'fleetserve.service.d'));
+  fs.copyFileSync(path.join(DIR, 'acme.conf'), path.join(dir, 'fleetserve.service.d', 'acme.conf'));
+  const withAcme = spawnSync(analyze!, ['verify', ...units], { encoding: 'utf8', cwd: dir, timeout: 30_000 });
+  t.equal(withAcme.status, 0, 'with the ACME drop-in: exit code 0');
+  t.equal(withAcme.stdout + withAcme.stderr, '', 'with the ACME drop-in: no warnings');
+  fs.writeFileSync(path.join(dir, 'fleetserve.service.d', 'acme.conf'), fs.readFileSync(path.join(DIR, 'acme.conf'), 'utf8').replace('StateDirectoryMode=0700', 'StateDirectoryMode=seven'));
+  const badDropIn = spawnSync(analyze!, ['verify', ...units], { encoding: 'utf8', cwd: dir, timeout: 30_000 });
+  t.match(badDropIn.stdout + badDropIn.stderr, /acme\.conf:\d+: Failed to parse mode value, ignoring: seven/, 'the drop-in is read: a bad value in it is named');
+  fs.rmSync(path.join(dir, 'fleetserve.service.d'), { recursive: true });
 
   // The check is real: a wrong value is reported.
   fs.writeFileSync(path.join(dir, 'fleetserve.service'), fs.readFileSync(path.join(dir, 'fleetserve.service'), 'utf8').replace('ProtectSystem=strict', 'ProtectSystem=strictly'));
