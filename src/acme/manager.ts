@@ -71,8 +71,6 @@ export class CertificateManager {
   private timer: NodeJS.Timeout | null = null;
   private watcher: NodeJS.Timeout | null = null;
   private infoTimer: NodeJS.Timeout | null = null;
-  /** When the certificate in force is to be renewed (its jittered two thirds, or the CA's window). */
-  private dueAt = 0;
   private ordering = false;
   private stopped = false;
   private readonly now: () => number;
@@ -152,20 +150,22 @@ export class CertificateManager {
 
   /**
    * A valid stored certificate other than the one in force, later than it (another host's
-   * renewal, or ours from before a restart), put in force. True when the stored one is in
-   * force and not due: nothing to order.
+   * renewal, or ours from before a restart), put in force (its renewal scheduled anew). True
+   * when one was: nothing to order now. Not "whether the certificate in force is due": an
+   * attempt only ever runs when it is (its timer, a retry), and a timer may fire a few ms
+   * before the wall clock says so (libuv measures from the loop's cached time) — compared,
+   * such a renewal was taken for not due and dropped, and the certificate expired.
    */
   private adoptNewer(): boolean {
     if (this.stopped) return false;
     const stored = this.readValid();
     if (stored === null) return false;
     const newer = this.current === null || (stored.info.fingerprint256 !== this.current.info.fingerprint256 && stored.info.notAfter > this.current.info.notAfter);
-    if (newer) {
-      this.o.log.info({ notAfter: stored.info.notAfter.toISOString() }, `ACME: the stored certificate for ${this.names()} is newer (expires ${stored.info.notAfter.toISOString()}); serving it`);
-      this.failures = 0;
-      this.install(stored);
-    }
-    return this.current?.info.fingerprint256 === stored.info.fingerprint256 && this.dueAt > this.now();
+    if (!newer) return false;
+    this.o.log.info({ notAfter: stored.info.notAfter.toISOString() }, `ACME: the stored certificate for ${this.names()} is newer (expires ${stored.info.notAfter.toISOString()}); serving it`);
+    this.failures = 0;
+    this.install(stored);
+    return true;
   }
 
   private install(pair: CertificatePair): void {
@@ -191,8 +191,8 @@ export class CertificateManager {
 
   private scheduleRenewal(): void {
     if (this.current === null) return;
-    this.dueAt = renewalDue(this.current, this.random());
-    this.at(Math.max(0, this.dueAt - this.now()), () => void this.attempt());
+    const due = renewalDue(this.current, this.random());
+    this.at(Math.max(0, due - this.now()), () => void this.attempt());
     this.askRenewalWindow(this.current);
   }
 
@@ -207,7 +207,6 @@ export class CertificateManager {
         if (window === null || this.stopped || this.current !== pair || this.ordering || this.failures > 0) return; // a retry's back-off stands
         const at = timeInWindow(window, this.random());
         this.o.log.info({ windowStart: new Date(window.start).toISOString(), windowEnd: new Date(window.end).toISOString(), renewAt: new Date(at).toISOString() }, `ACME: the CA suggests renewing the certificate for ${this.names()} between ${new Date(window.start).toISOString()} and ${new Date(window.end).toISOString()}; renewing at ${new Date(at).toISOString()}`);
-        this.dueAt = at;
         this.at(Math.max(0, at - this.now()), () => void this.attempt());
         const again = Math.min(Math.max(window.retryAfterMs ?? RENEWAL_INFO_MAX_MS, RENEWAL_INFO_MIN_MS), RENEWAL_INFO_MAX_MS);
         if (at - this.now() > again) {

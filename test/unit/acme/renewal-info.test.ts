@@ -200,3 +200,37 @@ t.test('a renewal brought forward by its jitter is ordered when it comes (not ta
   await Promise.race([ordered, new Promise((r) => setTimeout(r, 1000))]);
   t.equal(orders, 1, 'due by its jittered moment: one order placed at once');
 });
+
+t.test('a renewal timer that fires before the wall clock says it is due still orders (libuv times from its cached loop time)', { skip: opensslSkip }, async (t) => {
+  const m = make(t);
+  const pair = readPair(m.example, m.example);
+  const from = pair.info.notBefore.getTime();
+  const lifetime = pair.info.notAfter.getTime() - from;
+  // The manager's clock starts 300 ms before the renewal is due and runs at half speed, so
+  // the timer set for 300 ms fires when that clock reads 150 ms short of due: as a timer
+  // firing early against Date.now() looks to the manager.
+  const due = from + (lifetime * 2) / 3;
+  const startedAt = Date.now();
+  let orders = 0;
+  const ordered = new Promise<void>((resolve) => {
+    const manager = new CertificateManager({
+      settings: { acmeDomains: ['ari.test'], acmeRetryMinMs: 60_000 },
+      storage: { prepare: () => undefined, read: () => pair, write: () => pair, lock: () => () => undefined },
+      log: { info: () => undefined, warn: () => undefined, error: () => undefined } as never,
+      publisher: { set: async () => undefined, remove: () => undefined, setAlpn: async () => undefined, removeAlpn: () => undefined },
+      order: () => {
+        orders++;
+        resolve();
+        return new Promise(() => undefined);
+      },
+      installed: () => undefined,
+      counted: () => undefined,
+      now: () => due - 300 + (Date.now() - startedAt) / 2,
+      random: () => 0,
+    });
+    t.teardown(() => manager.stop());
+    manager.start();
+  });
+  await Promise.race([ordered, new Promise((r) => setTimeout(r, 1500))]);
+  t.equal(orders, 1, 'the renewal is ordered when its timer fires');
+});
