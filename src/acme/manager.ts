@@ -133,8 +133,22 @@ export class CertificateManager {
     } catch (err) {
       this.failed(err);
     } finally {
-      release?.();
+      this.release(release);
       this.ordering = false;
+    }
+  }
+
+  /**
+   * Gives the storage's lock back. A storage that went bad meanwhile (its directory replaced,
+   * unmounted) may refuse: logged, never thrown — thrown from the attempt's finally it would
+   * end the process. The lock left behind is taken over once stale.
+   */
+  private release(release: (() => void) | null): void {
+    try {
+      release?.();
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      this.o.log.warn({ reason }, `ACME: the storage's lock could not be removed (${reason}); other hosts take it over once it is stale`);
     }
   }
 

@@ -178,7 +178,13 @@ export class AcmeStorage {
       try {
         fs.writeFileSync(file, `${JSON.stringify({ host: os.hostname(), pid: process.pid, at: new Date(now).toISOString() })}\n`, { flag: 'wx', mode: 0o600 });
         this.sweepAnswers(staleMs, now);
-        return () => fs.rmSync(file, { force: true });
+        return () => {
+          try {
+            fs.rmSync(file, { force: true });
+          } catch (err) {
+            throw storageError('remove the lock', file, err);
+          }
+        };
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw storageError('create the lock', file, err);
       }
@@ -199,7 +205,11 @@ export class AcmeStorage {
     }
     for (const name of names) {
       const answer = path.join(dir, name);
-      if (isStale(answer, staleMs, now)) fs.rmSync(answer, { force: true });
+      try {
+        if (isStale(answer, staleMs, now)) fs.rmSync(answer, { force: true });
+      } catch {
+        // left for the next sweep: the lock is what matters here
+      }
     }
   }
 }

@@ -234,3 +234,39 @@ t.test('a renewal timer that fires before the wall clock says it is due still or
   await Promise.race([ordered, new Promise((r) => setTimeout(r, 1500))]);
   t.equal(orders, 1, 'the renewal is ordered when its timer fires');
 });
+
+t.test('a lock that cannot be given back (the storage gone bad meanwhile) is logged, never thrown out of the attempt', { skip: opensslSkip }, async (t) => {
+  const m = make(t);
+  const pair = readPair(m.example, m.example);
+  const warnings: string[] = [];
+  const counted: string[] = [];
+  const rejections: unknown[] = [];
+  const onRejection = (err: unknown) => rejections.push(err);
+  process.on('unhandledRejection', onRejection);
+  t.teardown(() => process.off('unhandledRejection', onRejection));
+  const manager = new CertificateManager({
+    settings: { acmeDomains: ['ari.test'], acmeRetryMinMs: 60_000 },
+    storage: {
+      prepare: () => undefined,
+      read: () => null,
+      write: () => pair,
+      lock: () => () => {
+        throw new Error("acmeStorage: cannot remove the lock /srv/acme/ari.test.lock (ENOTDIR)");
+      },
+    },
+    log: { info: () => undefined, warn: (_o: unknown, msg: string) => warnings.push(msg), error: () => undefined } as never,
+    publisher: { set: async () => undefined, remove: () => undefined, setAlpn: async () => undefined, removeAlpn: () => undefined },
+    order: async () => ({ key: '', chain: '' }),
+    installed: () => undefined,
+    counted: (r) => counted.push(r),
+  });
+  t.teardown(() => manager.stop());
+  await manager.attempt();
+  await new Promise((r) => setTimeout(r, 20));
+  t.same(counted, ['success'], 'the order counted as it ended');
+  t.equal(manager.pair, pair, 'the new certificate in force');
+  t.same(warnings, ["ACME: the storage's lock could not be removed (acmeStorage: cannot remove the lock /srv/acme/ari.test.lock (ENOTDIR)); other hosts take it over once it is stale"]);
+  t.same(rejections, [], 'nothing escaped');
+  await manager.attempt(); // and the next attempt runs: not stuck "ordering"
+  t.same(counted, ['success', 'success']);
+});
