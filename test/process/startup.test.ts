@@ -97,8 +97,9 @@ t.test('outside a project: serves the current directory and says so; pretty line
   const stop = lines.findIndex((l) => /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: SIGINT: draining 1 worker, up to 10000 ms;$/.test(l));
   t.ok(stop >= 0, 'Ctrl+C: how long the drain may take');
   t.equal(lines[stop + 1], '    Ctrl+C again to stop at once', 'and how to stop at once, on the next row');
-  // The client read the whole answer and the server closed its side before SIGINT: nothing is open.
-  t.ok(lines.some((l) => /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: worker 1: drained 0 connections in \d+ ms$/.test(l)), 'drained, with the plural of 0');
+  // The client read the whole answer and the server closed its side before SIGINT, so nothing
+  // is open — unless, on a loaded machine, the worker has not yet seen the socket close: then one.
+  t.ok(lines.some((l) => /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: worker 1: drained (0 connections|1 connection) in \d+ ms$/.test(l)), 'drained, with the plural of the count');
   for (const l of lines) {
     t.notMatch(l, /[{}]/, `no JSON object in ${JSON.stringify(l)}`);
     t.ok(l.length <= 80, `fits 80 columns: ${JSON.stringify(l)}`);
