@@ -7,6 +7,11 @@
  * Retry-After. Anything not listed is our fault: 500.
  */
 
+/** What went wrong, in words, for a log line: an Error's message, or whatever was thrown as text. */
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
 /** Base of the errors fleetserve raises itself; `code` never changes between versions. */
 export abstract class FleetserveError extends Error {
   abstract readonly code: string;

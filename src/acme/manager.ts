@@ -16,6 +16,7 @@
  * min(acmeRetryMinMs, a minute), so a certificate another host stored is in force within
  * that time.
  */
+import { messageOf } from '../errors';
 import type { Logger } from '../logs/logger';
 import type { CertificatePair } from '../tls/certificates';
 import type { ChallengePublisher, Issued } from './order';
@@ -147,7 +148,7 @@ export class CertificateManager {
     try {
       release?.();
     } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err);
+      const reason = messageOf(err);
       this.o.log.warn({ reason }, `ACME: the storage's lock could not be removed (${reason}); other hosts take it over once it is stale`);
     }
   }
@@ -157,7 +158,7 @@ export class CertificateManager {
     this.failures++;
     const kept = this.current === null ? 'no certificate yet: TLS handshakes are refused' : `keeping the certificate in force (expires ${this.current.info.notAfter.toISOString()})`;
     const delay = retryDelay(this.o.settings.acmeRetryMinMs, this.failures);
-    const reason = err instanceof Error ? err.message : String(err);
+    const reason = messageOf(err);
     this.o.log.error({ domains: this.o.settings.acmeDomains, attempt: this.failures, retryInMs: delay, reason }, `ACME: order for ${this.names()} failed (attempt ${this.failures}): ${reason}; ${kept}; trying again in ${Math.round(delay / 1000)} s`);
     this.scheduleRetry(true);
   }
@@ -230,7 +231,8 @@ export class CertificateManager {
       },
       (err: unknown) => {
         if (this.stopped) return;
-        this.o.log.warn({ reason: err instanceof Error ? err.message : String(err) }, `ACME: renewal information for ${this.names()} could not be read (${err instanceof Error ? err.message : String(err)}); renewing at two thirds of the lifetime`);
+        const reason = messageOf(err);
+        this.o.log.warn({ reason }, `ACME: renewal information for ${this.names()} could not be read (${reason}); renewing at two thirds of the lifetime`);
       },
     );
   }

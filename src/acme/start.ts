@@ -5,6 +5,7 @@
  * means to it; every answer also goes to the storage, for the hosts that share it.
  */
 import type { Config } from '../config/config';
+import { messageOf } from '../errors';
 import type { Logger } from '../logs/logger';
 import type { CertificatePair } from '../tls/certificates';
 import { CertificateManager, type RenewalResult } from './manager';
@@ -43,9 +44,14 @@ export function startAcme(config: Config, log: Logger, publisher: ChallengePubli
  * single host still proves the name.
  */
 function sharedPublisher(inner: ChallengePublisher, storage: AcmeStorage, log: Logger): ChallengePublisher {
-  const warn = (err: unknown, what: string) => log.warn({ reason: err instanceof Error ? err.message : String(err) }, `ACME: ${what} (${err instanceof Error ? err.message : String(err)})`);
+  const warn = (err: unknown, what: string) => {
+    const reason = messageOf(err);
+    log.warn({ reason }, `ACME: ${what} (${reason})`);
+  };
   return {
-    ...inner, // the other ways of answering pass through as they are
+    // TLS-ALPN-01 answers pass through as they are (each host answers its own handshakes).
+    setAlpn: (serverName, pair) => inner.setAlpn(serverName, pair),
+    removeAlpn: (serverName) => inner.removeAlpn(serverName),
     set: async (token, keyAuthorization) => {
       try {
         storage.publishAnswer(token, keyAuthorization);

@@ -19,7 +19,6 @@ export class SendWatch {
   private timer: NodeJS.Timeout | null = null;
   private progressAt = 0;
   private checkedAt = 0;
-  private tickMs = 0;
   private done = 0;
   private queued = 0;
 
@@ -36,8 +35,12 @@ export class SendWatch {
     this.progressAt = this.checkedAt = performance.now();
     this.sample();
     if (this.timer !== null) return;
-    this.tickMs = Math.max(5, Math.min(this.timeoutMs / 40, 500));
     this.timer = setInterval(() => this.check(), this.tickMs);
+  }
+
+  /** How often the counters are sampled: 1/40 of the timeout, 5 to 500 ms. */
+  private get tickMs(): number {
+    return Math.max(5, Math.min(this.timeoutMs / 40, 500));
   }
 
   stop(): void {

@@ -194,7 +194,6 @@ function certificatesOf(c: Config): CertificateSet | null {
   return tlsEnabled(c) ? loadConfiguredCertificates(c) : null;
 }
 
-/** The primary stored a new ACME certificate (or a new worker asks again): served to new connections when it differs. */
 /**
  * A TLS-ALPN-01 challenge certificate the ACME owner made (null: withdrawn). One that does not
  * fit its name is the owner's mistake, not a client's: logged, and the validation fails at the CA.
@@ -208,6 +207,7 @@ function setAcmeAlpn(https: Https, serverName: string, pair: AcmeChallengePair |
   }
 }
 
+/** The primary stored a new ACME certificate (or a new worker asks again): served to new connections when it differs. */
 function readAcmeCertificate(https: Https, config: Config, log: Logger): void {
   const set = storedCertificateSet(config);
   const now = https.certificates()[0]?.info.fingerprint256;
